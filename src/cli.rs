@@ -1,0 +1,230 @@
+//! Command-line definitions of every subcommand (the contract in DESIGN.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Live stream analysis in the terminal. With no subcommand, starts an embedded demo source on
+/// 127.0.0.1 and attaches the dashboard to it over QUIC.
+#[derive(Debug, Parser)]
+#[command(name = "midstream-tui", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub demo: DemoArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a QUIC stream source with built-in generators.
+    Serve(ServeArgs),
+    /// Attach the dashboard to a running source.
+    Attach(AttachArgs),
+    /// Record a source to a trace file without a screen.
+    Record(RecordArgs),
+    /// Replay a trace file in the dashboard, or headless.
+    Replay(ReplayArgs),
+    /// Distance or similarity between two series or texts: prints one number.
+    Compare(CompareArgs),
+    /// Attractor analysis of a series: embedding, Lyapunov exponent, correlation dimension, class.
+    Analyze(AnalyzeArgs),
+    /// Check LTLf formulas against a JSON-lines trace: prints true or false.
+    Check(CheckArgs),
+    /// Motif and discord discovery (matrix profile) in a series.
+    Motifs(MotifsArgs),
+}
+
+/// Options of the no-argument demo run.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Generators of the embedded demo source.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "lorenz,rossler,henon,logistic,sine,noise,events,tokens"
+    )]
+    pub generator: Vec<String>,
+    /// Records per second per generator.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Seed of the generators' random parts.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Record what is received to this trace file.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Maximum frames per second.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    pub listen: SocketAddr,
+    /// Generators, comma-separated: lorenz, rossler, henon, logistic, sine, noise, events, tokens.
+    #[arg(long, value_delimiter = ',', default_value = "lorenz,events,tokens")]
+    pub generator: Vec<String>,
+    /// Records per second per generator.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Seed of the generators' random parts.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// PEM certificate chain (with --key); without it a self-signed certificate is generated.
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key (with --cert).
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Shared token that clients must present.
+    #[arg(long)]
+    pub token: Option<String>,
+}
+
+/// How the client decides to trust the server's certificate.
+#[derive(Debug, Args, Clone, Default)]
+#[group(multiple = false)]
+pub struct TrustArgs {
+    /// Trust only a certificate with this SHA-256 fingerprint (as `serve` prints it).
+    #[arg(long)]
+    pub pin: Option<String>,
+    /// Trust certificates signed by this PEM CA file.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// Trust the first certificate seen for this address, and only it afterwards.
+    #[arg(long)]
+    pub tofu: bool,
+    /// Do not verify the server at all (warned about on screen the whole time).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AttachArgs {
+    /// Address of the source, e.g. 127.0.0.1:4433.
+    pub addr: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Shared token to present in Hello.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Record what is received to this trace file.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Maximum frames per second.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RecordArgs {
+    /// Address of the source.
+    pub addr: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Shared token to present in Hello.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Trace file to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Stop after this many seconds (default: until interrupted).
+    #[arg(long)]
+    pub duration: Option<f64>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// Trace file to replay.
+    pub file: PathBuf,
+    /// Replay speed: 1 = recorded timing, 0 = as fast as possible.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Print per-channel replay statistics instead of drawing.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: also print the scheduler's per-class percentiles.
+    #[arg(long, requires = "headless")]
+    pub stats: bool,
+    /// Maximum frames per second.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Metric {
+    /// Minimum over warping paths of the sum of |a_i - b_j|.
+    Dtw,
+    /// Square root of the minimum sum of (a_i - b_j)^2.
+    DtwSq,
+    /// Length of the longest common subsequence of the two texts.
+    Lcs,
+    /// Levenshtein distance between the two texts.
+    Edit,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    #[arg(long, value_enum)]
+    pub metric: Metric,
+    /// Sakoe-Chiba band half-width for DTW (widened to the length difference).
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// One JSON object on one line.
+    #[arg(long)]
+    pub json: bool,
+    /// First input (`-` for stdin).
+    pub a: PathBuf,
+    /// Second input (`-` for stdin).
+    pub b: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AnalyzeArgs {
+    /// Sample period: exponents are then per time unit instead of per sample.
+    #[arg(long)]
+    pub dt: Option<f64>,
+    /// Embedding dimension (default: chosen automatically).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Embedding delay in samples (default: chosen automatically).
+    #[arg(long)]
+    pub delay: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+    /// Series, one number per line (`-` for stdin).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// LTLf formula; repeat to check several in one pass.
+    #[arg(long = "formula", required = true)]
+    pub formulas: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Print the compiled monitor.
+    #[arg(long)]
+    pub explain: bool,
+    /// Trace: one JSON object per line (`-` for stdin).
+    pub trace: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MotifsArgs {
+    /// Subsequence length.
+    #[arg(long)]
+    pub window: usize,
+    /// How many motif pairs and discords to print.
+    #[arg(long, default_value_t = 3)]
+    pub top: usize,
+    #[arg(long)]
+    pub json: bool,
+    /// Series, one number per line (`-` for stdin).
+    pub file: PathBuf,
+}

@@ -1,0 +1,1 @@
+//! Attractor analysis: delay embedding, Lyapunov exponent, correlation dimension, classes.

@@ -1,0 +1,1 @@
+//! Temporal logic: LTLf formulas over stream fields, parsed and monitored online.

@@ -1,0 +1,1 @@
+//! Meta-learning: motif discovery and self-tuning of the analysis.

@@ -1,0 +1,1 @@
+//! Temporal comparison: dynamic time warping, LCS and edit distance, subsequence search.

@@ -1,0 +1,29 @@
+//! The non-interactive subcommands: read files, run engines, print stable output.
+//!
+//! Each command is a function from options and an output sink to a result, so the binary,
+//! the tests and users' scripts all go through the same code.
+
+pub mod input;
+
+use std::path::PathBuf;
+
+/// What went wrong in a headless command, with enough context to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadlessError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}

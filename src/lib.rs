@@ -1,0 +1,25 @@
+//! Midstream: live stream analysis in the terminal.
+//!
+//! `model` and `engines` are pure and build alone (`--no-default-features`); the rest is the
+//! application around them.
+
+pub mod engines;
+pub mod model;
+
+#[cfg(feature = "headless")]
+pub mod headless;
+#[cfg(feature = "scheduler")]
+pub mod scheduler;
+
+#[cfg(feature = "app")]
+pub mod cli;
+#[cfg(feature = "app")]
+pub mod pipeline;
+#[cfg(feature = "app")]
+pub mod sources;
+#[cfg(feature = "app")]
+pub mod trace;
+#[cfg(feature = "app")]
+pub mod transport;
+#[cfg(feature = "app")]
+pub mod tui;

@@ -1,0 +1,1 @@
+//! Priority + deadline executor for all engine work, with per-class latency histograms.

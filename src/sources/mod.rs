@@ -1,0 +1,1 @@
+//! Built-in stream generators, and trace replay as a source.

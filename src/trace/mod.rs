@@ -1,0 +1,1 @@
+//! Trace file format: writer, reader, recovery.

@@ -1,0 +1,1 @@
+//! QUIC server and client, wire protocol, TLS and pinning.

@@ -1,0 +1,1 @@
+//! Terminal UI: app state, event loop, keymap, theme, layout, one file per pane.

@@ -1,0 +1,1 @@
+//! Reusable ratatui widgets for Midstream. They know nothing of the engines.
