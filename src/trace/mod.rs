@@ -1,1 +1,72 @@
 //! Trace file format: writer, reader, recovery.
+//!
+//! Layout (all integers little-endian):
+//!
+//! ```text
+//! "MIDTRACE"                                  8 bytes of magic
+//! [u32 length][u32 crc32][postcard TraceHeader] the header frame
+//! [u32 length][u32 crc32][postcard Record]      one frame per record, appended
+//! ```
+//!
+//! The CRC (CRC-32/ISO-HDLC, as `crc32fast` computes it) covers the postcard body. A reader
+//! stops at the first short, oversized or bad-CRC frame, keeps every record before it and
+//! reports how many it recovered and why it stopped, so a trace cut by a crash still replays.
+
+mod reader;
+mod writer;
+
+pub use reader::{RecoveredTrace, StopReason, TraceReader, read_trace};
+pub use writer::{TraceWriter, WriterOptions};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Catalog;
+
+/// The first eight bytes of every trace file.
+pub const MAGIC: &[u8; 8] = b"MIDTRACE";
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Length + CRC prefix of every frame, in bytes.
+pub const FRAME_PREFIX_LEN: usize = 8;
+
+/// The largest frame body accepted. Records are small (a vector or a handful of fields); a
+/// length above this is damage, not data, and reading it would only waste memory.
+pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+
+/// What a trace says about itself before its records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceHeader {
+    pub version: u16,
+    /// Wall-clock start of the recording, nanoseconds since the Unix epoch.
+    pub started_unix_ns: u64,
+    /// Where the records came from ("127.0.0.1:4433", "demo").
+    pub source: String,
+    pub catalog: Catalog,
+}
+
+/// A trace that cannot be read at all (its header is missing or damaged), or a write failure.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a Midstream trace (the file does not start with MIDTRACE)")]
+    NotATrace { path: String },
+    #[error("{path}: damaged header: {reason}")]
+    BadHeader { path: String, reason: String },
+    #[error(
+        "{path}: trace format version {found} is not supported (this build reads {FORMAT_VERSION})"
+    )]
+    UnsupportedVersion { path: String, found: u16 },
+    #[error("cannot encode record: {0}")]
+    Encode(String),
+}
+
+fn frame_crc(body: &[u8]) -> u32 {
+    crc32fast::hash(body)
+}
