@@ -1,5 +1,278 @@
 //! Per-channel analysis state; turns records into scheduled engine tasks and publishes snapshots.
+//!
+//! Sources (a QUIC client, a trace replay) send [`SourceEvent`]s; the pipeline keeps each
+//! channel's state, hands records to the recorder, and publishes an immutable [`Snapshot`] for
+//! the screen at a capped rate, only when something changed.
 
+mod channel;
+pub mod recorder;
 pub mod snapshot;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+pub use channel::{ChannelState, RING_CAPACITY, RateMeter};
+pub use recorder::Recorder;
 pub use snapshot::{ChannelSnapshot, LinkState, Snapshot, SourceStatus};
+
+use crate::model::{Catalog, ChannelId, Record};
+use crate::trace::{TraceError, TraceHeader};
+
+/// Samples per channel copied into each snapshot (what the phase portrait draws).
+pub const SNAPSHOT_POINTS: usize = 2048;
+
+/// What a source tells the pipeline.
+#[derive(Debug, Clone)]
+pub enum SourceEvent {
+    /// The source's channels (at connect, and again after a reconnect).
+    Catalog(Catalog),
+    Records(Vec<Record>),
+    Link(LinkState),
+    Rtt(Duration),
+    /// Forget all channel state (a replay seeked backwards).
+    Reset,
+}
+
+/// What the user asks of the pipeline.
+#[derive(Debug, Clone)]
+pub enum PipelineCommand {
+    /// Start writing received records to this trace file.
+    StartRecording(PathBuf),
+    StopRecording,
+}
+
+/// The pipeline's state: every channel of the current catalog and the link status.
+pub struct Pipeline {
+    status: SourceStatus,
+    catalog: Catalog,
+    channels: HashMap<ChannelId, ChannelState>,
+    generation: u64,
+    changed: bool,
+    recorder: Option<Recorder>,
+    /// Records of channels that are not in the catalog (dropped, but counted).
+    pub unknown_channel_records: u64,
+}
+
+impl Pipeline {
+    pub fn new(label: impl Into<String>) -> Self {
+        Self {
+            status: SourceStatus {
+                label: label.into(),
+                ..SourceStatus::default()
+            },
+            catalog: Catalog::default(),
+            channels: HashMap::new(),
+            generation: 0,
+            changed: true,
+            recorder: None,
+            unknown_channel_records: 0,
+        }
+    }
+
+    pub fn set_insecure(&mut self, insecure: bool) {
+        self.status.insecure = insecure;
+        self.changed = true;
+    }
+
+    /// Takes one event from the source.
+    pub fn handle(&mut self, event: SourceEvent, now: Instant) {
+        self.changed = true;
+        match event {
+            SourceEvent::Catalog(catalog) => self.set_catalog(catalog),
+            SourceEvent::Records(records) => self.ingest(records, now),
+            SourceEvent::Link(link) => self.status.link = link,
+            SourceEvent::Rtt(rtt) => self.status.rtt = Some(rtt),
+            SourceEvent::Reset => {
+                let catalog = std::mem::take(&mut self.catalog);
+                self.channels.clear();
+                self.set_catalog(catalog);
+            }
+        }
+    }
+
+    /// A new catalog keeps the state of channels it still has (same id and name).
+    fn set_catalog(&mut self, catalog: Catalog) {
+        let mut old = std::mem::take(&mut self.channels);
+        for info in &catalog.channels {
+            let state = match old.remove(&info.id) {
+                Some(state) if state.info.name == info.name && state.info.kind == info.kind => {
+                    state
+                }
+                _ => ChannelState::new(info.clone()),
+            };
+            self.channels.insert(info.id, state);
+        }
+        self.catalog = catalog;
+    }
+
+    fn ingest(&mut self, records: Vec<Record>, now: Instant) {
+        for record in &records {
+            match self.channels.get_mut(&record.channel) {
+                Some(channel) => channel.ingest(record),
+                None => self.unknown_channel_records += 1,
+            }
+        }
+        self.tick(now);
+        if let Some(recorder) = &self.recorder {
+            if recorder.send(records.into()) {
+                self.status.recorded = recorder.written();
+            } else {
+                self.stop_recording();
+                self.status.notice =
+                    Some("recording stopped: the trace could not be written".into());
+            }
+        }
+    }
+
+    /// Updates the rate meters (call regularly, also when nothing arrives).
+    pub fn tick(&mut self, now: Instant) {
+        for channel in self.channels.values_mut() {
+            channel.tick(now);
+        }
+        if let Some(recorder) = &self.recorder {
+            self.status.recorded = recorder.written();
+        }
+    }
+
+    pub fn command(&mut self, command: PipelineCommand) -> Result<(), TraceError> {
+        self.changed = true;
+        match command {
+            PipelineCommand::StartRecording(path) => {
+                self.stop_recording();
+                let header = TraceHeader {
+                    version: crate::trace::FORMAT_VERSION,
+                    started_unix_ns: unix_now_ns(),
+                    source: self.status.label.clone(),
+                    catalog: self.catalog.clone(),
+                };
+                let recorder = Recorder::start(path, header)?;
+                self.status.recording = Some(recorder.path().display().to_string());
+                self.status.recorded = 0;
+                self.recorder = Some(recorder);
+                Ok(())
+            }
+            PipelineCommand::StopRecording => {
+                self.stop_recording();
+                Ok(())
+            }
+        }
+    }
+
+    fn stop_recording(&mut self) {
+        if let Some(recorder) = self.recorder.take() {
+            self.status.recorded = recorder.stop().unwrap_or(self.status.recorded);
+        }
+        self.status.recording = None;
+    }
+
+    /// Whether anything changed since the last snapshot.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    pub fn channel(&self, id: ChannelId) -> Option<&ChannelState> {
+        self.channels.get(&id)
+    }
+
+    pub fn status(&self) -> &SourceStatus {
+        &self.status
+    }
+
+    /// Builds the next snapshot and marks the state as seen.
+    pub fn snapshot(&mut self, now: Instant) -> Snapshot {
+        self.generation += 1;
+        self.changed = false;
+        let channels = self
+            .catalog
+            .channels
+            .iter()
+            .filter_map(|info| self.channels.get(&info.id))
+            .map(|state| state.snapshot(now, SNAPSHOT_POINTS))
+            .collect();
+        Snapshot {
+            generation: self.generation,
+            source: self.status.clone(),
+            catalog: self.catalog.clone(),
+            channels,
+        }
+    }
+
+    /// Stops recording, flushing the trace file.
+    pub fn close(&mut self) {
+        self.stop_recording();
+    }
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// How often a snapshot may be published at most, and how often rates are refreshed.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishOptions {
+    pub min_interval: Duration,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        // Twice the screen's default frame rate (30 fps), so the screen never waits for data.
+        Self {
+            min_interval: Duration::from_millis(16),
+        }
+    }
+}
+
+/// Runs the pipeline until the source's event channel closes: ingests events, obeys commands,
+/// and publishes snapshots at most every `min_interval`, only when something changed (rates
+/// are refreshed once a second even when nothing arrives).
+pub async fn run(
+    mut pipeline: Pipeline,
+    mut events: mpsc::Receiver<SourceEvent>,
+    mut commands: mpsc::Receiver<PipelineCommand>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    options: PublishOptions,
+) -> Pipeline {
+    let mut publish = tokio::time::interval(options.min_interval);
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut refresh = tokio::time::interval(Duration::from_secs(1));
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut commands_open = true;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => pipeline.handle(event, Instant::now()),
+                None => break,
+            },
+            command = commands.recv(), if commands_open => match command {
+                Some(command) => {
+                    if let Err(err) = pipeline.command(command) {
+                        pipeline.status.notice = Some(format!("recording failed: {err}"));
+                    }
+                }
+                None => commands_open = false,
+            },
+            _ = publish.tick() => {
+                if pipeline.changed() {
+                    let snapshot = pipeline.snapshot(Instant::now());
+                    if snapshots.send(Arc::new(snapshot)).is_err() {
+                        break;
+                    }
+                }
+            }
+            _ = refresh.tick() => {
+                pipeline.tick(Instant::now());
+                pipeline.changed = true;
+            }
+        }
+    }
+    pipeline.tick(Instant::now());
+    let _ = snapshots.send(Arc::new(pipeline.snapshot(Instant::now())));
+    pipeline
+}

@@ -65,6 +65,8 @@ pub struct SourceStatus {
     pub recording: Option<String>,
     /// Records the recorder has written.
     pub recorded: u64,
+    /// A message for the user that is not about the link (a recording that failed).
+    pub notice: Option<String>,
 }
 
 /// One channel's counters and recent values.
