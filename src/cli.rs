@@ -142,9 +142,9 @@ pub struct RecordArgs {
 pub struct ReplayArgs {
     /// Trace file to replay.
     pub file: PathBuf,
-    /// Replay speed: 1 = recorded timing, 0 = as fast as possible.
-    #[arg(long, default_value_t = 1.0)]
-    pub speed: f64,
+    /// Replay speed: 1 = recorded timing, 0 = as fast as possible (default: 1 on screen, 0 headless).
+    #[arg(long)]
+    pub speed: Option<f64>,
     /// Print per-channel replay statistics instead of drawing.
     #[arg(long)]
     pub headless: bool,

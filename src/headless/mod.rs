@@ -4,6 +4,8 @@
 //! the tests and users' scripts all go through the same code.
 
 pub mod input;
+#[cfg(feature = "app")]
+pub mod replay;
 
 use std::path::PathBuf;
 

@@ -1,1 +1,2 @@
 //! Built-in stream generators, and trace replay as a source.
+pub mod replay;

@@ -1,0 +1,119 @@
+//! `midstream-tui replay --headless`: per-channel counts, gaps, and how reading ended.
+
+use std::process::Command;
+
+use midstream::model::{Catalog, ChannelInfo, ChannelKind, Record, Value};
+use midstream::trace::{TraceHeader, TraceWriter, WriterOptions};
+
+fn write_trace(path: &std::path::Path) -> u64 {
+    let header = TraceHeader {
+        version: midstream::trace::FORMAT_VERSION,
+        started_unix_ns: 0,
+        source: "unit".into(),
+        catalog: Catalog {
+            source: "unit".into(),
+            channels: vec![
+                ChannelInfo {
+                    id: 0,
+                    name: "alpha".into(),
+                    kind: ChannelKind::Scalar,
+                    unit: None,
+                    period_s: None,
+                },
+                ChannelInfo {
+                    id: 1,
+                    name: "beta".into(),
+                    kind: ChannelKind::Text,
+                    unit: None,
+                    period_s: None,
+                },
+            ],
+        },
+    };
+    let mut w = TraceWriter::create(path, &header, WriterOptions::default()).unwrap();
+    // alpha: seq 0..100 with 10..15 missing (5 lost); beta: 0..20.
+    for seq in (0..100u64).filter(|s| !(10..15).contains(s)) {
+        w.append(&Record {
+            channel: 0,
+            seq,
+            t_ns: seq * 1000,
+            value: Value::Scalar(seq as f64),
+        })
+        .unwrap();
+    }
+    for seq in 0..20u64 {
+        w.append(&Record {
+            channel: 1,
+            seq,
+            t_ns: seq * 5000,
+            value: Value::Token("w".into()),
+        })
+        .unwrap();
+    }
+    w.finish().unwrap();
+    std::fs::metadata(path).unwrap().len()
+}
+
+fn replay(path: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_midstream-tui"))
+        .args(["replay", "--headless"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn row<'a>(stdout: &'a str, name: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no row for {name} in:\n{stdout}"))
+        .split_whitespace()
+        .collect()
+}
+
+#[test]
+fn clean_trace_reports_counts_and_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.mtr");
+    write_trace(&path);
+    let (ok, stdout, stderr) = replay(&path);
+    assert!(ok, "{stderr}");
+    assert_eq!(row(&stdout, "alpha"), ["alpha", "scalar", "95", "5"]);
+    assert_eq!(row(&stdout, "beta"), ["beta", "text", "20", "0"]);
+    assert!(
+        stdout.contains("recovery: clean end, 115 records"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn cut_trace_replays_what_came_before_and_says_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.mtr");
+    let len = write_trace(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..(len - 3) as usize]).unwrap();
+    let (ok, stdout, stderr) = replay(&path);
+    assert!(ok, "{stderr}");
+    assert_eq!(row(&stdout, "beta"), ["beta", "text", "19", "0"]);
+    assert!(stdout.contains("recovery: truncated at byte"), "{stdout}");
+    assert!(stdout.contains("recovered 114 records"), "{stdout}");
+}
+
+#[test]
+fn a_file_that_is_not_a_trace_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "hello").unwrap();
+    let (ok, _, stderr) = replay(&path);
+    assert!(!ok);
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("not a Midstream trace"),
+        "{stderr}"
+    );
+}
