@@ -3,10 +3,14 @@
 //! Plain data with serde derives and no I/O, so the same types travel over the wire
 //! (postcard), into trace files and into the engines.
 
+mod event;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use event::{LinkState, SourceEvent};
 
 /// Identifies a channel within one source's catalog.
 pub type ChannelId = u32;

@@ -15,27 +15,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+pub use crate::model::{LinkState, SourceEvent};
 pub use channel::{ChannelState, RING_CAPACITY, RateMeter};
 pub use recorder::Recorder;
-pub use snapshot::{ChannelSnapshot, LinkState, Snapshot, SourceStatus};
+pub use snapshot::{ChannelSnapshot, Snapshot, SourceStatus};
 
 use crate::model::{Catalog, ChannelId, Record};
 use crate::trace::{TraceError, TraceHeader};
 
 /// Samples per channel copied into each snapshot (what the phase portrait draws).
 pub const SNAPSHOT_POINTS: usize = 2048;
-
-/// What a source tells the pipeline.
-#[derive(Debug, Clone)]
-pub enum SourceEvent {
-    /// The source's channels (at connect, and again after a reconnect).
-    Catalog(Catalog),
-    Records(Vec<Record>),
-    Link(LinkState),
-    Rtt(Duration),
-    /// Forget all channel state (a replay seeked backwards).
-    Reset,
-}
 
 /// What the user asks of the pipeline.
 #[derive(Debug, Clone)]

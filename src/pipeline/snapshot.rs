@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::model::{Catalog, ChannelInfo, Value};
+use crate::model::{Catalog, ChannelInfo, LinkState, Value};
 
 /// Everything the panes need, at one moment.
 #[derive(Debug, Clone, Default)]
@@ -16,39 +16,6 @@ pub struct Snapshot {
     pub catalog: Catalog,
     /// One entry per catalog channel, in catalog order.
     pub channels: Vec<ChannelSnapshot>,
-}
-
-/// The state of the link to the source.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum LinkState {
-    #[default]
-    Connecting,
-    Connected {
-        remote: String,
-    },
-    /// The connection was lost; what was received is kept.
-    Reconnecting {
-        reason: String,
-        attempt: u32,
-        delay: Duration,
-    },
-    /// Replay from a trace file.
-    Replay {
-        speed: f64,
-        paused: bool,
-        /// Where the replay is, nanoseconds of the trace's clock.
-        position_ns: u64,
-        /// Length of the trace, nanoseconds of the trace's clock.
-        length_ns: u64,
-    },
-    /// The source ended (end of a trace, or a server that closed for good).
-    Ended {
-        reason: String,
-    },
-    /// A fatal error: nothing more will arrive (wrong pin, refused token).
-    Failed {
-        reason: String,
-    },
 }
 
 /// Where the data comes from and how the link is doing.

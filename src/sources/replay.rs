@@ -6,8 +6,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::model::Record;
-use crate::pipeline::{LinkState, SourceEvent};
+use crate::model::{LinkState, Record, SourceEvent};
 use crate::trace::{RecoveredTrace, StopReason};
 
 /// How often the replay wakes to send the records that became due.
