@@ -139,19 +139,29 @@ fn truncation_at_every_byte_recovers_every_complete_record() {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
-
-    /// Flipping any bits of one byte after the header keeps every record before the damaged
-    /// frame, and the damage is found (by CRC, or as an impossible length).
-    #[test]
-    fn flipped_bytes_are_detected(position in 0usize..10_000, mask in 1u8..=255) {
+/// A 60-record trace and the byte offsets where each of its frames ends (index 0: the header).
+static FLIP_FIXTURE: std::sync::LazyLock<(Vec<Record>, Vec<u64>, Vec<u8>)> =
+    std::sync::LazyLock::new(|| {
         let dir = tempfile::tempdir().unwrap();
         let recs = records(60);
         let ends = frame_ends(dir.path(), &recs);
         let path = dir.path().join("t");
         write(&path, &recs);
-        let mut bytes = std::fs::read(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        (recs, ends, bytes)
+    });
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Flipping any bits of one byte after the header keeps every record before the damaged
+    /// frame, and the damage is found (by CRC, or as an impossible length).
+    #[test]
+    fn flipped_bytes_are_detected(position in 0usize..10_000, mask in 1u8..=255) {
+        let (recs, ends, original) = &*FLIP_FIXTURE;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let mut bytes = original.clone();
         let header_end = ends[0] as usize;
         let at = header_end + position % (bytes.len() - header_end);
         bytes[at] ^= mask;
