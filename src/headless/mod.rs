@@ -6,6 +6,8 @@
 pub mod input;
 #[cfg(feature = "app")]
 pub mod replay;
+#[cfg(feature = "app")]
+pub mod summary;
 
 use std::path::PathBuf;
 

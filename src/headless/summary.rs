@@ -1,0 +1,85 @@
+//! Plain-text summaries of the live pipeline, for when stdout is not a terminal
+//! (`midstream-tui | head`): one block per interval, one line per channel.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::model::LinkState;
+use crate::pipeline::Snapshot;
+
+/// Writes one summary block of `snapshot`.
+pub fn write_summary(
+    snapshot: &Snapshot,
+    elapsed: Duration,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let link = match &snapshot.source.link {
+        LinkState::Connecting => "connecting".to_string(),
+        LinkState::Connected { remote } => format!("connected to {remote}"),
+        LinkState::Reconnecting {
+            reason, attempt, ..
+        } => format!("reconnecting (attempt {attempt}): {reason}"),
+        LinkState::Replay { speed, paused, .. } => {
+            format!("replay x{speed}{}", if *paused { " (paused)" } else { "" })
+        }
+        LinkState::Ended { reason } => format!("ended: {reason}"),
+        LinkState::Failed { reason } => format!("failed: {reason}"),
+    };
+    let rtt = snapshot.source.rtt.map_or_else(String::new, |rtt| {
+        format!(", rtt {:.2} ms", rtt.as_secs_f64() * 1e3)
+    });
+    writeln!(
+        out,
+        "[{:>7.1}s] {}: {link}{rtt}",
+        elapsed.as_secs_f64(),
+        snapshot.source.label
+    )?;
+    for channel in &snapshot.channels {
+        let last = channel
+            .last_value
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |v| v.to_string());
+        writeln!(
+            out,
+            "  {:<14} {:<6} {:>8.1}/s {:>9} records {:>6} gaps  last {}",
+            channel.info.name,
+            channel.info.kind.label(),
+            channel.rate_hz,
+            channel.received,
+            channel.missing,
+            last
+        )?;
+    }
+    out.flush()
+}
+
+/// Prints a summary every `interval` until the snapshots end or writing fails (a closed pipe,
+/// as with `| head`, ends it quietly).
+pub async fn print_summaries(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    interval: Duration,
+    out: &mut (dyn Write + Send),
+) {
+    let start = tokio::time::Instant::now();
+    let mut ticker = tokio::time::interval_at(start + interval, interval);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let snapshot = Arc::clone(&snapshots.borrow_and_update());
+                if write_summary(&snapshot, start.elapsed(), out).is_err() {
+                    return;
+                }
+            }
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    let snapshot = Arc::clone(&snapshots.borrow());
+                    let _ = write_summary(&snapshot, start.elapsed(), out);
+                    return;
+                }
+            }
+        }
+    }
+}
