@@ -31,7 +31,12 @@ fn run(source: &mut DemoSource, ticks: usize) -> BTreeMap<String, Vec<Record>> {
     }
     let mut by_name: BTreeMap<String, Vec<Record>> = BTreeMap::new();
     for record in out {
-        let name = source.catalog().channel(record.channel).unwrap().name.clone();
+        let name = source
+            .catalog()
+            .channel(record.channel)
+            .unwrap()
+            .name
+            .clone();
         by_name.entry(name).or_default().push(record);
     }
     by_name
@@ -48,7 +53,10 @@ fn scalars(records: &[Record]) -> Vec<f64> {
 }
 
 fn read_lorenz_fixture() -> Vec<(u64, [f64; 3])> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sources/lorenz_rk4.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sources/lorenz_rk4.csv"
+    );
     let text = std::fs::read_to_string(path).expect("fixture present");
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("seq"))
@@ -157,7 +165,11 @@ fn every_channel_carries_values_of_its_kind_with_consecutive_seq() {
                 (ChannelKind::Text, Value::Token(t)) => !t.is_empty(),
                 _ => false,
             };
-            assert!(fits, "{}: {:?} does not fit {:?}", info.name, r.value, info.kind);
+            assert!(
+                fits,
+                "{}: {:?} does not fit {:?}",
+                info.name, r.value, info.kind
+            );
         }
     }
 }
@@ -169,7 +181,10 @@ fn henon_stays_on_its_bounded_attractor() {
     for r in &channels["henon"] {
         let Value::Vector(v) = &r.value else { panic!() };
         // The attractor spans x ∈ [−1.285, 1.273], |y| < 0.386 (2·10⁶ iterations with numpy).
-        assert!(v[0].abs() < 1.3 && v[1].abs() < 0.39, "left the attractor: {v:?}");
+        assert!(
+            v[0].abs() < 1.3 && v[1].abs() < 0.39,
+            "left the attractor: {v:?}"
+        );
     }
     let xs = scalars(&channels["henon.x"]);
     // Not collapsed onto a fixed point or a short cycle.
@@ -194,7 +209,10 @@ fn logistic_r4_fills_the_unit_interval_with_its_invariant_density() {
     assert!((mean - 0.5).abs() < 0.005, "mean {mean}");
     assert!((var - 0.125).abs() < 0.005, "variance {var}");
     let expected_low = 2.0 / std::f64::consts::PI * 0.1_f64.sqrt().asin();
-    assert!((low - expected_low).abs() < 0.005, "mass in [0, 0.1]: {low}");
+    assert!(
+        (low - expected_low).abs() < 0.005,
+        "mass in [0, 0.1]: {low}"
+    );
 }
 
 #[test]
@@ -272,7 +290,10 @@ fn events_have_bursts_and_errors_that_mostly_recover() {
         assert!(depth >= 0.0 && depth.fract() == 0.0);
         // A retry only ever follows an error.
         if retry {
-            assert!(i > 0 && flag(&events[i - 1], "error"), "retry without an error at {i}");
+            assert!(
+                i > 0 && flag(&events[i - 1], "error"),
+                "retry without an error at {i}"
+            );
         }
         if open && retry && !error {
             recovered += 1;
@@ -285,7 +306,10 @@ fn events_have_bursts_and_errors_that_mostly_recover() {
     assert!(episodes > 500, "only {episodes} error episodes");
     let share = recovered as f64 / episodes as f64;
     // Most episodes recover; a few are given up (the property breaks now and then).
-    assert!(share > 0.9 && share < 1.0, "recovered {recovered} of {episodes}");
+    assert!(
+        share > 0.9 && share < 1.0,
+        "recovered {recovered} of {episodes}"
+    );
 
     // Bursts: windows of 20 events whose median latency is several times the calm median.
     let latencies: Vec<f64> = events.iter().map(|e| number(e, "latency_ms")).collect();
@@ -299,8 +323,14 @@ fn events_have_bursts_and_errors_that_mostly_recover() {
         .chunks(20)
         .filter(|w| median(w) > 4.0 * overall)
         .count();
-    assert!(hot > 20, "only {hot} burst windows (overall median {overall} ms)");
-    assert!(hot < latencies.len() / 20 / 4, "{hot} burst windows: bursts are not occasional");
+    assert!(
+        hot > 20,
+        "only {hot} burst windows (overall median {overall} ms)"
+    );
+    assert!(
+        hot < latencies.len() / 20 / 4,
+        "{hot} burst windows: bursts are not occasional"
+    );
 }
 
 /// Positions where the stream repeats a span of 2..=6 tokens at least 3 times in a row.
@@ -337,7 +367,11 @@ fn tokens_are_words_and_sometimes_loop() {
             other => panic!("not a token: {other:?}"),
         })
         .collect();
-    assert!(tokens.iter().all(|t| t == SENTENCE_END || VOCABULARY.contains(&t.as_str())));
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t == SENTENCE_END || VOCABULARY.contains(&t.as_str()))
+    );
     let loops = repetition_loops(&tokens);
     // One loop starts every ~400 tokens (LOOP_START_PROBABILITY = 0.0025): about 100 here.
     assert!((40..250).contains(&loops), "{loops} loops in 40 000 tokens");

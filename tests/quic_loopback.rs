@@ -228,7 +228,11 @@ async fn every_generator_arrives_complete_and_in_order() {
         let name = &catalog.channel(*channel).unwrap().name;
         let first = records[0].seq;
         for (k, record) in records.iter().enumerate() {
-            assert_eq!(record.seq, first + k as u64, "{name}: gap or reordering at {k}");
+            assert_eq!(
+                record.seq,
+                first + k as u64,
+                "{name}: gap or reordering at {k}"
+            );
             assert_eq!(
                 Some(record),
                 expected.get(&(*channel, record.seq)),
@@ -269,18 +273,21 @@ async fn a_wrong_pin_is_refused_with_both_fingerprints_and_not_retried() {
     let mut client = connect(config).unwrap();
     let error = expect_failure(&mut client).await;
     let message = error.to_string();
-    match error {
-        ClientError::Untrusted {
-            failure: TrustFailure::PinMismatch { expected, got },
-            ..
-        } => {
-            assert_eq!(expected, wrong);
-            assert_eq!(got, server.info.fingerprint);
+    let ClientError::Untrusted { failure, .. } = error else {
+        panic!("expected an untrusted certificate, got {error:?}");
+    };
+    assert_eq!(
+        *failure,
+        TrustFailure::PinMismatch {
+            expected: wrong,
+            got: server.info.fingerprint
         }
-        other => panic!("expected a pin mismatch, got {other:?}"),
-    }
+    );
     assert!(message.contains(&wrong.to_string()), "{message}");
-    assert!(message.contains(&server.info.fingerprint.to_string()), "{message}");
+    assert!(
+        message.contains(&server.info.fingerprint.to_string()),
+        "{message}"
+    );
     assert!(message.contains("pinned fingerprint"), "{message}");
     // Nothing subscribed on the server.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -380,13 +387,18 @@ async fn hostile_clients_are_closed_with_a_reason_and_the_server_carries_on() {
     assert_eq!(code, CloseCode::ProtocolViolation);
     assert_eq!(
         reason,
-        format!("bad Hello: frame of 4294967295 bytes exceeds the limit of {MAX_CONTROL_FRAME_BYTES} bytes")
+        format!(
+            "bad Hello: frame of 4294967295 bytes exceeds the limit of {MAX_CONTROL_FRAME_BYTES} bytes"
+        )
     );
 
     // A body that is not a message.
     let (code, reason) = closed_after(&info, &[3, 0, 0, 0, 0xff, 0xff, 0xff]).await;
     assert_eq!(code, CloseCode::ProtocolViolation);
-    assert!(reason.starts_with("bad Hello: malformed Hello frame body"), "{reason}");
+    assert!(
+        reason.starts_with("bad Hello: malformed Hello frame body"),
+        "{reason}"
+    );
 
     // An empty frame.
     let (_, reason) = closed_after(&info, &[0, 0, 0, 0]).await;
@@ -420,7 +432,10 @@ async fn hostile_clients_are_closed_with_a_reason_and_the_server_carries_on() {
 
     // A subscription to a channel that does not exist, then one to too many.
     for (channels, expected) in [
-        (vec![0, 999], "channel id 999 is not in the catalog".to_owned()),
+        (
+            vec![0, 999],
+            "channel id 999 is not in the catalog".to_owned(),
+        ),
         (
             (0..1000).collect(),
             "subscription to 1000 channels exceeds the limit of 256".to_owned(),
@@ -468,7 +483,10 @@ async fn hostile_clients_are_closed_with_a_reason_and_the_server_carries_on() {
         }
     }
     assert_eq!(
-        closed.iter().filter(|c| **c == CloseCode::ProtocolViolation).count(),
+        closed
+            .iter()
+            .filter(|c| **c == CloseCode::ProtocolViolation)
+            .count(),
         6,
         "{closed:?}"
     );
@@ -698,15 +716,17 @@ async fn a_ca_file_is_trusted_and_a_foreign_ca_is_refused() {
     let mut client = connect(foreign).unwrap();
     let error = expect_failure(&mut client).await;
     let message = error.to_string();
+    let ClientError::Untrusted { failure, .. } = &error else {
+        panic!("expected an untrusted certificate, got {error:?}");
+    };
     assert!(
-        matches!(
-            &error,
-            ClientError::Untrusted { failure: TrustFailure::NotTrustedByCa { got, .. }, .. }
-                if *got == fingerprint
-        ),
-        "{error:?}"
+        matches!(&**failure, TrustFailure::NotTrustedByCa { got, .. } if *got == fingerprint),
+        "{failure:?}"
     );
-    assert!(message.contains(&foreign_ca_file.display().to_string()), "{message}");
+    assert!(
+        message.contains(&foreign_ca_file.display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("UnknownIssuer"), "{message}");
 }
 
@@ -741,11 +761,12 @@ async fn trust_on_first_use_remembers_and_then_insists() {
     // A different certificate on the same address: refused, naming both fingerprints.
     let second = restart(|| ServerConfig::new(addr, demo(&names(&["sine"]), 1, 200.0))).await;
     let mut client = connect(tofu(&second.info)).unwrap();
-    match expect_failure(&mut client).await {
-        ClientError::Untrusted {
-            failure: TrustFailure::TofuMismatch { got, store: s, .. },
-            ..
-        } => {
+    let error = expect_failure(&mut client).await;
+    let ClientError::Untrusted { failure, .. } = error else {
+        panic!("expected an untrusted certificate, got {error:?}");
+    };
+    match *failure {
+        TrustFailure::TofuMismatch { got, store: s, .. } => {
             assert_eq!(got, second.info.fingerprint);
             assert_eq!(s, store);
         }

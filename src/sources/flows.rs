@@ -11,7 +11,11 @@
 
 /// One classical RK4 step of size `h` for the autonomous system `ds/dt = f(s)`
 /// (Kutta 1901; the "classical" tableau with weights 1/6, 1/3, 1/3, 1/6).
-pub fn rk4_step<const N: usize>(f: impl Fn(&[f64; N]) -> [f64; N], s: &[f64; N], h: f64) -> [f64; N] {
+pub fn rk4_step<const N: usize>(
+    f: impl Fn(&[f64; N]) -> [f64; N],
+    s: &[f64; N],
+    h: f64,
+) -> [f64; N] {
     let offset = |base: &[f64; N], k: &[f64; N], scale: f64| -> [f64; N] {
         let mut out = *base;
         for i in 0..N {

@@ -134,10 +134,7 @@ fn spec(name: &str, kind: ChannelKind, period_s: Option<f64>) -> ChannelSpec {
 }
 
 /// Builds one generator from its name (with an optional `:parameter`), and its channels.
-fn build_generator(
-    name: &str,
-    seed: u64,
-) -> Result<(Generator, Vec<ChannelSpec>), SourceError> {
+fn build_generator(name: &str, seed: u64) -> Result<(Generator, Vec<ChannelSpec>), SourceError> {
     let (base, parameter) = match name.split_once(':') {
         Some((base, parameter)) => (base, Some(parameter)),
         None => (name, None),
@@ -153,21 +150,37 @@ fn build_generator(
         "lorenz" => (
             Generator::Lorenz(Lorenz::new()),
             vec![
-                spec("lorenz", ChannelKind::Vector { dims: 3 }, Some(LORENZ_SAMPLE_PERIOD)),
+                spec(
+                    "lorenz",
+                    ChannelKind::Vector { dims: 3 },
+                    Some(LORENZ_SAMPLE_PERIOD),
+                ),
                 spec("lorenz.x", ChannelKind::Scalar, Some(LORENZ_SAMPLE_PERIOD)),
             ],
         ),
         "rossler" => (
             Generator::Rossler(Rossler::new()),
             vec![
-                spec("rossler", ChannelKind::Vector { dims: 3 }, Some(ROSSLER_SAMPLE_PERIOD)),
-                spec("rossler.x", ChannelKind::Scalar, Some(ROSSLER_SAMPLE_PERIOD)),
+                spec(
+                    "rossler",
+                    ChannelKind::Vector { dims: 3 },
+                    Some(ROSSLER_SAMPLE_PERIOD),
+                ),
+                spec(
+                    "rossler.x",
+                    ChannelKind::Scalar,
+                    Some(ROSSLER_SAMPLE_PERIOD),
+                ),
             ],
         ),
         "henon" => (
             Generator::Henon(Henon::new()),
             vec![
-                spec("henon", ChannelKind::Vector { dims: 2 }, Some(MAP_SAMPLE_PERIOD)),
+                spec(
+                    "henon",
+                    ChannelKind::Vector { dims: 2 },
+                    Some(MAP_SAMPLE_PERIOD),
+                ),
                 spec("henon.x", ChannelKind::Scalar, Some(MAP_SAMPLE_PERIOD)),
             ],
         ),
@@ -234,9 +247,9 @@ fn parse_logistic_r(name: &str, text: &str) -> Result<f64, SourceError> {
 fn generator_rng(seed: u64, name: &str) -> ChaCha8Rng {
     const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-    let stream = name
-        .bytes()
-        .fold(FNV_OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME));
+    let stream = name.bytes().fold(FNV_OFFSET, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
     rng
@@ -406,7 +419,13 @@ mod tests {
         let listed: Vec<(u32, &str)> = channels.iter().map(|c| (c.id, c.name.as_str())).collect();
         assert_eq!(
             listed,
-            [(0, "events"), (1, "lorenz"), (2, "lorenz.x"), (3, "henon"), (4, "henon.x")]
+            [
+                (0, "events"),
+                (1, "lorenz"),
+                (2, "lorenz.x"),
+                (3, "henon"),
+                (4, "henon.x")
+            ]
         );
         assert_eq!(channels[1].kind, ChannelKind::Vector { dims: 3 });
         assert_eq!(channels[2].period_s, Some(0.01));
@@ -430,9 +449,14 @@ mod tests {
             DemoSource::new(&names(&["sine:2"]), 1),
             Err(SourceError::InvalidParameter { .. })
         ));
-        assert_eq!(DemoSource::new(&[], 1).unwrap_err(), SourceError::NoGenerators);
+        assert_eq!(
+            DemoSource::new(&[], 1).unwrap_err(),
+            SourceError::NoGenerators
+        );
         assert!(DemoSource::new(&names(&["logistic", "logistic:r=3.5"]), 1).is_ok());
-        let bad_rate = DemoSource::new(&names(&["sine"]), 1).unwrap().with_rate(0.0);
+        let bad_rate = DemoSource::new(&names(&["sine"]), 1)
+            .unwrap()
+            .with_rate(0.0);
         assert!(matches!(bad_rate, Err(SourceError::InvalidRate { .. })));
     }
 

@@ -68,7 +68,9 @@ mod tests {
     #[test]
     fn sine_hits_its_quarter_points() {
         let mut sine = Sine::new();
-        let samples: Vec<f64> = (0..SINE_SAMPLES_PER_CYCLE + 1).map(|_| sine.next_sample()).collect();
+        let samples: Vec<f64> = (0..SINE_SAMPLES_PER_CYCLE + 1)
+            .map(|_| sine.next_sample())
+            .collect();
         // sin 0 = 0, sin π = 0 (sample 25), sin 2π·12/50 = 0.998, and the cycle repeats at 50.
         assert!(samples[0].abs() < 1e-15);
         assert!(samples[25].abs() < 1e-12);

@@ -22,7 +22,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::describe_connection_error;
 use super::framing::{FrameError, decode_body, read_frame, read_message, write_message};
 use super::protocol::{
-    CloseCode, ClientMessage, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
+    ClientMessage, CloseCode, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
     MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, RecordBatch, ServerMessage,
     clip_reason, transport_config,
 };
@@ -134,7 +134,10 @@ pub enum ClientError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("refusing to connect to {addr}: {failure}")]
-    Untrusted { addr: String, failure: TrustFailure },
+    Untrusted {
+        addr: String,
+        failure: Box<TrustFailure>,
+    },
     #[error("TLS handshake with {addr} failed: {reason}")]
     Handshake { addr: String, reason: String },
     #[error("the server at {addr} rejected this client: {reason}")]
@@ -247,7 +250,10 @@ enum SessionEnd {
     /// The consumer went away.
     Stopped,
     Fatal(ClientError),
-    Lost { reason: String, was_connected: bool },
+    Lost {
+        reason: String,
+        was_connected: bool,
+    },
 }
 
 async fn run(mut state: ClientState, tx: mpsc::Sender<TransportEvent>) {
@@ -272,7 +278,10 @@ async fn run(mut state: ClientState, tx: mpsc::Sender<TransportEvent>) {
                 }
                 failures = failures.saturating_add(1);
                 let delay = state.config.reconnect.delay(failures);
-                if tx.send(TransportEvent::Disconnected { reason }).await.is_err()
+                if tx
+                    .send(TransportEvent::Disconnected { reason })
+                    .await
+                    .is_err()
                     || tx
                         .send(TransportEvent::Reconnecting {
                             attempt: failures,
@@ -382,7 +391,10 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
         });
     };
     if let Err(e) = remember_first_use(state, fingerprint) {
-        conn.close(CloseCode::Normal.varint(), b"client cannot store the certificate");
+        conn.close(
+            CloseCode::Normal.varint(),
+            b"client cannot store the certificate",
+        );
         return SessionEnd::Fatal(e.into());
     }
 
@@ -400,9 +412,14 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
     let subscribe = ClientMessage::Subscribe {
         channels: subscribed.clone(),
     };
-    if write_message(&mut control_send, &subscribe, MAX_CONTROL_FRAME_BYTES, "Subscribe")
-        .await
-        .is_err()
+    if write_message(
+        &mut control_send,
+        &subscribe,
+        MAX_CONTROL_FRAME_BYTES,
+        "Subscribe",
+    )
+    .await
+    .is_err()
     {
         return closed_during_handshake(&addr, &conn).await;
     }
@@ -430,8 +447,12 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
     let mut tasks: JoinSet<Result<(), ReadEnd>> = JoinSet::new();
     tasks.spawn(async move {
         // The server sends nothing after the catalog.
-        match read_message::<ServerMessage, _>(&mut control_recv, MAX_CONTROL_FRAME_BYTES, "control message")
-            .await
+        match read_message::<ServerMessage, _>(
+            &mut control_recv,
+            MAX_CONTROL_FRAME_BYTES,
+            "control message",
+        )
+        .await
         {
             Ok(None) => Ok(()),
             Ok(Some(_)) => Err(ReadEnd::Violation(
@@ -483,7 +504,11 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
 }
 
 /// Classifies a failed QUIC/TLS handshake: trust failures and TLS errors are fatal.
-fn handshake_failure(state: &ClientState, addr: &str, error: &quinn::ConnectionError) -> SessionEnd {
+fn handshake_failure(
+    state: &ClientState,
+    addr: &str,
+    error: &quinn::ConnectionError,
+) -> SessionEnd {
     let failure = state
         .observation
         .lock()
@@ -493,7 +518,7 @@ fn handshake_failure(state: &ClientState, addr: &str, error: &quinn::ConnectionE
     if let Some(failure) = failure {
         return SessionEnd::Fatal(ClientError::Untrusted {
             addr: addr.to_owned(),
-            failure,
+            failure: Box::new(failure),
         });
     }
     let tls = match error {
@@ -558,7 +583,10 @@ async fn handshake(
         Err(_) => {
             conn.close(CloseCode::Timeout.varint(), b"no catalog");
             return Err(lost(
-                format!("no catalog from {addr} within {} s", HANDSHAKE_TIMEOUT.as_secs()),
+                format!(
+                    "no catalog from {addr} within {} s",
+                    HANDSHAKE_TIMEOUT.as_secs()
+                ),
                 false,
             ));
         }
@@ -575,13 +603,25 @@ async fn handshake(
         }
         Ok(Err(e)) => {
             let reason = format!("bad catalog: {e}");
-            conn.close(CloseCode::ProtocolViolation.varint(), clip_reason(&reason).as_bytes());
-            return Err(lost(format!("protocol violation by the server: {reason}"), false));
+            conn.close(
+                CloseCode::ProtocolViolation.varint(),
+                clip_reason(&reason).as_bytes(),
+            );
+            return Err(lost(
+                format!("protocol violation by the server: {reason}"),
+                false,
+            ));
         }
     };
     if let Err(reason) = check_catalog(&catalog) {
-        conn.close(CloseCode::ProtocolViolation.varint(), clip_reason(&reason).as_bytes());
-        return Err(lost(format!("protocol violation by the server: {reason}"), false));
+        conn.close(
+            CloseCode::ProtocolViolation.varint(),
+            clip_reason(&reason).as_bytes(),
+        );
+        return Err(lost(
+            format!("protocol violation by the server: {reason}"),
+            false,
+        ));
     }
     Ok((catalog, send, recv))
 }
@@ -592,7 +632,10 @@ async fn closed_during_handshake(addr: &str, conn: &quinn::Connection) -> Sessio
     match tokio::time::timeout(Duration::from_secs(1), conn.closed()).await {
         Ok(e) => connection_end(addr, &e, false),
         Err(_) => {
-            conn.close(CloseCode::ProtocolViolation.varint(), b"control stream failed");
+            conn.close(
+                CloseCode::ProtocolViolation.varint(),
+                b"control stream failed",
+            );
             lost("the control stream failed during the handshake", false)
         }
     }
@@ -615,7 +658,10 @@ fn check_catalog(catalog: &Catalog) -> Result<(), String> {
 }
 
 /// The ids of the channels to subscribe to: all, or those named.
-fn choose_channels(catalog: &Catalog, names: Option<&[String]>) -> Result<Vec<ChannelId>, ClientError> {
+fn choose_channels(
+    catalog: &Catalog,
+    names: Option<&[String]>,
+) -> Result<Vec<ChannelId>, ClientError> {
     let Some(names) = names else {
         return Ok(catalog.channels.iter().map(|c| c.id).collect());
     };
@@ -673,11 +719,15 @@ async fn read_channel(
     let mut body = Vec::new();
     match read_frame(&mut recv, MAX_CONTROL_FRAME_BYTES, &mut body).await {
         Ok(true) => {}
-        Ok(false) => return Err(ReadEnd::Violation("data stream ended before its header".into())),
+        Ok(false) => {
+            return Err(ReadEnd::Violation(
+                "data stream ended before its header".into(),
+            ));
+        }
         Err(e) => return Err(frame_end("data stream header", e)),
     }
-    let header: DataStreamHeader = decode_body(&body, "stream header")
-        .map_err(|e| ReadEnd::Violation(e.to_string()))?;
+    let header: DataStreamHeader =
+        decode_body(&body, "stream header").map_err(|e| ReadEnd::Violation(e.to_string()))?;
     let channel = header.channel;
     let Some((name, kind)) = kinds.get(&channel) else {
         return Err(ReadEnd::Violation(format!(
@@ -745,7 +795,9 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let policy = ReconnectPolicy::default();
-        let delays: Vec<u64> = (1..=8).map(|a| policy.delay(a).as_millis() as u64).collect();
+        let delays: Vec<u64> = (1..=8)
+            .map(|a| policy.delay(a).as_millis() as u64)
+            .collect();
         assert_eq!(delays, [250, 500, 1000, 2000, 4000, 8000, 8000, 8000]);
         assert_eq!(policy.delay(u32::MAX), RECONNECT_MAX_DELAY);
     }
@@ -755,7 +807,14 @@ mod tests {
         assert!(check_address("127.0.0.1:4433").is_ok());
         assert!(check_address("[::1]:4433").is_ok());
         assert!(check_address("localhost:1").is_ok());
-        for bad in ["127.0.0.1", "::1:4433", ":4433", "host:0", "host:99999", "host:x"] {
+        for bad in [
+            "127.0.0.1",
+            "::1:4433",
+            ":4433",
+            "host:0",
+            "host:99999",
+            "host:x",
+        ] {
             assert!(check_address(bad).is_err(), "{bad}");
         }
     }
@@ -780,14 +839,22 @@ mod tests {
         let some = ["c".to_owned(), "a".to_owned()];
         assert_eq!(choose_channels(&catalog, Some(&some)).unwrap(), [20, 0]);
         let bad = ["a".to_owned(), "zz".to_owned()];
-        let err = choose_channels(&catalog, Some(&bad)).unwrap_err().to_string();
+        let err = choose_channels(&catalog, Some(&bad))
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "the source has no channel named zz; it has: a, b, c");
     }
 
     #[test]
     fn values_must_fit_their_channel() {
-        assert!(value_fits(&ChannelKind::Vector { dims: 2 }, &Value::Vector(vec![1.0, 2.0])));
-        assert!(!value_fits(&ChannelKind::Vector { dims: 3 }, &Value::Vector(vec![1.0])));
+        assert!(value_fits(
+            &ChannelKind::Vector { dims: 2 },
+            &Value::Vector(vec![1.0, 2.0])
+        ));
+        assert!(!value_fits(
+            &ChannelKind::Vector { dims: 3 },
+            &Value::Vector(vec![1.0])
+        ));
         assert!(!value_fits(&ChannelKind::Scalar, &Value::Token("x".into())));
     }
 }

@@ -48,7 +48,10 @@ pub enum FrameError {
 
 /// Reads into `buf` as much of `part` as the stream gives, up to `buf.len()` bytes; returns how
 /// many bytes were read (fewer only at end of stream).
-async fn read_fully<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn read_fully<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         let n = reader.read(&mut buf[got..]).await?;
@@ -103,7 +106,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Decodes a frame body that must hold exactly one `T`; `message` names `T` in errors.
-pub fn decode_body<T: DeserializeOwned>(body: &[u8], message: &'static str) -> Result<T, FrameError> {
+pub fn decode_body<T: DeserializeOwned>(
+    body: &[u8],
+    message: &'static str,
+) -> Result<T, FrameError> {
     let (value, rest) = postcard::take_from_bytes::<T>(body)
         .map_err(|source| FrameError::Malformed { message, source })?;
     if !rest.is_empty() {
@@ -135,7 +141,8 @@ pub fn encode_frame<T: Serialize>(
     message: &'static str,
 ) -> Result<Vec<u8>, FrameError> {
     let mut frame = vec![0u8; LENGTH_PREFIX_BYTES];
-    frame = postcard::to_extend(value, frame).map_err(|source| FrameError::Encode { message, source })?;
+    frame = postcard::to_extend(value, frame)
+        .map_err(|source| FrameError::Encode { message, source })?;
     let len = frame.len() - LENGTH_PREFIX_BYTES;
     if len > max_len {
         return Err(FrameError::TooLarge {
@@ -176,14 +183,18 @@ mod tests {
     #[tokio::test]
     async fn frames_round_trip_and_end_cleanly() {
         let mut bytes = Vec::new();
-        write_message(&mut bytes, &hello(), 1024, "Hello").await.unwrap();
+        write_message(&mut bytes, &hello(), 1024, "Hello")
+            .await
+            .unwrap();
         let batch = vec![Record {
             channel: 3,
             seq: 9,
             t_ns: 45_000_000,
             value: Value::Token("loop".into()),
         }];
-        write_message(&mut bytes, &batch, 1024, "batch").await.unwrap();
+        write_message(&mut bytes, &batch, 1024, "batch")
+            .await
+            .unwrap();
         assert_eq!(
             u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize,
             postcard::to_allocvec(&hello()).unwrap().len()
@@ -203,7 +214,13 @@ mod tests {
         let err = read_message::<ClientMessage, _>(&mut bytes.as_slice(), 1024, "Hello")
             .await
             .unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge { len: 4_294_967_295, max: 1024 }));
+        assert!(matches!(
+            err,
+            FrameError::TooLarge {
+                len: 4_294_967_295,
+                max: 1024
+            }
+        ));
         assert_eq!(
             err.to_string(),
             "frame of 4294967295 bytes exceeds the limit of 1024 bytes"
@@ -222,12 +239,22 @@ mod tests {
         let err = read_message::<ClientMessage, _>(&mut frame.as_slice(), 1024, "Hello")
             .await
             .unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { part: "body", .. }), "{err}");
+        assert!(
+            matches!(err, FrameError::Truncated { part: "body", .. }),
+            "{err}"
+        );
 
         let err = read_message::<ClientMessage, _>(&mut [1u8, 0].as_slice(), 1024, "Hello")
             .await
             .unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { part: "length prefix", got: 2, .. }));
+        assert!(matches!(
+            err,
+            FrameError::Truncated {
+                part: "length prefix",
+                got: 2,
+                ..
+            }
+        ));
 
         let err = read_message::<ClientMessage, _>(&mut [0u8; 4].as_slice(), 1024, "Hello")
             .await
@@ -239,7 +266,10 @@ mod tests {
         let err = read_message::<ClientMessage, _>(&mut garbage.as_slice(), 1024, "Hello")
             .await
             .unwrap_err();
-        assert!(err.to_string().starts_with("malformed Hello frame body"), "{err}");
+        assert!(
+            err.to_string().starts_with("malformed Hello frame body"),
+            "{err}"
+        );
 
         let mut padded = postcard::to_allocvec(&hello()).unwrap();
         padded.push(0);

@@ -32,7 +32,10 @@ pub fn describe_connection_error(error: &quinn::ConnectionError) -> String {
         }
         E::ConnectionClosed(close) => {
             let reason = String::from_utf8_lossy(&close.reason);
-            format!("closed by the peer's QUIC stack: {} {reason}", close.error_code)
+            format!(
+                "closed by the peer's QUIC stack: {} {reason}",
+                close.error_code
+            )
         }
         E::TransportError(e) => format!("QUIC transport error: {e}"),
         E::VersionMismatch => "the peer speaks no QUIC version we do".to_owned(),

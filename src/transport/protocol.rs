@@ -231,7 +231,11 @@ mod tests {
             })
             .collect();
         let bytes = postcard::to_allocvec(&batch).unwrap();
-        assert!(bytes.len() * 20 < MAX_DATA_FRAME_BYTES, "{} bytes", bytes.len());
+        assert!(
+            bytes.len() * 20 < MAX_DATA_FRAME_BYTES,
+            "{} bytes",
+            bytes.len()
+        );
     }
 
     #[test]

@@ -26,9 +26,9 @@ use tokio::time::Instant;
 use super::describe_connection_error;
 use super::framing::{FrameError, encode_frame, read_message, write_message};
 use super::protocol::{
-    CloseCode, ClientMessage, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
-    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, MAX_TOKEN_BYTES, PROTOCOL_VERSION, ServerMessage,
-    channel_priority, clip_reason, transport_config,
+    ClientMessage, CloseCode, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
+    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, MAX_TOKEN_BYTES, PROTOCOL_VERSION,
+    ServerMessage, channel_priority, clip_reason, transport_config,
 };
 use super::tls::{Fingerprint, ServerIdentity, TlsError, attach_command, server_crypto};
 use crate::model::{Catalog, ChannelId, ChannelInfo, Record};
@@ -206,12 +206,11 @@ impl Server {
         };
         let mut quic = quinn::ServerConfig::with_crypto(Arc::new(server_crypto(&identity)?));
         quic.transport_config(Arc::new(transport_config(true)));
-        let endpoint = quinn::Endpoint::server(quic, config.listen).map_err(|source| {
-            ServerError::Bind {
+        let endpoint =
+            quinn::Endpoint::server(quic, config.listen).map_err(|source| ServerError::Bind {
                 addr: config.listen,
                 source,
-            }
-        })?;
+            })?;
         let addr = endpoint.local_addr().map_err(|source| ServerError::Bind {
             addr: config.listen,
             source,
@@ -427,10 +426,7 @@ async fn produce(
         Pacing::RealTime => {
             let start = Instant::now();
             let mut last_wake = start;
-            loop {
-                let Some(next_t_ns) = source.next_t_ns() else {
-                    break;
-                };
+            while let Some(next_t_ns) = source.next_t_ns() {
                 let due = start + Duration::from_nanos(next_t_ns);
                 let wake = due.max(last_wake + PUBLISH_INTERVAL);
                 tokio::time::sleep_until(wake).await;
@@ -578,7 +574,10 @@ async fn read_control(
 fn frame_violation(conn: &quinn::Connection, expecting: &str, e: FrameError) -> SessionEnd {
     match conn.close_reason() {
         Some(closed) => SessionEnd::Ended(closed),
-        None => SessionEnd::close(CloseCode::ProtocolViolation, format!("bad {expecting}: {e}")),
+        None => SessionEnd::close(
+            CloseCode::ProtocolViolation,
+            format!("bad {expecting}: {e}"),
+        ),
     }
 }
 
@@ -842,8 +841,14 @@ mod tests {
     #[test]
     fn subscriptions_are_checked_against_the_catalog_and_limits() {
         let cat = catalog();
-        assert_eq!(validate_subscription(&cat, &[2, 0]).ok().map(|v| v.len()), Some(2));
-        assert_eq!(validate_subscription(&cat, &[]).ok().map(|v| v.len()), Some(0));
+        assert_eq!(
+            validate_subscription(&cat, &[2, 0]).ok().map(|v| v.len()),
+            Some(2)
+        );
+        assert_eq!(
+            validate_subscription(&cat, &[]).ok().map(|v| v.len()),
+            Some(0)
+        );
         let (code, reason) = refusal(validate_subscription(&cat, &[7]));
         assert_eq!(code, CloseCode::ProtocolViolation);
         assert_eq!(reason, "channel id 7 is not in the catalog");

@@ -96,7 +96,10 @@ impl FromStr for Fingerprint {
             text.to_owned()
         };
         if let Some((pos, c)) = digits.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
-            return Err(fail(format!("{c:?} at digit {} is not a hex digit", pos + 1)));
+            return Err(fail(format!(
+                "{c:?} at digit {} is not a hex digit",
+                pos + 1
+            )));
         }
         if digits.len() != 64 {
             return Err(fail(format!("{} hex digits", digits.len())));
@@ -273,7 +276,8 @@ impl Trust {
 /// `known_servers` in the user's config directory (e.g. `~/.config/midstream/known_servers`
 /// on Linux), or `None` when the platform gives no config directory.
 pub fn default_tofu_store() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "midstream").map(|d| d.config_dir().join("known_servers"))
+    directories::ProjectDirs::from("", "", "midstream")
+        .map(|d| d.config_dir().join("known_servers"))
 }
 
 /// The trust-on-first-use store: one `ADDRESS FINGERPRINT` line per server, `#` comments.
@@ -312,7 +316,9 @@ impl TofuStore {
             let (Some(addr), Some(fp), None) = (words.next(), words.next(), words.next()) else {
                 return Err(bad(format!("expected `ADDRESS FINGERPRINT`, got {line:?}")));
             };
-            let fp: Fingerprint = fp.parse().map_err(|e: FingerprintError| bad(e.to_string()))?;
+            let fp: Fingerprint = fp
+                .parse()
+                .map_err(|e: FingerprintError| bad(e.to_string()))?;
             entries.insert(addr.to_owned(), fp);
         }
         Ok(Self {
@@ -440,10 +446,12 @@ pub fn client_crypto(
                     message: e.to_string(),
                 })?;
             }
-            let webpki =
-                rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                    .build()
-                    .map_err(|e| TlsError::Config(e.to_string()))?;
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| TlsError::Config(e.to_string()))?;
             Check::Ca {
                 ca_file: path.clone(),
                 webpki,
@@ -513,7 +521,10 @@ struct ObservingVerifier {
 
 impl ObservingVerifier {
     fn record(&self, presented: Fingerprint, failure: Option<TrustFailure>) {
-        let mut slot = self.observation.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self
+            .observation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         slot.presented = Some(presented);
         slot.failure = failure;
     }
@@ -597,7 +608,9 @@ mod tests {
         let fp: Fingerprint = HEX.parse().unwrap();
         assert_eq!(fp.to_string(), HEX);
         let upper = HEX.to_uppercase();
-        let colons: Vec<String> = (0..32).map(|i| upper[2 * i..2 * i + 2].to_owned()).collect();
+        let colons: Vec<String> = (0..32)
+            .map(|i| upper[2 * i..2 * i + 2].to_owned())
+            .collect();
         for form in [
             upper.clone(),
             format!("sha256:{HEX}"),
@@ -643,7 +656,10 @@ mod tests {
 
         std::fs::write(&path, "# comment\nhost:1 nothex\n").unwrap();
         let err = TofuStore::load(&path).unwrap_err().to_string();
-        assert!(err.contains(":2:") && err.contains("invalid SHA-256 fingerprint"), "{err}");
+        assert!(
+            err.contains(":2:") && err.contains("invalid SHA-256 fingerprint"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -653,7 +669,10 @@ mod tests {
         assert_eq!(server_name_of("example.org:1"), "example.org");
         let fp: Fingerprint = HEX.parse().unwrap();
         let cmd = attach_command("0.0.0.0:4433".parse().unwrap(), fp);
-        assert_eq!(cmd, format!("midstream-tui attach 127.0.0.1:4433 --pin {HEX}"));
+        assert_eq!(
+            cmd,
+            format!("midstream-tui attach 127.0.0.1:4433 --pin {HEX}")
+        );
     }
 
     #[test]
@@ -678,6 +697,10 @@ mod tests {
             Trust::from_flags(Some(HEX), None, false, false),
             Ok(Trust::Pin(_))
         ));
-        assert!(Trust::from_flags(None, None, false, true).unwrap().is_insecure());
+        assert!(
+            Trust::from_flags(None, None, false, true)
+                .unwrap()
+                .is_insecure()
+        );
     }
 }
