@@ -1,0 +1,860 @@
+//! The QUIC client: connects to a source, subscribes, and delivers what arrives as
+//! [`TransportEvent`]s on a tokio channel, reconnecting with capped exponential backoff.
+//!
+//! The client keeps going until its [`ClientHandle`] is dropped or a *fatal* error occurs: the
+//! server's certificate is not trusted (wrong pin, wrong CA, changed TOFU certificate), the TLS
+//! handshake fails, the server rejects the client (token, protocol version) or the requested
+//! channels do not exist. Those are reported once as [`TransportEvent::Failed`] and never
+//! retried, since retrying cannot fix them. Everything else (the source disappearing, a
+//! timeout, a protocol violation by the server) is reported as
+//! [`TransportEvent::Disconnected`] followed by [`TransportEvent::Reconnecting`]. Records the
+//! client missed while away show as a jump in `seq` after it reconnects: the server streams
+//! live, it does not replay.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::describe_connection_error;
+use super::framing::{FrameError, decode_body, read_frame, read_message, write_message};
+use super::protocol::{
+    ClientMessage, CloseCode, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
+    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, RecordBatch, ServerMessage,
+    clip_reason, transport_config,
+};
+use super::tls::{
+    Fingerprint, ObservationSlot, TlsError, TofuStore, Trust, TrustFailure, client_crypto,
+    server_name_of,
+};
+use crate::model::{Catalog, ChannelId, ChannelKind, Record, Value};
+
+/// First reconnection delay.
+pub const RECONNECT_INITIAL_DELAY: Duration = Duration::from_millis(250);
+/// Longest reconnection delay: the doubling stops here (after five failures).
+pub const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(8);
+/// How long a connection attempt may take before it counts as failed. QUIC has no "connection
+/// refused": a server that is not there simply never answers.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the connection's round-trip time is reported.
+pub const RTT_INTERVAL: Duration = Duration::from_secs(1);
+/// Events buffered for a slow consumer before the readers wait (and QUIC flow control slows
+/// the server, which then drops batches for this client: the gaps show in `seq`).
+pub const EVENT_QUEUE: usize = 1024;
+
+/// Backoff between reconnection attempts: `initial · 2^(attempt − 1)`, at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        Self {
+            initial: RECONNECT_INITIAL_DELAY,
+            max: RECONNECT_MAX_DELAY,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// The delay before attempt `attempt` (1 for the first retry).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(20);
+        self.initial.saturating_mul(1 << doublings).min(self.max)
+    }
+}
+
+/// Everything [`connect`] needs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `HOST:PORT` of the source (`[V6]:PORT` for IPv6 literals).
+    pub addr: String,
+    /// The name to verify the certificate against (CA trust); default: the host of `addr`.
+    pub server_name: Option<String>,
+    pub trust: Trust,
+    pub token: Option<String>,
+    /// Channel names to subscribe to; `None` subscribes to every channel.
+    pub channels: Option<Vec<String>>,
+    pub reconnect: ReconnectPolicy,
+    pub connect_timeout: Duration,
+    pub rtt_interval: Duration,
+    /// Capacity of the event channel.
+    pub event_queue: usize,
+}
+
+impl ClientConfig {
+    /// Every channel, the default timings.
+    pub fn new(addr: impl Into<String>, trust: Trust) -> Self {
+        Self {
+            addr: addr.into(),
+            server_name: None,
+            trust,
+            token: None,
+            channels: None,
+            reconnect: ReconnectPolicy::default(),
+            connect_timeout: CONNECT_TIMEOUT,
+            rtt_interval: RTT_INTERVAL,
+            event_queue: EVENT_QUEUE,
+        }
+    }
+}
+
+/// What the client tells its consumer.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// Handshake done and subscribed; records follow. Sent again after every reconnection.
+    Connected {
+        catalog: Catalog,
+        remote: SocketAddr,
+        /// SHA-256 fingerprint of the certificate the server presented.
+        fingerprint: Fingerprint,
+    },
+    /// One batch of records of one channel, in `seq` order.
+    Records(Vec<Record>),
+    /// The connection's current round-trip time estimate.
+    Rtt(Duration),
+    /// The connection (or an attempt to make one) ended; the client will retry.
+    Disconnected { reason: String },
+    /// The next attempt starts after `delay`; `attempt` counts failures since the last success.
+    Reconnecting { attempt: u32, delay: Duration },
+    /// A fatal error: the client has stopped. Always the last event.
+    Failed(ClientError),
+}
+
+/// Errors that stop the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid source address {addr:?}: {reason}")]
+    Address { addr: String, reason: String },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("refusing to connect to {addr}: {failure}")]
+    Untrusted {
+        addr: String,
+        failure: Box<TrustFailure>,
+    },
+    #[error("TLS handshake with {addr} failed: {reason}")]
+    Handshake { addr: String, reason: String },
+    #[error("the server at {addr} rejected this client: {reason}")]
+    Rejected { addr: String, reason: String },
+    #[error("the source has no channel named {}; it has: {available}", unknown.join(", "))]
+    UnknownChannels {
+        unknown: Vec<String>,
+        available: String,
+    },
+}
+
+/// A running client. Dropping it closes the connection and stops the task.
+pub struct ClientHandle {
+    events: mpsc::Receiver<TransportEvent>,
+    task: JoinHandle<()>,
+}
+
+impl ClientHandle {
+    /// The next event; `None` once the client has stopped.
+    pub async fn recv(&mut self) -> Option<TransportEvent> {
+        self.events.recv().await
+    }
+
+    /// The next event if one is ready.
+    pub fn try_recv(&mut self) -> Result<TransportEvent, mpsc::error::TryRecvError> {
+        self.events.try_recv()
+    }
+
+    /// The event channel itself, for `select!` loops.
+    pub fn events(&mut self) -> &mut mpsc::Receiver<TransportEvent> {
+        &mut self.events
+    }
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a client (inside a tokio runtime). Errors in the configuration itself (address
+/// syntax, CA file, pin, TOFU store) are returned here; everything later arrives as events.
+pub fn connect(config: ClientConfig) -> Result<ClientHandle, ClientError> {
+    check_address(&config.addr)?;
+    let server_name = config
+        .server_name
+        .clone()
+        .unwrap_or_else(|| server_name_of(&config.addr).to_owned());
+    let tofu = match &config.trust {
+        Trust::Tofu { store } => Some(TofuStore::load(store)?),
+        _ => None,
+    };
+    let tofu_key = config.addr.trim().to_ascii_lowercase();
+    let (quic, observation) = build_quic_config(&config.trust, tofu.as_ref(), &tofu_key)?;
+    let (tx, rx) = mpsc::channel(config.event_queue.max(1));
+    let state = ClientState {
+        config,
+        server_name,
+        quic,
+        observation,
+        tofu,
+        tofu_key,
+    };
+    let task = tokio::spawn(run(state, tx));
+    Ok(ClientHandle { events: rx, task })
+}
+
+fn check_address(addr: &str) -> Result<(), ClientError> {
+    let bad = |reason: &str| ClientError::Address {
+        addr: addr.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let Some((host, port)) = addr.trim().rsplit_once(':') else {
+        return Err(bad("expected HOST:PORT"));
+    };
+    if host.is_empty() {
+        return Err(bad("the host is empty"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(bad("write an IPv6 address in brackets, e.g. [::1]:4433"));
+    }
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => Err(bad("the port must be a number from 1 to 65535")),
+        Ok(_) => Ok(()),
+    }
+}
+
+fn build_quic_config(
+    trust: &Trust,
+    tofu: Option<&TofuStore>,
+    tofu_key: &str,
+) -> Result<(quinn::ClientConfig, ObservationSlot), TlsError> {
+    let (crypto, observation) = client_crypto(trust, tofu.map(|store| (tofu_key, store)))?;
+    let mut quic = quinn::ClientConfig::new(Arc::new(crypto));
+    quic.transport_config(Arc::new(transport_config(false)));
+    Ok((quic, observation))
+}
+
+struct ClientState {
+    config: ClientConfig,
+    server_name: String,
+    quic: quinn::ClientConfig,
+    observation: ObservationSlot,
+    tofu: Option<TofuStore>,
+    tofu_key: String,
+}
+
+/// How one connection attempt or session ended.
+enum SessionEnd {
+    /// The consumer went away.
+    Stopped,
+    Fatal(ClientError),
+    Lost {
+        reason: String,
+        was_connected: bool,
+    },
+}
+
+async fn run(mut state: ClientState, tx: mpsc::Sender<TransportEvent>) {
+    let mut failures: u32 = 0;
+    loop {
+        let end = tokio::select! {
+            end = session(&mut state, &tx) => end,
+            _ = tx.closed() => return,
+        };
+        match end {
+            SessionEnd::Stopped => return,
+            SessionEnd::Fatal(error) => {
+                let _ = tx.send(TransportEvent::Failed(error)).await;
+                return;
+            }
+            SessionEnd::Lost {
+                reason,
+                was_connected,
+            } => {
+                if was_connected {
+                    failures = 0;
+                }
+                failures = failures.saturating_add(1);
+                let delay = state.config.reconnect.delay(failures);
+                if tx
+                    .send(TransportEvent::Disconnected { reason })
+                    .await
+                    .is_err()
+                    || tx
+                        .send(TransportEvent::Reconnecting {
+                            attempt: failures,
+                            delay,
+                        })
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        }
+    }
+}
+
+fn lost(reason: impl Into<String>, was_connected: bool) -> SessionEnd {
+    SessionEnd::Lost {
+        reason: reason.into(),
+        was_connected,
+    }
+}
+
+/// Whether a QUIC transport error code is a TLS alert (RFC 9001 §4.8: 0x0100–0x01ff).
+fn is_crypto_code(code: quinn::TransportErrorCode) -> bool {
+    u64::from(code) & !0xff == 0x100
+}
+
+/// How a connection that ended after the handshake is reported.
+fn connection_end(addr: &str, error: &quinn::ConnectionError, was_connected: bool) -> SessionEnd {
+    if let quinn::ConnectionError::ApplicationClosed(close) = error
+        && let Some(code @ (CloseCode::Rejected | CloseCode::VersionMismatch)) =
+            CloseCode::from_code(close.error_code.into_inner())
+    {
+        let reason = String::from_utf8_lossy(&close.reason);
+        return SessionEnd::Fatal(ClientError::Rejected {
+            addr: addr.to_owned(),
+            reason: if reason.is_empty() {
+                code.name().to_owned()
+            } else {
+                reason.into_owned()
+            },
+        });
+    }
+    lost(describe_connection_error(error), was_connected)
+}
+
+async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> SessionEnd {
+    let addr = state.config.addr.clone();
+    let remote = match tokio::net::lookup_host(addr.trim()).await {
+        Ok(mut found) => match found.next() {
+            Some(remote) => remote,
+            None => return lost(format!("{addr} resolves to no address"), false),
+        },
+        Err(e) => return lost(format!("cannot resolve {addr}: {e}"), false),
+    };
+    let bind: SocketAddr = if remote.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let endpoint = match quinn::Endpoint::client(bind) {
+        Ok(endpoint) => endpoint,
+        Err(e) => return lost(format!("cannot open a UDP socket: {e}"), false),
+    };
+    *state
+        .observation
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Default::default();
+    let connecting = match endpoint.connect_with(state.quic.clone(), remote, &state.server_name) {
+        Ok(connecting) => connecting,
+        Err(quinn::ConnectError::InvalidServerName(name)) => {
+            return SessionEnd::Fatal(ClientError::Address {
+                addr,
+                reason: format!("{name:?} is not a valid server name"),
+            });
+        }
+        Err(e) => return lost(format!("cannot connect to {addr}: {e}"), false),
+    };
+    let conn = match tokio::time::timeout(state.config.connect_timeout, connecting).await {
+        Err(_) => {
+            return lost(
+                format!(
+                    "no answer from {addr} within {} s",
+                    state.config.connect_timeout.as_secs_f64()
+                ),
+                false,
+            );
+        }
+        Ok(Err(e)) => return handshake_failure(state, &addr, &e),
+        Ok(Ok(conn)) => conn,
+    };
+    let presented = state
+        .observation
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .presented;
+    let Some(fingerprint) = presented else {
+        // The verifier records every certificate it accepts; no record means no verification.
+        conn.close(CloseCode::Normal.varint(), b"certificate not verified");
+        return SessionEnd::Fatal(ClientError::Handshake {
+            addr,
+            reason: "the server's certificate was not verified".to_owned(),
+        });
+    };
+    if let Err(e) = remember_first_use(state, fingerprint) {
+        conn.close(
+            CloseCode::Normal.varint(),
+            b"client cannot store the certificate",
+        );
+        return SessionEnd::Fatal(e.into());
+    }
+
+    let (catalog, mut control_send, mut control_recv) = match handshake(state, &conn).await {
+        Ok(done) => done,
+        Err(end) => return end,
+    };
+    let subscribed = match choose_channels(&catalog, state.config.channels.as_deref()) {
+        Ok(ids) => ids,
+        Err(e) => {
+            conn.close(CloseCode::Normal.varint(), b"unknown channels requested");
+            return SessionEnd::Fatal(e);
+        }
+    };
+    let subscribe = ClientMessage::Subscribe {
+        channels: subscribed.clone(),
+    };
+    if write_message(
+        &mut control_send,
+        &subscribe,
+        MAX_CONTROL_FRAME_BYTES,
+        "Subscribe",
+    )
+    .await
+    .is_err()
+    {
+        return closed_during_handshake(&addr, &conn).await;
+    }
+    let kinds: Arc<HashMap<ChannelId, (String, ChannelKind)>> = Arc::new(
+        catalog
+            .channels
+            .iter()
+            .filter(|c| subscribed.contains(&c.id))
+            .map(|c| (c.id, (c.name.clone(), c.kind.clone())))
+            .collect(),
+    );
+    if tx
+        .send(TransportEvent::Connected {
+            catalog,
+            remote,
+            fingerprint,
+        })
+        .await
+        .is_err()
+    {
+        return SessionEnd::Stopped;
+    }
+
+    let opened: Arc<Mutex<HashSet<ChannelId>>> = Arc::default();
+    let mut tasks: JoinSet<Result<(), ReadEnd>> = JoinSet::new();
+    tasks.spawn(async move {
+        // The server sends nothing after the catalog.
+        match read_message::<ServerMessage, _>(
+            &mut control_recv,
+            MAX_CONTROL_FRAME_BYTES,
+            "control message",
+        )
+        .await
+        {
+            Ok(None) => Ok(()),
+            Ok(Some(_)) => Err(ReadEnd::Violation(
+                "unexpected control message after the catalog".to_owned(),
+            )),
+            Err(FrameError::Io(e)) => Err(ReadEnd::StreamFailed(e.to_string())),
+            Err(e) => Err(ReadEnd::Violation(format!("control stream: {e}"))),
+        }
+    });
+    let mut rtt = tokio::time::interval(state.config.rtt_interval);
+    rtt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            stream = conn.accept_uni() => match stream {
+                Ok(recv) => {
+                    tasks.spawn(read_channel(recv, kinds.clone(), opened.clone(), tx.clone()));
+                }
+                Err(e) => return connection_end(&addr, &e, true),
+            },
+            Some(joined) = tasks.join_next() => match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(ReadEnd::Stopped)) => {
+                    conn.close(CloseCode::Normal.varint(), b"client closed");
+                    return SessionEnd::Stopped;
+                }
+                Ok(Err(ReadEnd::Violation(reason))) => {
+                    conn.close(CloseCode::ProtocolViolation.varint(), clip_reason(&reason).as_bytes());
+                    return lost(format!("protocol violation by the server: {reason}"), true);
+                }
+                Ok(Err(ReadEnd::StreamFailed(reason))) => {
+                    if let Some(e) = conn.close_reason() {
+                        return connection_end(&addr, &e, true);
+                    }
+                    conn.close(CloseCode::ProtocolViolation.varint(), b"data stream failed");
+                    return lost(format!("a stream from the server failed: {reason}"), true);
+                }
+                Err(e) => {
+                    conn.close(CloseCode::Normal.varint(), b"client error");
+                    return lost(format!("stream reader stopped: {e}"), true);
+                }
+            },
+            _ = rtt.tick() => {
+                // Never wait on a full queue for this: it is only a gauge.
+                let _ = tx.try_send(TransportEvent::Rtt(conn.stats().path.rtt));
+            }
+            e = conn.closed() => return connection_end(&addr, &e, true),
+        }
+    }
+}
+
+/// Classifies a failed QUIC/TLS handshake: trust failures and TLS errors are fatal.
+fn handshake_failure(
+    state: &ClientState,
+    addr: &str,
+    error: &quinn::ConnectionError,
+) -> SessionEnd {
+    let failure = state
+        .observation
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .failure
+        .clone();
+    if let Some(failure) = failure {
+        return SessionEnd::Fatal(ClientError::Untrusted {
+            addr: addr.to_owned(),
+            failure: Box::new(failure),
+        });
+    }
+    let tls = match error {
+        quinn::ConnectionError::TransportError(e) if is_crypto_code(e.code) => Some(e.to_string()),
+        quinn::ConnectionError::ConnectionClosed(close) if is_crypto_code(close.error_code) => {
+            Some(format!(
+                "the server refused the TLS handshake: {} {}",
+                close.error_code,
+                String::from_utf8_lossy(&close.reason)
+            ))
+        }
+        _ => None,
+    };
+    match tls {
+        Some(reason) => SessionEnd::Fatal(ClientError::Handshake {
+            addr: addr.to_owned(),
+            reason,
+        }),
+        None => connection_end(addr, error, false),
+    }
+}
+
+/// On the first connection to a trust-on-first-use address, remembers its certificate, and
+/// from then on requires it (also for this client's reconnections).
+fn remember_first_use(state: &mut ClientState, fingerprint: Fingerprint) -> Result<(), TlsError> {
+    let Some(store) = &mut state.tofu else {
+        return Ok(());
+    };
+    if store.get(&state.tofu_key).is_some() {
+        return Ok(());
+    }
+    store.remember(&state.tofu_key, fingerprint)?;
+    let (quic, observation) =
+        build_quic_config(&state.config.trust, state.tofu.as_ref(), &state.tofu_key)?;
+    state.quic = quic;
+    state.observation = observation;
+    Ok(())
+}
+
+/// Sends Hello and reads the Catalog (or a Reject); returns the catalog and the control stream.
+async fn handshake(
+    state: &ClientState,
+    conn: &quinn::Connection,
+) -> Result<(Catalog, quinn::SendStream, quinn::RecvStream), SessionEnd> {
+    let addr = &state.config.addr;
+    let (mut send, mut recv) = match conn.open_bi().await {
+        Ok(streams) => streams,
+        Err(e) => return Err(connection_end(addr, &e, false)),
+    };
+    let hello = ClientMessage::Hello {
+        version: PROTOCOL_VERSION,
+        token: state.config.token.clone(),
+    };
+    if write_message(&mut send, &hello, MAX_CONTROL_FRAME_BYTES, "Hello")
+        .await
+        .is_err()
+    {
+        return Err(closed_during_handshake(addr, conn).await);
+    }
+    let read = read_message::<ServerMessage, _>(&mut recv, MAX_CONTROL_FRAME_BYTES, "Catalog");
+    let catalog = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read).await {
+        Err(_) => {
+            conn.close(CloseCode::Timeout.varint(), b"no catalog");
+            return Err(lost(
+                format!(
+                    "no catalog from {addr} within {} s",
+                    HANDSHAKE_TIMEOUT.as_secs()
+                ),
+                false,
+            ));
+        }
+        Ok(Ok(Some(ServerMessage::Catalog(catalog)))) => catalog,
+        Ok(Ok(Some(ServerMessage::Reject { reason }))) => {
+            conn.close(CloseCode::Normal.varint(), b"rejected");
+            return Err(SessionEnd::Fatal(ClientError::Rejected {
+                addr: addr.clone(),
+                reason,
+            }));
+        }
+        Ok(Ok(None)) | Ok(Err(FrameError::Io(_))) => {
+            return Err(closed_during_handshake(addr, conn).await);
+        }
+        Ok(Err(e)) => {
+            let reason = format!("bad catalog: {e}");
+            conn.close(
+                CloseCode::ProtocolViolation.varint(),
+                clip_reason(&reason).as_bytes(),
+            );
+            return Err(lost(
+                format!("protocol violation by the server: {reason}"),
+                false,
+            ));
+        }
+    };
+    if let Err(reason) = check_catalog(&catalog) {
+        conn.close(
+            CloseCode::ProtocolViolation.varint(),
+            clip_reason(&reason).as_bytes(),
+        );
+        return Err(lost(
+            format!("protocol violation by the server: {reason}"),
+            false,
+        ));
+    }
+    Ok((catalog, send, recv))
+}
+
+/// The connection's end reason once the control stream failed during the handshake.
+async fn closed_during_handshake(addr: &str, conn: &quinn::Connection) -> SessionEnd {
+    // The stream fails because the connection closed; give quinn a moment to surface why.
+    match tokio::time::timeout(Duration::from_secs(1), conn.closed()).await {
+        Ok(e) => connection_end(addr, &e, false),
+        Err(_) => {
+            conn.close(
+                CloseCode::ProtocolViolation.varint(),
+                b"control stream failed",
+            );
+            lost("the control stream failed during the handshake", false)
+        }
+    }
+}
+
+fn check_catalog(catalog: &Catalog) -> Result<(), String> {
+    if catalog.channels.len() > MAX_CHANNELS {
+        return Err(format!(
+            "catalog of {} channels exceeds the limit of {MAX_CHANNELS}",
+            catalog.channels.len()
+        ));
+    }
+    let mut ids = HashSet::new();
+    for c in &catalog.channels {
+        if !ids.insert(c.id) {
+            return Err(format!("catalog lists channel id {} twice", c.id));
+        }
+    }
+    Ok(())
+}
+
+/// The ids of the channels to subscribe to: all, or those named.
+fn choose_channels(
+    catalog: &Catalog,
+    names: Option<&[String]>,
+) -> Result<Vec<ChannelId>, ClientError> {
+    let Some(names) = names else {
+        return Ok(catalog.channels.iter().map(|c| c.id).collect());
+    };
+    let mut ids = Vec::new();
+    let mut unknown = Vec::new();
+    for name in names {
+        match catalog.channels.iter().find(|c| &c.name == name) {
+            Some(c) if !ids.contains(&c.id) => ids.push(c.id),
+            Some(_) => {}
+            None => unknown.push(name.clone()),
+        }
+    }
+    if unknown.is_empty() {
+        Ok(ids)
+    } else {
+        let available: Vec<&str> = catalog.channels.iter().map(|c| c.name.as_str()).collect();
+        Err(ClientError::UnknownChannels {
+            unknown,
+            available: available.join(", "),
+        })
+    }
+}
+
+/// Why a stream reader stopped.
+enum ReadEnd {
+    /// The consumer went away.
+    Stopped,
+    /// The server broke the protocol on this stream.
+    Violation(String),
+    /// The stream failed (reset, or the connection is closing).
+    StreamFailed(String),
+}
+
+fn value_fits(kind: &ChannelKind, value: &Value) -> bool {
+    match (kind, value) {
+        (ChannelKind::Scalar, Value::Scalar(_)) => true,
+        (ChannelKind::Vector { dims }, Value::Vector(v)) => v.len() == *dims as usize,
+        (ChannelKind::Event { .. }, Value::Fields(_)) => true,
+        (ChannelKind::Text, Value::Token(_)) => true,
+        _ => false,
+    }
+}
+
+/// Reads one data stream: its header, then record batches, each checked and forwarded.
+async fn read_channel(
+    mut recv: quinn::RecvStream,
+    kinds: Arc<HashMap<ChannelId, (String, ChannelKind)>>,
+    opened: Arc<Mutex<HashSet<ChannelId>>>,
+    tx: mpsc::Sender<TransportEvent>,
+) -> Result<(), ReadEnd> {
+    let frame_end = |context: &str, e: FrameError| match e {
+        FrameError::Io(e) => ReadEnd::StreamFailed(format!("{context}: {e}")),
+        e => ReadEnd::Violation(format!("{context}: {e}")),
+    };
+    let mut body = Vec::new();
+    match read_frame(&mut recv, MAX_CONTROL_FRAME_BYTES, &mut body).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ReadEnd::Violation(
+                "data stream ended before its header".into(),
+            ));
+        }
+        Err(e) => return Err(frame_end("data stream header", e)),
+    }
+    let header: DataStreamHeader =
+        decode_body(&body, "stream header").map_err(|e| ReadEnd::Violation(e.to_string()))?;
+    let channel = header.channel;
+    let Some((name, kind)) = kinds.get(&channel) else {
+        return Err(ReadEnd::Violation(format!(
+            "data stream for channel id {channel}, which was not subscribed"
+        )));
+    };
+    if !opened
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(channel)
+    {
+        return Err(ReadEnd::Violation(format!(
+            "a second data stream for channel {name:?}"
+        )));
+    }
+    let mut last_seq: Option<u64> = None;
+    loop {
+        match read_frame(&mut recv, MAX_DATA_FRAME_BYTES, &mut body).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => return Err(frame_end(&format!("channel {name:?}"), e)),
+        }
+        let batch: RecordBatch = decode_body(&body, "record batch")
+            .map_err(|e| ReadEnd::Violation(format!("channel {name:?}: {e}")))?;
+        if batch.is_empty() || batch.len() > MAX_BATCH_RECORDS {
+            return Err(ReadEnd::Violation(format!(
+                "channel {name:?}: batch of {} records (allowed: 1 to {MAX_BATCH_RECORDS})",
+                batch.len()
+            )));
+        }
+        for record in &batch {
+            if record.channel != channel {
+                return Err(ReadEnd::Violation(format!(
+                    "channel {name:?}: record for channel id {} on its stream",
+                    record.channel
+                )));
+            }
+            if !value_fits(kind, &record.value) {
+                return Err(ReadEnd::Violation(format!(
+                    "channel {name:?}: record seq {} does not fit the channel's kind {}",
+                    record.seq,
+                    kind.label()
+                )));
+            }
+            if last_seq.is_some_and(|last| record.seq <= last) {
+                return Err(ReadEnd::Violation(format!(
+                    "channel {name:?}: seq went from {} to {}",
+                    last_seq.unwrap_or_default(),
+                    record.seq
+                )));
+            }
+            last_seq = Some(record.seq);
+        }
+        if tx.send(TransportEvent::Records(batch)).await.is_err() {
+            return Err(ReadEnd::Stopped);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ChannelInfo;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = ReconnectPolicy::default();
+        let delays: Vec<u64> = (1..=8)
+            .map(|a| policy.delay(a).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [250, 500, 1000, 2000, 4000, 8000, 8000, 8000]);
+        assert_eq!(policy.delay(u32::MAX), RECONNECT_MAX_DELAY);
+    }
+
+    #[test]
+    fn addresses_are_checked() {
+        assert!(check_address("127.0.0.1:4433").is_ok());
+        assert!(check_address("[::1]:4433").is_ok());
+        assert!(check_address("localhost:1").is_ok());
+        for bad in [
+            "127.0.0.1",
+            "::1:4433",
+            ":4433",
+            "host:0",
+            "host:99999",
+            "host:x",
+        ] {
+            assert!(check_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn channels_are_chosen_by_name() {
+        let catalog = Catalog {
+            source: "t".into(),
+            channels: ["a", "b", "c"]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| ChannelInfo {
+                    id: i as u32 * 10,
+                    name: (*n).into(),
+                    kind: ChannelKind::Scalar,
+                    unit: None,
+                    period_s: None,
+                })
+                .collect(),
+        };
+        assert_eq!(choose_channels(&catalog, None).unwrap(), [0, 10, 20]);
+        let some = ["c".to_owned(), "a".to_owned()];
+        assert_eq!(choose_channels(&catalog, Some(&some)).unwrap(), [20, 0]);
+        let bad = ["a".to_owned(), "zz".to_owned()];
+        let err = choose_channels(&catalog, Some(&bad))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "the source has no channel named zz; it has: a, b, c");
+    }
+
+    #[test]
+    fn values_must_fit_their_channel() {
+        assert!(value_fits(
+            &ChannelKind::Vector { dims: 2 },
+            &Value::Vector(vec![1.0, 2.0])
+        ));
+        assert!(!value_fits(
+            &ChannelKind::Vector { dims: 3 },
+            &Value::Vector(vec![1.0])
+        ));
+        assert!(!value_fits(&ChannelKind::Scalar, &Value::Token("x".into())));
+    }
+}
