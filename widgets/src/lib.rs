@@ -1,1 +1,5 @@
 //! Reusable ratatui widgets for Midstream. They know nothing of the engines.
+
+pub mod exponent_gauge;
+pub mod phase_portrait;
+pub mod verdict_strip;

@@ -1,0 +1,388 @@
+//! The screen's own state: focus, focused channel, frozen snapshot, help overlay, zoom, frame
+//! rate. Pure transitions on [`Action`]s; what the pipeline must do comes back as a
+//! [`Control`].
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::model::{ChannelId, ChannelKind};
+use crate::pipeline::{ChannelSnapshot, LinkState, Snapshot};
+
+use super::control::Control;
+use super::keymap::Action;
+
+/// The phase portrait's zoom is `2^steps`, `steps` in `0..=MAX_ZOOM_STEPS` (×1 … ×64): beyond
+/// ×64 a 4096-point window shows a handful of dots.
+pub const MAX_ZOOM_STEPS: u8 = 6;
+
+/// The frame rate is the number of frames drawn within this window.
+const FPS_WINDOW: Duration = Duration::from_secs(1);
+
+/// The panes that can hold the focus, in `Tab` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pane {
+    #[default]
+    Streams,
+    Phase,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 2] = [Pane::Streams, Pane::Phase];
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|&p| p == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> Pane {
+        Self::ALL[(self.index() + 1) % Self::ALL.len()]
+    }
+
+    pub fn previous(self) -> Pane {
+        Self::ALL[(self.index() + Self::ALL.len() - 1) % Self::ALL.len()]
+    }
+}
+
+/// Frames drawn within the last [`FPS_WINDOW`].
+#[derive(Debug, Clone, Default)]
+pub struct FpsCounter {
+    frames: VecDeque<Instant>,
+}
+
+impl FpsCounter {
+    /// Count a frame drawn at `at`.
+    pub fn record(&mut self, at: Instant) {
+        self.frames.push_back(at);
+        while let Some(&first) = self.frames.front() {
+            if at.duration_since(first) >= FPS_WINDOW {
+                self.frames.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Frames per second, over the window that ended at the last frame.
+    pub fn fps(&self) -> usize {
+        self.frames.len()
+    }
+}
+
+/// The screen's state.
+#[derive(Debug, Clone, Default)]
+pub struct App {
+    focus: Pane,
+    /// The channel chosen with `c`/`C`; `None` until then (see [`App::focused_channel`]).
+    channel: Option<ChannelId>,
+    frozen: Option<Arc<Snapshot>>,
+    help: bool,
+    expanded: bool,
+    zoom_steps: u8,
+    fps: FpsCounter,
+    quit: bool,
+}
+
+impl App {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Apply one action. `latest` is the newest snapshot (freezing keeps it; replay keys act
+    /// only when it is a replay). Returns what the pipeline must be told, if anything.
+    pub fn apply(&mut self, action: Action, latest: &Arc<Snapshot>) -> Option<Control> {
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                return Some(Control::Quit);
+            }
+            Action::ToggleHelp => self.help = !self.help,
+            Action::Dismiss => {
+                if self.help {
+                    self.help = false;
+                } else {
+                    self.expanded = false;
+                }
+            }
+            Action::ToggleFreeze => {
+                self.frozen = match self.frozen {
+                    Some(_) => None,
+                    None => Some(Arc::clone(latest)),
+                }
+            }
+            Action::FocusNext => self.focus = self.focus.next(),
+            Action::FocusPrevious => self.focus = self.focus.previous(),
+            Action::NextChannel => self.step_channel(latest, 1),
+            Action::PreviousChannel => self.step_channel(latest, -1),
+            Action::ToggleExpand => self.expanded = !self.expanded,
+            Action::ZoomIn => self.zoom_steps = (self.zoom_steps + 1).min(MAX_ZOOM_STEPS),
+            Action::ZoomOut => self.zoom_steps = self.zoom_steps.saturating_sub(1),
+            Action::ToggleRecording => return Some(Control::ToggleRecording),
+            Action::Replay(command) => {
+                if matches!(latest.source.link, LinkState::Replay { .. }) {
+                    return Some(Control::Replay(command));
+                }
+            }
+        }
+        None
+    }
+
+    fn step_channel(&mut self, latest: &Snapshot, step: isize) {
+        let channels = &self.displayed(latest).channels;
+        if channels.is_empty() {
+            return;
+        }
+        let current = self
+            .focused_channel(latest)
+            .and_then(|c| channels.iter().position(|x| x.info.id == c.info.id))
+            .unwrap_or(0);
+        let n = channels.len() as isize;
+        let next = (current as isize + step).rem_euclid(n) as usize;
+        self.channel = Some(channels[next].info.id);
+    }
+
+    /// Count a frame drawn at `at` for the frame-rate display.
+    pub fn frame_drawn(&mut self, at: Instant) {
+        self.fps.record(at);
+    }
+
+    pub fn fps(&self) -> usize {
+        self.fps.fps()
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    pub fn focus(&self) -> Pane {
+        self.focus
+    }
+
+    pub fn help_visible(&self) -> bool {
+        self.help
+    }
+
+    /// The pane that fills the screen, if one is expanded.
+    pub fn expanded(&self) -> Option<Pane> {
+        self.expanded.then_some(self.focus)
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// The phase portrait's magnification: 1, 2, 4, … 64.
+    pub fn zoom(&self) -> f64 {
+        f64::from(1u32 << self.zoom_steps)
+    }
+
+    /// The snapshot the panes draw: the frozen one, else `latest`.
+    pub fn displayed<'s>(&'s self, latest: &'s Snapshot) -> &'s Snapshot {
+        self.frozen.as_deref().unwrap_or(latest)
+    }
+
+    /// The focused channel of the displayed snapshot: the one chosen with `c`/`C` when it is
+    /// still in the catalog, else the first vector channel, else the first scalar one, else the
+    /// first channel.
+    pub fn focused_channel<'s>(&'s self, latest: &'s Snapshot) -> Option<&'s ChannelSnapshot> {
+        let channels = &self.displayed(latest).channels;
+        let chosen = self
+            .channel
+            .and_then(|id| channels.iter().find(|c| c.info.id == id));
+        chosen
+            .or_else(|| {
+                channels
+                    .iter()
+                    .find(|c| matches!(c.info.kind, ChannelKind::Vector { dims } if dims >= 2))
+            })
+            .or_else(|| {
+                channels
+                    .iter()
+                    .find(|c| matches!(c.info.kind, ChannelKind::Scalar))
+            })
+            .or_else(|| channels.first())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Catalog, ChannelInfo};
+    use crate::tui::control::ReplayCommand;
+
+    fn channel(id: u32, name: &str, kind: ChannelKind) -> ChannelSnapshot {
+        ChannelSnapshot::new(ChannelInfo {
+            id,
+            name: name.to_string(),
+            kind,
+            unit: None,
+            period_s: None,
+        })
+    }
+
+    fn snapshot(generation: u64) -> Arc<Snapshot> {
+        let channels = vec![
+            channel(0, "events", ChannelKind::Event { fields: vec![] }),
+            channel(1, "x", ChannelKind::Scalar),
+            channel(2, "xyz", ChannelKind::Vector { dims: 3 }),
+            channel(3, "tokens", ChannelKind::Text),
+        ];
+        Arc::new(Snapshot {
+            generation,
+            catalog: Catalog {
+                source: "test".into(),
+                channels: channels.iter().map(|c| c.info.clone()).collect(),
+            },
+            channels,
+            ..Snapshot::default()
+        })
+    }
+
+    fn replay_snapshot() -> Arc<Snapshot> {
+        let mut s = (*snapshot(1)).clone();
+        s.source.link = LinkState::Replay {
+            speed: 1.0,
+            paused: false,
+            position_ns: 0,
+            length_ns: 10,
+        };
+        Arc::new(s)
+    }
+
+    #[test]
+    fn default_focus_prefers_a_vector_channel() {
+        let app = App::new();
+        let snap = snapshot(1);
+        assert_eq!(app.focused_channel(&snap).map(|c| c.info.id), Some(2));
+        let mut only_scalar = (*snap).clone();
+        only_scalar.channels.retain(|c| c.info.id != 2);
+        assert_eq!(
+            app.focused_channel(&only_scalar).map(|c| c.info.id),
+            Some(1)
+        );
+        assert!(app.focused_channel(&Snapshot::default()).is_none());
+    }
+
+    #[test]
+    fn channel_keys_cycle_through_the_catalog_both_ways() {
+        let mut app = App::new();
+        let snap = snapshot(1);
+        let id = |app: &App| app.focused_channel(&snap).map(|c| c.info.id);
+        app.apply(Action::NextChannel, &snap);
+        assert_eq!(id(&app), Some(3));
+        app.apply(Action::NextChannel, &snap);
+        assert_eq!(id(&app), Some(0), "wraps around");
+        app.apply(Action::PreviousChannel, &snap);
+        assert_eq!(id(&app), Some(3));
+        app.apply(Action::PreviousChannel, &snap);
+        app.apply(Action::PreviousChannel, &snap);
+        assert_eq!(id(&app), Some(1));
+    }
+
+    #[test]
+    fn a_chosen_channel_that_disappears_falls_back_to_the_default() {
+        let mut app = App::new();
+        let snap = snapshot(1);
+        app.apply(Action::NextChannel, &snap);
+        let mut other = (*snap).clone();
+        other.channels.retain(|c| c.info.id != 3);
+        assert_eq!(app.focused_channel(&other).map(|c| c.info.id), Some(2));
+    }
+
+    #[test]
+    fn freeze_keeps_the_snapshot_and_unfreeze_jumps_to_the_latest() {
+        let mut app = App::new();
+        let first = snapshot(1);
+        assert_eq!(app.apply(Action::ToggleFreeze, &first), None);
+        assert!(app.is_frozen());
+        let second = snapshot(2);
+        assert_eq!(app.displayed(&second).generation, 1);
+        app.apply(Action::ToggleFreeze, &second);
+        assert!(!app.is_frozen());
+        assert_eq!(app.displayed(&second).generation, 2);
+    }
+
+    #[test]
+    fn focus_cycles_and_expand_follows_the_focus() {
+        let mut app = App::new();
+        let snap = snapshot(1);
+        assert_eq!(app.focus(), Pane::Streams);
+        app.apply(Action::FocusNext, &snap);
+        assert_eq!(app.focus(), Pane::Phase);
+        app.apply(Action::FocusNext, &snap);
+        assert_eq!(app.focus(), Pane::Streams);
+        app.apply(Action::FocusPrevious, &snap);
+        assert_eq!(app.focus(), Pane::Phase);
+        assert_eq!(app.expanded(), None);
+        app.apply(Action::ToggleExpand, &snap);
+        assert_eq!(app.expanded(), Some(Pane::Phase));
+        app.apply(Action::Dismiss, &snap);
+        assert_eq!(app.expanded(), None);
+    }
+
+    #[test]
+    fn escape_closes_the_help_before_collapsing_a_pane() {
+        let mut app = App::new();
+        let snap = snapshot(1);
+        app.apply(Action::ToggleExpand, &snap);
+        app.apply(Action::ToggleHelp, &snap);
+        assert!(app.help_visible());
+        app.apply(Action::Dismiss, &snap);
+        assert!(!app.help_visible());
+        assert_eq!(app.expanded(), Some(Pane::Streams));
+        app.apply(Action::ToggleHelp, &snap);
+        app.apply(Action::ToggleHelp, &snap);
+        assert!(!app.help_visible());
+    }
+
+    #[test]
+    fn zoom_doubles_within_its_bounds() {
+        let mut app = App::new();
+        let snap = snapshot(1);
+        app.apply(Action::ZoomOut, &snap);
+        assert_eq!(app.zoom(), 1.0);
+        app.apply(Action::ZoomIn, &snap);
+        app.apply(Action::ZoomIn, &snap);
+        assert_eq!(app.zoom(), 4.0);
+        for _ in 0..10 {
+            app.apply(Action::ZoomIn, &snap);
+        }
+        assert_eq!(app.zoom(), 64.0);
+    }
+
+    #[test]
+    fn replay_keys_reach_the_pipeline_only_during_a_replay() {
+        let mut app = App::new();
+        let pause = Action::Replay(ReplayCommand::TogglePause);
+        assert_eq!(app.apply(pause, &snapshot(1)), None);
+        assert_eq!(
+            app.apply(pause, &replay_snapshot()),
+            Some(Control::Replay(ReplayCommand::TogglePause))
+        );
+    }
+
+    #[test]
+    fn recording_and_quit_are_sent_to_the_pipeline() {
+        let mut app = App::new();
+        let snap = snapshot(1);
+        assert_eq!(
+            app.apply(Action::ToggleRecording, &snap),
+            Some(Control::ToggleRecording)
+        );
+        assert!(!app.should_quit());
+        assert_eq!(app.apply(Action::Quit, &snap), Some(Control::Quit));
+        assert!(app.should_quit());
+    }
+
+    #[test]
+    fn fps_counts_frames_of_the_last_second() {
+        let mut app = App::new();
+        let t0 = Instant::now();
+        for i in 0..30 {
+            app.frame_drawn(t0 + Duration::from_millis(i * 33));
+        }
+        assert_eq!(app.fps(), 30);
+        // 2 s later only the new frame counts.
+        app.frame_drawn(t0 + Duration::from_secs(3));
+        assert_eq!(app.fps(), 1);
+    }
+}

@@ -1,0 +1,161 @@
+//! The Phase pane: the phase portrait of the focused channel.
+//!
+//! A vector channel is drawn as its first two components. A scalar channel (or a
+//! one-component vector) is drawn as the delay embedding (x(t), x(t − τ)) with the fixed delay
+//! [`DELAY_SAMPLES`]. Event and text channels have no numeric samples; the pane says so.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use midstream_widgets::phase_portrait::{AxisNames, PhasePortrait};
+
+use crate::model::ChannelKind;
+use crate::pipeline::{ChannelSnapshot, Snapshot};
+use crate::tui::app::{App, Pane};
+use crate::tui::theme::Theme;
+
+/// The delay τ, in samples, of the scalar channels' delay embedding, until the attractor
+/// engine supplies one per channel (first minimum of the average mutual information, Fraser &
+/// Swinney 1986). 10 samples is 0.1 time units of the Lorenz demo at its 0.01 sampling step,
+/// close to where the mutual information of Lorenz x first levels off (about 0.1 to 0.16), so
+/// the demo's attractor unfolds; for maps (Hénon, logistic) τ = 1 would be the natural choice.
+pub const DELAY_SAMPLES: usize = 10;
+
+/// Axis labels are drawn when the plot has at least this many columns and rows; below, the
+/// labels would take most of the room.
+const LABELS_MIN_SIZE: (u16, u16) = (30, 8);
+
+/// Draw the Phase pane for the focused channel of `snapshot` (the displayed one).
+pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, theme: &Theme) {
+    let focused = app.focus() == Pane::Phase;
+    let channel = app.focused_channel(snapshot);
+    let plot = channel.map(plot_of);
+    let mut title = vec![Span::styled(" Phase ", theme.title())];
+    if let (Some(channel), Some(plot)) = (channel, plot) {
+        let axes = plot.axes();
+        let text = if axes.is_empty() {
+            format!("· {} ", channel.info.name)
+        } else {
+            format!("· {} {axes} ", channel.info.name)
+        };
+        title.push(Span::styled(text, theme.muted()));
+    }
+    let mut block = Block::bordered()
+        .border_style(theme.border(focused))
+        .title(Line::from(title));
+    if app.zoom() > 1.0 {
+        block = block
+            .title(Line::styled(format!(" zoom ×{} ", app.zoom()), theme.muted()).right_aligned());
+    }
+    let (Some(channel), Some(plot)) = (channel, plot) else {
+        return note(frame, area, block, "no channels yet", theme);
+    };
+    let (xs, ys): (&[f64], &[f64]) = match plot {
+        Plot::Components => (&channel.recent[0], &channel.recent[1]),
+        Plot::Delay => {
+            let series = channel.recent.first().map_or(&[][..], Vec::as_slice);
+            if series.len() <= DELAY_SAMPLES {
+                let text = format!(
+                    "waiting for data ({} of {} samples)",
+                    series.len(),
+                    DELAY_SAMPLES + 1
+                );
+                return note(frame, area, block, &text, theme);
+            }
+            let n = series.len();
+            (&series[DELAY_SAMPLES..], &series[..n - DELAY_SAMPLES])
+        }
+        Plot::NotNumeric => {
+            let carries = match channel.info.kind {
+                ChannelKind::Text => "text tokens",
+                _ => "events",
+            };
+            let text = format!(
+                "{} carries {carries}, nothing numeric to plot. Press c for the next channel.",
+                channel.info.name,
+            );
+            return note(frame, area, block, &text, theme);
+        }
+        Plot::Waiting => return note(frame, area, block, "waiting for data", theme),
+    };
+    let inner = block.inner(area);
+    let mut portrait = PhasePortrait::new(xs, ys)
+        .block(block)
+        .zoom(app.zoom())
+        .age_styles(theme.portrait_ages())
+        .label_style(theme.muted());
+    if inner.width >= LABELS_MIN_SIZE.0 && inner.height >= LABELS_MIN_SIZE.1 {
+        let (x, y) = plot.axis_names();
+        portrait = portrait.axis_labels(AxisNames { x, y });
+    }
+    frame.render_widget(portrait, area);
+}
+
+/// What the pane draws for a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plot {
+    /// The first two components of a vector.
+    Components,
+    /// The delay embedding of a scalar series.
+    Delay,
+    /// An event or text channel.
+    NotNumeric,
+    /// A numeric channel without samples yet.
+    Waiting,
+}
+
+impl Plot {
+    fn axes(self) -> &'static str {
+        match self {
+            Plot::Components => "(x₀, x₁)",
+            Plot::Delay => "(x(t), x(t−τ)), τ = 10 samples",
+            Plot::NotNumeric | Plot::Waiting => "",
+        }
+    }
+
+    fn axis_names(self) -> (&'static str, &'static str) {
+        match self {
+            Plot::Components => ("x₀", "x₁"),
+            _ => ("x(t)", "x(t−τ)"),
+        }
+    }
+}
+
+fn plot_of(channel: &ChannelSnapshot) -> Plot {
+    match channel.info.kind {
+        ChannelKind::Event { .. } | ChannelKind::Text => Plot::NotNumeric,
+        _ if channel.recent.first().is_none_or(Vec::is_empty) => Plot::Waiting,
+        _ if channel.recent.len() >= 2 => Plot::Components,
+        _ => Plot::Delay,
+    }
+}
+
+fn note(frame: &mut Frame, area: Rect, block: Block<'_>, text: &str, theme: &Theme) {
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let row = Rect {
+        y: inner.y + inner.height.saturating_sub(1) / 2,
+        height: inner.height.min(3),
+        ..inner
+    };
+    let paragraph = Paragraph::new(Line::styled(text.to_string(), theme.muted()))
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true });
+    frame.render_widget(paragraph, row);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_named_in_the_title_is_the_constant() {
+        assert!(
+            Plot::Delay
+                .axes()
+                .contains(&format!("τ = {DELAY_SAMPLES} samples"))
+        );
+    }
+}

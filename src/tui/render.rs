@@ -1,0 +1,259 @@
+//! One frame from the app state and the latest snapshot. Pure: no I/O, no clock, no
+//! environment; the event loop, the tests and `benches/render_bench.rs` all call [`render`].
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::pipeline::Snapshot;
+
+use super::app::App;
+use super::layout::{MIN_HEIGHT, MIN_WIDTH, ScreenLayout, screen_layout};
+use super::panes;
+use super::theme::Theme;
+
+/// Draw one frame. The panes show the displayed snapshot (the frozen one while frozen); the
+/// status line always shows `latest`.
+pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
+    let area = frame.area();
+    let displayed = app.displayed(latest);
+    match screen_layout(area, displayed.channels.len(), app.expanded()) {
+        ScreenLayout::TooSmall { width, height } => render_too_small(frame, area, width, height),
+        ScreenLayout::Panes(areas) => {
+            if let Some(rect) = areas.streams {
+                panes::streams::render(frame, rect, app, displayed, theme);
+            }
+            if let Some(rect) = areas.phase {
+                panes::phase::render(frame, rect, app, displayed, theme);
+            }
+            panes::status::render(frame, areas.status, app, latest, theme);
+            if app.help_visible() {
+                panes::help::render(frame, area, theme);
+            }
+        }
+    }
+}
+
+/// The message shown instead of the panes on a screen below the minimum size.
+pub fn too_small_message(width: u16, height: u16) -> String {
+    format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {width}×{height})")
+}
+
+fn render_too_small(frame: &mut Frame, area: Rect, width: u16, height: u16) {
+    let text = too_small_message(width, height);
+    // Wrapped lines it will take, to centre it vertically.
+    let rows = (text.chars().count() as u16).div_ceil(area.width.max(1));
+    let row = Rect {
+        y: area.y + area.height.saturating_sub(rows) / 2,
+        height: rows.min(area.height),
+        ..area
+    };
+    let paragraph = Paragraph::new(Line::raw(text))
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true });
+    frame.render_widget(paragraph, row);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::buffer::Buffer;
+    use ratatui::style::Color;
+
+    use super::*;
+    use crate::pipeline::LinkState;
+    use crate::tui::keymap::Action;
+    use crate::tui::sample::demo_snapshot;
+
+    /// Points per channel in the frame tests (the bench uses 4096).
+    const POINTS: usize = 1000;
+
+    fn draw(width: u16, height: u16, app: &App, latest: &Snapshot, theme: Theme) -> TestBackend {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+        terminal
+            .draw(|f| render(f, app, latest, &theme))
+            .expect("test backend");
+        terminal.backend().clone()
+    }
+
+    fn has_color(buf: &Buffer) -> bool {
+        buf.content().iter().any(|c| {
+            c.fg != Color::Reset || c.bg != Color::Reset || c.underline_color != Color::Reset
+        })
+    }
+
+    /// A snapshot with every status the screen can flag: gaps, recording, insecure, replay.
+    fn everything_on() -> (App, Snapshot) {
+        let mut snap = demo_snapshot(POINTS);
+        snap.source.insecure = true;
+        snap.source.recording = Some("run.mtr".to_string());
+        snap.source.recorded = 1234;
+        let latest = Arc::new(snap.clone());
+        let mut app = App::new();
+        app.apply(Action::ToggleFreeze, &latest);
+        app.apply(Action::ToggleHelp, &latest);
+        (app, snap)
+    }
+
+    #[test]
+    fn whole_frame_80x24() {
+        let snap = demo_snapshot(POINTS);
+        insta::assert_snapshot!(draw(80, 24, &App::new(), &snap, Theme::COLOR));
+    }
+
+    #[test]
+    fn whole_frame_160x48() {
+        let snap = demo_snapshot(POINTS);
+        insta::assert_snapshot!(draw(160, 48, &App::new(), &snap, Theme::COLOR));
+    }
+
+    #[test]
+    fn terminal_too_small() {
+        let snap = demo_snapshot(10);
+        let backend = draw(40, 10, &App::new(), &snap, Theme::COLOR);
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        assert!(text.contains("terminal too small"), "{text}");
+        // One row short of the minimum is too small as well; the minimum itself is not.
+        let text = draw(60, 15, &App::new(), &snap, Theme::COLOR).to_string();
+        assert!(text.contains("need 60×16, have 60×15"), "{text}");
+        let text = draw(60, 16, &App::new(), &snap, Theme::COLOR).to_string();
+        assert!(!text.contains("too small"), "{text}");
+    }
+
+    #[test]
+    fn tiny_and_empty_screens_do_not_panic() {
+        let snap = demo_snapshot(10);
+        for (w, h) in [(0, 0), (1, 1), (3, 40), (200, 2)] {
+            let _ = draw(w, h, &App::new(), &snap, Theme::COLOR);
+        }
+        let _ = draw(80, 24, &App::new(), &Snapshot::default(), Theme::COLOR);
+    }
+
+    #[test]
+    fn no_color_leaves_no_colour_in_any_cell() {
+        let (app, snap) = everything_on();
+        let plain = draw(160, 48, &app, &snap, Theme::NO_COLOR);
+        assert!(!has_color(plain.buffer()));
+        // The same frame in colour does have colour: the check can fail.
+        let coloured = draw(160, 48, &app, &snap, Theme::COLOR);
+        assert!(has_color(coloured.buffer()));
+        // And the text is the same.
+        assert_eq!(plain.to_string(), coloured.to_string());
+    }
+
+    #[test]
+    fn help_overlay_lists_every_key_at_80x24_and_at_the_minimum_size() {
+        let latest = Arc::new(demo_snapshot(POINTS));
+        let mut app = App::new();
+        app.apply(Action::ToggleHelp, &latest);
+        let big = draw(80, 24, &app, &latest, Theme::NO_COLOR);
+        insta::assert_snapshot!("help_80x24", big);
+        let small = draw(60, 16, &app, &latest, Theme::NO_COLOR);
+        insta::assert_snapshot!("help_60x16", small);
+        for backend in [big, small] {
+            let text = backend.to_string();
+            for b in crate::tui::keymap::BINDINGS {
+                assert!(text.contains(b.help), "{} missing:\n{text}", b.help);
+            }
+        }
+    }
+
+    #[test]
+    fn frozen_panes_keep_the_old_snapshot_while_the_status_line_moves_on() {
+        let first = Arc::new(demo_snapshot(POINTS));
+        let mut app = App::new();
+        app.apply(Action::ToggleFreeze, &first);
+        let mut later = demo_snapshot(POINTS);
+        later.generation = 2;
+        for c in &mut later.channels {
+            c.received = 777_777;
+        }
+        let text = draw(160, 48, &app, &later, Theme::NO_COLOR).to_string();
+        assert!(text.contains("FROZEN"), "{text}");
+        // The table shows the frozen counts, the status line the latest total.
+        assert!(text.contains("48,210"), "{text}");
+        assert!(!text.contains("777,777"), "{text}");
+        assert!(text.contains(&format!(
+            "{} received",
+            crate::tui::format::count(8 * 777_777)
+        )));
+    }
+
+    #[test]
+    fn expanded_phase_pane_with_zoom() {
+        let latest = Arc::new(demo_snapshot(POINTS));
+        let mut app = App::new();
+        app.apply(Action::FocusNext, &latest);
+        app.apply(Action::ToggleExpand, &latest);
+        app.apply(Action::ZoomIn, &latest);
+        insta::assert_snapshot!(draw(80, 24, &app, &latest, Theme::COLOR));
+    }
+
+    #[test]
+    fn replay_status_with_every_flag() {
+        let (mut app, mut snap) = everything_on();
+        app.apply(Action::ToggleHelp, &Arc::new(snap.clone()));
+        snap.source.label = "trace run.mtr".to_string();
+        snap.source.link = LinkState::Replay {
+            speed: 4.0,
+            paused: true,
+            position_ns: 12_300_000_000,
+            length_ns: 60_000_000_000,
+        };
+        insta::assert_snapshot!(draw(160, 48, &app, &snap, Theme::COLOR));
+    }
+
+    #[test]
+    fn link_states_in_the_status_line() {
+        let mut snap = demo_snapshot(10);
+        let cases = [
+            (
+                LinkState::Reconnecting {
+                    reason: "connection lost: timed out".to_string(),
+                    attempt: 3,
+                    delay: Duration::from_millis(1500),
+                },
+                "reconnecting (attempt 3, connection lost: timed out) in 1.50 s",
+            ),
+            (
+                LinkState::Failed {
+                    reason: "certificate pin mismatch".to_string(),
+                },
+                "failed: certificate pin mismatch",
+            ),
+            (
+                LinkState::Ended {
+                    reason: "end of trace".to_string(),
+                },
+                "ended: end of trace",
+            ),
+            (
+                LinkState::Connecting,
+                "connecting to demo on 127.0.0.1:40123",
+            ),
+        ];
+        for (link, expected) in cases {
+            snap.source.link = link;
+            let text = draw(160, 48, &App::new(), &snap, Theme::NO_COLOR).to_string();
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn insecure_warning_is_red_and_shown_at_the_minimum_width() {
+        let mut snap = demo_snapshot(10);
+        snap.source.insecure = true;
+        let backend = draw(60, 16, &App::new(), &snap, Theme::COLOR);
+        let buf = backend.buffer();
+        let row: String = (0..60).map(|x| buf[(x, 15)].symbol().to_string()).collect();
+        let at = row.find("INSECURE").expect("warning on the status line");
+        let x = row[..at].chars().count() as u16;
+        assert_eq!(buf[(x, 15)].fg, Color::Red);
+    }
+}
