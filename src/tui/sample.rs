@@ -221,6 +221,7 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
             insecure: false,
             recording: None,
             recorded: 0,
+            notice: None,
         },
         catalog: Catalog {
             source: "demo: lorenz,rossler,henon,logistic,sine,events,tokens".to_string(),
