@@ -5,7 +5,11 @@
 
 pub mod input;
 #[cfg(feature = "app")]
+pub mod record;
+#[cfg(feature = "app")]
 pub mod replay;
+#[cfg(feature = "app")]
+pub mod serve;
 #[cfg(feature = "app")]
 pub mod summary;
 

@@ -29,9 +29,11 @@ pub const SNAPSHOT_POINTS: usize = 2048;
 /// What the user asks of the pipeline.
 #[derive(Debug, Clone)]
 pub enum PipelineCommand {
-    /// Start writing received records to this trace file.
+    /// Start writing received records to this trace file (as soon as the catalog is known).
     StartRecording(PathBuf),
     StopRecording,
+    /// Stop recording if recording, else start recording to this file.
+    ToggleRecording(PathBuf),
 }
 
 /// The pipeline's state: every channel of the current catalog and the link status.
@@ -42,6 +44,9 @@ pub struct Pipeline {
     generation: u64,
     changed: bool,
     recorder: Option<Recorder>,
+    /// A recording asked for before the catalog was known; it starts with the catalog, so the
+    /// trace's header describes its channels.
+    pending_recording: Option<PathBuf>,
     /// Records of channels that are not in the catalog (dropped, but counted).
     pub unknown_channel_records: u64,
 }
@@ -58,6 +63,7 @@ impl Pipeline {
             generation: 0,
             changed: true,
             recorder: None,
+            pending_recording: None,
             unknown_channel_records: 0,
         }
     }
@@ -96,6 +102,11 @@ impl Pipeline {
             self.channels.insert(info.id, state);
         }
         self.catalog = catalog;
+        if let Some(path) = self.pending_recording.take()
+            && let Err(err) = self.start_recording(path)
+        {
+            self.status.notice = Some(format!("recording failed: {err}"));
+        }
     }
 
     fn ingest(&mut self, records: Vec<Record>, now: Instant) {
@@ -130,30 +141,61 @@ impl Pipeline {
     pub fn command(&mut self, command: PipelineCommand) -> Result<(), TraceError> {
         self.changed = true;
         match command {
-            PipelineCommand::StartRecording(path) => {
-                self.stop_recording();
-                let header = TraceHeader {
-                    version: crate::trace::FORMAT_VERSION,
-                    started_unix_ns: unix_now_ns(),
-                    source: self.status.label.clone(),
-                    catalog: self.catalog.clone(),
-                };
-                let recorder = Recorder::start(path, header)?;
-                self.status.recording = Some(recorder.path().display().to_string());
-                self.status.recorded = 0;
-                self.recorder = Some(recorder);
-                Ok(())
-            }
+            PipelineCommand::StartRecording(path) => self.start_recording(path),
             PipelineCommand::StopRecording => {
                 self.stop_recording();
                 Ok(())
+            }
+            PipelineCommand::ToggleRecording(path) => {
+                if self.recording() {
+                    self.stop_recording();
+                    Ok(())
+                } else {
+                    self.start_recording(path)
+                }
+            }
+        }
+    }
+
+    /// Whether a recording is running or waiting for the catalog.
+    pub fn recording(&self) -> bool {
+        self.recorder.is_some() || self.pending_recording.is_some()
+    }
+
+    fn start_recording(&mut self, path: PathBuf) -> Result<(), TraceError> {
+        self.stop_recording();
+        self.status.notice = None;
+        self.status.recording = Some(path.display().to_string());
+        self.status.recorded = 0;
+        if self.catalog.channels.is_empty() {
+            self.pending_recording = Some(path);
+            return Ok(());
+        }
+        let header = TraceHeader {
+            version: crate::trace::FORMAT_VERSION,
+            started_unix_ns: unix_now_ns(),
+            source: self.status.label.clone(),
+            catalog: self.catalog.clone(),
+        };
+        match Recorder::start(path, header) {
+            Ok(recorder) => {
+                self.recorder = Some(recorder);
+                Ok(())
+            }
+            Err(err) => {
+                self.status.recording = None;
+                Err(err)
             }
         }
     }
 
     fn stop_recording(&mut self) {
+        self.pending_recording = None;
         if let Some(recorder) = self.recorder.take() {
-            self.status.recorded = recorder.stop().unwrap_or(self.status.recorded);
+            match recorder.stop() {
+                Ok(written) => self.status.recorded = written,
+                Err(err) => self.status.notice = Some(format!("recording failed: {err}")),
+            }
         }
         self.status.recording = None;
     }

@@ -1,0 +1,197 @@
+//! Live sessions: wires a source (the embedded demo, a remote source, a trace replay) to the
+//! pipeline and the pipeline to the screen, or to plain-text summaries when stdout is not a
+//! terminal.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+
+use super::control::{Control, REPLAY_SPEED_FACTOR, ReplayCommand};
+use super::event_loop::{self, LoopOptions};
+use super::terminal::{CrosstermEvents, TerminalGuard};
+use super::theme::Theme;
+use crate::model::{LinkState, SourceEvent};
+use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot};
+use crate::sources::replay::{self as replay_source, Replay};
+use crate::transport::client::{self, ClientConfig, ClientHandle, TransportEvent};
+use crate::transport::tls::Trust;
+
+/// How often the plain-text mode prints a summary.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Events buffered between a source and the pipeline.
+const SOURCE_QUEUE: usize = 1024;
+
+/// What the screen (or the plain-text mode) needs besides the source.
+pub struct ScreenOptions {
+    pub fps_cap: u32,
+    /// Start recording to this file at once; also where `r` records to.
+    pub record: Option<PathBuf>,
+    /// Certificate verification is off: warn on screen the whole time.
+    pub insecure: bool,
+    /// Shown as the source's description.
+    pub label: String,
+}
+
+/// Where records come from.
+pub enum SessionSource {
+    Remote(ClientHandle),
+    Replay(Replay),
+}
+
+/// Runs a session until the user quits (or, in plain-text mode, until the source ends or the
+/// output is closed). The terminal is restored on every path.
+pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<()> {
+    let (events_tx, events_rx) = mpsc::channel(SOURCE_QUEUE);
+    let (commands_tx, commands_rx) = mpsc::channel(16);
+    let (snapshots_tx, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let (replay_tx, replay_rx) = mpsc::channel(16);
+
+    let mut pipeline = Pipeline::new(opts.label.clone());
+    pipeline.set_insecure(opts.insecure);
+    if let Some(path) = &opts.record {
+        pipeline
+            .command(PipelineCommand::StartRecording(path.clone()))
+            .with_context(|| format!("cannot record to {}", path.display()))?;
+    }
+    let pipeline_task = tokio::spawn(pipeline::run(
+        pipeline,
+        events_rx,
+        commands_rx,
+        snapshots_tx,
+        PublishOptions::default(),
+    ));
+    let source_task = match source {
+        SessionSource::Remote(client) => tokio::spawn(bridge_client(client, events_tx)),
+        SessionSource::Replay(replay) => tokio::spawn(replay.run(events_tx, Some(replay_rx))),
+    };
+
+    let result = if std::io::stdout().is_terminal() {
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let controls = tokio::spawn(forward_controls(
+            control_rx,
+            commands_tx.clone(),
+            replay_tx,
+            opts.record.clone(),
+        ));
+        let outcome = {
+            let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
+            let mut input = CrosstermEvents::new();
+            let loop_opts = LoopOptions {
+                fps_cap: opts.fps_cap,
+                ..LoopOptions::new(Theme::from_env())
+            };
+            event_loop::run(guard.terminal(), &mut input, snapshots_rx, control_tx, loop_opts).await
+            // `guard` drops here: the terminal is restored before anything is printed.
+        };
+        controls.abort();
+        outcome.map(|_| ()).map_err(anyhow::Error::from)
+    } else {
+        eprintln!(
+            "midstream-tui: stdout is not a terminal; printing a plain-text summary every {} s instead of drawing",
+            SUMMARY_INTERVAL.as_secs()
+        );
+        drop(replay_tx);
+        let mut stdout = std::io::stdout();
+        tokio::select! {
+            () = crate::headless::summary::print_summaries(snapshots_rx, SUMMARY_INTERVAL, &mut stdout) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        Ok(())
+    };
+    // Stop the source first, then let the pipeline drain and close the recording.
+    source_task.abort();
+    let _ = source_task.await;
+    drop(commands_tx);
+    if let Ok(mut pipeline) = pipeline_task.await {
+        pipeline.close();
+    }
+    result
+}
+
+/// Turns the client's transport events into pipeline events.
+async fn bridge_client(mut client: ClientHandle, events: mpsc::Sender<SourceEvent>) {
+    let mut last_reason = String::from("connection lost");
+    while let Some(event) = client.recv().await {
+        let forwarded = match event {
+            TransportEvent::Connected { catalog, remote, .. } => {
+                if events.send(SourceEvent::Catalog(catalog)).await.is_err() {
+                    return;
+                }
+                SourceEvent::Link(LinkState::Connected {
+                    remote: remote.to_string(),
+                })
+            }
+            TransportEvent::Records(records) => SourceEvent::Records(records),
+            TransportEvent::Rtt(rtt) => SourceEvent::Rtt(rtt),
+            TransportEvent::Disconnected { reason } => {
+                last_reason = reason.clone();
+                SourceEvent::Link(LinkState::Reconnecting {
+                    reason,
+                    attempt: 0,
+                    delay: Duration::ZERO,
+                })
+            }
+            TransportEvent::Reconnecting { attempt, delay } => {
+                SourceEvent::Link(LinkState::Reconnecting {
+                    reason: last_reason.clone(),
+                    attempt,
+                    delay,
+                })
+            }
+            TransportEvent::Failed(error) => SourceEvent::Link(LinkState::Failed {
+                reason: error.to_string(),
+            }),
+        };
+        if events.send(forwarded).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Carries the screen's requests to the pipeline and the replay.
+async fn forward_controls(
+    mut controls: mpsc::UnboundedReceiver<Control>,
+    pipeline: mpsc::Sender<PipelineCommand>,
+    replay: mpsc::Sender<replay_source::ReplayCommand>,
+    record_path: Option<PathBuf>,
+) {
+    while let Some(control) = controls.recv().await {
+        match control {
+            Control::Replay(command) => {
+                let command = match command {
+                    ReplayCommand::TogglePause => replay_source::ReplayCommand::TogglePause,
+                    ReplayCommand::SpeedUp => replay_source::ReplayCommand::ScaleSpeed(REPLAY_SPEED_FACTOR),
+                    ReplayCommand::SlowDown => {
+                        replay_source::ReplayCommand::ScaleSpeed(1.0 / REPLAY_SPEED_FACTOR)
+                    }
+                    ReplayCommand::Seek { delta_ns } => replay_source::ReplayCommand::Seek(delta_ns),
+                    ReplayCommand::Restart => replay_source::ReplayCommand::Restart,
+                };
+                let _ = replay.send(command).await;
+            }
+            Control::ToggleRecording => {
+                let path = record_path.clone().unwrap_or_else(default_trace_path);
+                let _ = pipeline.send(PipelineCommand::ToggleRecording(path)).await;
+            }
+            Control::Quit => return,
+        }
+    }
+}
+
+/// `midstream-<unix seconds>.mtr` in the current directory.
+pub fn default_trace_path() -> PathBuf {
+    let secs = pipeline::unix_now_ns() / 1_000_000_000;
+    PathBuf::from(format!("midstream-{secs}.mtr"))
+}
+
+/// Starts a client for `addr` with `trust`.
+pub fn connect(addr: &str, trust: Trust, token: Option<String>) -> anyhow::Result<ClientHandle> {
+    let mut config = ClientConfig::new(addr, trust);
+    config.token = token;
+    client::connect(config).with_context(|| format!("cannot attach to {addr}"))
+}
