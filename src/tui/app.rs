@@ -68,6 +68,27 @@ impl FpsCounter {
     }
 }
 
+/// Where the data on screen comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SourceMode {
+    Live,
+    /// Replaying a trace at `speed` (0: as fast as possible).
+    Replay {
+        speed: f64,
+        paused: bool,
+    },
+}
+
+/// What the status line's tags say: LIVE or REPLAY ×speed, plus FROZEN and REC when they apply.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mode {
+    pub source: SourceMode,
+    /// The panes show a frozen snapshot.
+    pub frozen: bool,
+    /// The pipeline is recording to a trace file.
+    pub recording: bool,
+}
+
 /// The screen's state.
 #[derive(Debug, Clone, Default)]
 pub struct App {
@@ -164,6 +185,19 @@ impl App {
     /// The pane that fills the screen, if one is expanded.
     pub fn expanded(&self) -> Option<Pane> {
         self.expanded.then_some(self.focus)
+    }
+
+    /// The mode shown in the status line, given the latest snapshot.
+    pub fn mode(&self, latest: &Snapshot) -> Mode {
+        let source = match latest.source.link {
+            LinkState::Replay { speed, paused, .. } => SourceMode::Replay { speed, paused },
+            _ => SourceMode::Live,
+        };
+        Mode {
+            source,
+            frozen: self.is_frozen(),
+            recording: latest.source.recording.is_some(),
+        }
     }
 
     pub fn is_frozen(&self) -> bool {
@@ -347,6 +381,34 @@ mod tests {
             app.apply(Action::ZoomIn, &snap);
         }
         assert_eq!(app.zoom(), 64.0);
+    }
+
+    #[test]
+    fn mode_combines_source_freeze_and_recording() {
+        let mut app = App::new();
+        let live = snapshot(1);
+        assert_eq!(
+            app.mode(&live),
+            Mode {
+                source: SourceMode::Live,
+                frozen: false,
+                recording: false
+            }
+        );
+        let mut replay = (*replay_snapshot()).clone();
+        replay.source.recording = Some("out.mtr".into());
+        app.apply(Action::ToggleFreeze, &live);
+        assert_eq!(
+            app.mode(&replay),
+            Mode {
+                source: SourceMode::Replay {
+                    speed: 1.0,
+                    paused: false
+                },
+                frozen: true,
+                recording: true
+            }
+        );
     }
 
     #[test]

@@ -143,3 +143,279 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use ratatui::backend::{ClearType, TestBackend, WindowSize};
+    use ratatui::buffer::Cell;
+    use ratatui::layout::{Position, Size};
+
+    use super::*;
+    use crate::tui::sample::demo_snapshot;
+    use crate::tui::terminal::fake_events;
+
+    /// A `TestBackend` that counts the frames drawn (one flush per frame).
+    struct CountingBackend {
+        inner: TestBackend,
+        frames: Arc<AtomicUsize>,
+    }
+
+    impl Backend for CountingBackend {
+        type Error = Infallible;
+
+        fn draw<'a, I>(&mut self, content: I) -> Result<(), Infallible>
+        where
+            I: Iterator<Item = (u16, u16, &'a Cell)>,
+        {
+            self.inner.draw(content)
+        }
+        fn hide_cursor(&mut self) -> Result<(), Infallible> {
+            self.inner.hide_cursor()
+        }
+        fn show_cursor(&mut self) -> Result<(), Infallible> {
+            self.inner.show_cursor()
+        }
+        fn get_cursor_position(&mut self) -> Result<Position, Infallible> {
+            self.inner.get_cursor_position()
+        }
+        fn set_cursor_position<P: Into<Position>>(&mut self, p: P) -> Result<(), Infallible> {
+            self.inner.set_cursor_position(p)
+        }
+        fn clear(&mut self) -> Result<(), Infallible> {
+            self.inner.clear()
+        }
+        fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Infallible> {
+            self.inner.clear_region(clear_type)
+        }
+        fn size(&self) -> Result<Size, Infallible> {
+            self.inner.size()
+        }
+        fn window_size(&mut self) -> Result<WindowSize, Infallible> {
+            self.inner.window_size()
+        }
+        fn flush(&mut self) -> Result<(), Infallible> {
+            self.frames.fetch_add(1, Ordering::SeqCst);
+            self.inner.flush()
+        }
+    }
+
+    /// Generous bound for something that should happen within a frame or two; only reached
+    /// when the test fails.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// How long "nothing happens" is watched for: many frame intervals at the tests' caps.
+    const QUIET_SPELL: Duration = Duration::from_millis(250);
+
+    fn counting_terminal(width: u16, height: u16) -> (Terminal<CountingBackend>, Arc<AtomicUsize>) {
+        let frames = Arc::new(AtomicUsize::new(0));
+        let backend = CountingBackend {
+            inner: TestBackend::new(width, height),
+            frames: Arc::clone(&frames),
+        };
+        (Terminal::new(backend).expect("test backend"), frames)
+    }
+
+    async fn wait_for_frames(frames: &AtomicUsize, n: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        while frames.load(Ordering::SeqCst) < n {
+            assert!(Instant::now() < deadline, "frame {n} never came");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    fn snapshot(generation: u64, label: &str) -> Arc<Snapshot> {
+        let mut s = demo_snapshot(100);
+        s.generation = generation;
+        s.source.label = label.to_string();
+        Arc::new(s)
+    }
+
+    fn options(fps_cap: u32) -> LoopOptions {
+        LoopOptions {
+            fps_cap,
+            theme: Theme::NO_COLOR,
+        }
+    }
+
+    #[tokio::test]
+    async fn draws_on_change_only_and_quits_on_q() {
+        let (mut terminal, frames) = counting_terminal(100, 30);
+        let (keys, mut events) = fake_events();
+        let (snapshot_tx, snapshot_rx) = watch::channel(snapshot(1, "first source"));
+        let (control_tx, mut control_rx) = mpsc::unbounded_channel();
+
+        let script = async {
+            wait_for_frames(&frames, 1).await;
+            // Nothing changes: no frame.
+            tokio::time::sleep(QUIET_SPELL).await;
+            assert_eq!(frames.load(Ordering::SeqCst), 1, "redrew while idle");
+            // The same generation published again: no frame.
+            snapshot_tx.send_replace(snapshot(1, "first source"));
+            tokio::time::sleep(QUIET_SPELL).await;
+            assert_eq!(frames.load(Ordering::SeqCst), 1, "redrew an old generation");
+            // A new generation: one frame.
+            snapshot_tx.send_replace(snapshot(2, "second source"));
+            wait_for_frames(&frames, 2).await;
+            // A key that is not bound: no frame.
+            keys.key(KeyCode::Char('x'));
+            tokio::time::sleep(QUIET_SPELL).await;
+            assert_eq!(
+                frames.load(Ordering::SeqCst),
+                2,
+                "redrew for an unbound key"
+            );
+            // A handled key: a frame.
+            keys.key(KeyCode::Char('?'));
+            wait_for_frames(&frames, 3).await;
+            // A resize: a frame.
+            keys.resize(100, 30);
+            wait_for_frames(&frames, 4).await;
+            tokio::time::sleep(QUIET_SPELL).await;
+            assert_eq!(frames.load(Ordering::SeqCst), 4);
+            keys.key(KeyCode::Char('q'));
+        };
+        let run = run(
+            &mut terminal,
+            &mut events,
+            snapshot_rx,
+            control_tx,
+            options(60),
+        );
+        let (result, ()) = tokio::time::timeout(PATIENCE, async { tokio::join!(run, script) })
+            .await
+            .expect("the loop ended");
+        assert_eq!(result.expect("no loop error"), ExitReason::Quit);
+        assert_eq!(control_rx.try_recv(), Ok(Control::Quit));
+        let screen = terminal.backend().inner.to_string();
+        assert!(screen.contains("second source"), "{screen}");
+        assert!(
+            screen.contains("Keys"),
+            "the help overlay is open:\n{screen}"
+        );
+    }
+
+    #[tokio::test]
+    async fn ctrl_c_quits_and_commands_reach_the_pipeline() {
+        let (mut terminal, _frames) = counting_terminal(80, 24);
+        let (keys, mut events) = fake_events();
+        let (_snapshot_tx, snapshot_rx) = watch::channel(snapshot(1, "src"));
+        let (control_tx, mut control_rx) = mpsc::unbounded_channel();
+        keys.key(KeyCode::Char('r'));
+        keys.key_with(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        let result = tokio::time::timeout(
+            PATIENCE,
+            run(
+                &mut terminal,
+                &mut events,
+                snapshot_rx,
+                control_tx,
+                options(30),
+            ),
+        )
+        .await
+        .expect("the loop ended");
+        assert_eq!(result.expect("no loop error"), ExitReason::Quit);
+        assert_eq!(control_rx.try_recv(), Ok(Control::ToggleRecording));
+        assert_eq!(control_rx.try_recv(), Ok(Control::Quit));
+    }
+
+    #[tokio::test]
+    async fn snapshots_are_coalesced_under_the_frame_cap_and_the_last_one_is_shown() {
+        let (mut terminal, frames) = counting_terminal(100, 30);
+        let (keys, mut events) = fake_events();
+        let (snapshot_tx, snapshot_rx) = watch::channel(snapshot(0, "gen 0"));
+        let (control_tx, _control_rx) = mpsc::unbounded_channel();
+        const FPS_CAP: u32 = 10;
+        const PUBLISHED: u64 = 100;
+        let script = async {
+            let started = Instant::now();
+            for generation in 1..=PUBLISHED {
+                snapshot_tx.send_replace(snapshot(generation, &format!("gen {generation}")));
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            let elapsed = started.elapsed();
+            // Let the last one be drawn, then stop.
+            tokio::time::sleep(QUIET_SPELL).await;
+            keys.key(KeyCode::Char('q'));
+            elapsed
+        };
+        let run = run(
+            &mut terminal,
+            &mut events,
+            snapshot_rx,
+            control_tx,
+            options(FPS_CAP),
+        );
+        let (result, elapsed) = tokio::time::timeout(PATIENCE, async { tokio::join!(run, script) })
+            .await
+            .expect("the loop ended");
+        assert_eq!(result.expect("no loop error"), ExitReason::Quit);
+        let drawn = frames.load(Ordering::SeqCst);
+        // At most one frame per interval while publishing, plus the first and the last.
+        let interval = Duration::from_secs(1) / FPS_CAP;
+        let most = (elapsed.as_secs_f64() / interval.as_secs_f64()).ceil() as usize + 2;
+        assert!(
+            drawn <= most,
+            "{drawn} frames for {elapsed:?} at {FPS_CAP} fps"
+        );
+        let screen = terminal.backend().inner.to_string();
+        assert!(screen.contains(&format!("gen {PUBLISHED}")), "{screen}");
+    }
+
+    #[tokio::test]
+    async fn ends_when_the_input_ends_and_survives_a_vanished_pipeline() {
+        let (mut terminal, frames) = counting_terminal(80, 24);
+        let (keys, mut events) = fake_events();
+        let (snapshot_tx, snapshot_rx) = watch::channel(snapshot(1, "src"));
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        // The pipeline goes away: no more snapshots, nobody reads commands.
+        drop(snapshot_tx);
+        drop(control_rx);
+        let script = async {
+            wait_for_frames(&frames, 1).await;
+            keys.key(KeyCode::Char('r'));
+            wait_for_frames(&frames, 2).await;
+            drop(keys);
+        };
+        let run = run(
+            &mut terminal,
+            &mut events,
+            snapshot_rx,
+            control_tx,
+            options(30),
+        );
+        let (result, ()) = tokio::time::timeout(PATIENCE, async { tokio::join!(run, script) })
+            .await
+            .expect("the loop ended");
+        assert_eq!(result.expect("no loop error"), ExitReason::InputClosed);
+    }
+
+    #[tokio::test]
+    async fn an_input_error_is_reported() {
+        let (mut terminal, _frames) = counting_terminal(80, 24);
+        let (keys, mut events) = fake_events();
+        let (_snapshot_tx, snapshot_rx) = watch::channel(snapshot(1, "src"));
+        let (control_tx, _control_rx) = mpsc::unbounded_channel();
+        keys.fail(io::Error::other("tty gone"));
+        let result = tokio::time::timeout(
+            PATIENCE,
+            run(
+                &mut terminal,
+                &mut events,
+                snapshot_rx,
+                control_tx,
+                options(30),
+            ),
+        )
+        .await
+        .expect("the loop ended");
+        match result {
+            Err(LoopError::Input(e)) => assert!(e.to_string().contains("tty gone")),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -35,7 +35,7 @@ fn flow(f: impl Fn([f64; 3]) -> [f64; 3] + Copy, start: [f64; 3], points: usize)
     for _ in 0..TRANSIENT_STEPS {
         s = rk4(f, s, FLOW_DT);
     }
-    let mut columns = vec![Vec::with_capacity(points); 3];
+    let mut columns: Vec<Vec<f64>> = (0..3).map(|_| Vec::with_capacity(points)).collect();
     for _ in 0..points {
         s = rk4(f, s, FLOW_DT);
         for (column, v) in columns.iter_mut().zip(s) {

@@ -107,11 +107,11 @@ enum Plot {
 }
 
 impl Plot {
-    fn axes(self) -> &'static str {
+    fn axes(self) -> String {
         match self {
-            Plot::Components => "(x₀, x₁)",
-            Plot::Delay => "(x(t), x(t−τ)), τ = 10 samples",
-            Plot::NotNumeric | Plot::Waiting => "",
+            Plot::Components => "(x₀, x₁)".to_string(),
+            Plot::Delay => format!("(x(t), x(t−τ)), τ = {DELAY_SAMPLES} samples"),
+            Plot::NotNumeric | Plot::Waiting => String::new(),
         }
     }
 

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::pipeline::{LinkState, Snapshot};
-use crate::tui::app::App;
+use crate::tui::app::{App, SourceMode};
 use crate::tui::format;
 use crate::tui::theme::{ModeTag, Theme};
 
@@ -38,22 +38,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, latest: &Snapshot, theme
 pub fn line<'a>(app: &App, latest: &'a Snapshot, theme: &Theme) -> Line<'a> {
     let mut spans = Vec::new();
     let source = &latest.source;
-    match &source.link {
-        LinkState::Replay { speed, paused, .. } => {
-            let text = if *paused {
-                format!(" REPLAY {} paused ", format::speed(*speed))
+    let mode = app.mode(latest);
+    match mode.source {
+        SourceMode::Replay { speed, paused } => {
+            let text = if paused {
+                format!(" REPLAY {} paused ", format::speed(speed))
             } else {
-                format!(" REPLAY {} ", format::speed(*speed))
+                format!(" REPLAY {} ", format::speed(speed))
             };
             spans.push(Span::styled(text, theme.tag(ModeTag::Replay)));
         }
-        _ => spans.push(Span::styled(" LIVE ", theme.tag(ModeTag::Live))),
+        SourceMode::Live => spans.push(Span::styled(" LIVE ", theme.tag(ModeTag::Live))),
     }
-    if app.is_frozen() {
+    if mode.frozen {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(" FROZEN ", theme.tag(ModeTag::Frozen)));
     }
-    if source.recording.is_some() {
+    if mode.recording {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(
             format!(" REC {} ", format::count(source.recorded)),
