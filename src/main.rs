@@ -31,10 +31,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => runtime()?.block_on(demo(&cli.demo)),
         Some(Command::Serve(args)) => runtime()?.block_on(headless::serve::run(&args, &mut stdout)),
         Some(Command::Attach(args)) => runtime()?.block_on(attach(&args)),
-        Some(Command::Record(args)) => runtime()?.block_on(headless::record::run(&args, &mut stdout)),
+        Some(Command::Record(args)) => {
+            runtime()?.block_on(headless::record::run(&args, &mut stdout))
+        }
         Some(Command::Replay(args)) if args.headless => replay_headless(&args, &mut stdout),
         Some(Command::Replay(args)) => runtime()?.block_on(replay(&args)),
-        Some(Command::Compare(_)) | Some(Command::Analyze(_)) | Some(Command::Check(_)) | Some(Command::Motifs(_)) => {
+        Some(Command::Compare(_))
+        | Some(Command::Analyze(_))
+        | Some(Command::Check(_))
+        | Some(Command::Motifs(_)) => {
             bail!("this subcommand is not available yet")
         }
     }
@@ -84,7 +89,9 @@ async fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let trust = trust(&args.trust)?;
     let insecure = trust.is_insecure();
     if insecure {
-        eprintln!("WARNING: --insecure: the server's certificate is not verified; anyone on the path can impersonate it");
+        eprintln!(
+            "WARNING: --insecure: the server's certificate is not verified; anyone on the path can impersonate it"
+        );
     }
     let client = session::connect(&args.addr, trust, args.token.clone())?;
     session::run(

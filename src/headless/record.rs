@@ -24,7 +24,9 @@ pub async fn run(args: &RecordArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         args.trust.insecure,
     )?;
     if trust.is_insecure() {
-        eprintln!("WARNING: --insecure: the server's certificate is not verified; anyone on the path can impersonate it");
+        eprintln!(
+            "WARNING: --insecure: the server's certificate is not verified; anyone on the path can impersonate it"
+        );
     }
     let mut config = ClientConfig::new(args.addr.clone(), trust);
     config.token = args.token.clone();

@@ -59,7 +59,11 @@ fn describe(event: &ServerEvent) -> String {
         ServerEvent::ClientSubscribed { remote, channels } => {
             format!("{remote}: subscribed to {channels} channels")
         }
-        ServerEvent::ClientClosed { remote, code, reason } => {
+        ServerEvent::ClientClosed {
+            remote,
+            code,
+            reason,
+        } => {
             format!("{remote}: closed ({}): {reason}", code.name())
         }
         ServerEvent::ClientLeft { remote, reason } => format!("{remote}: left: {reason}"),

@@ -85,7 +85,14 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
                 fps_cap: opts.fps_cap,
                 ..LoopOptions::new(Theme::from_env())
             };
-            event_loop::run(guard.terminal(), &mut input, snapshots_rx, control_tx, loop_opts).await
+            event_loop::run(
+                guard.terminal(),
+                &mut input,
+                snapshots_rx,
+                control_tx,
+                loop_opts,
+            )
+            .await
             // `guard` drops here: the terminal is restored before anything is printed.
         };
         controls.abort();
@@ -118,7 +125,9 @@ async fn bridge_client(mut client: ClientHandle, events: mpsc::Sender<SourceEven
     let mut last_reason = String::from("connection lost");
     while let Some(event) = client.recv().await {
         let forwarded = match event {
-            TransportEvent::Connected { catalog, remote, .. } => {
+            TransportEvent::Connected {
+                catalog, remote, ..
+            } => {
                 if events.send(SourceEvent::Catalog(catalog)).await.is_err() {
                     return;
                 }
@@ -165,11 +174,15 @@ async fn forward_controls(
             Control::Replay(command) => {
                 let command = match command {
                     ReplayCommand::TogglePause => replay_source::ReplayCommand::TogglePause,
-                    ReplayCommand::SpeedUp => replay_source::ReplayCommand::ScaleSpeed(REPLAY_SPEED_FACTOR),
+                    ReplayCommand::SpeedUp => {
+                        replay_source::ReplayCommand::ScaleSpeed(REPLAY_SPEED_FACTOR)
+                    }
                     ReplayCommand::SlowDown => {
                         replay_source::ReplayCommand::ScaleSpeed(1.0 / REPLAY_SPEED_FACTOR)
                     }
-                    ReplayCommand::Seek { delta_ns } => replay_source::ReplayCommand::Seek(delta_ns),
+                    ReplayCommand::Seek { delta_ns } => {
+                        replay_source::ReplayCommand::Seek(delta_ns)
+                    }
                     ReplayCommand::Restart => replay_source::ReplayCommand::Restart,
                 };
                 let _ = replay.send(command).await;

@@ -1,0 +1,127 @@
+//! The real binary in a pseudo-terminal: with no arguments it draws a live dashboard whose
+//! numbers change, `q` exits with status 0, and the terminal is back in its normal mode.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const ROWS: u16 = 40;
+const COLS: u16 = 140;
+
+struct Screen {
+    parser: Arc<Mutex<vt100::Parser>>,
+}
+
+impl Screen {
+    fn contents(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until `pred` holds for the screen's text, or panics with the last screen.
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.contents();
+            if pred(&text) {
+                return text;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; screen:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn dashboard_runs_live_and_quits_cleanly() {
+    let pty = native_pty_system();
+    let pair = pty
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("open a pty");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_midstream-tui"));
+    cmd.env("TERM", "xterm-256color");
+    cmd.env_remove("NO_COLOR");
+    // Keep trust-on-first-use and other user files out of the real home.
+    let home = tempfile::tempdir().unwrap();
+    cmd.env("HOME", home.path());
+    cmd.env("XDG_CONFIG_HOME", home.path());
+    let mut child = pair.slave.spawn_command(cmd).expect("spawn midstream-tui");
+    drop(pair.slave);
+
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 0)));
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let sink = parser.clone();
+    let pump = std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    let screen = Screen {
+        parser: parser.clone(),
+    };
+    let mut writer = pair.master.take_writer().unwrap();
+
+    let first = screen.wait_for(
+        "the Streams pane with the lorenz channel",
+        Duration::from_secs(60),
+        |t| t.contains("Streams") && t.contains("lorenz") && t.contains("LIVE"),
+    );
+    assert!(
+        parser.lock().unwrap().screen().alternate_screen(),
+        "draws on the alternate screen"
+    );
+    assert!(
+        !canonical_mode(&*pair.master),
+        "the terminal is in raw mode while drawing"
+    );
+    // Live numbers: the screen's text changes as records arrive.
+    screen.wait_for("the numbers to change", Duration::from_secs(20), |t| {
+        t != first
+    });
+
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "q did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        canonical_mode(&*pair.master),
+        "raw mode was switched off again"
+    );
+    drop(writer);
+    drop(pair.master);
+    let _ = pump.join();
+    let parser = parser.lock().unwrap();
+    let screen = parser.screen();
+    assert!(!screen.alternate_screen(), "left the alternate screen");
+    assert!(!screen.hide_cursor(), "cursor shown again");
+}
+
+/// Whether the terminal's line discipline is in canonical (cooked) mode with echo, as a shell
+/// leaves it; raw mode clears both flags.
+fn canonical_mode(master: &dyn portable_pty::MasterPty) -> bool {
+    let fd = master.as_raw_fd().expect("pty master fd");
+    // SAFETY: `termios` is plain data that tcgetattr fills in; `fd` is open for the call.
+    let mut termios: libc::termios = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::tcgetattr(fd, &mut termios) };
+    assert_eq!(rc, 0, "tcgetattr on the pty");
+    termios.c_lflag & libc::ICANON != 0 && termios.c_lflag & libc::ECHO != 0
+}
