@@ -334,11 +334,16 @@ fn connection_end(addr: &str, error: &quinn::ConnectionError, was_connected: boo
 
 async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> SessionEnd {
     let addr = state.config.addr.clone();
+    // An IPv4 address first when the name has both (`localhost` often resolves to ::1
+    // first, while sources listen on 127.0.0.1 by default).
     let remote = match tokio::net::lookup_host(addr.trim()).await {
-        Ok(mut found) => match found.next() {
-            Some(remote) => remote,
-            None => return lost(format!("{addr} resolves to no address"), false),
-        },
+        Ok(found) => {
+            let found: Vec<SocketAddr> = found.collect();
+            match found.iter().find(|a| a.is_ipv4()).or(found.first()) {
+                Some(remote) => *remote,
+                None => return lost(format!("{addr} resolves to no address"), false),
+            }
+        }
         Err(e) => return lost(format!("cannot resolve {addr}: {e}"), false),
     };
     let bind: SocketAddr = if remote.is_ipv6() {
