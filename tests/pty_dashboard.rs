@@ -56,7 +56,11 @@ fn dashboard_runs_live_and_quits_cleanly() {
     let mut child = pair.slave.spawn_command(cmd).expect("spawn midstream-tui");
     drop(pair.slave);
 
-    let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 0)));
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(
+        ROWS.try_into().unwrap(),
+        COLS.try_into().unwrap(),
+        0,
+    )));
     let mut reader = pair.master.try_clone_reader().unwrap();
     let sink = parser.clone();
     let pump = std::thread::spawn(move || {
