@@ -66,6 +66,7 @@ fn serve() -> Served {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("serve did not print an attach command");
 }
 
