@@ -480,3 +480,109 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
     shared.publish(&mut log, Instant::now());
     shared.idle.notify_all();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::scheduler::{Scheduler, TaskLabel};
+
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    fn scheduler(workers: usize) -> Scheduler {
+        Scheduler::new(SchedulerConfig::with_workers(workers))
+            .unwrap_or_else(|e| panic!("scheduler: {e}"))
+    }
+
+    /// Polls `condition` until it holds or PATIENCE runs out.
+    fn eventually(condition: impl Fn() -> bool) -> bool {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if condition() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
+    #[test]
+    fn idle_workers_stop_spinning_and_park() {
+        let s = scheduler(2);
+        for _ in 0..100 {
+            s.submit_detached(Task::new(TaskClass::High, TaskLabel::new("test", 0), || {}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(s.wait_idle(PATIENCE));
+        // With nothing to do, both workers end up parked on the condition variable: no CPU is
+        // burnt while the dashboard is idle.
+        let shared = &s.shared;
+        assert!(eventually(
+            || shared.queue.lock().sleepers == 2 && shared.spinning.load(Ordering::SeqCst) == 0
+        ));
+    }
+
+    #[test]
+    fn a_burst_wakes_every_parked_worker() {
+        let s = scheduler(2);
+        let shared = &s.shared;
+        assert!(eventually(|| shared.queue.lock().sleepers == 2));
+        // Two tasks that can only finish if they run at the same time.
+        let started = Arc::new(AtomicUsize::new(0));
+        let met = Arc::new(AtomicBool::new(true));
+        let handles: Vec<TaskHandle> = (0..2)
+            .map(|_| {
+                let started = Arc::clone(&started);
+                let met = Arc::clone(&met);
+                let task = Task::new(TaskClass::Normal, TaskLabel::new("test", 0), move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let deadline = Instant::now() + PATIENCE;
+                    while started.load(Ordering::SeqCst) < 2 {
+                        if Instant::now() > deadline {
+                            met.store(false, Ordering::SeqCst);
+                            return;
+                        }
+                        thread::yield_now();
+                    }
+                });
+                s.submit(task).unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        for h in &handles {
+            assert_eq!(h.wait(), TaskStatus::Completed);
+        }
+        assert!(
+            met.load(Ordering::SeqCst),
+            "the second worker was never woken"
+        );
+    }
+
+    #[test]
+    fn counters_mirror_the_queue() {
+        let s = scheduler(1);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        s.submit_detached(Task::new(
+            TaskClass::Critical,
+            TaskLabel::new("gate", 0),
+            move || {
+                let _ = started_tx.send(());
+                let _ = rx.recv();
+            },
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(started_rx.recv_timeout(PATIENCE).is_ok());
+        for class in TaskClass::ALL {
+            s.submit_detached(Task::new(class, TaskLabel::new("test", 1), || {}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(s.shared.pending.load(Ordering::SeqCst), 4);
+        assert_eq!(s.shared.running.load(Ordering::SeqCst), 1);
+        let _ = tx.send(());
+        assert!(s.wait_idle(PATIENCE));
+        assert_eq!(s.shared.pending.load(Ordering::SeqCst), 0);
+        assert_eq!(s.shared.running.load(Ordering::SeqCst), 0);
+        assert_eq!(s.shared.dirty_workers.load(Ordering::SeqCst), 0);
+    }
+}
