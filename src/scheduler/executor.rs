@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     per_worker: Box<[WorkerCounters]>,
     shed_ledger: ShedLedger,
     published: Mutex<Arc<HistogramSet>>,
+    /// Serialises publishers (see [`SampleLog::publish`]).
+    publisher: Mutex<()>,
     rate: Mutex<RateMeter>,
 }
 
@@ -105,6 +107,7 @@ impl Shared {
             per_worker,
             shed_ledger: ShedLedger::default(),
             published: Mutex::new(Arc::new(HistogramSet::new()?)),
+            publisher: Mutex::new(()),
             rate: Mutex::new(RateMeter::new(started)),
             config,
         })
@@ -399,7 +402,7 @@ impl Shared {
 
     fn publish(&self, log: &mut SampleLog, now: Instant) {
         let was_dirty = log.is_dirty();
-        log.publish(&self.published, now);
+        log.publish(&self.publisher, &self.published, now);
         if was_dirty {
             self.dirty_workers.fetch_sub(1, Ordering::SeqCst);
         }

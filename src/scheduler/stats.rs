@@ -116,16 +116,31 @@ impl SampleLog {
         interval.saturating_sub(now.saturating_duration_since(self.last_publish))
     }
 
-    /// Adds the log to the shared histograms and empties it. Clones the shared set only if a
-    /// reader still holds the previous snapshot.
-    pub(crate) fn publish(&mut self, published: &Mutex<Arc<HistogramSet>>, now: Instant) {
+    /// Adds the log to the shared histograms and empties it.
+    ///
+    /// Publishers take `publisher` first, so they never overwrite each other. When no reader
+    /// holds the current snapshot it is updated in place under the `published` lock (readers
+    /// wait at most for [`SAMPLE_LOG_CAPACITY`] records); otherwise a copy is updated outside
+    /// that lock and swapped in, and readers keep the old snapshot meanwhile.
+    pub(crate) fn publish(
+        &mut self,
+        publisher: &Mutex<()>,
+        published: &Mutex<Arc<HistogramSet>>,
+        now: Instant,
+    ) {
         if self.is_dirty() {
-            let mut guard = published.lock();
-            let set = Arc::make_mut(&mut guard);
-            for sample in &self.samples {
-                set.record(sample);
+            let _one_publisher = publisher.lock();
+            let mut slot = published.lock();
+            if let Some(set) = Arc::get_mut(&mut slot) {
+                self.samples.iter().for_each(|s| set.record(s));
+            } else {
+                let current = Arc::clone(&slot);
+                drop(slot);
+                let mut next = HistogramSet::clone(&current);
+                drop(current);
+                self.samples.iter().for_each(|s| next.record(s));
+                *published.lock() = Arc::new(next);
             }
-            drop(guard);
             self.samples.clear();
         }
         self.last_publish = now;
@@ -408,7 +423,7 @@ mod tests {
         assert!(log.publish_due(t0, Duration::ZERO));
         assert!(!log.publish_due(t0, Duration::from_secs(1)));
         let held = Arc::clone(&published.lock());
-        log.publish(&published, t0);
+        log.publish(&Mutex::new(()), &published, t0);
         assert!(!log.is_dirty());
         // The reader's snapshot is unchanged; the new one has the sample.
         assert_eq!(held.get(TaskClass::High, LatencyKind::Wait).len(), 0);
