@@ -1,0 +1,382 @@
+//! A unit of engine work — a closure with a priority class, an optional deadline and a label —
+//! and the handle through which its submitter follows it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::model::ChannelId;
+
+/// Priority class of a task. Classes are strict priorities (Critical first), except for the
+/// aging rule of [`SchedulerConfig::aging_after`](super::SchedulerConfig::aging_after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskClass {
+    /// LTL monitor steps: never shed; when its queue is full, `submit` hands the task back.
+    Critical = 0,
+    /// Pattern search.
+    High = 1,
+    /// Attractor analysis on a sliding window.
+    Normal = 2,
+    /// Motif discovery, self-tuning: the first work shed under overload.
+    Low = 3,
+}
+
+impl TaskClass {
+    /// Number of classes.
+    pub const COUNT: usize = 4;
+    /// Every class, most urgent first.
+    pub const ALL: [TaskClass; TaskClass::COUNT] = [
+        TaskClass::Critical,
+        TaskClass::High,
+        TaskClass::Normal,
+        TaskClass::Low,
+    ];
+
+    /// Position in [`TaskClass::ALL`] (0 = Critical … 3 = Low), for per-class arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Lower-case name for display and JSON ("critical", "high", "normal", "low").
+    pub const fn name(self) -> &'static str {
+        match self {
+            TaskClass::Critical => "critical",
+            TaskClass::High => "high",
+            TaskClass::Normal => "normal",
+            TaskClass::Low => "low",
+        }
+    }
+}
+
+impl fmt::Display for TaskClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which engine a task belongs to and which channel it works on. Shed counts are kept per
+/// label, and cancellation selects tasks by label or channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskLabel {
+    /// Engine name, e.g. `"ltl"`, `"temporal"`, `"attractor"`, `"meta"`.
+    pub engine: &'static str,
+    /// Channel the work is about.
+    pub channel: ChannelId,
+}
+
+impl TaskLabel {
+    pub const fn new(engine: &'static str, channel: ChannelId) -> Self {
+        TaskLabel { engine, channel }
+    }
+}
+
+impl fmt::Display for TaskLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on channel {}", self.engine, self.channel)
+    }
+}
+
+/// The closure a task runs.
+pub type TaskFn = Box<dyn FnOnce() + Send + 'static>;
+
+/// A closure to run on a worker, with its class, optional deadline and label.
+///
+/// Within a class, tasks run earliest deadline first; tasks without a deadline come after all
+/// tasks with one, in submission order.
+pub struct Task {
+    pub(crate) class: TaskClass,
+    pub(crate) label: TaskLabel,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) work: TaskFn,
+}
+
+impl Task {
+    /// A task without a deadline.
+    pub fn new(class: TaskClass, label: TaskLabel, work: impl FnOnce() + Send + 'static) -> Self {
+        Task {
+            class,
+            label,
+            deadline: None,
+            work: Box::new(work),
+        }
+    }
+
+    /// Sets the instant by which the task should have finished. A task that finishes later is
+    /// counted as a deadline miss; it still runs (dropping late work is the submitter's call).
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the deadline `budget` from now. A budget too large to represent means no deadline.
+    pub fn with_deadline_in(mut self, budget: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(budget);
+        self
+    }
+
+    pub fn class(&self) -> TaskClass {
+        self.class
+    }
+
+    pub fn label(&self) -> TaskLabel {
+        self.label
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("class", &self.class)
+            .field("label", &self.label)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a submitted task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskStatus {
+    /// Waiting in its class queue.
+    Queued,
+    /// A worker is running it.
+    Running,
+    /// It ran to the end.
+    Completed,
+    /// It ran and panicked; the worker caught the panic and carried on.
+    Panicked,
+    /// Removed from the queue before it started (cancellation or `shutdown_now`).
+    Cancelled,
+    /// Dropped from the queue under overload to make room for more urgent work.
+    Shed,
+}
+
+impl TaskStatus {
+    /// True once the status can no longer change.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, TaskStatus::Queued | TaskStatus::Running)
+    }
+
+    fn to_bits(self) -> u8 {
+        match self {
+            TaskStatus::Queued => 0,
+            TaskStatus::Running => 1,
+            TaskStatus::Completed => 2,
+            TaskStatus::Panicked => 3,
+            TaskStatus::Cancelled => 4,
+            TaskStatus::Shed => 5,
+        }
+    }
+
+    fn from_bits(bits: u8) -> TaskStatus {
+        match bits & STATUS_MASK {
+            0 => TaskStatus::Queued,
+            1 => TaskStatus::Running,
+            2 => TaskStatus::Completed,
+            3 => TaskStatus::Panicked,
+            4 => TaskStatus::Cancelled,
+            _ => TaskStatus::Shed,
+        }
+    }
+}
+
+/// Low bits of [`TaskState::bits`]: the [`TaskStatus`].
+const STATUS_MASK: u8 = 0b0111;
+/// Set while at least one thread waits in [`TaskHandle::wait`]; the thread that moves the task
+/// to a terminal status then wakes the waiters.
+const WAITER_BIT: u8 = 0b1000;
+
+/// Status shared between a queued task and its handle.
+#[derive(Debug)]
+pub(crate) struct TaskState {
+    bits: AtomicU8,
+    waiters: Mutex<Vec<Thread>>,
+}
+
+impl TaskState {
+    pub(crate) fn new() -> Self {
+        TaskState {
+            bits: AtomicU8::new(TaskStatus::Queued.to_bits()),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn status(&self) -> TaskStatus {
+        TaskStatus::from_bits(self.bits.load(Ordering::Acquire))
+    }
+
+    /// Queued → Running, keeping the waiter bit.
+    pub(crate) fn set_running(&self) {
+        let running = TaskStatus::Running.to_bits();
+        // Only the worker that popped the task writes a non-terminal status, and waiters only
+        // add WAITER_BIT, so this loop retries at most once per concurrent waiter.
+        let _ = self
+            .bits
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
+                Some((bits & WAITER_BIT) | running)
+            });
+    }
+
+    /// Moves to a terminal status and wakes every waiter.
+    pub(crate) fn finish(&self, status: TaskStatus) {
+        debug_assert!(status.is_terminal());
+        let previous = self.bits.swap(status.to_bits(), Ordering::AcqRel);
+        if previous & WAITER_BIT != 0 {
+            let waiters = std::mem::take(&mut *self.waiters.lock());
+            for waiter in waiters {
+                waiter.unpark();
+            }
+        }
+    }
+
+    /// Blocks until the status is terminal or `deadline` passes.
+    fn wait_until(&self, deadline: Option<Instant>) -> Option<TaskStatus> {
+        let status = self.status();
+        if status.is_terminal() {
+            return Some(status);
+        }
+        {
+            let mut waiters = self.waiters.lock();
+            waiters.push(thread::current());
+            // Publishing the bit under the lock orders it against `finish`: either `finish`
+            // swapped first (and we see a terminal status below), or it sees the bit and takes
+            // this lock to wake us after we have registered.
+            self.bits.fetch_or(WAITER_BIT, Ordering::AcqRel);
+        }
+        loop {
+            let status = self.status();
+            if status.is_terminal() {
+                return Some(status);
+            }
+            match deadline {
+                None => thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        let me = thread::current().id();
+                        self.waiters.lock().retain(|t| t.id() != me);
+                        return None;
+                    }
+                    thread::park_timeout(deadline - now);
+                }
+            }
+        }
+    }
+}
+
+/// The submitter's view of a task: its identity and status, and a way to wait for it.
+/// Dropping the handle does not cancel the task.
+#[derive(Debug)]
+pub struct TaskHandle {
+    pub(crate) id: u64,
+    pub(crate) class: TaskClass,
+    pub(crate) label: TaskLabel,
+    pub(crate) state: Arc<TaskState>,
+}
+
+impl TaskHandle {
+    /// Submission sequence number, unique within one scheduler.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn class(&self) -> TaskClass {
+        self.class
+    }
+
+    pub fn label(&self) -> TaskLabel {
+        self.label
+    }
+
+    pub fn status(&self) -> TaskStatus {
+        self.state.status()
+    }
+
+    /// True once the task completed, panicked, was cancelled or was shed.
+    pub fn is_finished(&self) -> bool {
+        self.state.status().is_terminal()
+    }
+
+    /// Blocks until the task reaches a terminal status and returns it.
+    pub fn wait(&self) -> TaskStatus {
+        // Without a deadline `wait_until` only returns with a terminal status.
+        self.state
+            .wait_until(None)
+            .unwrap_or_else(|| self.state.status())
+    }
+
+    /// Blocks up to `timeout`; `None` if the task is still queued or running by then.
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<TaskStatus> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.state.wait_until(Some(deadline)),
+            None => Some(self.wait()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_indices_follow_priority_order() {
+        for (i, class) in TaskClass::ALL.iter().enumerate() {
+            assert_eq!(class.index(), i);
+        }
+        assert!(TaskClass::Critical < TaskClass::Low);
+    }
+
+    #[test]
+    fn status_bits_round_trip() {
+        for status in [
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Completed,
+            TaskStatus::Panicked,
+            TaskStatus::Cancelled,
+            TaskStatus::Shed,
+        ] {
+            assert_eq!(TaskStatus::from_bits(status.to_bits()), status);
+            assert_eq!(TaskStatus::from_bits(status.to_bits() | WAITER_BIT), status);
+        }
+    }
+
+    #[test]
+    fn waiter_is_woken_by_finish() {
+        let state = Arc::new(TaskState::new());
+        let handle = TaskHandle {
+            id: 0,
+            class: TaskClass::Normal,
+            label: TaskLabel::new("test", 0),
+            state: Arc::clone(&state),
+        };
+        let waiter = thread::spawn(move || handle.wait());
+        state.set_running();
+        state.finish(TaskStatus::Completed);
+        assert_eq!(waiter.join().ok(), Some(TaskStatus::Completed));
+    }
+
+    #[test]
+    fn wait_timeout_returns_none_while_queued() {
+        let handle = TaskHandle {
+            id: 0,
+            class: TaskClass::Low,
+            label: TaskLabel::new("test", 0),
+            state: Arc::new(TaskState::new()),
+        };
+        assert_eq!(handle.wait_timeout(Duration::from_millis(5)), None);
+        assert!(handle.state.waiters.lock().is_empty());
+        handle.state.finish(TaskStatus::Cancelled);
+        assert_eq!(
+            handle.wait_timeout(Duration::from_millis(5)),
+            Some(TaskStatus::Cancelled)
+        );
+    }
+}
