@@ -18,7 +18,10 @@ use tokio::sync::{mpsc, watch};
 pub use crate::model::{LinkState, SourceEvent};
 pub use channel::{ChannelState, RING_CAPACITY, RateMeter};
 pub use recorder::Recorder;
-pub use snapshot::{ChannelSnapshot, Snapshot, SourceStatus};
+pub use snapshot::{
+    AnalysisSnapshot, ChannelSnapshot, ChaosView, FormulaStatus, FormulaView, PatternMatchView,
+    RepetitionView, Snapshot, SourceStatus,
+};
 
 use crate::model::{Catalog, ChannelId, Record};
 use crate::trace::{TraceError, TraceHeader};
@@ -229,6 +232,7 @@ impl Pipeline {
             source: self.status.clone(),
             catalog: self.catalog.clone(),
             channels,
+            analysis: AnalysisSnapshot::default(),
         }
     }
 

@@ -3,9 +3,11 @@
 //! The pipeline publishes a new `Snapshot` when something changed; the screen keeps the latest
 //! one and never waits on the engines. Freezing the screen is keeping an old snapshot.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::model::{Catalog, ChannelInfo, LinkState, Value};
+use crate::model::{Catalog, ChannelId, ChannelInfo, LinkState, Value};
+use crate::scheduler::SchedulerStats;
 
 /// Everything the panes need, at one moment.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +18,116 @@ pub struct Snapshot {
     pub catalog: Catalog,
     /// One entry per catalog channel, in catalog order.
     pub channels: Vec<ChannelSnapshot>,
+    /// What the engines found; filled as their results come back from the scheduler.
+    pub analysis: AnalysisSnapshot,
+}
+
+/// The engines' latest results, as the panes show them.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisSnapshot {
+    /// Attractor analysis per numeric channel (Chaos pane; τ for the phase portrait).
+    pub chaos: BTreeMap<ChannelId, ChaosView>,
+    /// Names of the reference patterns searched for on every numeric channel.
+    pub patterns: Vec<String>,
+    /// Recent pattern matches, newest first (Patterns pane).
+    pub matches: Vec<PatternMatchView>,
+    /// Recent repetition loops on text channels, newest first (Patterns pane).
+    pub repetitions: Vec<RepetitionView>,
+    /// One row per monitored formula (LTL pane).
+    pub formulas: Vec<FormulaView>,
+    /// The scheduler's statistics (Scheduler pane); `None` when no scheduler runs.
+    pub scheduler: Option<SchedulerStats>,
+}
+
+/// One attractor analysis of a channel's sliding window, and the history before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChaosView {
+    /// Samples in the analysed window.
+    pub window: usize,
+    /// The channel's sample count when the window ended.
+    pub at_sample: u64,
+    /// Embedding dimension m and delay τ (samples) that were chosen.
+    pub dim: usize,
+    pub delay: usize,
+    /// Largest Lyapunov exponent, in `lyapunov_unit`.
+    pub lyapunov: Option<f64>,
+    /// "1/sample", or "1/s" when the channel has a period.
+    pub lyapunov_unit: String,
+    /// Fit range on the divergence curve (steps) and its R².
+    pub fit: Option<(usize, usize)>,
+    pub fit_r2: Option<f64>,
+    pub correlation_dimension: Option<f64>,
+    /// fixed-point, periodic, quasi-periodic, chaotic or noise.
+    pub class: String,
+    pub elapsed_ms: f64,
+    /// Earlier results, oldest first: (λ, D2), for the sparklines.
+    pub history: Vec<(Option<f64>, Option<f64>)>,
+    /// Why the last analysis failed (too short, constant), if it did.
+    pub error: Option<String>,
+}
+
+/// One place where a reference pattern matched a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternMatchView {
+    pub pattern: String,
+    pub channel: ChannelId,
+    pub channel_name: String,
+    /// DTW distance between the z-normalised query and window.
+    pub distance: f64,
+    /// Index of the match's first sample in the channel's sample count.
+    pub start_sample: u64,
+    pub len: usize,
+    /// The source clock at the end of the match, nanoseconds.
+    pub t_ns: u64,
+    /// How long ago it was found, when the snapshot was taken.
+    pub age: Duration,
+}
+
+/// Recent tokens of a text channel that repeat an earlier window (a stuck generator).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepetitionView {
+    pub channel: ChannelId,
+    pub channel_name: String,
+    /// The repeated tokens.
+    pub tokens: Vec<String>,
+    /// How many tokens back the earlier copy starts.
+    pub lag: usize,
+    /// Edit distance between the two windows, in tokens.
+    pub distance: usize,
+    /// Token count of the channel when found.
+    pub at_token: u64,
+    pub age: Duration,
+}
+
+/// The online status of a formula.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormulaStatus {
+    /// True for every continuation.
+    Satisfied,
+    /// False for every continuation.
+    Violated,
+    /// Depends on what comes next.
+    Undecided,
+}
+
+/// One monitored formula.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormulaView {
+    pub formula: String,
+    pub channel_name: String,
+    pub status: FormulaStatus,
+    /// The verdict if the trace ended now.
+    pub verdict_if_ended: bool,
+    /// Step at which the final verdict was reached.
+    pub decided_at: Option<u64>,
+    pub steps: u64,
+    /// Verdict-if-ended over the most recent steps, oldest first (the verdict strip);
+    /// `None` while undecided.
+    pub recent: Vec<Option<bool>>,
+    /// For a violation: the records (as text) in the window that broke it, oldest first.
+    pub violation_window: Vec<String>,
+    /// Atom evaluations on missing or wrongly typed fields (counted as false).
+    pub missing_fields: u64,
 }
 
 /// Where the data comes from and how the link is doing.

@@ -228,5 +228,6 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
             channels: channels.iter().map(|c| c.info.clone()).collect(),
         },
         channels,
+        analysis: Default::default(),
     }
 }
