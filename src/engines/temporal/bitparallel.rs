@@ -26,7 +26,11 @@ impl PatternMasks {
     /// Masks of `pattern` under `alphabet` (built from that pattern).
     pub(crate) fn build<S, A: Alphabet<S>>(pattern: &[S], alphabet: &A) -> Self {
         let mut masks = PatternMasks::default();
-        masks.rebuild(pattern.iter().map(|s| alphabet.id(s)), pattern.len(), alphabet.size());
+        masks.rebuild(
+            pattern.iter().map(|s| alphabet.id(s)),
+            pattern.len(),
+            alphabet.size(),
+        );
         masks
     }
 

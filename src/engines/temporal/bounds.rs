@@ -140,6 +140,51 @@ fn build_envelope(series: &[f64], radius: usize, positions: usize) -> Envelope {
     Envelope { upper, lower }
 }
 
+/// Sliding maximum (`keep_first(a, b)` = `a > b`) or minimum (`a < b`) over
+/// `[i − r, i + r] ∩ [0, n − 1]` for every `i`, written to `out`, by the van Herk / Gil–Werman
+/// algorithm (van Herk 1992, Pattern Recognition Letters 13(7); Gil & Werman 1993, IEEE PAMI
+/// 15(5)): in blocks of `w = 2r + 1`, the window starting at `p` is the suffix extremum of its
+/// block from `p` and the prefix extremum of the next block up to `p + w − 1`. Three
+/// branch-free passes whatever `r`. `prefix` and `suffix` are scratch of any length (resized).
+pub(crate) fn sliding_extremum_into(
+    series: &[f64],
+    r: usize,
+    neutral: f64,
+    keep_first: impl Fn(f64, f64) -> bool + Copy,
+    out: &mut [f64],
+    prefix: &mut Vec<f64>,
+    suffix: &mut Vec<f64>,
+) {
+    let n = series.len();
+    let w = 2 * r + 1;
+    let pick = |a: f64, b: f64| if keep_first(a, b) { a } else { b };
+    // Padded coordinates: p = i + r, so the window of i is [i, i + w − 1]. `suffix` first
+    // holds the padded series.
+    suffix.clear();
+    suffix.resize(r, neutral);
+    suffix.extend_from_slice(series);
+    suffix.resize(n + 2 * r, neutral);
+    prefix.clear();
+    prefix.extend_from_slice(suffix);
+    for block in prefix.chunks_mut(w) {
+        let mut acc = neutral;
+        for v in block.iter_mut() {
+            acc = pick(acc, *v);
+            *v = acc;
+        }
+    }
+    for block in suffix.chunks_mut(w) {
+        let mut acc = neutral;
+        for v in block.iter_mut().rev() {
+            acc = pick(acc, *v);
+            *v = acc;
+        }
+    }
+    for ((o, &s), &p) in out[..n].iter_mut().zip(suffix.iter()).zip(&prefix[w - 1..]) {
+        *o = pick(s, p);
+    }
+}
+
 /// The cost from `x` to the interval `[lower, upper]` (zero inside it).
 #[inline(always)]
 pub(crate) fn cost_to_interval(cost: DtwCost, x: f64, lower: f64, upper: f64) -> f64 {
@@ -232,6 +277,39 @@ mod tests {
         // Without a band the envelope is [1, 5] everywhere: only a₀ = 0 lies outside.
         assert_eq!(lb_keogh(&a, &b, &opts).unwrap(), 1.0);
         assert_eq!(lb_kim_fl(&[2.0], &[5.0], DtwCost::Squared).unwrap(), 3.0);
+    }
+
+    #[test]
+    fn van_herk_gil_werman_matches_the_deque_envelope() {
+        let series: Vec<f64> = (0..97)
+            .map(|i| ((i * 37 % 23) as f64).sin() * i as f64)
+            .collect();
+        let (mut prefix, mut suffix) = (Vec::new(), Vec::new());
+        for r in [0, 1, 2, 5, 12, 50, 200] {
+            let want = Envelope::new(&series, r);
+            let mut upper = vec![0.0; series.len()];
+            let mut lower = vec![0.0; series.len()];
+            sliding_extremum_into(
+                &series,
+                r,
+                f64::NEG_INFINITY,
+                |a, b| a > b,
+                &mut upper,
+                &mut prefix,
+                &mut suffix,
+            );
+            sliding_extremum_into(
+                &series,
+                r,
+                f64::INFINITY,
+                |a, b| a < b,
+                &mut lower,
+                &mut prefix,
+                &mut suffix,
+            );
+            assert_eq!(upper, want.upper, "r = {r}");
+            assert_eq!(lower, want.lower, "r = {r}");
+        }
     }
 
     #[test]

@@ -334,8 +334,7 @@ impl<V: Clone> ContentCache<V> {
             self.stats.too_large += 1;
             return;
         }
-        while self.len() >= self.bounds.max_entries || self.bytes + size > self.bounds.max_bytes
-        {
+        while self.len() >= self.bounds.max_entries || self.bytes + size > self.bounds.max_bytes {
             self.evict_least_recent();
         }
         let mut content = Vec::with_capacity(size - Self::ENTRY_OVERHEAD_BYTES);
@@ -543,7 +542,10 @@ mod tests {
         cache.insert(Comparison::Levenshtein, "abcd", "", 4);
         let word = [u32::from_le_bytes(*b"abcd")];
         let none: [u32; 0] = [];
-        assert_eq!(cache.get(Comparison::Levenshtein, &word[..], &none[..]), None);
+        assert_eq!(
+            cache.get(Comparison::Levenshtein, &word[..], &none[..]),
+            None
+        );
     }
 
     #[test]

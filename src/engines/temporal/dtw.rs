@@ -60,6 +60,8 @@ impl DtwCost {
 /// A local cost as a type, so the hot loops are compiled once per convention.
 pub(crate) trait LocalCost: Copy {
     fn cost(x: f64, y: f64) -> f64;
+    /// The cost from `x` to the nearest point of `[lower, upper]` (zero inside), branch-free.
+    fn to_interval(x: f64, lower: f64, upper: f64) -> f64;
 }
 
 /// `|x − y|`.
@@ -75,6 +77,12 @@ impl LocalCost for Abs {
     fn cost(x: f64, y: f64) -> f64 {
         (x - y).abs()
     }
+
+    #[inline(always)]
+    fn to_interval(x: f64, lower: f64, upper: f64) -> f64 {
+        // At most one of the two is positive, since lower <= upper.
+        positive_part(x - upper) + positive_part(lower - x)
+    }
 }
 
 impl LocalCost for Sq {
@@ -83,6 +91,19 @@ impl LocalCost for Sq {
         let d = x - y;
         d * d
     }
+
+    #[inline(always)]
+    fn to_interval(x: f64, lower: f64, upper: f64) -> f64 {
+        let above = positive_part(x - upper);
+        let below = positive_part(lower - x);
+        above * above + below * below
+    }
+}
+
+/// `max(v, 0)` as a compare-and-select (one `maxpd`).
+#[inline(always)]
+fn positive_part(v: f64) -> f64 {
+    if v > 0.0 { v } else { 0.0 }
 }
 
 /// The smaller of two values, as a plain compare-and-select so that it compiles to one
@@ -224,13 +245,8 @@ fn wavefront<C: LocalCost>(a: &[f64], b: &[f64], w: usize, bound_raw: f64) -> Op
         let up = &prev1[k_lo + 2..k_lo + 2 + count];
         let left = &prev1[k_lo + 1..k_lo + 1 + count];
         let out = &mut cur[k_lo + 1..k_lo + 1 + count];
-        for (((((o, &x), &y), &dg), &u), &l) in out
-            .iter_mut()
-            .zip(xs)
-            .zip(ys)
-            .zip(diag)
-            .zip(up)
-            .zip(left)
+        for (((((o, &x), &y), &dg), &u), &l) in
+            out.iter_mut().zip(xs).zip(ys).zip(diag).zip(up).zip(left)
         {
             *o = C::cost(x, y) + min2(min2(dg, u), l);
         }
@@ -289,11 +305,7 @@ pub struct WarpingPath {
 ///
 /// Stores the band of the matrix: `n · (2W′ + 1)` cells at most (`n · m` without a band);
 /// errors above [`MAX_PATH_CELLS`].
-pub fn dtw_path(
-    a: &[f64],
-    b: &[f64],
-    options: &DtwOptions,
-) -> Result<WarpingPath, TemporalError> {
+pub fn dtw_path(a: &[f64], b: &[f64], options: &DtwOptions) -> Result<WarpingPath, TemporalError> {
     check_series(a, Operand::First)?;
     check_series(b, Operand::Second)?;
     let n = a.len();
@@ -335,8 +347,16 @@ pub fn dtw_path(
                 } else {
                     f64::INFINITY
                 };
-                let up = if i > 0 { at(&acc, i - 1, j) } else { f64::INFINITY };
-                let left = if j > 0 { at(&acc, i, j - 1) } else { f64::INFINITY };
+                let up = if i > 0 {
+                    at(&acc, i - 1, j)
+                } else {
+                    f64::INFINITY
+                };
+                let left = if j > 0 {
+                    at(&acc, i, j - 1)
+                } else {
+                    f64::INFINITY
+                };
                 min2(min2(diag, up), left)
             };
             acc[offsets[i] + j - row_lo(i)] = options.cost.local(a[i], b[j]) + best;
@@ -351,8 +371,16 @@ pub fn dtw_path(
         } else {
             f64::INFINITY
         };
-        let up = if i > 0 { at(&acc, i - 1, j) } else { f64::INFINITY };
-        let left = if j > 0 { at(&acc, i, j - 1) } else { f64::INFINITY };
+        let up = if i > 0 {
+            at(&acc, i - 1, j)
+        } else {
+            f64::INFINITY
+        };
+        let left = if j > 0 {
+            at(&acc, i, j - 1)
+        } else {
+            f64::INFINITY
+        };
         if diag <= up && diag <= left {
             i -= 1;
             j -= 1;
@@ -412,7 +440,10 @@ mod tests {
         // sqrt(7) = 2.6457513110645907 and, with inner_dist="euclidean", 5.0).
         let a = [0.0, 1.0, 3.0];
         let b = [1.0, 2.0, 2.0, 5.0];
-        assert_eq!(dtw(&a, &b, &DtwOptions::new(DtwCost::Absolute)).unwrap(), 5.0);
+        assert_eq!(
+            dtw(&a, &b, &DtwOptions::new(DtwCost::Absolute)).unwrap(),
+            5.0
+        );
         let sq = dtw(&a, &b, &DtwOptions::new(DtwCost::Squared)).unwrap();
         assert!((sq - 7f64.sqrt()).abs() < 1e-15);
         let path = dtw_path(&a, &b, &DtwOptions::new(DtwCost::Absolute)).unwrap();
@@ -426,7 +457,10 @@ mod tests {
         assert_eq!(dtw(&[2.0], &[-1.5], &opts).unwrap(), 3.5);
         assert_eq!(dtw(&[2.0], &[1.0, 3.0, 0.0], &opts).unwrap(), 4.0);
         let banded = opts.with_window(0);
-        assert_eq!(dtw(&[1.0, 2.0, 3.0], &[1.0, 3.0, 3.0], &banded).unwrap(), 1.0);
+        assert_eq!(
+            dtw(&[1.0, 2.0, 3.0], &[1.0, 3.0, 3.0], &banded).unwrap(),
+            1.0
+        );
         // With unequal lengths the band widens to the difference.
         assert_eq!(
             dtw(&[1.0, 2.0, 3.0], &[1.0, 3.0], &banded).unwrap(),
@@ -475,7 +509,10 @@ mod tests {
                 let opts = DtwOptions { cost, window };
                 let exact = dtw(&a, &b, &opts).unwrap();
                 assert_eq!(dtw_bounded(&a, &b, &opts, exact).unwrap(), Some(exact));
-                assert_eq!(dtw_bounded(&a, &b, &opts, exact * 2.0).unwrap(), Some(exact));
+                assert_eq!(
+                    dtw_bounded(&a, &b, &opts, exact * 2.0).unwrap(),
+                    Some(exact)
+                );
                 assert_eq!(dtw_bounded(&a, &b, &opts, exact * 0.999).unwrap(), None);
                 assert_eq!(dtw_bounded(&a, &b, &opts, 0.0).unwrap(), None);
             }

@@ -44,10 +44,7 @@ pub enum TemporalError {
     InvalidThreshold(f64),
     /// A configuration value outside its valid range.
     #[error("invalid {name}: {reason}")]
-    InvalidParameter {
-        name: &'static str,
-        reason: String,
-    },
+    InvalidParameter { name: &'static str, reason: String },
 }
 
 /// Checks that a DTW operand is non-empty and finite everywhere.

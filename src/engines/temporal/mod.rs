@@ -29,8 +29,8 @@ pub use bounds::{Envelope, lb_keogh, lb_keogh_envelope, lb_kim, lb_kim_fl};
 pub use cache::{CacheBounds, CacheStats, Comparison, ContentCache, KeyContent};
 pub use dtw::{DtwCost, DtwOptions, WarpingPath, dtw, dtw_bounded, dtw_path, effective_window};
 pub use edit::{
-    lcs_dp, lcs_len, lcs_len_str, lcs_similarity, lcs_similarity_str, levenshtein,
-    levenshtein_dp, levenshtein_similarity, levenshtein_similarity_str, levenshtein_str,
+    lcs_dp, lcs_len, lcs_len_str, lcs_similarity, lcs_similarity_str, levenshtein, levenshtein_dp,
+    levenshtein_similarity, levenshtein_similarity_str, levenshtein_str,
 };
 pub use error::{Operand, TemporalError};
 pub use repetition::{Repetition, RepetitionConfig, RepetitionDetector};

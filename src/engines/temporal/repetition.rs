@@ -255,7 +255,11 @@ mod tests {
         let cycle = words("said the answer is forty two and then");
         let mut first_flag = None;
         let mut last = None;
-        for (index, w) in intro.iter().chain(cycle.iter().cycle().take(40)).enumerate() {
+        for (index, w) in intro
+            .iter()
+            .chain(cycle.iter().cycle().take(40))
+            .enumerate()
+        {
             last = detector.push(w);
             if first_flag.is_none() {
                 first_flag = last.map(|rep| (index, rep));

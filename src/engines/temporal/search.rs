@@ -7,12 +7,18 @@
 //! nothing of the past is rescanned. The cascade for the window starting at `s` is:
 //!
 //! 1. LB_KimFL with the UCR hierarchy: the first and last three "L-shells" of the matrix;
-//! 2. LB_Keogh of the window against the query's envelope, in the order of decreasing |qᵢ|,
-//!    abandoned as soon as it exceeds the bound;
+//! 2. LB_Keogh of the window against the query's envelope, abandoned as soon as it exceeds
+//!    the bound;
 //! 3. LB_Keogh of the query against the window's envelope (computed incrementally with
 //!    Lemire's streaming minimum and maximum);
-//! 4. banded DTW, abandoned when the cheapest cell of a row plus the remaining lower bound
-//!    (cumulated from the tighter of the two LB_Keogh) exceeds the bound.
+//! 4. LB_Improved (Lemire 2009): the window's LB_Keogh plus that of the query against the
+//!    envelope of the window projected onto the query's envelope;
+//! 5. banded DTW with early abandoning and pruning (EAPrunedDTW, Herrmann & Webb 2021), cells
+//!    being dropped once their cost plus the remaining lower bound (cumulated from the tighter
+//!    of the two LB_Keogh) exceeds the bound.
+//!
+//! The LB_Keogh sums run over chunks of the query in a branch-free, vectorised loop, the
+//! chunks ordered by decreasing Σ|qᵢ| (the suite's reordering, per chunk).
 //!
 //! Matches. A window matches when its distance is at most the threshold. Neighbouring
 //! windows of a good match are good matches too, so overlapping matches are resolved: a
@@ -33,9 +39,7 @@
 //! A sample that is NaN or infinite is a hole: no window containing it is examined, and the
 //! sample indices of the stream still count it.
 
-use std::collections::VecDeque;
-
-use super::bounds::Envelope;
+use super::bounds::{Envelope, sliding_extremum_into};
 use super::dtw::{Abs, DtwCost, LocalCost, Sq, min2};
 use super::error::TemporalError;
 
@@ -54,6 +58,11 @@ const PRUNE_SLACK: f64 = 1e-12;
 /// lengths of windows, so that the rounding of add-one-drop-one updates cannot drift on an
 /// endless stream; the O(m) recomputation every m windows is O(1) per sample.
 const RESUM_EVERY_QUERY_LENGTHS: u64 = 1;
+
+/// Positions per chunk of the LB_Keogh sums: each chunk is a branch-free loop the compiler
+/// vectorises, and the early-abandoning test runs once per chunk. Eight keeps the test
+/// frequent enough that little work is wasted past the point of abandoning.
+const BOUND_CHUNK: usize = 8;
 
 /// Query length from which the three-shell LB_Kim hierarchy applies (the six shells are then
 /// disjoint); shorter queries use the first and last cells only.
@@ -116,39 +125,62 @@ pub struct SearchStats {
     pub pruned_keogh_query: u64,
     /// Windows discarded by LB_Keogh of the query against the window's envelope.
     pub pruned_keogh_data: u64,
+    /// Windows discarded by LB_Improved.
+    pub pruned_improved: u64,
     /// DTW computations abandoned early.
     pub dtw_abandoned: u64,
     /// DTW computations completed.
     pub dtw_completed: u64,
 }
 
-/// A sliding maximum or minimum over the stream (Lemire 2009), holding (index, value).
-#[derive(Debug, Clone, Default)]
+/// A sliding maximum or minimum over the stream (Lemire 2009), holding (index, value) in a
+/// fixed ring: a window of `2r + 1` samples never holds more than `2r + 1` entries.
+#[derive(Debug, Clone)]
 struct MonotoneQueue {
-    items: VecDeque<(u64, f64)>,
+    indices: Vec<u64>,
+    values: Vec<f64>,
+    /// `capacity − 1`, the capacity being a power of two.
+    mask: usize,
+    head: usize,
+    len: usize,
 }
 
 impl MonotoneQueue {
-    /// Adds a value, dropping those it dominates; `keeps(old, new)` says whether `old` can
-    /// still be the extremum once `new` is in.
+    fn new(max_len: usize) -> Self {
+        let capacity = max_len.next_power_of_two();
+        MonotoneQueue {
+            indices: vec![0; capacity],
+            values: vec![0.0; capacity],
+            mask: capacity - 1,
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Adds a value, dropping from the back those it dominates: `keeps(old, new)` says
+    /// whether `old` can still be the extremum once `new` is in.
     #[inline]
     fn push(&mut self, index: u64, value: f64, keeps: impl Fn(f64, f64) -> bool) {
-        while self.items.back().is_some_and(|&(_, old)| !keeps(old, value)) {
-            self.items.pop_back();
+        while self.len > 0 && !keeps(self.values[(self.head + self.len - 1) & self.mask], value) {
+            self.len -= 1;
         }
-        self.items.push_back((index, value));
+        let slot = (self.head + self.len) & self.mask;
+        self.indices[slot] = index;
+        self.values[slot] = value;
+        self.len += 1;
     }
 
     #[inline]
     fn expire_before(&mut self, index: u64) {
-        while self.items.front().is_some_and(|&(i, _)| i < index) {
-            self.items.pop_front();
+        while self.len > 0 && self.indices[self.head] < index {
+            self.head = (self.head + 1) & self.mask;
+            self.len -= 1;
         }
     }
 
     #[inline]
     fn front(&self) -> Option<f64> {
-        self.items.front().map(|&(_, v)| v)
+        (self.len > 0).then(|| self.values[self.head])
     }
 }
 
@@ -158,6 +190,8 @@ impl MonotoneQueue {
 struct MirroredRing {
     values: Vec<f64>,
     capacity: usize,
+    /// Where the next value goes: the slot of the oldest value.
+    next: usize,
 }
 
 impl MirroredRing {
@@ -165,21 +199,24 @@ impl MirroredRing {
         MirroredRing {
             values: vec![0.0; 2 * capacity],
             capacity,
+            next: 0,
         }
     }
 
     #[inline]
-    fn write(&mut self, index: u64, value: f64) {
-        let k = (index % self.capacity as u64) as usize;
-        self.values[k] = value;
-        self.values[k + self.capacity] = value;
+    fn push(&mut self, value: f64) {
+        self.values[self.next] = value;
+        self.values[self.next + self.capacity] = value;
+        self.next += 1;
+        if self.next == self.capacity {
+            self.next = 0;
+        }
     }
 
-    /// The values of indices `newest + 1 − capacity ..= newest`, oldest first.
+    /// The last `capacity` values pushed, oldest first.
     #[inline]
-    fn last(&self, newest: u64) -> &[f64] {
-        let k = (newest % self.capacity as u64) as usize;
-        &self.values[k + 1..k + 1 + self.capacity]
+    fn last(&self) -> &[f64] {
+        &self.values[self.next..self.next + self.capacity]
     }
 }
 
@@ -187,12 +224,23 @@ impl MirroredRing {
 #[derive(Debug, Clone)]
 struct PreparedQuery {
     values: Vec<f64>,
-    /// Indices by decreasing |value| (the UCR suite's reordering: large values give large
-    /// bound contributions early).
-    order: Vec<usize>,
-    /// The query's envelope under the band, in natural order.
+    /// The query's envelope under the band.
     upper: Vec<f64>,
     lower: Vec<f64>,
+    /// Index ranges of [`BOUND_CHUNK`] positions, by decreasing Σ|qᵢ|: the UCR suite's
+    /// reordering (large values give large bound contributions, so abandoning comes early),
+    /// applied to chunks so that each chunk is still a contiguous, vectorised loop.
+    chunks: Vec<(usize, usize)>,
+}
+
+/// Buffers of the LB_Improved stage.
+#[derive(Debug, Clone)]
+struct EnvelopeScratch {
+    upper: Vec<f64>,
+    lower: Vec<f64>,
+    terms: Vec<f64>,
+    prefix: Vec<f64>,
+    suffix: Vec<f64>,
 }
 
 /// Incremental UCR-style search of one query in an endless series; see the module
@@ -221,6 +269,8 @@ pub struct StreamingSearch {
     sum_sq: f64,
     /// Non-finite samples in the current window.
     holes_in_window: usize,
+    /// Windows left before the sums are recomputed exactly.
+    windows_to_resum: u64,
     pending: Option<(u64, f64)>,
     stats: SearchStats,
     // Scratch, reused for every window.
@@ -228,6 +278,8 @@ pub struct StreamingSearch {
     bound_data: Vec<f64>,
     cumulative: Vec<f64>,
     normalised: Vec<f64>,
+    projection: Vec<f64>,
+    envelope_scratch: EnvelopeScratch,
     row_prev: Vec<f64>,
     row_cur: Vec<f64>,
 }
@@ -249,16 +301,20 @@ impl StreamingSearch {
         let m = query.len();
         let r = config.band.min(m - 1);
         let values = z_normalise(query);
-        let mut order: Vec<usize> = (0..m).collect();
-        order.sort_by(|&x, &y| values[y].abs().total_cmp(&values[x].abs()));
+        let mut chunks: Vec<(usize, usize)> = (0..m)
+            .step_by(BOUND_CHUNK)
+            .map(|s| (s, (s + BOUND_CHUNK).min(m)))
+            .collect();
+        let weight = |&(s, e): &(usize, usize)| values[s..e].iter().map(|v| v.abs()).sum::<f64>();
+        chunks.sort_by(|x, y| weight(y).total_cmp(&weight(x)));
         let envelope = Envelope::new(&values, r);
         let exclusion = config.exclusion.unwrap_or(m).max(1);
         Ok(StreamingSearch {
             query: PreparedQuery {
                 values,
-                order,
                 upper: envelope.upper,
                 lower: envelope.lower,
+                chunks,
             },
             m,
             r,
@@ -270,19 +326,28 @@ impl StreamingSearch {
             samples: MirroredRing::new(m + r + 1),
             env_upper: MirroredRing::new(m),
             env_lower: MirroredRing::new(m),
-            max_queue: MonotoneQueue::default(),
-            min_queue: MonotoneQueue::default(),
+            max_queue: MonotoneQueue::new(2 * r + 2),
+            min_queue: MonotoneQueue::new(2 * r + 2),
             sum: 0.0,
             sum_sq: 0.0,
             holes_in_window: 0,
+            windows_to_resum: 1,
             pending: None,
             stats: SearchStats::default(),
             bound_query: vec![0.0; m],
             bound_data: vec![0.0; m],
             cumulative: vec![0.0; m + 1],
             normalised: vec![0.0; m],
-            row_prev: vec![f64::INFINITY; 2 * r + 1],
-            row_cur: vec![f64::INFINITY; 2 * r + 1],
+            projection: vec![0.0; m],
+            envelope_scratch: EnvelopeScratch {
+                upper: vec![0.0; m],
+                lower: vec![0.0; m],
+                terms: vec![0.0; m],
+                prefix: Vec::with_capacity(m + 2 * r),
+                suffix: Vec::with_capacity(m + 2 * r),
+            },
+            row_prev: vec![f64::INFINITY; m],
+            row_cur: vec![f64::INFINITY; m],
         })
     }
 
@@ -310,7 +375,7 @@ impl StreamingSearch {
     pub fn push(&mut self, sample: f64) -> Option<PatternMatch> {
         let index = self.seen;
         self.seen += 1;
-        self.samples.write(index, sample);
+        self.samples.push(sample);
         if sample.is_finite() {
             self.max_queue.push(index, sample, |old, new| old > new);
             self.min_queue.push(index, sample, |old, new| old < new);
@@ -366,10 +431,10 @@ impl StreamingSearch {
         self.min_queue.expire_before(lo);
         // An empty queue means every sample around `c`, `c` included, is a hole: the value is
         // never used since no window containing `c` is examined.
-        self.env_upper.write(c, self.max_queue.front().unwrap_or(0.0));
-        self.env_lower.write(c, self.min_queue.front().unwrap_or(0.0));
+        self.env_upper.push(self.max_queue.front().unwrap_or(0.0));
+        self.env_lower.push(self.min_queue.front().unwrap_or(0.0));
 
-        let window = self.samples.last(newest);
+        let window = self.samples.last();
         // Offset in `window` of sample `c`: the ring's oldest sample is `newest + 1 − cap`.
         let cap = (self.m + self.r + 1) as u64;
         let entering = window[(c + cap - 1 - newest) as usize];
@@ -393,7 +458,9 @@ impl StreamingSearch {
         }
         let start = c + 1 - self.m as u64;
         let first = (start + cap - 1 - newest) as usize;
-        if start % (self.m as u64 * RESUM_EVERY_QUERY_LENGTHS) == 0 {
+        self.windows_to_resum -= 1;
+        if self.windows_to_resum == 0 {
+            self.windows_to_resum = self.m as u64 * RESUM_EVERY_QUERY_LENGTHS;
             let (s, s2) = window[first..first + self.m]
                 .iter()
                 .filter(|v| v.is_finite())
@@ -436,8 +503,7 @@ impl StreamingSearch {
     fn examine<C: LocalCost>(&mut self, first: usize, bound: f64) -> Option<f64> {
         let m = self.m;
         let r = self.r;
-        let newest = self.seen - 1;
-        let window = &self.samples.last(newest)[first..first + m];
+        let window = &self.samples.last()[first..first + m];
         let mean = self.sum / m as f64;
         let variance = (self.sum_sq / m as f64 - mean * mean).max(0.0);
         let std = variance.sqrt();
@@ -463,36 +529,103 @@ impl StreamingSearch {
             return None;
         }
 
-        // 2. LB_Keogh, window against the query's envelope, reordered, early abandoned.
+        // 2. LB_Keogh, window against the query's envelope, chunk by chunk, early abandoned.
+        let query = &self.query;
         let mut lb_query = 0.0;
-        for &i in &self.query.order {
-            let x = z(window[i]);
-            let d = interval_cost::<C>(x, self.query.lower[i], self.query.upper[i]);
-            self.bound_query[i] = d;
-            lb_query += d;
+        for &(s, e) in &query.chunks {
+            let out = &mut self.bound_query[s..e];
+            let len = out.len();
+            let (xs, lower, upper) = (&window[s..e], &query.lower[s..e], &query.upper[s..e]);
+            let (xs, lower, upper) = (&xs[..len], &lower[..len], &upper[..len]);
+            for k in 0..len {
+                out[k] = C::to_interval((xs[k] - mean) * inv_std, lower[k], upper[k]);
+            }
+            lb_query += small_sum(out);
             if lb_query > prune_at {
                 self.stats.pruned_keogh_query += 1;
                 return None;
             }
         }
 
-        // 3. LB_Keogh, query against the window's envelope.
-        // The envelope ring ends at the centre just processed, the window's last sample.
-        let centre = self.next_centre - 1;
-        let env_u = self.env_upper.last(centre);
-        let env_l = self.env_lower.last(centre);
+        // 3. LB_Keogh, query against the window's envelope (the envelope ring ends at the
+        // centre just processed, the window's last sample).
+        let env_u = self.env_upper.last();
+        let env_l = self.env_lower.last();
         let mut lb_data = 0.0;
-        for &i in &self.query.order {
-            let d = interval_cost::<C>(q[i], z(env_l[i]), z(env_u[i]));
-            self.bound_data[i] = d;
-            lb_data += d;
+        for &(s, e) in &query.chunks {
+            let out = &mut self.bound_data[s..e];
+            let len = out.len();
+            let (qs, lower, upper) = (&q[s..e], &env_l[s..e], &env_u[s..e]);
+            let (qs, lower, upper) = (&qs[..len], &lower[..len], &upper[..len]);
+            for k in 0..len {
+                out[k] = C::to_interval(
+                    qs[k],
+                    (lower[k] - mean) * inv_std,
+                    (upper[k] - mean) * inv_std,
+                );
+            }
+            lb_data += small_sum(out);
             if lb_data > prune_at {
                 self.stats.pruned_keogh_data += 1;
                 return None;
             }
         }
 
-        // 4. DTW with the cumulative remaining bound of the tighter LB_Keogh.
+        // 4. LB_Improved (Lemire 2009, eq. 4): the window's LB_Keogh plus the LB_Keogh of the
+        // query against the envelope of the window projected onto the query's envelope.
+        for (((h, &x), &lower), &upper) in self
+            .projection
+            .iter_mut()
+            .zip(window)
+            .zip(&query.lower)
+            .zip(&query.upper)
+        {
+            let v = (x - mean) * inv_std;
+            *h = if v > upper {
+                upper
+            } else if v < lower {
+                lower
+            } else {
+                v
+            };
+        }
+        let projection = &self.projection;
+        let scratch = &mut self.envelope_scratch;
+        sliding_extremum_into(
+            projection,
+            r,
+            f64::NEG_INFINITY,
+            |a, b| a > b,
+            &mut scratch.upper,
+            &mut scratch.prefix,
+            &mut scratch.suffix,
+        );
+        sliding_extremum_into(
+            projection,
+            r,
+            f64::INFINITY,
+            |a, b| a < b,
+            &mut scratch.lower,
+            &mut scratch.prefix,
+            &mut scratch.suffix,
+        );
+        let mut lb_improved = lb_query;
+        for &(s, e) in &query.chunks {
+            let out = &mut scratch.terms[s..e];
+            let len = out.len();
+            let (qs, lower, upper) = (&q[s..e], &scratch.lower[s..e], &scratch.upper[s..e]);
+            let (qs, lower, upper) = (&qs[..len], &lower[..len], &upper[..len]);
+            for k in 0..len {
+                out[k] = C::to_interval(qs[k], lower[k], upper[k]);
+            }
+            lb_improved += small_sum(out);
+            if lb_improved > prune_at {
+                self.stats.pruned_improved += 1;
+                return None;
+            }
+        }
+
+        // 5. DTW with the cumulative remaining bound of the tighter LB_Keogh.
         let contributions = if lb_query > lb_data {
             &self.bound_query
         } else {
@@ -505,7 +638,7 @@ impl StreamingSearch {
         for (out, &v) in self.normalised.iter_mut().zip(window) {
             *out = (v - mean) * inv_std;
         }
-        let result = banded_dtw_abandoning::<C>(
+        let result = ea_pruned_dtw::<C>(
             q,
             &self.normalised,
             r,
@@ -570,15 +703,22 @@ pub fn z_normalise(series: &[f64]) -> Vec<f64> {
     series.iter().map(|&v| (v - mean) / std).collect()
 }
 
+/// Sum of a short slice with four independent accumulators (vectorisable, unlike a single
+/// running sum, whose order the compiler must keep).
 #[inline(always)]
-fn interval_cost<C: LocalCost>(x: f64, lower: f64, upper: f64) -> f64 {
-    if x > upper {
-        C::cost(x, upper)
-    } else if x < lower {
-        C::cost(x, lower)
-    } else {
-        0.0
+fn small_sum(values: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let mut quads = values.chunks_exact(4);
+    for quad in &mut quads {
+        for (a, &v) in acc.iter_mut().zip(quad) {
+            *a += v;
+        }
     }
+    let mut total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for &v in quads.remainder() {
+        total += v;
+    }
+    total
 }
 
 /// LB_KimFL with the UCR suite's hierarchy (Rakthanmanon et al. 2012, §4.2.1, and the suite's
@@ -637,14 +777,22 @@ fn lb_kim_hierarchy<C: LocalCost>(
     lb
 }
 
-/// Banded DTW of two equal-length series (rows: the query, columns: the window) keeping two
-/// rows of the band, abandoned (`None`) when the cheapest cell of row `i` plus
-/// `cumulative[i + r + 1]` exceeds `prune_at`: the columns (for the window's LB_Keogh) or
-/// rows (for the query's) after `i + r` are all still to be visited by cells below row `i`,
-/// each costing at least its bound contribution (Rakthanmanon et al. 2012, §4.2.3).
+/// Banded DTW of two equal-length series (rows: the query, columns: the window) with early
+/// abandoning and pruning: EAPrunedDTW (Herrmann & Webb 2021, "Early abandoning and pruning
+/// for elastic distances including dynamic time warping", DMKD 35), with the UCR suite's
+/// cumulative lower bound folded into the pruning threshold.
 ///
-/// Row buffers hold `2r + 1` cells, cell `(i, j)` at `k = j − i + r`.
-fn banded_dtw_abandoning<C: LocalCost>(
+/// A cell `(i, j)` whose partial cost plus `cumulative[i + r + 1]` exceeds `prune_at` cannot
+/// be on a path under the bound: the rows (for the query's LB_Keogh) or columns (for the
+/// window's) after `i + r` are all still to be visited by later cells, each costing at least
+/// its bound contribution (Rakthanmanon et al. 2012, §4.2.3). Such cells are treated as
+/// infinite, so each row only spans the columns between the first and the last cell still
+/// under the threshold (and the cells those can reach), and the computation stops as soon as
+/// a row has none.
+///
+/// Row buffers hold `m` cells indexed by column; only cells in `[start, end]` of the previous
+/// row, which were all written by it, are ever read.
+fn ea_pruned_dtw<C: LocalCost>(
     q: &[f64],
     c: &[f64],
     r: usize,
@@ -654,44 +802,78 @@ fn banded_dtw_abandoning<C: LocalCost>(
     cur: &mut [f64],
 ) -> Option<f64> {
     let m = q.len();
-    let width = 2 * r + 1;
     let inf = f64::INFINITY;
-    prev[..width].fill(inf);
-    cur[..width].fill(inf);
+    let threshold = |i: usize| prune_at - cumulative[(i + r + 1).min(m)];
     let (mut prev, mut cur) = (prev, cur);
-    for i in 0..m {
-        let j_lo = i.saturating_sub(r);
-        let j_hi = (m - 1).min(i + r);
-        let mut row_min = inf;
-        let qi = q[i];
-        let mut left = inf;
-        for j in j_lo..=j_hi {
-            let k = j + r - i;
-            let best = if i == 0 && j == 0 {
-                0.0
-            } else {
-                let up = if i > 0 && k + 1 < width {
-                    prev[k + 1]
-                } else {
-                    inf
-                };
-                let diag = if i > 0 && j > 0 { prev[k] } else { inf };
-                min2(min2(up, diag), left)
-            };
-            let value = C::cost(qi, c[j]) + best;
-            cur[k] = value;
-            left = value;
-            row_min = min2(row_min, value);
+
+    // Row 0: partial costs only grow along the row, so it ends at the first pruned cell.
+    let ub = threshold(0);
+    let mut left = 0.0;
+    let mut end = None;
+    for j in 0..=r.min(m - 1) {
+        let v = C::cost(q[0], c[j]) + left;
+        if v > ub {
+            break;
         }
-        if i + r + 1 < m && row_min + cumulative[i + r + 1] > prune_at {
+        prev[j] = v;
+        left = v;
+        end = Some(j);
+    }
+    let mut end = end?;
+    let mut start = 0usize;
+
+    for i in 1..m {
+        let ub = threshold(i);
+        let qi = q[i];
+        let lo = i.saturating_sub(r).max(start);
+        let hi = (m - 1).min(i + r);
+        let mut left = inf;
+        let mut j = lo;
+        let mut new_end = usize::MAX;
+        // Columns that the previous row's live cells reach from above and diagonally. The
+        // first has a diagonal neighbour only if it lies after the previous row's start.
+        let shared_end = end.min(hi);
+        if j <= shared_end {
+            let diag = if j > start { prev[j - 1] } else { inf };
+            let v = C::cost(qi, c[j]) + min2(min2(prev[j], diag), left);
+            let live = v <= ub;
+            left = if live { v } else { inf };
+            new_end = if live { j } else { new_end };
+            cur[j] = left;
+            j += 1;
+        }
+        while j <= shared_end {
+            let v = C::cost(qi, c[j]) + min2(min2(prev[j], prev[j - 1]), left);
+            let live = v <= ub;
+            left = if live { v } else { inf };
+            new_end = if live { j } else { new_end };
+            cur[j] = left;
+            j += 1;
+        }
+        // One column past the previous row's last live cell: diagonal or left only; after
+        // it, left only, so the row ends at its first pruned cell.
+        if j == end + 1 && j <= hi {
+            let mut v = C::cost(qi, c[j]) + min2(prev[end], left);
+            while v <= ub {
+                new_end = j;
+                cur[j] = v;
+                j += 1;
+                if j > hi {
+                    break;
+                }
+                v += C::cost(qi, c[j]);
+            }
+        }
+        if new_end == usize::MAX {
             return None;
         }
-        if i + 1 == m {
-            return Some(cur[m - 1 + r - i]);
-        }
+        // The row's first live cell (there is one: `new_end`).
+        let new_start = (lo..=new_end).find(|&k| cur[k] <= ub).unwrap_or(new_end);
+        start = new_start;
+        end = new_end;
         std::mem::swap(&mut prev, &mut cur);
     }
-    None
+    (end == m - 1).then(|| prev[m - 1])
 }
 
 #[cfg(test)]
@@ -733,12 +915,15 @@ mod tests {
         for cost in [DtwCost::Absolute, DtwCost::Squared] {
             for band in [0, 3, 6] {
                 let p = profile(&series, &query, band, cost);
-                let (best_i, best_d) = p
-                    .iter()
-                    .enumerate()
-                    .fold((0, f64::INFINITY), |acc, (i, &d)| {
-                        if d < acc.1 { (i, d) } else { acc }
-                    });
+                let (best_i, best_d) =
+                    p.iter()
+                        .enumerate()
+                        .fold(
+                            (0, f64::INFINITY),
+                            |acc, (i, &d)| {
+                                if d < acc.1 { (i, d) } else { acc }
+                            },
+                        );
                 let got = best_match(&series, &query, band, cost).unwrap().unwrap();
                 assert_eq!(got.start, best_i as u64, "{cost:?} band {band}");
                 assert!((got.distance - best_d).abs() <= 1e-9 * best_d.max(1.0));
