@@ -95,18 +95,19 @@ pub(crate) fn levenshtein(pm: &PatternMasks, text: impl Iterator<Item = u32>) ->
         return score as usize;
     }
     let blocks = pm.blocks;
-    let mut pv = vec![!0u64; blocks];
-    let mut mv = vec![0u64; blocks];
+    // (positive, negative) vertical deltas of each block, side by side for locality.
+    let mut vertical = vec![(!0u64, 0u64); blocks];
     for id in text {
         let eqs = pm.row(id);
+        let (body, last) = vertical.split_at_mut(blocks - 1);
         let (mut hin_pos, mut hin_neg) = (1u64, 0u64);
-        for w in 0..blocks - 1 {
-            let (ph, mh) = advance_block(&mut pv[w], &mut mv[w], eqs[w], hin_pos, hin_neg);
+        for ((pv, mv), &eq) in body.iter_mut().zip(eqs) {
+            let (ph, mh) = advance_block(pv, mv, eq, hin_pos, hin_neg);
             hin_pos = ph >> 63;
             hin_neg = mh >> 63;
         }
-        let w = blocks - 1;
-        let (ph, mh) = advance_block(&mut pv[w], &mut mv[w], eqs[w], hin_pos, hin_neg);
+        let (pv, mv) = &mut last[0];
+        let (ph, mh) = advance_block(pv, mv, eqs[blocks - 1], hin_pos, hin_neg);
         score += ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
     }
     score as usize
@@ -126,20 +127,20 @@ pub(crate) fn best_substring_match(
     }
     let last_bit = (m - 1) % WORD;
     let blocks = pm.blocks;
-    let mut pv = vec![!0u64; blocks];
-    let mut mv = vec![0u64; blocks];
+    let mut vertical = vec![(!0u64, 0u64); blocks];
     let mut score = m as i64;
     let mut best: Option<(usize, usize)> = None;
     for (j, id) in text.enumerate() {
         let eqs = pm.row(id);
+        let (body, last) = vertical.split_at_mut(blocks - 1);
         let (mut hin_pos, mut hin_neg) = (0u64, 0u64);
-        for w in 0..blocks - 1 {
-            let (ph, mh) = advance_block(&mut pv[w], &mut mv[w], eqs[w], hin_pos, hin_neg);
+        for ((pv, mv), &eq) in body.iter_mut().zip(eqs) {
+            let (ph, mh) = advance_block(pv, mv, eq, hin_pos, hin_neg);
             hin_pos = ph >> 63;
             hin_neg = mh >> 63;
         }
-        let w = blocks - 1;
-        let (ph, mh) = advance_block(&mut pv[w], &mut mv[w], eqs[w], hin_pos, hin_neg);
+        let (pv, mv) = &mut last[0];
+        let (ph, mh) = advance_block(pv, mv, eqs[blocks - 1], hin_pos, hin_neg);
         score += ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
         let d = score as usize;
         if best.is_none_or(|(bd, _)| d <= bd) {
