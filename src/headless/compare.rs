@@ -271,7 +271,10 @@ mod tests {
 
         let ta = write_temp(dir.path(), "ta.txt", "kitten\n");
         let tb = write_temp(dir.path(), "tb.txt", "sitting");
-        assert_eq!(run_to_string(&options(Metric::Edit, &ta, &tb)).unwrap(), "3\n");
+        assert_eq!(
+            run_to_string(&options(Metric::Edit, &ta, &tb)).unwrap(),
+            "3\n"
+        );
         let json = run_to_string(&CompareOptions {
             json: true,
             ..options(Metric::Lcs, &ta, &tb)
@@ -290,7 +293,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("input B ("), "{err}");
-        assert!(err.contains("empty.txt") && err.contains("no numbers"), "{err}");
+        assert!(
+            err.contains("empty.txt") && err.contains("no numbers"),
+            "{err}"
+        );
         let err = compute(&options(Metric::DtwSq, &bad, &a))
             .unwrap_err()
             .to_string();
