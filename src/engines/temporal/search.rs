@@ -822,9 +822,8 @@ fn ea_pruned_dtw<C: LocalCost>(
     let mut end = end?;
     let mut start = 0usize;
 
-    for i in 1..m {
+    for (i, &qi) in q.iter().enumerate().skip(1) {
         let ub = threshold(i);
-        let qi = q[i];
         let lo = i.saturating_sub(r).max(start);
         let hi = (m - 1).min(i + r);
         let mut left = inf;
