@@ -97,18 +97,40 @@ pub(crate) fn levenshtein(pm: &PatternMasks, text: impl Iterator<Item = u32>) ->
     let blocks = pm.blocks;
     // (positive, negative) vertical deltas of each block, side by side for locality.
     let mut vertical = vec![(!0u64, 0u64); blocks];
-    for id in text {
-        let eqs = pm.row(id);
+    let score_delta =
+        |ph: u64, mh: u64| ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
+    let mut text = text.peekable();
+    while let Some(first) = text.next() {
+        let e1 = pm.row(first);
         let (body, last) = vertical.split_at_mut(blocks - 1);
-        let (mut hin_pos, mut hin_neg) = (1u64, 0u64);
-        for ((pv, mv), &eq) in body.iter_mut().zip(eqs) {
-            let (ph, mh) = advance_block(pv, mv, eq, hin_pos, hin_neg);
-            hin_pos = ph >> 63;
-            hin_neg = mh >> 63;
-        }
         let (pv, mv) = &mut last[0];
-        let (ph, mh) = advance_block(pv, mv, eqs[blocks - 1], hin_pos, hin_neg);
-        score += ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
+        if let Some(second) = text.next() {
+            // Two columns per pass over the blocks: each block's deltas are loaded and stored
+            // once for both, and the two columns' carry chains interleave.
+            let e2 = pm.row(second);
+            let (mut pos1, mut neg1, mut pos2, mut neg2) = (1u64, 0u64, 1u64, 0u64);
+            for (((pv, mv), &eq1), &eq2) in body.iter_mut().zip(e1).zip(e2) {
+                let (ph, mh) = advance_block(pv, mv, eq1, pos1, neg1);
+                pos1 = ph >> 63;
+                neg1 = mh >> 63;
+                let (ph, mh) = advance_block(pv, mv, eq2, pos2, neg2);
+                pos2 = ph >> 63;
+                neg2 = mh >> 63;
+            }
+            let (ph, mh) = advance_block(pv, mv, e1[blocks - 1], pos1, neg1);
+            score += score_delta(ph, mh);
+            let (ph, mh) = advance_block(pv, mv, e2[blocks - 1], pos2, neg2);
+            score += score_delta(ph, mh);
+        } else {
+            let (mut pos, mut neg) = (1u64, 0u64);
+            for ((pv, mv), &eq) in body.iter_mut().zip(e1) {
+                let (ph, mh) = advance_block(pv, mv, eq, pos, neg);
+                pos = ph >> 63;
+                neg = mh >> 63;
+            }
+            let (ph, mh) = advance_block(pv, mv, e1[blocks - 1], pos, neg);
+            score += score_delta(ph, mh);
+        }
     }
     score as usize
 }
@@ -150,6 +172,16 @@ pub(crate) fn best_substring_match(
     best
 }
 
+/// One block of Hyyrö's LCS step, with the addition's carry in and out (0 or 1).
+#[inline(always)]
+fn lcs_step(word: u64, eq: u64, carry: &mut u64) -> u64 {
+    let u = word & eq;
+    let (sum, c1) = word.overflowing_add(u);
+    let (sum, c2) = sum.overflowing_add(*carry);
+    *carry = u64::from(c1 | c2);
+    sum | (word ^ u)
+}
+
 /// Length of the longest common subsequence of the pattern and the text (Hyyrö 2004, eq. 2:
 /// `V′ = (V + (V & M)) | (V & !M)`, with the carry of the addition running across blocks);
 /// the LCS length is the number of zero bits among the pattern's `m` bits.
@@ -181,15 +213,22 @@ pub(crate) fn lcs(pm: &PatternMasks, text: impl Iterator<Item = u32>) -> usize {
         return zeros(&[v]);
     }
     let mut v = vec![!0u64; blocks];
-    for id in text {
-        let eqs = pm.row(id);
-        let mut carry = false;
-        for (word, &eq) in v.iter_mut().zip(eqs) {
-            let u = *word & eq;
-            let (sum, c1) = word.overflowing_add(u);
-            let (sum, c2) = sum.overflowing_add(u64::from(carry));
-            carry = c1 | c2;
-            *word = sum | (*word ^ u);
+    let mut text = text.peekable();
+    while let Some(first) = text.next() {
+        let e1 = pm.row(first);
+        if let Some(second) = text.next() {
+            // Two columns per pass over the blocks (see `levenshtein`).
+            let e2 = pm.row(second);
+            let (mut carry1, mut carry2) = (0u64, 0u64);
+            for ((word, &eq1), &eq2) in v.iter_mut().zip(e1).zip(e2) {
+                let x = lcs_step(*word, eq1, &mut carry1);
+                *word = lcs_step(x, eq2, &mut carry2);
+            }
+        } else {
+            let mut carry = 0u64;
+            for (word, &eq) in v.iter_mut().zip(e1) {
+                *word = lcs_step(*word, eq, &mut carry);
+            }
         }
     }
     zeros(&v)
