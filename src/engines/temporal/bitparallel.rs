@@ -1,0 +1,235 @@
+//! Bit-parallel kernels over dense symbol ids: Levenshtein distance (Myers 1999, "A fast
+//! bit-vector algorithm for approximate string matching based on dynamic programming", JACM
+//! 46(3), in the block form of Hyyrö 2003 and Edlib), its approximate-search variant (Sellers'
+//! free start), and the LCS length (Allison & Dix 1986; Hyyrö 2004, "Bit-parallel LCS-length
+//! computation revisited").
+//!
+//! The pattern (the shorter sequence) is held as one match mask per symbol, split into 64-bit
+//! blocks; each text symbol then advances a whole column of the DP matrix in a few word
+//! operations per block: O(⌈m/64⌉ · n) time.
+
+use super::alphabet::Alphabet;
+
+/// Bits per block.
+const WORD: usize = 64;
+
+/// Match masks of a pattern: bit `i` of the masks of symbol `s` is set when `pattern[i] == s`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PatternMasks {
+    len: usize,
+    blocks: usize,
+    /// `(alphabet size + 1) · blocks` words; the last row (absent symbols) is zero.
+    masks: Vec<u64>,
+}
+
+impl PatternMasks {
+    /// Masks of `pattern` under `alphabet` (built from that pattern).
+    pub(crate) fn build<S, A: Alphabet<S>>(pattern: &[S], alphabet: &A) -> Self {
+        let mut masks = PatternMasks::default();
+        masks.rebuild(
+            pattern.iter().map(|s| alphabet.id(s)),
+            pattern.len(),
+            alphabet.size(),
+        );
+        masks
+    }
+
+    /// Refills the masks from pattern ids in `0..alphabet_size`, reusing the allocation.
+    pub(crate) fn rebuild(
+        &mut self,
+        ids: impl Iterator<Item = u32>,
+        len: usize,
+        alphabet_size: usize,
+    ) {
+        self.len = len;
+        self.blocks = len.div_ceil(WORD).max(1);
+        self.masks.clear();
+        self.masks.resize((alphabet_size + 1) * self.blocks, 0);
+        for (i, id) in ids.enumerate() {
+            self.masks[id as usize * self.blocks + i / WORD] |= 1u64 << (i % WORD);
+        }
+    }
+
+    #[inline(always)]
+    fn row(&self, id: u32) -> &[u64] {
+        let start = id as usize * self.blocks;
+        &self.masks[start..start + self.blocks]
+    }
+}
+
+/// One column step of Myers' algorithm on one block (Myers 1999, Fig. 5 and §4; the block
+/// interface of Edlib's `calculateBlock`): `pv`/`mv` are the block's vertical +1/−1 deltas,
+/// `hin_pos`/`hin_neg` the horizontal delta entering at its top (one bit each). Returns the
+/// horizontal deltas `(ph, mh)` before the shift: bit `i` is the delta leaving row `i`.
+#[inline(always)]
+fn advance_block(pv: &mut u64, mv: &mut u64, eq: u64, hin_pos: u64, hin_neg: u64) -> (u64, u64) {
+    let xv = eq | *mv;
+    let eq = eq | hin_neg;
+    let xh = ((eq & *pv).wrapping_add(*pv) ^ *pv) | eq;
+    let ph = *mv | !(xh | *pv);
+    let mh = *pv & xh;
+    let ph_shifted = (ph << 1) | hin_pos;
+    let mh_shifted = (mh << 1) | hin_neg;
+    *pv = mh_shifted | !(xv | ph_shifted);
+    *mv = ph_shifted & xv;
+    (ph, mh)
+}
+
+/// Levenshtein distance between the pattern and the text (global alignment: the top row is
+/// `D(0, j) = j`, so +1 enters the first block at every column). Bits above the pattern's
+/// length in the last block hold garbage, which only ever flows upwards (carries and left
+/// shifts), so the score is read at bit `(m − 1) mod 64`.
+pub(crate) fn levenshtein(pm: &PatternMasks, text: impl Iterator<Item = u32>) -> usize {
+    let m = pm.len;
+    if m == 0 {
+        return text.count();
+    }
+    let last_bit = (m - 1) % WORD;
+    let mut score = m as i64;
+    if pm.blocks == 1 {
+        let (mut pv, mut mv) = (!0u64, 0u64);
+        for id in text {
+            let (ph, mh) = advance_block(&mut pv, &mut mv, pm.row(id)[0], 1, 0);
+            score += ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
+        }
+        return score as usize;
+    }
+    let blocks = pm.blocks;
+    // (positive, negative) vertical deltas of each block, side by side for locality.
+    let mut vertical = vec![(!0u64, 0u64); blocks];
+    let score_delta =
+        |ph: u64, mh: u64| ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
+    let mut text = text.peekable();
+    while let Some(first) = text.next() {
+        let e1 = pm.row(first);
+        let (body, last) = vertical.split_at_mut(blocks - 1);
+        let (pv, mv) = &mut last[0];
+        if let Some(second) = text.next() {
+            // Two columns per pass over the blocks: each block's deltas are loaded and stored
+            // once for both, and the two columns' carry chains interleave.
+            let e2 = pm.row(second);
+            let (mut pos1, mut neg1, mut pos2, mut neg2) = (1u64, 0u64, 1u64, 0u64);
+            for (((pv, mv), &eq1), &eq2) in body.iter_mut().zip(e1).zip(e2) {
+                let (ph, mh) = advance_block(pv, mv, eq1, pos1, neg1);
+                pos1 = ph >> 63;
+                neg1 = mh >> 63;
+                let (ph, mh) = advance_block(pv, mv, eq2, pos2, neg2);
+                pos2 = ph >> 63;
+                neg2 = mh >> 63;
+            }
+            let (ph, mh) = advance_block(pv, mv, e1[blocks - 1], pos1, neg1);
+            score += score_delta(ph, mh);
+            let (ph, mh) = advance_block(pv, mv, e2[blocks - 1], pos2, neg2);
+            score += score_delta(ph, mh);
+        } else {
+            let (mut pos, mut neg) = (1u64, 0u64);
+            for ((pv, mv), &eq) in body.iter_mut().zip(e1) {
+                let (ph, mh) = advance_block(pv, mv, eq, pos, neg);
+                pos = ph >> 63;
+                neg = mh >> 63;
+            }
+            let (ph, mh) = advance_block(pv, mv, e1[blocks - 1], pos, neg);
+            score += score_delta(ph, mh);
+        }
+    }
+    score as usize
+}
+
+/// Approximate search (Sellers 1980: the pattern may start anywhere in the text, so nothing
+/// enters the top row): the smallest edit distance between the pattern and a substring of
+/// the text, and the index of the text position where the latest such substring ends.
+/// `None` for an empty text or an empty pattern.
+pub(crate) fn best_substring_match(
+    pm: &PatternMasks,
+    text: impl Iterator<Item = u32>,
+) -> Option<(usize, usize)> {
+    let m = pm.len;
+    if m == 0 {
+        return None;
+    }
+    let last_bit = (m - 1) % WORD;
+    let blocks = pm.blocks;
+    let mut vertical = vec![(!0u64, 0u64); blocks];
+    let mut score = m as i64;
+    let mut best: Option<(usize, usize)> = None;
+    for (j, id) in text.enumerate() {
+        let eqs = pm.row(id);
+        let (body, last) = vertical.split_at_mut(blocks - 1);
+        let (mut hin_pos, mut hin_neg) = (0u64, 0u64);
+        for ((pv, mv), &eq) in body.iter_mut().zip(eqs) {
+            let (ph, mh) = advance_block(pv, mv, eq, hin_pos, hin_neg);
+            hin_pos = ph >> 63;
+            hin_neg = mh >> 63;
+        }
+        let (pv, mv) = &mut last[0];
+        let (ph, mh) = advance_block(pv, mv, eqs[blocks - 1], hin_pos, hin_neg);
+        score += ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
+        let d = score as usize;
+        if best.is_none_or(|(bd, _)| d <= bd) {
+            best = Some((d, j));
+        }
+    }
+    best
+}
+
+/// One block of Hyyrö's LCS step, with the addition's carry in and out (0 or 1).
+#[inline(always)]
+fn lcs_step(word: u64, eq: u64, carry: &mut u64) -> u64 {
+    let u = word & eq;
+    let (sum, c1) = word.overflowing_add(u);
+    let (sum, c2) = sum.overflowing_add(*carry);
+    *carry = u64::from(c1 | c2);
+    sum | (word ^ u)
+}
+
+/// Length of the longest common subsequence of the pattern and the text (Hyyrö 2004, eq. 2:
+/// `V′ = (V + (V & M)) | (V & !M)`, with the carry of the addition running across blocks);
+/// the LCS length is the number of zero bits among the pattern's `m` bits.
+pub(crate) fn lcs(pm: &PatternMasks, text: impl Iterator<Item = u32>) -> usize {
+    let m = pm.len;
+    if m == 0 {
+        return 0;
+    }
+    let blocks = pm.blocks;
+    let zeros = |v: &[u64]| -> usize {
+        v.iter()
+            .enumerate()
+            .map(|(w, &word)| {
+                let valid = if (w + 1) * WORD <= m {
+                    !0u64
+                } else {
+                    (1u64 << (m - w * WORD)) - 1
+                };
+                (!word & valid).count_ones() as usize
+            })
+            .sum()
+    };
+    if blocks == 1 {
+        let mut v = !0u64;
+        for id in text {
+            let u = v & pm.row(id)[0];
+            v = v.wrapping_add(u) | (v ^ u);
+        }
+        return zeros(&[v]);
+    }
+    let mut v = vec![!0u64; blocks];
+    let mut text = text.peekable();
+    while let Some(first) = text.next() {
+        let e1 = pm.row(first);
+        if let Some(second) = text.next() {
+            // Two columns per pass over the blocks (see `levenshtein`).
+            let e2 = pm.row(second);
+            let (mut carry1, mut carry2) = (0u64, 0u64);
+            for ((word, &eq1), &eq2) in v.iter_mut().zip(e1).zip(e2) {
+                let x = lcs_step(*word, eq1, &mut carry1);
+                *word = lcs_step(x, eq2, &mut carry2);
+            }
+        } else {
+            let mut carry = 0u64;
+            for (word, &eq) in v.iter_mut().zip(e1) {
+                *word = lcs_step(*word, eq, &mut carry);
+            }
+        }
+    }
+    zeros(&v)
+}

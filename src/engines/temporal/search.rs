@@ -1,0 +1,1041 @@
+//! Streaming subsequence search under DTW, in the manner of the UCR suite (Rakthanmanon et
+//! al. 2012, "Searching and mining trillions of time series subsequences under dynamic time
+//! warping", KDD): z-normalised windows, cascaded lower bounds and early abandoning.
+//!
+//! [`StreamingSearch`] takes the samples of an endless series one at a time (or in slices)
+//! and reports where a z-normalised query matches, each window being examined exactly once:
+//! nothing of the past is rescanned. The cascade for the window starting at `s` is:
+//!
+//! 1. LB_KimFL with the UCR hierarchy: the first and last three "L-shells" of the matrix;
+//! 2. LB_Keogh of the window against the query's envelope, abandoned as soon as it exceeds
+//!    the bound;
+//! 3. LB_Keogh of the query against the window's envelope (computed incrementally with
+//!    Lemire's streaming minimum and maximum);
+//! 4. LB_Improved (Lemire 2009): the window's LB_Keogh plus that of the query against the
+//!    envelope of the window projected onto the query's envelope;
+//! 5. banded DTW with early abandoning and pruning (EAPrunedDTW, Herrmann & Webb 2021), cells
+//!    being dropped once their cost plus the remaining lower bound (cumulated from the tighter
+//!    of the two LB_Keogh) exceeds the bound.
+//!
+//! The LB_Keogh sums run over chunks of the query in a branch-free, vectorised loop, the
+//! chunks ordered by decreasing Σ|qᵢ| (the suite's reordering, per chunk).
+//!
+//! Matches. A window matches when its distance is at most the threshold. Neighbouring
+//! windows of a good match are good matches too, so overlapping matches are resolved: a
+//! matching window becomes *pending*; a later window that starts less than `exclusion`
+//! samples after it (the query's length by default: reported matches never overlap) replaces
+//! it only when strictly closer; the pending match is reported once the first window outside
+//! its exclusion zone has been examined. While a match is pending, its distance is the bound
+//! of the cascade, which prunes further.
+//!
+//! Latency: the window starting at `s` is examined when sample `s + m − 1 + r` arrives (the
+//! window's envelope needs `r` samples of look-ahead); a match is reported once the window
+//! `exclusion` samples after it has been examined. [`StreamingSearch::finish`] examines what
+//! is left at the end of a finite series.
+//!
+//! Z-normalisation uses the population standard deviation (as the UCR suite and
+//! `numpy.std`). A window (or query) whose standard deviation is at most
+//! [`FLAT_RELATIVE_STD`] times its mean's magnitude is flat: it normalises to all zeros.
+//! A sample that is NaN or infinite is a hole: no window containing it is examined, and the
+//! sample indices of the stream still count it.
+
+use super::bounds::{Envelope, sliding_extremum_into};
+use super::dtw::{Abs, DtwCost, LocalCost, Sq, min2};
+use super::error::TemporalError;
+
+/// A window or query is flat when its standard deviation is at most this fraction of its
+/// mean's magnitude. The running sums that give a window's variance lose about
+/// `ε · mean²` to cancellation (ε = 2.2e-16), so a standard deviation below
+/// `√ε · |mean| ≈ 1.5e-8 · |mean|` is rounding noise; this is a few times that.
+pub const FLAT_RELATIVE_STD: f64 = 1e-7;
+
+/// Relative slack given to the lower bounds before a candidate is discarded: a bound summed
+/// in a different order than the DTW it bounds can exceed it by a few ulps when the two are
+/// equal, and a match exactly at the threshold must not be lost to rounding.
+const PRUNE_SLACK: f64 = 1e-12;
+
+/// The running window sums are recomputed exactly from the buffer once every this many query
+/// lengths of windows, so that the rounding of add-one-drop-one updates cannot drift on an
+/// endless stream; the O(m) recomputation every m windows is O(1) per sample.
+const RESUM_EVERY_QUERY_LENGTHS: u64 = 1;
+
+/// Positions per chunk of the LB_Keogh sums: each chunk is a branch-free loop the compiler
+/// vectorises, and the early-abandoning test runs once per chunk. Eight keeps the test
+/// frequent enough that little work is wasted past the point of abandoning.
+const BOUND_CHUNK: usize = 8;
+
+/// Query length from which the three-shell LB_Kim hierarchy applies (the six shells are then
+/// disjoint); shorter queries use the first and last cells only.
+const KIM_HIERARCHY_MIN_LEN: usize = 6;
+
+/// Configuration of a subsequence search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchConfig {
+    /// Sakoe–Chiba half-width `r`, in samples (clamped to the query length minus one).
+    pub band: usize,
+    /// Largest distance, in the units of `cost`'s DTW, at which a window is a match.
+    /// `f64::INFINITY` accepts every window (useful with a huge exclusion: best match).
+    pub threshold: f64,
+    /// The DTW convention of the distances.
+    pub cost: DtwCost,
+    /// Minimum distance between the starts of two reported matches, in samples;
+    /// `None` is the query's length (no overlap).
+    pub exclusion: Option<usize>,
+}
+
+impl SearchConfig {
+    /// A configuration with the band given as a fraction of the query length (the UCR
+    /// suite's `R`: `r = ⌊fraction · len⌋`), the `|a − b|` cost and no overlap.
+    pub fn with_band_fraction(query_len: usize, fraction: f64, threshold: f64) -> SearchConfig {
+        let band = if fraction.is_finite() && fraction > 0.0 {
+            (fraction * query_len as f64).floor() as usize
+        } else {
+            0
+        };
+        SearchConfig {
+            band,
+            threshold,
+            cost: DtwCost::Absolute,
+            exclusion: None,
+        }
+    }
+}
+
+/// A place where the query matched.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PatternMatch {
+    /// Index in the stream (counting every pushed sample from 0) of the window's first sample.
+    pub start: u64,
+    /// Length of the window (the query's length).
+    pub len: usize,
+    /// DTW distance between the z-normalised query and the z-normalised window.
+    pub distance: f64,
+}
+
+/// What the cascade did with the windows examined so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Windows examined.
+    pub windows: u64,
+    /// Windows skipped because they hold a non-finite sample.
+    pub holes: u64,
+    /// Windows discarded by LB_Kim.
+    pub pruned_kim: u64,
+    /// Windows discarded by LB_Keogh of the window against the query's envelope.
+    pub pruned_keogh_query: u64,
+    /// Windows discarded by LB_Keogh of the query against the window's envelope.
+    pub pruned_keogh_data: u64,
+    /// Windows discarded by LB_Improved.
+    pub pruned_improved: u64,
+    /// DTW computations abandoned early.
+    pub dtw_abandoned: u64,
+    /// DTW computations completed.
+    pub dtw_completed: u64,
+}
+
+/// A sliding maximum or minimum over the stream (Lemire 2009), holding (index, value) in a
+/// fixed ring: a window of `2r + 1` samples never holds more than `2r + 1` entries.
+#[derive(Debug, Clone)]
+struct MonotoneQueue {
+    indices: Vec<u64>,
+    values: Vec<f64>,
+    /// `capacity − 1`, the capacity being a power of two.
+    mask: usize,
+    head: usize,
+    len: usize,
+}
+
+impl MonotoneQueue {
+    fn new(max_len: usize) -> Self {
+        let capacity = max_len.next_power_of_two();
+        MonotoneQueue {
+            indices: vec![0; capacity],
+            values: vec![0.0; capacity],
+            mask: capacity - 1,
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Adds a value, dropping from the back those it dominates: `keeps(old, new)` says
+    /// whether `old` can still be the extremum once `new` is in.
+    #[inline]
+    fn push(&mut self, index: u64, value: f64, keeps: impl Fn(f64, f64) -> bool) {
+        while self.len > 0 && !keeps(self.values[(self.head + self.len - 1) & self.mask], value) {
+            self.len -= 1;
+        }
+        let slot = (self.head + self.len) & self.mask;
+        self.indices[slot] = index;
+        self.values[slot] = value;
+        self.len += 1;
+    }
+
+    #[inline]
+    fn expire_before(&mut self, index: u64) {
+        while self.len > 0 && self.indices[self.head] < index {
+            self.head = (self.head + 1) & self.mask;
+            self.len -= 1;
+        }
+    }
+
+    #[inline]
+    fn front(&self) -> Option<f64> {
+        (self.len > 0).then(|| self.values[self.head])
+    }
+}
+
+/// A ring buffer written twice (at `k` and `k + capacity`), so the last `capacity` values are
+/// always one contiguous slice.
+#[derive(Debug, Clone)]
+struct MirroredRing {
+    values: Vec<f64>,
+    capacity: usize,
+    /// Where the next value goes: the slot of the oldest value.
+    next: usize,
+}
+
+impl MirroredRing {
+    fn new(capacity: usize) -> Self {
+        MirroredRing {
+            values: vec![0.0; 2 * capacity],
+            capacity,
+            next: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, value: f64) {
+        self.values[self.next] = value;
+        self.values[self.next + self.capacity] = value;
+        self.next += 1;
+        if self.next == self.capacity {
+            self.next = 0;
+        }
+    }
+
+    /// The last `capacity` values pushed, oldest first.
+    #[inline]
+    fn last(&self) -> &[f64] {
+        &self.values[self.next..self.next + self.capacity]
+    }
+}
+
+/// The z-normalised query and everything derived from it.
+#[derive(Debug, Clone)]
+struct PreparedQuery {
+    values: Vec<f64>,
+    /// The query's envelope under the band.
+    upper: Vec<f64>,
+    lower: Vec<f64>,
+    /// Index ranges of [`BOUND_CHUNK`] positions, by decreasing Σ|qᵢ|: the UCR suite's
+    /// reordering (large values give large bound contributions, so abandoning comes early),
+    /// applied to chunks so that each chunk is still a contiguous, vectorised loop.
+    chunks: Vec<(usize, usize)>,
+}
+
+/// Buffers of the LB_Improved stage.
+#[derive(Debug, Clone)]
+struct EnvelopeScratch {
+    upper: Vec<f64>,
+    lower: Vec<f64>,
+    terms: Vec<f64>,
+    prefix: Vec<f64>,
+    suffix: Vec<f64>,
+}
+
+/// Incremental UCR-style search of one query in an endless series; see the module
+/// documentation. Memory is O(query length + band), independent of the stream's length.
+#[derive(Debug, Clone)]
+pub struct StreamingSearch {
+    query: PreparedQuery,
+    m: usize,
+    r: usize,
+    cost: DtwCost,
+    raw_threshold: f64,
+    exclusion: usize,
+    /// Samples pushed so far.
+    seen: u64,
+    /// The next envelope centre to process (the last sample of the next window).
+    next_centre: u64,
+    /// The last `m + r + 1` raw samples (non-finite ones kept as they are).
+    samples: MirroredRing,
+    /// The window envelope at the last `m` centres.
+    env_upper: MirroredRing,
+    env_lower: MirroredRing,
+    max_queue: MonotoneQueue,
+    min_queue: MonotoneQueue,
+    /// Sums over the current window `[centre − m + 1, centre]` of the finite samples.
+    sum: f64,
+    sum_sq: f64,
+    /// Non-finite samples in the current window.
+    holes_in_window: usize,
+    /// Windows left before the sums are recomputed exactly.
+    windows_to_resum: u64,
+    pending: Option<(u64, f64)>,
+    stats: SearchStats,
+    // Scratch, reused for every window.
+    bound_query: Vec<f64>,
+    bound_data: Vec<f64>,
+    cumulative: Vec<f64>,
+    normalised: Vec<f64>,
+    projection: Vec<f64>,
+    envelope_scratch: EnvelopeScratch,
+    row_prev: Vec<f64>,
+    row_cur: Vec<f64>,
+}
+
+impl StreamingSearch {
+    /// Prepares a search for `query` (z-normalised here) with the given configuration.
+    ///
+    /// Errors on an empty or non-finite query, or a negative or NaN threshold.
+    pub fn new(query: &[f64], config: SearchConfig) -> Result<StreamingSearch, TemporalError> {
+        if query.is_empty() {
+            return Err(TemporalError::EmptyQuery);
+        }
+        if let Some((index, &value)) = query.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(TemporalError::NonFiniteQuery { index, value });
+        }
+        if config.threshold.is_nan() || config.threshold < 0.0 {
+            return Err(TemporalError::InvalidThreshold(config.threshold));
+        }
+        let m = query.len();
+        let r = config.band.min(m - 1);
+        let values = z_normalise(query);
+        let mut chunks: Vec<(usize, usize)> = (0..m)
+            .step_by(BOUND_CHUNK)
+            .map(|s| (s, (s + BOUND_CHUNK).min(m)))
+            .collect();
+        let weight = |&(s, e): &(usize, usize)| values[s..e].iter().map(|v| v.abs()).sum::<f64>();
+        chunks.sort_by(|x, y| weight(y).total_cmp(&weight(x)));
+        let envelope = Envelope::new(&values, r);
+        let exclusion = config.exclusion.unwrap_or(m).max(1);
+        Ok(StreamingSearch {
+            query: PreparedQuery {
+                values,
+                upper: envelope.upper,
+                lower: envelope.lower,
+                chunks,
+            },
+            m,
+            r,
+            cost: config.cost,
+            raw_threshold: config.cost.raw_from_distance(config.threshold),
+            exclusion,
+            seen: 0,
+            next_centre: 0,
+            samples: MirroredRing::new(m + r + 1),
+            env_upper: MirroredRing::new(m),
+            env_lower: MirroredRing::new(m),
+            max_queue: MonotoneQueue::new(2 * r + 2),
+            min_queue: MonotoneQueue::new(2 * r + 2),
+            sum: 0.0,
+            sum_sq: 0.0,
+            holes_in_window: 0,
+            windows_to_resum: 1,
+            pending: None,
+            stats: SearchStats::default(),
+            bound_query: vec![0.0; m],
+            bound_data: vec![0.0; m],
+            cumulative: vec![0.0; m + 1],
+            normalised: vec![0.0; m],
+            projection: vec![0.0; m],
+            envelope_scratch: EnvelopeScratch {
+                upper: vec![0.0; m],
+                lower: vec![0.0; m],
+                terms: vec![0.0; m],
+                prefix: Vec::with_capacity(m + 2 * r),
+                suffix: Vec::with_capacity(m + 2 * r),
+            },
+            row_prev: vec![f64::INFINITY; m],
+            row_cur: vec![f64::INFINITY; m],
+        })
+    }
+
+    /// The query's length.
+    pub fn query_len(&self) -> usize {
+        self.m
+    }
+
+    /// The band half-width in use.
+    pub fn band(&self) -> usize {
+        self.r
+    }
+
+    /// Samples pushed so far.
+    pub fn samples_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// What the cascade has done so far.
+    pub fn stats(&self) -> SearchStats {
+        self.stats
+    }
+
+    /// Adds one sample; returns a match when one is settled by it.
+    pub fn push(&mut self, sample: f64) -> Option<PatternMatch> {
+        let index = self.seen;
+        self.seen += 1;
+        self.samples.push(sample);
+        if sample.is_finite() {
+            self.max_queue.push(index, sample, |old, new| old > new);
+            self.min_queue.push(index, sample, |old, new| old < new);
+        }
+        if index >= self.r as u64 {
+            self.process_centre()
+        } else {
+            None
+        }
+    }
+
+    /// Adds samples in order, appending the matches they settle to `matches`.
+    pub fn extend(&mut self, samples: &[f64], matches: &mut Vec<PatternMatch>) {
+        for &sample in samples {
+            if let Some(found) = self.push(sample) {
+                matches.push(found);
+            }
+        }
+    }
+
+    /// Ends the series: examines the windows still waiting for look-ahead and reports the
+    /// remaining matches, the pending one included.
+    pub fn finish(mut self) -> Vec<PatternMatch> {
+        let mut matches = Vec::new();
+        while self.seen > 0 && self.next_centre < self.seen {
+            if let Some(found) = self.process_centre() {
+                matches.push(found);
+            }
+        }
+        if let Some((start, raw)) = self.pending.take() {
+            matches.push(self.to_match(start, raw));
+        }
+        matches
+    }
+
+    fn to_match(&self, start: u64, raw: f64) -> PatternMatch {
+        PatternMatch {
+            start,
+            len: self.m,
+            distance: self.cost.distance_from_raw(raw),
+        }
+    }
+
+    /// Computes the envelope at the next centre `c` (over `[c − r, c + r]`, clipped to the
+    /// samples seen), slides the window sums to end at `c`, and examines the window ending
+    /// at `c` once there is one.
+    fn process_centre(&mut self) -> Option<PatternMatch> {
+        let c = self.next_centre;
+        self.next_centre += 1;
+        let newest = self.seen - 1;
+        let lo = c.saturating_sub(self.r as u64);
+        self.max_queue.expire_before(lo);
+        self.min_queue.expire_before(lo);
+        // An empty queue means every sample around `c`, `c` included, is a hole: the value is
+        // never used since no window containing `c` is examined.
+        self.env_upper.push(self.max_queue.front().unwrap_or(0.0));
+        self.env_lower.push(self.min_queue.front().unwrap_or(0.0));
+
+        let window = self.samples.last();
+        // Offset in `window` of sample `c`: the ring's oldest sample is `newest + 1 − cap`.
+        let cap = (self.m + self.r + 1) as u64;
+        let entering = window[(c + cap - 1 - newest) as usize];
+        if entering.is_finite() {
+            self.sum += entering;
+            self.sum_sq += entering * entering;
+        } else {
+            self.holes_in_window += 1;
+        }
+        if c >= self.m as u64 {
+            let leaving = window[(c - self.m as u64 + cap - 1 - newest) as usize];
+            if leaving.is_finite() {
+                self.sum -= leaving;
+                self.sum_sq -= leaving * leaving;
+            } else {
+                self.holes_in_window -= 1;
+            }
+        }
+        if c + 1 < self.m as u64 {
+            return None;
+        }
+        let start = c + 1 - self.m as u64;
+        let first = (start + cap - 1 - newest) as usize;
+        self.windows_to_resum -= 1;
+        if self.windows_to_resum == 0 {
+            self.windows_to_resum = self.m as u64 * RESUM_EVERY_QUERY_LENGTHS;
+            let (s, s2) = window[first..first + self.m]
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((0.0, 0.0), |(s, s2), &v| (s + v, s2 + v * v));
+            self.sum = s;
+            self.sum_sq = s2;
+        }
+
+        let mut settled = None;
+        if let Some((p_start, p_raw)) = self.pending
+            && start >= p_start.saturating_add(self.exclusion as u64)
+        {
+            settled = Some(self.to_match(p_start, p_raw));
+            self.pending = None;
+        }
+        self.stats.windows += 1;
+        if self.holes_in_window > 0 {
+            self.stats.holes += 1;
+            return settled;
+        }
+        let bound = self.pending.map_or(self.raw_threshold, |(_, raw)| raw);
+        let found = match self.cost {
+            DtwCost::Absolute => self.examine::<Abs>(first, bound),
+            DtwCost::Squared => self.examine::<Sq>(first, bound),
+        };
+        if let Some(raw) = found {
+            let better = match self.pending {
+                Some((_, p_raw)) => raw < p_raw,
+                None => raw <= self.raw_threshold,
+            };
+            if better {
+                self.pending = Some((start, raw));
+            }
+        }
+        settled
+    }
+
+    /// Runs the cascade on the window at `first` in the sample ring, whose sums are current;
+    /// returns its raw DTW cost when it is at most `bound`.
+    fn examine<C: LocalCost>(&mut self, first: usize, bound: f64) -> Option<f64> {
+        let m = self.m;
+        let r = self.r;
+        let window = &self.samples.last()[first..first + m];
+        let mean = self.sum / m as f64;
+        let variance = (self.sum_sq / m as f64 - mean * mean).max(0.0);
+        let std = variance.sqrt();
+        let inv_std = if std <= FLAT_RELATIVE_STD * mean.abs() || std == 0.0 {
+            0.0
+        } else {
+            1.0 / std
+        };
+        let z = |v: f64| (v - mean) * inv_std;
+        let q = &self.query.values;
+        let prune_at = bound * (1.0 + PRUNE_SLACK);
+
+        // 1. LB_Kim hierarchy.
+        let kim = if m >= KIM_HIERARCHY_MIN_LEN {
+            lb_kim_hierarchy::<C>(q, window, &z, prune_at)
+        } else if m >= 2 {
+            C::cost(z(window[0]), q[0]) + C::cost(z(window[m - 1]), q[m - 1])
+        } else {
+            C::cost(z(window[0]), q[0])
+        };
+        if kim > prune_at {
+            self.stats.pruned_kim += 1;
+            return None;
+        }
+
+        // 2. LB_Keogh, window against the query's envelope, chunk by chunk, early abandoned.
+        let query = &self.query;
+        let mut lb_query = 0.0;
+        for &(s, e) in &query.chunks {
+            let out = &mut self.bound_query[s..e];
+            let len = out.len();
+            let (xs, lower, upper) = (&window[s..e], &query.lower[s..e], &query.upper[s..e]);
+            let (xs, lower, upper) = (&xs[..len], &lower[..len], &upper[..len]);
+            for k in 0..len {
+                out[k] = C::to_interval((xs[k] - mean) * inv_std, lower[k], upper[k]);
+            }
+            lb_query += small_sum(out);
+            if lb_query > prune_at {
+                self.stats.pruned_keogh_query += 1;
+                return None;
+            }
+        }
+
+        // 3. LB_Keogh, query against the window's envelope (the envelope ring ends at the
+        // centre just processed, the window's last sample).
+        let env_u = self.env_upper.last();
+        let env_l = self.env_lower.last();
+        let mut lb_data = 0.0;
+        for &(s, e) in &query.chunks {
+            let out = &mut self.bound_data[s..e];
+            let len = out.len();
+            let (qs, lower, upper) = (&q[s..e], &env_l[s..e], &env_u[s..e]);
+            let (qs, lower, upper) = (&qs[..len], &lower[..len], &upper[..len]);
+            for k in 0..len {
+                out[k] = C::to_interval(
+                    qs[k],
+                    (lower[k] - mean) * inv_std,
+                    (upper[k] - mean) * inv_std,
+                );
+            }
+            lb_data += small_sum(out);
+            if lb_data > prune_at {
+                self.stats.pruned_keogh_data += 1;
+                return None;
+            }
+        }
+
+        // 4. LB_Improved (Lemire 2009, eq. 4): the window's LB_Keogh plus the LB_Keogh of the
+        // query against the envelope of the window projected onto the query's envelope.
+        for (((h, &x), &lower), &upper) in self
+            .projection
+            .iter_mut()
+            .zip(window)
+            .zip(&query.lower)
+            .zip(&query.upper)
+        {
+            let v = (x - mean) * inv_std;
+            *h = if v > upper {
+                upper
+            } else if v < lower {
+                lower
+            } else {
+                v
+            };
+        }
+        let projection = &self.projection;
+        let scratch = &mut self.envelope_scratch;
+        sliding_extremum_into(
+            projection,
+            r,
+            f64::NEG_INFINITY,
+            |a, b| a > b,
+            &mut scratch.upper,
+            &mut scratch.prefix,
+            &mut scratch.suffix,
+        );
+        sliding_extremum_into(
+            projection,
+            r,
+            f64::INFINITY,
+            |a, b| a < b,
+            &mut scratch.lower,
+            &mut scratch.prefix,
+            &mut scratch.suffix,
+        );
+        let mut lb_improved = lb_query;
+        for &(s, e) in &query.chunks {
+            let out = &mut scratch.terms[s..e];
+            let len = out.len();
+            let (qs, lower, upper) = (&q[s..e], &scratch.lower[s..e], &scratch.upper[s..e]);
+            let (qs, lower, upper) = (&qs[..len], &lower[..len], &upper[..len]);
+            for k in 0..len {
+                out[k] = C::to_interval(qs[k], lower[k], upper[k]);
+            }
+            lb_improved += small_sum(out);
+            if lb_improved > prune_at {
+                self.stats.pruned_improved += 1;
+                return None;
+            }
+        }
+
+        // 5. DTW with the cumulative remaining bound of the tighter LB_Keogh.
+        let contributions = if lb_query > lb_data {
+            &self.bound_query
+        } else {
+            &self.bound_data
+        };
+        self.cumulative[m] = 0.0;
+        for k in (0..m).rev() {
+            self.cumulative[k] = self.cumulative[k + 1] + contributions[k];
+        }
+        for (out, &v) in self.normalised.iter_mut().zip(window) {
+            *out = (v - mean) * inv_std;
+        }
+        let result = ea_pruned_dtw::<C>(
+            q,
+            &self.normalised,
+            r,
+            &self.cumulative,
+            prune_at,
+            &mut self.row_prev,
+            &mut self.row_cur,
+        );
+        match result {
+            Some(raw) if raw <= bound => {
+                self.stats.dtw_completed += 1;
+                Some(raw)
+            }
+            Some(_) => {
+                self.stats.dtw_completed += 1;
+                None
+            }
+            None => {
+                self.stats.dtw_abandoned += 1;
+                None
+            }
+        }
+    }
+}
+
+/// Finds the window of `series` closest to `query` under DTW with z-normalisation (the UCR
+/// suite's task): `Ok(None)` when the series is shorter than the query. Non-finite samples
+/// are holes, as in [`StreamingSearch`]; ties go to the earliest window.
+pub fn best_match(
+    series: &[f64],
+    query: &[f64],
+    band: usize,
+    cost: DtwCost,
+) -> Result<Option<PatternMatch>, TemporalError> {
+    let mut search = StreamingSearch::new(
+        query,
+        SearchConfig {
+            band,
+            threshold: f64::INFINITY,
+            cost,
+            exclusion: Some(usize::MAX),
+        },
+    )?;
+    let mut matches = Vec::new();
+    search.extend(series, &mut matches);
+    matches.extend(search.finish());
+    Ok(matches.into_iter().next())
+}
+
+/// Z-normalises a series (population standard deviation); a flat series becomes zeros.
+pub fn z_normalise(series: &[f64]) -> Vec<f64> {
+    if series.is_empty() {
+        return Vec::new();
+    }
+    let n = series.len() as f64;
+    let mean = series.iter().sum::<f64>() / n;
+    let variance = series.iter().map(|&v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let std = variance.sqrt();
+    if std == 0.0 || std <= FLAT_RELATIVE_STD * mean.abs() {
+        return vec![0.0; series.len()];
+    }
+    series.iter().map(|&v| (v - mean) / std).collect()
+}
+
+/// Sum of a short slice with four independent accumulators (vectorisable, unlike a single
+/// running sum, whose order the compiler must keep).
+#[inline(always)]
+fn small_sum(values: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let mut quads = values.chunks_exact(4);
+    for quad in &mut quads {
+        for (a, &v) in acc.iter_mut().zip(quad) {
+            *a += v;
+        }
+    }
+    let mut total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for &v in quads.remainder() {
+        total += v;
+    }
+    total
+}
+
+/// LB_KimFL with the UCR suite's hierarchy (Rakthanmanon et al. 2012, §4.2.1, and the suite's
+/// `lb_kim_hierarchy`): every warping path visits each "L-shell" `max(i, j) = t` and
+/// `max(m−1−i, m−1−j) = t` for t = 0, 1, 2; these six shells are disjoint when m ≥ 6, so the
+/// cheapest cell of each adds to the bound. Stops as soon as the bound passes `prune_at`.
+#[inline]
+fn lb_kim_hierarchy<C: LocalCost>(
+    q: &[f64],
+    window: &[f64],
+    z: &impl Fn(f64) -> f64,
+    prune_at: f64,
+) -> f64 {
+    let m = q.len();
+    let x0 = z(window[0]);
+    let y0 = z(window[m - 1]);
+    let mut lb = C::cost(x0, q[0]) + C::cost(y0, q[m - 1]);
+    if lb > prune_at {
+        return lb;
+    }
+    let x1 = z(window[1]);
+    lb += min2(
+        min2(C::cost(x1, q[0]), C::cost(x0, q[1])),
+        C::cost(x1, q[1]),
+    );
+    if lb > prune_at {
+        return lb;
+    }
+    let y1 = z(window[m - 2]);
+    lb += min2(
+        min2(C::cost(y1, q[m - 1]), C::cost(y0, q[m - 2])),
+        C::cost(y1, q[m - 2]),
+    );
+    if lb > prune_at {
+        return lb;
+    }
+    let x2 = z(window[2]);
+    lb += min2(
+        min2(
+            min2(C::cost(x0, q[2]), C::cost(x1, q[2])),
+            min2(C::cost(x2, q[2]), C::cost(x2, q[1])),
+        ),
+        C::cost(x2, q[0]),
+    );
+    if lb > prune_at {
+        return lb;
+    }
+    let y2 = z(window[m - 3]);
+    lb += min2(
+        min2(
+            min2(C::cost(y0, q[m - 3]), C::cost(y1, q[m - 3])),
+            min2(C::cost(y2, q[m - 3]), C::cost(y2, q[m - 2])),
+        ),
+        C::cost(y2, q[m - 1]),
+    );
+    lb
+}
+
+/// Banded DTW of two equal-length series (rows: the query, columns: the window) with early
+/// abandoning and pruning: EAPrunedDTW (Herrmann & Webb 2021, "Early abandoning and pruning
+/// for elastic distances including dynamic time warping", DMKD 35), with the UCR suite's
+/// cumulative lower bound folded into the pruning threshold.
+///
+/// A cell `(i, j)` whose partial cost plus `cumulative[i + r + 1]` exceeds `prune_at` cannot
+/// be on a path under the bound: the rows (for the query's LB_Keogh) or columns (for the
+/// window's) after `i + r` are all still to be visited by later cells, each costing at least
+/// its bound contribution (Rakthanmanon et al. 2012, §4.2.3). Such cells are treated as
+/// infinite, so each row only spans the columns between the first and the last cell still
+/// under the threshold (and the cells those can reach), and the computation stops as soon as
+/// a row has none.
+///
+/// Row buffers hold `m` cells indexed by column; only cells in `[start, end]` of the previous
+/// row, which were all written by it, are ever read.
+fn ea_pruned_dtw<C: LocalCost>(
+    q: &[f64],
+    c: &[f64],
+    r: usize,
+    cumulative: &[f64],
+    prune_at: f64,
+    prev: &mut [f64],
+    cur: &mut [f64],
+) -> Option<f64> {
+    let m = q.len();
+    let inf = f64::INFINITY;
+    let threshold = |i: usize| prune_at - cumulative[(i + r + 1).min(m)];
+    let (mut prev, mut cur) = (prev, cur);
+
+    // Row 0: partial costs only grow along the row, so it ends at the first pruned cell.
+    let ub = threshold(0);
+    let mut left = 0.0;
+    let mut end = None;
+    for j in 0..=r.min(m - 1) {
+        let v = C::cost(q[0], c[j]) + left;
+        if v > ub {
+            break;
+        }
+        prev[j] = v;
+        left = v;
+        end = Some(j);
+    }
+    let mut end = end?;
+    let mut start = 0usize;
+
+    for (i, &qi) in q.iter().enumerate().skip(1) {
+        let ub = threshold(i);
+        let lo = i.saturating_sub(r).max(start);
+        let hi = (m - 1).min(i + r);
+        let mut left = inf;
+        let mut j = lo;
+        let mut new_end = usize::MAX;
+        // Columns that the previous row's live cells reach from above and diagonally. The
+        // first has a diagonal neighbour only if it lies after the previous row's start.
+        let shared_end = end.min(hi);
+        if j <= shared_end {
+            let diag = if j > start { prev[j - 1] } else { inf };
+            let v = C::cost(qi, c[j]) + min2(min2(prev[j], diag), left);
+            let live = v <= ub;
+            left = if live { v } else { inf };
+            new_end = if live { j } else { new_end };
+            cur[j] = left;
+            j += 1;
+        }
+        while j <= shared_end {
+            let v = C::cost(qi, c[j]) + min2(min2(prev[j], prev[j - 1]), left);
+            let live = v <= ub;
+            left = if live { v } else { inf };
+            new_end = if live { j } else { new_end };
+            cur[j] = left;
+            j += 1;
+        }
+        // One column past the previous row's last live cell: diagonal or left only; after
+        // it, left only, so the row ends at its first pruned cell.
+        if j == end + 1 && j <= hi {
+            let mut v = C::cost(qi, c[j]) + min2(prev[end], left);
+            while v <= ub {
+                new_end = j;
+                cur[j] = v;
+                j += 1;
+                if j > hi {
+                    break;
+                }
+                v += C::cost(qi, c[j]);
+            }
+        }
+        if new_end == usize::MAX {
+            return None;
+        }
+        // The row's first live cell (there is one: `new_end`).
+        let new_start = (lo..=new_end).find(|&k| cur[k] <= ub).unwrap_or(new_end);
+        start = new_start;
+        end = new_end;
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    (end == m - 1).then(|| prev[m - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::dtw::{DtwOptions, dtw};
+    use super::*;
+
+    fn random_walk(seed: u64, len: usize) -> Vec<f64> {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut level = 0.0;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                level += (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                level
+            })
+            .collect()
+    }
+
+    /// The distance of every window, by plain DTW of z-normalised copies.
+    fn profile(series: &[f64], query: &[f64], band: usize, cost: DtwCost) -> Vec<f64> {
+        let q = z_normalise(query);
+        let opts = DtwOptions {
+            cost,
+            window: Some(band),
+        };
+        series
+            .windows(query.len())
+            .map(|w| dtw(&q, &z_normalise(w), &opts).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn best_match_agrees_with_brute_force() {
+        let series = random_walk(3, 3000);
+        let query = random_walk(4, 64);
+        for cost in [DtwCost::Absolute, DtwCost::Squared] {
+            for band in [0, 3, 6] {
+                let p = profile(&series, &query, band, cost);
+                let (best_i, best_d) =
+                    p.iter()
+                        .enumerate()
+                        .fold(
+                            (0, f64::INFINITY),
+                            |acc, (i, &d)| {
+                                if d < acc.1 { (i, d) } else { acc }
+                            },
+                        );
+                let got = best_match(&series, &query, band, cost).unwrap().unwrap();
+                assert_eq!(got.start, best_i as u64, "{cost:?} band {band}");
+                assert!((got.distance - best_d).abs() <= 1e-9 * best_d.max(1.0));
+            }
+        }
+    }
+
+    #[test]
+    fn planted_pattern_is_found_at_its_place() {
+        let mut series = random_walk(7, 5000);
+        let query: Vec<f64> = (0..100).map(|i| (i as f64 / 8.0).sin() * 3.0).collect();
+        for (k, &v) in query.iter().enumerate() {
+            series[2500 + k] = v * 2.0 + 40.0; // scaled and shifted: z-normalisation undoes it
+        }
+        let found = best_match(&series, &query, 10, DtwCost::Squared)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.start, 2500);
+        assert!(found.distance < 1e-9);
+    }
+
+    #[test]
+    fn threshold_matches_are_local_bests_and_do_not_overlap() {
+        let series = random_walk(21, 4000);
+        let query = random_walk(22, 50);
+        let band = 5;
+        let p = profile(&series, &query, band, DtwCost::Absolute);
+        let mut sorted = p.clone();
+        sorted.sort_by(f64::total_cmp);
+        let threshold = sorted[sorted.len() / 20];
+        let config = SearchConfig {
+            band,
+            threshold,
+            cost: DtwCost::Absolute,
+            exclusion: None,
+        };
+        let mut search = StreamingSearch::new(&query, config).unwrap();
+        let mut found = Vec::new();
+        search.extend(&series, &mut found);
+        found.extend(search.finish());
+        assert!(!found.is_empty());
+        // Reference: the same greedy rule applied to the brute-force profile.
+        let mut want = Vec::new();
+        let mut pending: Option<(usize, f64)> = None;
+        for (s, &d) in p.iter().enumerate() {
+            if let Some((ps, pd)) = pending
+                && s >= ps + query.len()
+            {
+                want.push((ps, pd));
+                pending = None;
+            }
+            match pending {
+                Some((_, pd)) if d < pd => pending = Some((s, d)),
+                None if d <= threshold => pending = Some((s, d)),
+                _ => {}
+            }
+        }
+        want.extend(pending);
+        assert_eq!(found.len(), want.len());
+        for (f, (ws, wd)) in found.iter().zip(&want) {
+            assert_eq!(f.start, *ws as u64);
+            assert!((f.distance - wd).abs() <= 1e-9 * wd.max(1.0));
+        }
+        for pair in found.windows(2) {
+            assert!(pair[1].start >= pair[0].start + query.len() as u64);
+        }
+    }
+
+    #[test]
+    fn holes_skip_their_windows_only() {
+        let mut series = random_walk(5, 600);
+        series[300] = f64::NAN;
+        let query = series[100..140].to_vec();
+        let config = SearchConfig {
+            band: 4,
+            threshold: 1e-9,
+            cost: DtwCost::Absolute,
+            exclusion: None,
+        };
+        let mut search = StreamingSearch::new(&query, config).unwrap();
+        let mut found = Vec::new();
+        search.extend(&series, &mut found);
+        let stats = search.stats();
+        found.extend(search.finish());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].start, 100);
+        assert_eq!(stats.holes, 40);
+    }
+
+    #[test]
+    fn flat_windows_and_queries_normalise_to_zero() {
+        assert_eq!(z_normalise(&[5.0, 5.0, 5.0]), vec![0.0; 3]);
+        let series = vec![2.0; 30];
+        let found = best_match(&series, &[7.0; 10], 2, DtwCost::Absolute)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.start, 0);
+        assert_eq!(found.distance, 0.0);
+    }
+
+    #[test]
+    fn rejects_bad_configuration() {
+        let ok = SearchConfig::with_band_fraction(10, 0.1, 1.0);
+        assert_eq!(ok.band, 1);
+        assert_eq!(
+            StreamingSearch::new(&[], ok).unwrap_err(),
+            TemporalError::EmptyQuery
+        );
+        assert!(StreamingSearch::new(&[1.0, f64::INFINITY], ok).is_err());
+        let bad = SearchConfig {
+            threshold: -1.0,
+            ..ok
+        };
+        assert!(StreamingSearch::new(&[1.0, 2.0], bad).is_err());
+    }
+}
