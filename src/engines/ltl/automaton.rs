@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::nnf::{NodeId, Store};
+use super::nnf::{DnfTooLarge, MAX_DNF_CUBES, NodeId, Store};
 use super::predicate::{AtomTable, TooManyAtoms};
 use super::syntax::Formula;
 
@@ -68,6 +68,15 @@ pub enum CompileError {
     TooLarge { what: &'static str, limit: usize },
 }
 
+impl From<DnfTooLarge> for CompileError {
+    fn from(_: DnfTooLarge) -> Self {
+        CompileError::TooLarge {
+            what: "alternatives in one state",
+            limit: MAX_DNF_CUBES,
+        }
+    }
+}
+
 /// What a state does on some atom values: its successor, whether the trace would satisfy the
 /// formula if it ended at this step, and the online status that follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +126,7 @@ pub fn compile(formula: &Formula) -> Result<Automaton, CompileError> {
     let atoms = AtomTable::new(formula)?;
     let mut builder = Builder::new(&atoms);
     let initial = builder.store.from_formula(formula, false, &atoms);
+    let initial = builder.store.canonical(initial)?;
     builder.intern_state(initial)?;
     let mut done = 0;
     while done < builder.states.len() {
@@ -233,6 +243,7 @@ impl<'a> Builder<'a> {
     ) -> Result<u32, CompileError> {
         let Some(atom) = self.store.first_atom(unfolded) else {
             let next = self.store.successor(unfolded);
+            let next = self.store.canonical(next)?;
             let holds_if_ended = self.store.holds_at_end(unfolded);
             let next = self.intern_state(next)?;
             if !self.edges[from].contains(&(next, holds_if_ended)) {

@@ -46,7 +46,17 @@ pub(crate) struct Store {
     nodes: Vec<Node>,
     index: HashMap<Node, NodeId>,
     expansions: HashMap<NodeId, NodeId>,
+    canonical: HashMap<NodeId, NodeId>,
 }
+
+/// The most conjunctions a state's disjunctive normal form may have. Progression can make DNFs
+/// exponential in the number of pending obligations; past this the formula is reported as too
+/// large instead of exhausting memory (formulas people write stay in the tens).
+pub(crate) const MAX_DNF_CUBES: usize = 4096;
+
+/// A state's formula grew past [`MAX_DNF_CUBES`] conjunctions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DnfTooLarge;
 
 impl Store {
     pub(crate) fn new() -> Self {
@@ -54,6 +64,7 @@ impl Store {
             nodes: Vec::new(),
             index: HashMap::new(),
             expansions: HashMap::new(),
+            canonical: HashMap::new(),
         };
         store.intern(Node::True);
         store.intern(Node::False);
@@ -351,6 +362,99 @@ impl Store {
             }
             _ => id,
         }
+    }
+
+    /// A formula rewritten as a disjunction of conjunctions of non-Boolean subformulas, sorted,
+    /// without duplicates and without a conjunction that contains another (absorption).
+    ///
+    /// ACI normalisation alone lets progression nest `&` and `|` ever deeper (the states of
+    /// `(a R b) R G F c` would never repeat); every state is a Boolean combination of the finitely
+    /// many temporal subformulas of the original formula, and this form names each such
+    /// combination by one of finitely many sets of sets, so the automaton is finite.
+    pub(crate) fn canonical(&mut self, id: NodeId) -> Result<NodeId, DnfTooLarge> {
+        if let Some(&done) = self.canonical.get(&id) {
+            return Ok(done);
+        }
+        let cubes = self.dnf(id)?;
+        let conjunctions: Vec<NodeId> = cubes.iter().map(|cube| self.and(cube)).collect();
+        let result = self.or(&conjunctions);
+        self.canonical.insert(id, result);
+        self.canonical.insert(result, result);
+        Ok(result)
+    }
+
+    fn dnf(&mut self, id: NodeId) -> Result<Vec<Vec<NodeId>>, DnfTooLarge> {
+        match self.nodes[id as usize].clone() {
+            Node::True => Ok(vec![Vec::new()]),
+            Node::False => Ok(Vec::new()),
+            Node::Or(children) => {
+                let mut cubes = Vec::new();
+                for &child in children.iter() {
+                    cubes.extend(self.dnf(child)?);
+                }
+                self.reduce(cubes)
+            }
+            Node::And(children) => {
+                let mut cubes = vec![Vec::new()];
+                for &child in children.iter() {
+                    let factor = self.dnf(child)?;
+                    let mut product = Vec::with_capacity(cubes.len() * factor.len());
+                    for left in &cubes {
+                        for right in &factor {
+                            let mut cube: Vec<NodeId> = left.clone();
+                            cube.extend_from_slice(right);
+                            product.push(cube);
+                        }
+                    }
+                    if product.len() > MAX_DNF_CUBES * 4 {
+                        return Err(DnfTooLarge);
+                    }
+                    cubes = self.reduce(product)?;
+                }
+                Ok(cubes)
+            }
+            _ => Ok(vec![vec![id]]),
+        }
+    }
+
+    /// Sorts and deduplicates each conjunction, drops contradictory ones and those that
+    /// contain another.
+    fn reduce(&self, mut cubes: Vec<Vec<NodeId>>) -> Result<Vec<Vec<NodeId>>, DnfTooLarge> {
+        for cube in &mut cubes {
+            cube.sort_unstable();
+            cube.dedup();
+        }
+        cubes.retain(|cube| !self.contradictory(cube));
+        cubes.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        cubes.dedup();
+        let mut kept: Vec<Vec<NodeId>> = Vec::with_capacity(cubes.len());
+        for cube in cubes {
+            let absorbed = kept
+                .iter()
+                .any(|smaller| smaller.iter().all(|x| cube.binary_search(x).is_ok()));
+            if !absorbed {
+                kept.push(cube);
+            }
+        }
+        if kept.len() > MAX_DNF_CUBES {
+            return Err(DnfTooLarge);
+        }
+        Ok(kept)
+    }
+
+    fn contradictory(&self, cube: &[NodeId]) -> bool {
+        cube.iter().any(|&x| {
+            if let Node::Lit { atom, positive } = self.nodes[x as usize] {
+                self.index
+                    .get(&Node::Lit {
+                        atom,
+                        positive: !positive,
+                    })
+                    .is_some_and(|c| cube.binary_search(c).is_ok())
+            } else {
+                false
+            }
+        })
     }
 
     /// Whether an unfolding without literals holds when the trace ends here: strong
