@@ -315,7 +315,15 @@ impl fmt::Display for Formula {
 
 fn write_unary(f: &mut fmt::Formatter<'_>, op: &str, operand: &Formula) -> fmt::Result {
     f.write_str(op)?;
-    if operand.precedence() < Precedence::Unary {
+    // A comparison under a prefix operator reads better in parentheses: `G(latency < 50)`.
+    let comparison = matches!(
+        operand,
+        Formula::Atom(Atom {
+            test: AtomTest::Compare { .. },
+            ..
+        })
+    );
+    if operand.precedence() < Precedence::Unary || comparison {
         return write!(f, "({operand})");
     }
     // `F p` needs the space (`Fp` is a field name); `!p` and `G(…)` do not.
