@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use midstream::cli::{AttachArgs, Cli, Command, DemoArgs, ReplayArgs, TrustArgs};
+use midstream::cli::{
+    AttachArgs, Cli, Command, CompareArgs, DemoArgs, Metric, ReplayArgs, TrustArgs,
+};
 use midstream::headless;
 use midstream::sources::DemoSource;
 use midstream::sources::replay::Replay;
@@ -36,13 +38,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Replay(args)) if args.headless => replay_headless(&args, &mut stdout),
         Some(Command::Replay(args)) => runtime()?.block_on(replay(&args)),
-        Some(Command::Compare(_))
-        | Some(Command::Analyze(_))
-        | Some(Command::Check(_))
-        | Some(Command::Motifs(_)) => {
+        Some(Command::Compare(args)) => compare(&args, &mut stdout),
+        Some(Command::Check(args)) => {
+            let opts = headless::check::CheckOptions {
+                formulas: args.formulas,
+                json: args.json,
+                explain: args.explain,
+                trace: args.trace,
+            };
+            Ok(headless::check::run(&opts, &mut stdout)?)
+        }
+        Some(Command::Analyze(_)) | Some(Command::Motifs(_)) => {
             bail!("this subcommand is not available yet")
         }
     }
+}
+
+fn compare(args: &CompareArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    use headless::compare::{CompareOptions, Metric as EngineMetric};
+    let metric = match args.metric {
+        Metric::Dtw => EngineMetric::Dtw,
+        Metric::DtwSq => EngineMetric::DtwSq,
+        Metric::Lcs => EngineMetric::Lcs,
+        Metric::Edit => EngineMetric::Edit,
+    };
+    let opts = CompareOptions {
+        metric,
+        window: args.window,
+        json: args.json,
+        a: args.a.clone(),
+        b: args.b.clone(),
+    };
+    Ok(headless::compare::run(&opts, out)?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

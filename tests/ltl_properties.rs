@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use midstream::engines::ltl::semantics::evaluate;
 use midstream::engines::ltl::{
-    Atom, AtomTable, AtomTest, CompareOp, Formula, Literal, Monitor, MonitorStatus, State,
-    compile, evaluate_atom, parse,
+    Atom, AtomTable, AtomTest, CompareOp, Formula, Literal, Monitor, MonitorStatus, State, compile,
+    evaluate_atom, parse,
 };
 use midstream::model::FieldValue;
 use proptest::prelude::*;
@@ -188,12 +188,17 @@ fn depth_four_automata_stay_small() {
     let mut largest = (0, String::new());
     for _ in 0..2000 {
         let formula = strategy.new_tree(&mut runner).unwrap().current();
-        if std::env::var("LTL_DEBUG").is_ok() { eprintln!("{formula}"); }
+        if std::env::var("LTL_DEBUG").is_ok() {
+            eprintln!("{formula}");
+        }
         let automaton = compile(&formula).unwrap();
         if automaton.state_count() > largest.0 {
             largest = (automaton.state_count(), formula.to_string());
         }
     }
-    eprintln!("largest depth-4 automaton: {} states for {}", largest.0, largest.1);
+    eprintln!(
+        "largest depth-4 automaton: {} states for {}",
+        largest.0, largest.1
+    );
     assert!(largest.0 < 1000, "{largest:?}");
 }

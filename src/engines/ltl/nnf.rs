@@ -26,7 +26,10 @@ pub(crate) enum Node {
     True,
     False,
     /// Atom `atom` (an index into the formula's [`AtomTable`]) or its negation.
-    Lit { atom: u8, positive: bool },
+    Lit {
+        atom: u8,
+        positive: bool,
+    },
     And(Box<[NodeId]>),
     Or(Box<[NodeId]>),
     /// Strong next: there is a next step and it satisfies the operand.
@@ -123,8 +126,7 @@ impl Store {
                     atom,
                     positive: !positive,
                 });
-                if complement.is_some_and(|c| flat[i + 1..].contains(c) || flat[..i].contains(c))
-                {
+                if complement.is_some_and(|c| flat[i + 1..].contains(c) || flat[..i].contains(c)) {
                     return zero;
                 }
             }
@@ -204,8 +206,20 @@ impl Store {
     ) -> NodeId {
         let go = |store: &mut Store, f: &Formula, neg: bool| store.from_formula(f, neg, atoms);
         match formula {
-            Formula::True => if negated { FALSE } else { TRUE },
-            Formula::False => if negated { TRUE } else { FALSE },
+            Formula::True => {
+                if negated {
+                    FALSE
+                } else {
+                    TRUE
+                }
+            }
+            Formula::False => {
+                if negated {
+                    TRUE
+                } else {
+                    FALSE
+                }
+            }
             Formula::Atom(atom) => {
                 // Every atom of the formula is in its table, which holds at most 64.
                 let index = atoms.index_of(atom).unwrap_or(0) as u8;
@@ -223,7 +237,11 @@ impl Store {
             Formula::Implies(a, b) => {
                 // a -> b  =  !a | b;  !(a -> b)  =  a & !b
                 let (x, y) = (go(self, a, !negated), go(self, b, negated));
-                if negated { self.and(&[x, y]) } else { self.or(&[x, y]) }
+                if negated {
+                    self.and(&[x, y])
+                } else {
+                    self.or(&[x, y])
+                }
             }
             Formula::Iff(a, b) => {
                 // a <-> b  =  (a & b) | (!a & !b);  !(a <-> b)  =  (a & !b) | (!a & b)
@@ -238,23 +256,43 @@ impl Store {
             }
             Formula::Next(a) => {
                 let x = go(self, a, negated);
-                if negated { self.weak_next(x) } else { self.next(x) }
+                if negated {
+                    self.weak_next(x)
+                } else {
+                    self.next(x)
+                }
             }
             Formula::Eventually(a) => {
                 let x = go(self, a, negated);
-                if negated { self.always(x) } else { self.eventually(x) }
+                if negated {
+                    self.always(x)
+                } else {
+                    self.eventually(x)
+                }
             }
             Formula::Always(a) => {
                 let x = go(self, a, negated);
-                if negated { self.eventually(x) } else { self.always(x) }
+                if negated {
+                    self.eventually(x)
+                } else {
+                    self.always(x)
+                }
             }
             Formula::Until(a, b) => {
                 let (x, y) = (go(self, a, negated), go(self, b, negated));
-                if negated { self.release(x, y) } else { self.until(x, y) }
+                if negated {
+                    self.release(x, y)
+                } else {
+                    self.until(x, y)
+                }
             }
             Formula::Release(a, b) => {
                 let (x, y) = (go(self, a, negated), go(self, b, negated));
-                if negated { self.until(x, y) } else { self.release(x, y) }
+                if negated {
+                    self.until(x, y)
+                } else {
+                    self.release(x, y)
+                }
             }
             Formula::WeakUntil(a, b) => {
                 if negated {
@@ -331,16 +369,24 @@ impl Store {
     pub(crate) fn assign(&mut self, id: NodeId, atom: u8, value: bool) -> NodeId {
         match self.nodes[id as usize].clone() {
             Node::Lit { atom: a, positive } if a == atom => {
-                if positive == value { TRUE } else { FALSE }
+                if positive == value {
+                    TRUE
+                } else {
+                    FALSE
+                }
             }
             Node::And(children) => {
-                let parts: Vec<NodeId> =
-                    children.iter().map(|&c| self.assign(c, atom, value)).collect();
+                let parts: Vec<NodeId> = children
+                    .iter()
+                    .map(|&c| self.assign(c, atom, value))
+                    .collect();
                 self.and(&parts)
             }
             Node::Or(children) => {
-                let parts: Vec<NodeId> =
-                    children.iter().map(|&c| self.assign(c, atom, value)).collect();
+                let parts: Vec<NodeId> = children
+                    .iter()
+                    .map(|&c| self.assign(c, atom, value))
+                    .collect();
                 self.or(&parts)
             }
             _ => id,
@@ -475,7 +521,9 @@ impl Store {
         let go = |c: NodeId| Box::new(self.to_formula(c, atoms));
         let fold = |children: &[NodeId], make: fn(Box<Formula>, Box<Formula>) -> Formula| {
             let mut iter = children.iter();
-            let first = iter.next().map_or(Formula::True, |&c| self.to_formula(c, atoms));
+            let first = iter
+                .next()
+                .map_or(Formula::True, |&c| self.to_formula(c, atoms));
             iter.fold(first, |acc, &c| make(Box::new(acc), go(c)))
         };
         match &self.nodes[id as usize] {
@@ -483,7 +531,11 @@ impl Store {
             Node::False => Formula::False,
             Node::Lit { atom, positive } => {
                 let a = Formula::Atom(atoms.atoms()[*atom as usize].clone());
-                if *positive { a } else { Formula::Not(Box::new(a)) }
+                if *positive {
+                    a
+                } else {
+                    Formula::Not(Box::new(a))
+                }
             }
             Node::And(children) => fold(children, Formula::And),
             Node::Or(children) => fold(children, Formula::Or),
@@ -583,6 +635,9 @@ mod tests {
         let p_no_q = store.assign(p, 1, false);
         assert!(!store.holds_at_end(p_no_q));
         let next = store.successor(p_no_q);
-        assert_eq!(store.to_formula(next, &atoms).to_string(), "F q & G(!p | F q)");
+        assert_eq!(
+            store.to_formula(next, &atoms).to_string(),
+            "F q & G(!p | F q)"
+        );
     }
 }

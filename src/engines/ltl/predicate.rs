@@ -73,22 +73,34 @@ pub fn evaluate_atom(atom: &Atom, value: Option<&FieldValue>) -> AtomOutcome {
         (_, FieldValue::Number(x)) if x.is_nan() => AtomOutcome::WrongType,
         (AtomTest::Truthy, FieldValue::Bool(b)) => AtomOutcome::from_bool(*b),
         (AtomTest::Truthy, FieldValue::Number(x)) => AtomOutcome::from_bool(*x != 0.0),
-        (AtomTest::Compare { op, value: Literal::Number(c) }, FieldValue::Number(x)) => {
-            AtomOutcome::from_bool(match op {
-                CompareOp::Eq => x == c,
-                CompareOp::Ne => x != c,
-                CompareOp::Lt => x < c,
-                CompareOp::Le => x <= c,
-                CompareOp::Gt => x > c,
-                CompareOp::Ge => x >= c,
-            })
-        }
-        (AtomTest::Compare { op, value: Literal::Text(c) }, FieldValue::Text(s)) => {
-            equality(*op, s == c)
-        }
-        (AtomTest::Compare { op, value: Literal::Bool(c) }, FieldValue::Bool(b)) => {
-            equality(*op, b == c)
-        }
+        (
+            AtomTest::Compare {
+                op,
+                value: Literal::Number(c),
+            },
+            FieldValue::Number(x),
+        ) => AtomOutcome::from_bool(match op {
+            CompareOp::Eq => x == c,
+            CompareOp::Ne => x != c,
+            CompareOp::Lt => x < c,
+            CompareOp::Le => x <= c,
+            CompareOp::Gt => x > c,
+            CompareOp::Ge => x >= c,
+        }),
+        (
+            AtomTest::Compare {
+                op,
+                value: Literal::Text(c),
+            },
+            FieldValue::Text(s),
+        ) => equality(*op, s == c),
+        (
+            AtomTest::Compare {
+                op,
+                value: Literal::Bool(c),
+            },
+            FieldValue::Bool(b),
+        ) => equality(*op, b == c),
         _ => AtomOutcome::WrongType,
     }
 }
@@ -244,13 +256,23 @@ fn representative_values<'a>(atoms: impl Iterator<Item = &'a Atom>) -> Vec<Optio
     let mut texts: Vec<String> = Vec::new();
     for atom in atoms {
         match &atom.test {
-            AtomTest::Compare { value: Literal::Number(c), .. } => {
+            AtomTest::Compare {
+                value: Literal::Number(c),
+                ..
+            } => {
                 for x in [c.next_down(), *c, c.next_up()] {
                     values.push(Some(FieldValue::Number(x)));
                 }
             }
-            AtomTest::Compare { value: Literal::Text(s), .. } => texts.push(s.clone()),
-            AtomTest::Compare { value: Literal::Bool(_), .. } | AtomTest::Truthy => {}
+            AtomTest::Compare {
+                value: Literal::Text(s),
+                ..
+            } => texts.push(s.clone()),
+            AtomTest::Compare {
+                value: Literal::Bool(_),
+                ..
+            }
+            | AtomTest::Truthy => {}
         }
     }
     let mut other = String::new();
@@ -281,13 +303,25 @@ mod tests {
     #[test]
     fn bare_names_are_true_for_true_and_non_zero_numbers() {
         let p = atom("p");
-        assert_eq!(evaluate_atom(&p, Some(&FieldValue::Bool(true))), AtomOutcome::Holds);
-        assert_eq!(evaluate_atom(&p, Some(&FieldValue::Bool(false))), AtomOutcome::Fails);
+        assert_eq!(
+            evaluate_atom(&p, Some(&FieldValue::Bool(true))),
+            AtomOutcome::Holds
+        );
+        assert_eq!(
+            evaluate_atom(&p, Some(&FieldValue::Bool(false))),
+            AtomOutcome::Fails
+        );
         assert_eq!(evaluate_atom(&p, Some(&num(-0.5))), AtomOutcome::Holds);
         assert_eq!(evaluate_atom(&p, Some(&num(0.0))), AtomOutcome::Fails);
         assert_eq!(evaluate_atom(&p, Some(&num(-0.0))), AtomOutcome::Fails);
-        assert_eq!(evaluate_atom(&p, Some(&FieldValue::Text("yes".into()))), AtomOutcome::WrongType);
-        assert_eq!(evaluate_atom(&p, Some(&num(f64::NAN))), AtomOutcome::WrongType);
+        assert_eq!(
+            evaluate_atom(&p, Some(&FieldValue::Text("yes".into()))),
+            AtomOutcome::WrongType
+        );
+        assert_eq!(
+            evaluate_atom(&p, Some(&num(f64::NAN))),
+            AtomOutcome::WrongType
+        );
         assert_eq!(evaluate_atom(&p, None), AtomOutcome::Missing);
     }
 
@@ -296,24 +330,36 @@ mod tests {
         let gt = atom("latency > 50");
         assert!(evaluate_atom(&gt, Some(&num(50.5))).holds());
         assert_eq!(evaluate_atom(&gt, Some(&num(50.0))), AtomOutcome::Fails);
-        assert_eq!(evaluate_atom(&gt, Some(&FieldValue::Bool(true))), AtomOutcome::WrongType);
+        assert_eq!(
+            evaluate_atom(&gt, Some(&FieldValue::Bool(true))),
+            AtomOutcome::WrongType
+        );
         assert_eq!(evaluate_atom(&gt, None), AtomOutcome::Missing);
         let le = atom("q <= 3");
         assert!(evaluate_atom(&le, Some(&num(3.0))).holds());
         assert!(!evaluate_atom(&le, Some(&num(3.0000001))).holds());
         let eq = atom(r#"status == "ok""#);
         assert!(evaluate_atom(&eq, Some(&FieldValue::Text("ok".into()))).holds());
-        assert_eq!(evaluate_atom(&eq, Some(&FieldValue::Text("OK".into()))), AtomOutcome::Fails);
+        assert_eq!(
+            evaluate_atom(&eq, Some(&FieldValue::Text("OK".into()))),
+            AtomOutcome::Fails
+        );
         assert_eq!(evaluate_atom(&eq, Some(&num(1.0))), AtomOutcome::WrongType);
         let ne = atom(r#"status != "ok""#);
         assert!(evaluate_atom(&ne, Some(&FieldValue::Text("err".into()))).holds());
         assert_eq!(evaluate_atom(&ne, None), AtomOutcome::Missing);
         assert_eq!(evaluate_atom(&ne, Some(&num(3.0))), AtomOutcome::WrongType);
         let ne_num = atom("x != 0");
-        assert_eq!(evaluate_atom(&ne_num, Some(&num(f64::NAN))), AtomOutcome::WrongType);
+        assert_eq!(
+            evaluate_atom(&ne_num, Some(&num(f64::NAN))),
+            AtomOutcome::WrongType
+        );
         let flag = atom("done == true");
         assert!(evaluate_atom(&flag, Some(&FieldValue::Bool(true))).holds());
-        assert_eq!(evaluate_atom(&flag, Some(&num(1.0))), AtomOutcome::WrongType);
+        assert_eq!(
+            evaluate_atom(&flag, Some(&num(1.0))),
+            AtomOutcome::WrongType
+        );
     }
 
     #[test]
@@ -321,7 +367,10 @@ mod tests {
         let f = parse(r#"G(p -> F q) & x > 1 & p & x <= 2 & s == "a""#).unwrap();
         let table = AtomTable::new(&f).unwrap();
         assert_eq!(table.len(), 5);
-        assert_eq!(table.field_names().collect::<Vec<_>>(), ["p", "q", "s", "x"]);
+        assert_eq!(
+            table.field_names().collect::<Vec<_>>(),
+            ["p", "q", "s", "x"]
+        );
         let mut counts = vec![AtomCounts::default(); table.len()];
         let state: State = [
             ("p".to_string(), FieldValue::Bool(true)),
@@ -332,9 +381,27 @@ mod tests {
         .collect();
         let bits = table.valuation(&state, &mut counts);
         assert_eq!(bits, 0b10001); // p and s == "a"
-        assert_eq!(counts[1], AtomCounts { missing: 1, wrong_type: 0 }); // q
-        assert_eq!(counts[2], AtomCounts { missing: 0, wrong_type: 1 }); // x > 1
-        assert_eq!(counts[3], AtomCounts { missing: 0, wrong_type: 1 }); // x <= 2
+        assert_eq!(
+            counts[1],
+            AtomCounts {
+                missing: 1,
+                wrong_type: 0
+            }
+        ); // q
+        assert_eq!(
+            counts[2],
+            AtomCounts {
+                missing: 0,
+                wrong_type: 1
+            }
+        ); // x > 1
+        assert_eq!(
+            counts[3],
+            AtomCounts {
+                missing: 0,
+                wrong_type: 1
+            }
+        ); // x <= 2
     }
 
     #[test]
@@ -363,7 +430,10 @@ mod tests {
 
     #[test]
     fn too_many_atoms_is_an_error() {
-        let text = (0..=MAX_ATOMS).map(|i| format!("a{i}")).collect::<Vec<_>>().join(" & ");
+        let text = (0..=MAX_ATOMS)
+            .map(|i| format!("a{i}"))
+            .collect::<Vec<_>>()
+            .join(" & ");
         let err = AtomTable::new(&parse(&text).unwrap()).unwrap_err();
         assert_eq!(err.count, MAX_ATOMS + 1);
     }
