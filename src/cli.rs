@@ -37,6 +37,18 @@ pub enum Command {
     Motifs(MotifsArgs),
 }
 
+/// What the engines look for on live channels.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AnalysisArgs {
+    /// LTLf formula to monitor on every event channel that has its fields; repeatable.
+    #[arg(long = "formula", value_name = "F")]
+    pub formulas: Vec<String>,
+    /// Reference pattern file (one number per line) to search for, besides the built-in ones;
+    /// repeatable.
+    #[arg(long = "pattern", value_name = "FILE")]
+    pub patterns: Vec<PathBuf>,
+}
+
 /// Options of the no-argument demo run.
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
@@ -59,6 +71,8 @@ pub struct DemoArgs {
     /// Maximum frames per second.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -119,6 +133,8 @@ pub struct AttachArgs {
     /// Maximum frames per second.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -154,6 +170,8 @@ pub struct ReplayArgs {
     /// Maximum frames per second.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

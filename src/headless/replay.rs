@@ -3,12 +3,15 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::HeadlessError;
-use crate::pipeline::Pipeline;
+use crate::pipeline::engines::{AnalysisConfig, Engines};
+use crate::pipeline::{FormulaStatus, Pipeline};
+use crate::scheduler::{LatencyKind, Scheduler, SchedulerConfig, SchedulerStats, TaskClass};
 use crate::sources::replay::Replay;
 use crate::trace::read_trace;
 
@@ -16,7 +19,14 @@ pub struct ReplayOptions {
     pub file: PathBuf,
     /// 0 = as fast as possible.
     pub speed: f64,
+    /// Also print the scheduler's per-class latency percentiles.
+    pub stats: bool,
+    /// What the engines run on during the replay.
+    pub analysis: AnalysisConfig,
 }
+
+/// How long the engines may take to finish the queued work after the last record.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Replays the trace and writes the per-channel report.
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessError> {
@@ -29,20 +39,28 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         .enable_time()
         .build()
         .map_err(HeadlessError::Output)?;
+    let scheduler = Arc::new(
+        Scheduler::new(SchedulerConfig::default())
+            .map_err(|e| HeadlessError::Invalid(e.to_string()))?,
+    );
+    let engines =
+        Engines::new(scheduler.clone(), opts.analysis.clone()).map_err(HeadlessError::Invalid)?;
     let pipeline = runtime.block_on(async {
         let (tx, mut rx) = mpsc::channel(64);
         let replay = tokio::spawn(Replay::new(trace, opts.speed).run(tx, None));
-        let mut pipeline = Pipeline::new(opts.file.display().to_string());
+        let mut pipeline = Pipeline::new(opts.file.display().to_string()).with_engines(engines);
         while let Some(event) = rx.recv().await {
             pipeline.handle(event, Instant::now());
         }
         let _ = replay.await;
         pipeline
     });
+    let drained = pipeline.drain_engines(DRAIN_TIMEOUT);
     let snapshot = {
         let mut pipeline = pipeline;
         pipeline.snapshot(Instant::now())
     };
+    let stats = scheduler.shutdown();
     writeln!(
         out,
         "trace {}: source {:?}, {} channels",
@@ -74,6 +92,70 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         writeln!(
             out,
             "recovery: {stop}; recovered {recovered} records before it ({file_len} bytes in the file)"
+        )?;
+    }
+    for formula in &snapshot.analysis.formulas {
+        let status = match formula.status {
+            FormulaStatus::Satisfied => "satisfied",
+            FormulaStatus::Violated => "violated",
+            FormulaStatus::Undecided => "undecided",
+        };
+        let decided = formula
+            .decided_at
+            .map_or_else(String::new, |step| format!(", decided at step {step}"));
+        writeln!(
+            out,
+            "formula {} on {}: {} ({status}{decided}, {} steps)",
+            formula.formula, formula.channel_name, formula.verdict_if_ended, formula.steps
+        )?;
+    }
+    if !drained {
+        writeln!(
+            out,
+            "note: the engines had not finished after {} s; results are partial",
+            DRAIN_TIMEOUT.as_secs()
+        )?;
+    }
+    if opts.stats {
+        write_scheduler_stats(&stats, out)?;
+    }
+    Ok(())
+}
+
+/// Per class: tasks, wait and run percentiles, deadline misses and shed or rejected work.
+pub fn write_scheduler_stats(
+    stats: &SchedulerStats,
+    out: &mut dyn Write,
+) -> Result<(), HeadlessError> {
+    writeln!(
+        out,
+        "scheduler: {} workers, {:.1} s; latencies in µs (p50 p90 p99 p99.9 max)",
+        stats.workers,
+        stats.uptime.as_secs_f64()
+    )?;
+    for class in TaskClass::ALL {
+        let counts = stats.class(class);
+        let line = |kind| {
+            let p = stats.percentiles(class, kind);
+            format!(
+                "{:.1} {:.1} {:.1} {:.1} {:.1}",
+                p.p50_ns as f64 / 1e3,
+                p.p90_ns as f64 / 1e3,
+                p.p99_ns as f64 / 1e3,
+                p.p999_ns as f64 / 1e3,
+                p.max_ns as f64 / 1e3
+            )
+        };
+        writeln!(
+            out,
+            "  {:<8} tasks {:>8}  wait {}  run {}  deadline misses {}  shed {}  rejected {}",
+            class.name(),
+            counts.completed,
+            line(LatencyKind::Wait),
+            line(LatencyKind::Run),
+            counts.deadline_misses,
+            counts.shed,
+            counts.rejected
         )?;
     }
     Ok(())

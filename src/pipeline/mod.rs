@@ -5,6 +5,8 @@
 //! the screen at a capped rate, only when something changed.
 
 mod channel;
+pub mod engines;
+pub mod library;
 pub mod recorder;
 pub mod snapshot;
 
@@ -47,6 +49,8 @@ pub struct Pipeline {
     generation: u64,
     changed: bool,
     recorder: Option<Recorder>,
+    /// The engines and their scheduler; `None` runs the pipeline without analysis.
+    engines: Option<engines::Engines>,
     /// A recording asked for before the catalog was known; it starts with the catalog, so the
     /// trace's header describes its channels.
     pending_recording: Option<PathBuf>,
@@ -66,9 +70,20 @@ impl Pipeline {
             generation: 0,
             changed: true,
             recorder: None,
+            engines: None,
             pending_recording: None,
             unknown_channel_records: 0,
         }
+    }
+
+    /// Runs `engines` on every channel from now on.
+    pub fn with_engines(mut self, engines: engines::Engines) -> Self {
+        self.engines = Some(engines);
+        self
+    }
+
+    pub fn engines(&self) -> Option<&engines::Engines> {
+        self.engines.as_ref()
     }
 
     pub fn set_insecure(&mut self, insecure: bool) {
@@ -87,6 +102,9 @@ impl Pipeline {
             SourceEvent::Reset => {
                 let catalog = std::mem::take(&mut self.catalog);
                 self.channels.clear();
+                if let Some(engines) = &mut self.engines {
+                    engines.reset();
+                }
                 self.set_catalog(catalog);
             }
         }
@@ -104,6 +122,9 @@ impl Pipeline {
             };
             self.channels.insert(info.id, state);
         }
+        if let Some(engines) = &mut self.engines {
+            engines.set_channels(&catalog.channels);
+        }
         self.catalog = catalog;
         if let Some(path) = self.pending_recording.take()
             && let Err(err) = self.start_recording(path)
@@ -117,6 +138,21 @@ impl Pipeline {
             match self.channels.get_mut(&record.channel) {
                 Some(channel) => channel.ingest(record),
                 None => self.unknown_channel_records += 1,
+            }
+        }
+        if let Some(engines) = &mut self.engines {
+            // Batches from the network hold one channel; a replay's may mix them.
+            let mut start = 0;
+            while start < records.len() {
+                let channel = records[start].channel;
+                let end = records[start..]
+                    .iter()
+                    .position(|r| r.channel != channel)
+                    .map_or(records.len(), |n| start + n);
+                if self.channels.contains_key(&channel) {
+                    engines.ingest(channel, &records[start..end]);
+                }
+                start = end;
             }
         }
         self.tick(now);
@@ -203,8 +239,10 @@ impl Pipeline {
         self.status.recording = None;
     }
 
-    /// Whether anything changed since the last snapshot.
-    pub fn changed(&self) -> bool {
+    /// Whether anything changed since the last snapshot (including engine results).
+    pub fn changed(&mut self) -> bool {
+        let engines = self.engines.as_ref().is_some_and(|e| e.take_changed());
+        self.changed |= engines;
         self.changed
     }
 
@@ -232,13 +270,35 @@ impl Pipeline {
             source: self.status.clone(),
             catalog: self.catalog.clone(),
             channels,
-            analysis: AnalysisSnapshot::default(),
+            analysis: self.analysis_snapshot(now),
+        }
+    }
+
+    fn analysis_snapshot(&self, now: Instant) -> AnalysisSnapshot {
+        let Some(engines) = &self.engines else {
+            return AnalysisSnapshot::default();
+        };
+        AnalysisSnapshot {
+            chaos: Default::default(),
+            patterns: engines.pattern_names(),
+            matches: engines.match_views(now),
+            repetitions: engines.repetition_views(now),
+            formulas: engines.formula_views(),
+            scheduler: Some(engines.scheduler().stats()),
         }
     }
 
     /// Stops recording, flushing the trace file.
     pub fn close(&mut self) {
         self.stop_recording();
+    }
+
+    /// Lets the engines finish the work already queued (up to `timeout`), so the results
+    /// reflect every record received; true when they did.
+    pub fn drain_engines(&self, timeout: Duration) -> bool {
+        self.engines
+            .as_ref()
+            .is_none_or(|e| e.scheduler().wait_idle(timeout))
     }
 }
 

@@ -14,8 +14,11 @@ use super::control::{Control, REPLAY_SPEED_FACTOR, ReplayCommand};
 use super::event_loop::{self, LoopOptions};
 use super::terminal::{CrosstermEvents, TerminalGuard};
 use super::theme::Theme;
+use crate::cli::AnalysisArgs;
 use crate::model::{LinkState, SourceEvent};
-use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot};
+use crate::pipeline::engines::{AnalysisConfig, Engines};
+use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot, library};
+use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::replay::{self as replay_source, Replay};
 use crate::transport::client::{self, ClientConfig, ClientHandle, TransportEvent};
 use crate::transport::tls::Trust;
@@ -35,6 +38,38 @@ pub struct ScreenOptions {
     pub insecure: bool,
     /// Shown as the source's description.
     pub label: String,
+    /// What the engines run on.
+    pub analysis: AnalysisConfig,
+}
+
+/// Formulas the demo monitors on its `events` channel when none are given.
+pub const DEMO_FORMULAS: [&str; 4] = [
+    // Every error is followed by a recovery (a request that is neither an error nor a retry).
+    "G(error -> F(!error & !retry))",
+    // Latency stays under a second.
+    "G(latency_ms < 1000)",
+    // A long queue always drains again.
+    "G(queue_depth > 20 -> F(queue_depth < 5))",
+    // Latency stays under 50 ms until the queue builds up.
+    "(latency_ms < 50) U (queue_depth > 10)",
+];
+
+/// The engines' configuration from the command line: the built-in patterns plus the user's,
+/// and the user's formulas (or `default_formulas` when there are none).
+pub fn analysis_config(
+    args: &AnalysisArgs,
+    default_formulas: &[&str],
+) -> anyhow::Result<AnalysisConfig> {
+    let mut patterns = library::builtin_patterns();
+    for path in &args.patterns {
+        patterns.push(library::load_pattern(path)?);
+    }
+    let formulas = if args.formulas.is_empty() {
+        default_formulas.iter().map(|f| (*f).to_owned()).collect()
+    } else {
+        args.formulas.clone()
+    };
+    Ok(AnalysisConfig { formulas, patterns })
 }
 
 /// Where records come from.
@@ -51,7 +86,11 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
     let (snapshots_tx, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (replay_tx, replay_rx) = mpsc::channel(16);
 
-    let mut pipeline = Pipeline::new(opts.label.clone());
+    let scheduler =
+        Arc::new(Scheduler::new(SchedulerConfig::default()).context("cannot start the scheduler")?);
+    let engines =
+        Engines::new(scheduler.clone(), opts.analysis.clone()).map_err(anyhow::Error::msg)?;
+    let mut pipeline = Pipeline::new(opts.label.clone()).with_engines(engines);
     pipeline.set_insecure(opts.insecure);
     if let Some(path) = &opts.record {
         pipeline
@@ -117,6 +156,7 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
     if let Ok(mut pipeline) = pipeline_task.await {
         pipeline.close();
     }
+    scheduler.shutdown_now();
     result
 }
 

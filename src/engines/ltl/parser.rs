@@ -162,6 +162,12 @@ enum TokenKind {
     End,
 }
 
+/// Builds a binary node from its operands.
+type BinaryConstructor = fn(Box<Formula>, Box<Formula>) -> Formula;
+
+/// Builds a unary node from its operand.
+type UnaryConstructor = fn(Box<Formula>) -> Formula;
+
 #[derive(Debug, Clone)]
 struct Token {
     kind: TokenKind,
@@ -491,17 +497,16 @@ impl Parser<'_> {
     fn expression(&mut self, min: Precedence) -> Result<Parsed, ParseError> {
         let mut left = self.unary()?;
         loop {
-            let (level, make): (Precedence, fn(Box<Formula>, Box<Formula>) -> Formula) =
-                match self.peek().kind {
-                    TokenKind::Iff => (Precedence::Iff, Formula::Iff),
-                    TokenKind::Implies => (Precedence::Implies, Formula::Implies),
-                    TokenKind::Or => (Precedence::Or, Formula::Or),
-                    TokenKind::And => (Precedence::And, Formula::And),
-                    TokenKind::Until => (Precedence::Temporal, Formula::Until),
-                    TokenKind::Release => (Precedence::Temporal, Formula::Release),
-                    TokenKind::WeakUntil => (Precedence::Temporal, Formula::WeakUntil),
-                    _ => break,
-                };
+            let (level, make): (Precedence, BinaryConstructor) = match self.peek().kind {
+                TokenKind::Iff => (Precedence::Iff, Formula::Iff),
+                TokenKind::Implies => (Precedence::Implies, Formula::Implies),
+                TokenKind::Or => (Precedence::Or, Formula::Or),
+                TokenKind::And => (Precedence::And, Formula::And),
+                TokenKind::Until => (Precedence::Temporal, Formula::Until),
+                TokenKind::Release => (Precedence::Temporal, Formula::Release),
+                TokenKind::WeakUntil => (Precedence::Temporal, Formula::WeakUntil),
+                _ => break,
+            };
             if level < min {
                 break;
             }
@@ -537,9 +542,9 @@ impl Parser<'_> {
 
     /// Prefix operators (gathered in a loop, not by recursion), then a primary.
     fn unary(&mut self) -> Result<Parsed, ParseError> {
-        let mut prefixes: Vec<(Token, fn(Box<Formula>) -> Formula)> = Vec::new();
+        let mut prefixes: Vec<(Token, UnaryConstructor)> = Vec::new();
         loop {
-            let make: fn(Box<Formula>) -> Formula = match self.peek().kind {
+            let make: UnaryConstructor = match self.peek().kind {
                 TokenKind::Not => Formula::Not,
                 TokenKind::Next => Formula::Next,
                 TokenKind::Eventually => Formula::Eventually,

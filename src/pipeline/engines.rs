@@ -1,0 +1,541 @@
+//! The engines' work on live channels, run as scheduler tasks.
+//!
+//! Each engine keeps per-channel state in a *track* behind a mutex: an inbox of new samples
+//! and the engine's own state. The pipeline appends to the inbox and submits a task; the task
+//! drains the inbox in order. Two tasks of one track never interleave (the mutex) and never
+//! reorder samples (the inbox is FIFO and drained whole), so tasks may run on any worker.
+//! Results stay in the track; the pipeline reads them when it builds a snapshot, and tasks
+//! raise a shared flag so a result that arrives while the source is quiet is still published.
+//!
+//! Classes (DESIGN.md): LTL monitor steps are Critical, pattern and repetition search High,
+//! attractor analysis Normal.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::snapshot::{FormulaStatus, FormulaView, PatternMatchView, RepetitionView};
+use crate::engines::ltl::automaton::{Automaton, MonitorStatus};
+use crate::engines::ltl::monitor::Monitor;
+use crate::engines::temporal::repetition::{RepetitionConfig, RepetitionDetector};
+use crate::engines::temporal::search::{SearchConfig, StreamingSearch};
+use crate::model::{ChannelId, ChannelInfo, ChannelKind, Record, Value};
+use crate::scheduler::{Scheduler, SubmitError, Task, TaskClass, TaskLabel};
+
+/// Deadline budgets per class: an LTL step should be visible within a frame or two, a pattern
+/// match within a few frames; attractor analysis only needs to finish before the next window.
+const LTL_BUDGET: Duration = Duration::from_millis(20);
+const PATTERN_BUDGET: Duration = Duration::from_millis(100);
+
+/// Verdict cells kept per formula for the verdict strip.
+const VERDICT_HISTORY: usize = 120;
+
+/// Records kept per event channel to show the window that broke a formula.
+const VIOLATION_WINDOW: usize = 8;
+
+/// Matches and repetitions kept for the Patterns pane.
+const MATCH_HISTORY: usize = 64;
+
+/// A z-normalised window matches a pattern when its DTW (|a − b|) distance is at most this
+/// much per query sample: z-normalised values have unit variance, so 0.25 per sample is a
+/// close match in shape (about a quarter of a standard deviation off on average).
+pub const MATCH_DISTANCE_PER_SAMPLE: f64 = 0.25;
+
+/// Sakoe–Chiba band for pattern search, as a fraction of the pattern length (the 10% the
+/// UCR suite uses).
+pub const PATTERN_BAND_FRACTION: f64 = 0.1;
+
+/// A named reference pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternSpec {
+    pub name: String,
+    pub values: Vec<f64>,
+}
+
+/// What the engines run on: formulas for event channels, patterns for numeric channels.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisConfig {
+    /// LTLf formulas; each is monitored on every event channel whose fields include all of
+    /// the formula's fields.
+    pub formulas: Vec<String>,
+    pub patterns: Vec<PatternSpec>,
+}
+
+/// An engine's state for one channel, and whether a task to drain its inbox is queued.
+struct Track<T> {
+    state: Mutex<T>,
+    queued: AtomicBool,
+}
+
+impl<T> Track<T> {
+    fn new(state: T) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(state),
+            queued: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
+        self.state.lock()
+    }
+}
+
+/// One formula on one event channel.
+struct LtlTrack {
+    formula: String,
+    channel_name: String,
+    monitor: Monitor,
+    inbox: VecDeque<Record>,
+    recent: VecDeque<Option<bool>>,
+    window: VecDeque<String>,
+    violation_window: Vec<String>,
+}
+
+/// One pattern on one numeric channel.
+struct PatternTrack {
+    search: StreamingSearch,
+    inbox: VecDeque<(f64, u64)>,
+    /// t_ns of the samples the search may still report as a match's end.
+    times: VecDeque<u64>,
+    found: Vec<(crate::engines::temporal::search::PatternMatch, u64, Instant)>,
+}
+
+/// A pattern's name and its track on one channel.
+type NamedPatternTrack = (String, Arc<Track<PatternTrack>>);
+
+/// The repetition detector of one text channel.
+struct RepetitionTrack {
+    detector: RepetitionDetector,
+    inbox: VecDeque<String>,
+    tokens: VecDeque<String>,
+    found: Vec<(RepetitionView, Instant)>,
+}
+
+/// The engines' state for every channel, and the scheduler they run on.
+pub struct Engines {
+    scheduler: Arc<Scheduler>,
+    config: AnalysisConfig,
+    /// Compiled formulas (shared automata), with their field names.
+    compiled: Vec<(String, Arc<Automaton>, Vec<String>)>,
+    ltl: BTreeMap<ChannelId, Vec<Arc<Track<LtlTrack>>>>,
+    patterns: BTreeMap<ChannelId, Vec<NamedPatternTrack>>,
+    repetition: BTreeMap<ChannelId, Arc<Track<RepetitionTrack>>>,
+    names: BTreeMap<ChannelId, String>,
+    /// Raised by tasks when they changed a result.
+    results_changed: Arc<AtomicBool>,
+    /// Tasks the scheduler refused (Critical and High are handed back, never dropped silently).
+    pub rejected: u64,
+}
+
+impl Engines {
+    /// Compiles the formulas (an error names the formula and the spot) and checks patterns.
+    pub fn new(scheduler: Arc<Scheduler>, config: AnalysisConfig) -> Result<Self, String> {
+        let mut compiled = Vec::new();
+        for text in &config.formulas {
+            let monitor = Monitor::from_text(text).map_err(|e| format!("formula {text:?}: {e}"))?;
+            let automaton = monitor.automaton().clone();
+            let fields = automaton.atoms().field_names().map(str::to_owned).collect();
+            compiled.push((text.clone(), automaton, fields));
+        }
+        for pattern in &config.patterns {
+            let search_config = pattern_search_config(pattern.values.len());
+            StreamingSearch::new(&pattern.values, search_config)
+                .map_err(|e| format!("pattern {:?}: {e}", pattern.name))?;
+        }
+        Ok(Self {
+            scheduler,
+            config,
+            compiled,
+            ltl: BTreeMap::new(),
+            patterns: BTreeMap::new(),
+            repetition: BTreeMap::new(),
+            names: BTreeMap::new(),
+            results_changed: Arc::new(AtomicBool::new(false)),
+            rejected: 0,
+        })
+    }
+
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.scheduler
+    }
+
+    pub fn pattern_names(&self) -> Vec<String> {
+        self.config
+            .patterns
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Sets up tracks for a new catalog's channels (keeping those of unchanged channels), and
+    /// cancels the pending work of channels that went away.
+    pub fn set_channels(&mut self, channels: &[ChannelInfo]) {
+        let keep: BTreeMap<ChannelId, &ChannelInfo> = channels.iter().map(|c| (c.id, c)).collect();
+        let gone: Vec<ChannelId> = self
+            .names
+            .keys()
+            .filter(|id| {
+                keep.get(id)
+                    .is_none_or(|c| Some(&c.name) != self.names.get(id))
+            })
+            .copied()
+            .collect();
+        for id in gone {
+            self.scheduler.cancel_channel(id);
+            self.ltl.remove(&id);
+            self.patterns.remove(&id);
+            self.repetition.remove(&id);
+            self.names.remove(&id);
+        }
+        for info in channels {
+            if self.names.contains_key(&info.id) {
+                continue;
+            }
+            self.names.insert(info.id, info.name.clone());
+            match &info.kind {
+                ChannelKind::Event { fields } => {
+                    let tracks = self
+                        .compiled
+                        .iter()
+                        .filter(|(_, _, needed)| needed.iter().all(|f| fields.contains(f)))
+                        .map(|(text, automaton, _)| {
+                            Track::new(LtlTrack {
+                                formula: text.clone(),
+                                channel_name: info.name.clone(),
+                                monitor: Monitor::new(automaton.clone()),
+                                inbox: VecDeque::new(),
+                                recent: VecDeque::new(),
+                                window: VecDeque::new(),
+                                violation_window: Vec::new(),
+                            })
+                        })
+                        .collect();
+                    self.ltl.insert(info.id, tracks);
+                }
+                ChannelKind::Scalar | ChannelKind::Vector { .. } => {
+                    let tracks = self
+                        .config
+                        .patterns
+                        .iter()
+                        .filter_map(|p| {
+                            let search = StreamingSearch::new(
+                                &p.values,
+                                pattern_search_config(p.values.len()),
+                            )
+                            .ok()?;
+                            Some((
+                                p.name.clone(),
+                                Track::new(PatternTrack {
+                                    search,
+                                    inbox: VecDeque::new(),
+                                    times: VecDeque::new(),
+                                    found: Vec::new(),
+                                }),
+                            ))
+                        })
+                        .collect();
+                    self.patterns.insert(info.id, tracks);
+                }
+                ChannelKind::Text => {
+                    if let Ok(detector) = RepetitionDetector::new(RepetitionConfig::default()) {
+                        self.repetition.insert(
+                            info.id,
+                            Track::new(RepetitionTrack {
+                                detector,
+                                inbox: VecDeque::new(),
+                                tokens: VecDeque::new(),
+                                found: Vec::new(),
+                            }),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets every channel's engine state (a replay went back): tracks are made anew.
+    pub fn reset(&mut self) {
+        for id in self.names.keys() {
+            self.scheduler.cancel_channel(*id);
+        }
+        self.ltl.clear();
+        self.patterns.clear();
+        self.repetition.clear();
+        self.names.clear();
+    }
+
+    /// Queues a batch of one channel's records for its engines and schedules their tasks.
+    pub fn ingest(&mut self, channel: ChannelId, records: &[Record]) {
+        if let Some(tracks) = self.ltl.get(&channel) {
+            for track in tracks {
+                track.lock().inbox.extend(records.iter().cloned());
+                self.rejected += u64::from(self.schedule(
+                    track,
+                    TaskClass::Critical,
+                    TaskLabel::new("ltl", channel),
+                    LTL_BUDGET,
+                    step_ltl,
+                ));
+            }
+        }
+        if let Some(tracks) = self.patterns.get(&channel) {
+            let samples: Vec<(f64, u64)> = records
+                .iter()
+                .filter_map(|r| r.value.as_f64().map(|x| (x, r.t_ns)))
+                .collect();
+            for (_, track) in tracks {
+                track.lock().inbox.extend(samples.iter().copied());
+                self.rejected += u64::from(self.schedule(
+                    track,
+                    TaskClass::High,
+                    TaskLabel::new("temporal", channel),
+                    PATTERN_BUDGET,
+                    search_patterns,
+                ));
+            }
+        }
+        if let Some(track) = self.repetition.get(&channel) {
+            let name = self.names.get(&channel).cloned().unwrap_or_default();
+            track
+                .lock()
+                .inbox
+                .extend(records.iter().filter_map(|r| match &r.value {
+                    Value::Token(t) => Some(t.clone()),
+                    _ => None,
+                }));
+            self.rejected += u64::from(self.schedule(
+                track,
+                TaskClass::High,
+                TaskLabel::new("repetition", channel),
+                PATTERN_BUDGET,
+                move |t: &mut RepetitionTrack| detect_repetition(t, channel, &name),
+            ));
+        }
+    }
+
+    /// Submits a task that drains `track`'s inbox with `work`, unless one is already queued
+    /// (it will drain what was just added). Returns true when the scheduler refused the task;
+    /// the inbox keeps the samples, and the next task drains them.
+    fn schedule<T: Send + 'static>(
+        &self,
+        track: &Arc<Track<T>>,
+        class: TaskClass,
+        label: TaskLabel,
+        budget: Duration,
+        work: impl FnOnce(&mut T) -> bool + Send + 'static,
+    ) -> bool {
+        if track.queued.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let queued = track.clone();
+        let changed = self.results_changed.clone();
+        let task = Task::new(class, label, move || {
+            queued.queued.store(false, Ordering::Release);
+            if work(&mut queued.lock()) {
+                changed.store(true, Ordering::Release);
+            }
+        })
+        .with_deadline_in(budget);
+        match self.scheduler.submit_detached(task) {
+            Ok(()) => false,
+            Err(err) => {
+                track.queued.store(false, Ordering::Release);
+                !matches!(err, SubmitError::Shed { .. })
+            }
+        }
+    }
+
+    /// Whether a task changed a result since the last call.
+    pub fn take_changed(&self) -> bool {
+        self.results_changed.swap(false, Ordering::AcqRel)
+    }
+
+    /// One row per monitored formula, in channel then formula order.
+    pub fn formula_views(&self) -> Vec<FormulaView> {
+        self.ltl
+            .values()
+            .flatten()
+            .map(|track| {
+                let track = track.lock();
+                let verdict = track.monitor.verdict();
+                FormulaView {
+                    formula: track.formula.clone(),
+                    channel_name: track.channel_name.clone(),
+                    status: match verdict.map(|v| v.status) {
+                        Some(MonitorStatus::Satisfied) => FormulaStatus::Satisfied,
+                        Some(MonitorStatus::Violated) => FormulaStatus::Violated,
+                        _ => FormulaStatus::Undecided,
+                    },
+                    verdict_if_ended: verdict.is_some_and(|v| v.holds_if_ended),
+                    decided_at: verdict.and_then(|v| v.decided_at),
+                    steps: track.monitor.steps(),
+                    recent: track.recent.iter().copied().collect(),
+                    violation_window: track.violation_window.clone(),
+                    missing_fields: track
+                        .monitor
+                        .atom_counts()
+                        .iter()
+                        .map(|c| c.missing + c.wrong_type)
+                        .sum(),
+                }
+            })
+            .collect()
+    }
+
+    /// Recent pattern matches on every channel, newest first.
+    pub fn match_views(&self, now: Instant) -> Vec<PatternMatchView> {
+        let mut views: Vec<(Instant, PatternMatchView)> = self
+            .patterns
+            .iter()
+            .flat_map(|(channel, tracks)| {
+                let channel_name = self.names.get(channel).cloned().unwrap_or_default();
+                tracks.iter().flat_map(move |(pattern, track)| {
+                    let channel_name = channel_name.clone();
+                    track
+                        .lock()
+                        .found
+                        .iter()
+                        .map(|(m, t_ns, at)| {
+                            (
+                                *at,
+                                PatternMatchView {
+                                    pattern: pattern.clone(),
+                                    channel: *channel,
+                                    channel_name: channel_name.clone(),
+                                    distance: m.distance,
+                                    start_sample: m.start,
+                                    len: m.len,
+                                    t_ns: *t_ns,
+                                    age: now.saturating_duration_since(*at),
+                                },
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        views.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        views.truncate(MATCH_HISTORY);
+        views.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Recent repetition loops on text channels, newest first.
+    pub fn repetition_views(&self, now: Instant) -> Vec<RepetitionView> {
+        let mut views: Vec<(Instant, RepetitionView)> = self
+            .repetition
+            .values()
+            .flat_map(|track| {
+                track
+                    .lock()
+                    .found
+                    .iter()
+                    .map(|(view, at)| {
+                        let mut view = view.clone();
+                        view.age = now.saturating_duration_since(*at);
+                        (*at, view)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        views.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        views.truncate(MATCH_HISTORY);
+        views.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+fn pattern_search_config(len: usize) -> SearchConfig {
+    SearchConfig::with_band_fraction(
+        len,
+        PATTERN_BAND_FRACTION,
+        MATCH_DISTANCE_PER_SAMPLE * len as f64,
+    )
+}
+
+/// Steps the monitor over the inbox; always a change (the step count moves).
+fn step_ltl(track: &mut LtlTrack) -> bool {
+    while let Some(record) = track.inbox.pop_front() {
+        let Value::Fields(state) = &record.value else {
+            continue;
+        };
+        let before = track.monitor.is_decided();
+        let verdict = track.monitor.step(state);
+        if track.window.len() == VIOLATION_WINDOW {
+            track.window.pop_front();
+        }
+        track
+            .window
+            .push_back(format!("#{} {}", record.seq, record.value));
+        if !before && verdict.status == MonitorStatus::Violated {
+            track.violation_window = track.window.iter().cloned().collect();
+        }
+        if track.recent.len() == VERDICT_HISTORY {
+            track.recent.pop_front();
+        }
+        track.recent.push_back(match verdict.status {
+            MonitorStatus::Undecided => None,
+            _ => Some(verdict.holds_if_ended),
+        });
+    }
+    true
+}
+
+/// Feeds the inbox to the search; true when a new match was found.
+fn search_patterns(track: &mut PatternTrack) -> bool {
+    let mut found = false;
+    let keep = track.search.query_len() * 2;
+    while let Some((x, t_ns)) = track.inbox.pop_front() {
+        if track.times.len() == keep {
+            track.times.pop_front();
+        }
+        track.times.push_back(t_ns);
+        if let Some(m) = track.search.push(x) {
+            if track.found.len() == MATCH_HISTORY {
+                track.found.remove(0);
+            }
+            track.found.push((m, t_ns, Instant::now()));
+            found = true;
+        }
+    }
+    found
+}
+
+/// Feeds the inbox to the detector; true when a new loop was found.
+fn detect_repetition(track: &mut RepetitionTrack, channel: ChannelId, name: &str) -> bool {
+    let mut found = false;
+    let window = track.detector.config().window;
+    while let Some(token) = track.inbox.pop_front() {
+        if track.tokens.len() == window {
+            track.tokens.pop_front();
+        }
+        track.tokens.push_back(token.clone());
+        if let Some(rep) = track.detector.push(&token) {
+            // One alert per loop: a loop that goes on reports again only after a full period.
+            let fresh = track
+                .found
+                .last()
+                .is_none_or(|(last, _)| rep.window_start >= last.at_token + rep.period);
+            if fresh {
+                if track.found.len() == MATCH_HISTORY {
+                    track.found.remove(0);
+                }
+                track.found.push((
+                    RepetitionView {
+                        channel,
+                        channel_name: name.to_owned(),
+                        tokens: track.tokens.iter().cloned().collect(),
+                        lag: rep.period as usize,
+                        distance: rep.edits,
+                        at_token: rep.window_start,
+                        age: Duration::ZERO,
+                    },
+                    Instant::now(),
+                ));
+                found = true;
+            }
+        }
+    }
+    found
+}
