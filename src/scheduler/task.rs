@@ -304,7 +304,8 @@ impl TaskHandle {
         self.state.status().is_terminal()
     }
 
-    /// Blocks until the task reaches a terminal status and returns it.
+    /// Blocks until the task reaches a terminal status and returns it. Waiting inside a task
+    /// for a task that needs the same (or the only free) worker never returns.
     pub fn wait(&self) -> TaskStatus {
         // Without a deadline `wait_until` only returns with a terminal status.
         self.state
