@@ -36,7 +36,7 @@ use super::stats::{
     HistogramSet, QueueCounters, RateMeter, Sample, SampleLog, SchedulerStats, ShedLedger,
     StatsSources, WorkerCounters, bump,
 };
-use super::task::{Task, TaskClass, TaskHandle, TaskState, TaskStatus};
+use super::task::{Task, TaskClass, TaskHandle, TaskState, TaskStatus, TaskWork};
 use super::{SchedulerConfig, ShutdownMode, SubmitError};
 
 /// Busy-wait rounds before a spinning worker starts yielding: round `k` spins `2^k` times, so
@@ -160,7 +160,7 @@ impl Shared {
             label,
             deadline,
             enqueued,
-            work,
+            work: work.into_inner(),
             state: state.clone(),
         });
         bump(&self.counters.submitted[class.index()], 1);
@@ -203,7 +203,7 @@ impl Shared {
                     class: task.class,
                     label: task.label,
                     deadline: task.deadline,
-                    work: task.work,
+                    work: TaskWork::new(task.work),
                 },
             }),
         }
