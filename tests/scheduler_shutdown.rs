@@ -170,6 +170,10 @@ fn invalid_configurations_are_refused_with_the_field_named() {
             stats_publish_interval: Duration::ZERO,
             ..SchedulerConfig::default()
         },
+        SchedulerConfig {
+            thread_name: "bad\0name".to_owned(),
+            ..SchedulerConfig::default()
+        },
     ];
     let fields = [
         "workers",
@@ -177,6 +181,7 @@ fn invalid_configurations_are_refused_with_the_field_named() {
         "total_capacity",
         "aging_after",
         "stats_publish_interval",
+        "thread_name",
     ];
     for (config, field) in cases.into_iter().zip(fields) {
         match Scheduler::new(config) {

@@ -4,17 +4,22 @@
 //!
 //! One lock protects the [`RunQueue`]; its length is mirrored in an atomic so idle workers can
 //! watch for work without taking the lock. A worker that finds no work first *spins* for
-//! [`SchedulerConfig::spin_before_park`]: a short exponential busy-wait, then `yield_now` until
-//! the window ends, polling the atomic. Only then does it *park* on a condition variable. A
-//! producer wakes a parked worker only when no worker is spinning (a spinning worker picks the
-//! task up within a poll), and a worker that takes a task while more are queued wakes the next
-//! sleeper the same way, so a burst fans out to every worker. Under steady load the workers
-//! never park and dispatch costs no system call; when the dashboard is idle every worker is
-//! parked and uses no CPU.
+//! [`SchedulerConfig::spin_before_park`], polling the atomic: a short exponential busy-wait on
+//! the CPU, then `yield_now` (which lets producers sharing the cores run) until the window ends.
+//! Only then does it *park* on a condition variable. Under steady load the workers never park
+//! and dispatch costs no system call; when the dashboard is idle every worker is parked and uses
+//! no CPU.
 //!
-//! The lost-wakeup argument: a producer pushes and reads the spinning count while holding the
-//! lock; a worker leaves the spinning count *before* taking the lock to park. If the producer
-//! saw the worker spinning, the worker takes the lock after the push and sees the task.
+//! A producer wakes a parked worker unless some worker is in the busy-wait phase (it will pick
+//! the task up within a poll, well under a microsecond). A worker in the yield phase does not
+//! count: on a loaded machine a yielding thread may stay off the CPU for milliseconds, while a
+//! freshly woken one is scheduled promptly. A worker that takes a task while more are queued
+//! wakes the next sleeper by the same rule, so a burst fans out to every worker.
+//!
+//! The lost-wakeup argument: a producer pushes and reads the busy-wait count while holding the
+//! lock; a worker leaves the busy-wait count before it can park, and parks only after taking
+//! the lock and finding the queue empty. If the producer saw the worker busy-waiting, the worker
+//! takes the lock after the push and sees the task.
 
 use std::hint;
 use std::panic::{self, AssertUnwindSafe};
@@ -31,7 +36,7 @@ use super::stats::{
     HistogramSet, QueueCounters, RateMeter, Sample, SampleLog, SchedulerStats, ShedLedger,
     StatsSources, WorkerCounters, bump,
 };
-use super::task::{Task, TaskClass, TaskHandle, TaskState, TaskStatus};
+use super::task::{Task, TaskClass, TaskHandle, TaskState, TaskStatus, TaskWork};
 use super::{SchedulerConfig, ShutdownMode, SubmitError};
 
 /// Busy-wait rounds before a spinning worker starts yielding: round `k` spins `2^k` times, so
@@ -60,6 +65,7 @@ pub(crate) struct Shared {
     idle: Condvar,
     /// Mirror of the queue length, for spinning workers.
     pending: AtomicUsize,
+    /// Workers in the busy-wait phase of their spin (on the CPU, polling `pending`).
     spinning: AtomicUsize,
     running: AtomicUsize,
     /// Workers holding unpublished samples.
@@ -154,7 +160,7 @@ impl Shared {
             label,
             deadline,
             enqueued,
-            work,
+            work: work.into_inner(),
             state: state.clone(),
         });
         bump(&self.counters.submitted[class.index()], 1);
@@ -197,7 +203,7 @@ impl Shared {
                     class: task.class,
                     label: task.label,
                     deadline: task.deadline,
-                    work: task.work,
+                    work: TaskWork::new(task.work),
                 },
             }),
         }
@@ -320,32 +326,31 @@ impl Shared {
     }
 
     /// Polls for work without the lock for up to `spin_before_park`; true if work (or the
-    /// shutdown) showed up.
+    /// shutdown) showed up. Counted in `spinning` only while busy-waiting on the CPU.
     fn spin_for_work(&self) -> bool {
         let window = self.config.spin_before_park;
         if window.is_zero() {
             return false;
         }
-        self.spinning.fetch_add(1, Ordering::SeqCst);
+        let work_or_closing =
+            || self.pending.load(Ordering::Acquire) > 0 || self.closing.load(Ordering::Acquire);
         let started = Instant::now();
-        let mut round = 0u32;
-        let found = loop {
-            if self.pending.load(Ordering::Acquire) > 0 || self.closing.load(Ordering::Acquire) {
-                break true;
+        self.spinning.fetch_add(1, Ordering::SeqCst);
+        let mut found = false;
+        for round in 0..SPIN_DOUBLINGS {
+            if work_or_closing() {
+                found = true;
+                break;
             }
-            if round < SPIN_DOUBLINGS {
-                for _ in 0..(1u32 << round) {
-                    hint::spin_loop();
-                }
-                round += 1;
-            } else {
-                thread::yield_now();
-                if started.elapsed() >= window {
-                    break false;
-                }
+            for _ in 0..(1u32 << round) {
+                hint::spin_loop();
             }
-        };
+        }
         self.spinning.fetch_sub(1, Ordering::SeqCst);
+        while !found && started.elapsed() < window {
+            thread::yield_now();
+            found = work_or_closing();
+        }
         found
     }
 

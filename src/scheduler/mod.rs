@@ -142,6 +142,12 @@ impl SchedulerConfig {
                 "must be positive, or every class would always count as starving".to_owned(),
             );
         }
+        if self.thread_name.contains('\0') {
+            return invalid(
+                "thread_name",
+                format!("{:?} contains a NUL byte", self.thread_name),
+            );
+        }
         if self.stats_publish_interval.is_zero() {
             return invalid(
                 "stats_publish_interval",

@@ -3,7 +3,7 @@
 //!
 //! This is plain data with no locking and no clock of its own (the caller passes `now`), so the
 //! ordering, shedding and aging rules are tested here deterministically. The executor keeps one
-//! [`RunQueue`] behind its lock.
+//! `RunQueue` behind its lock.
 //!
 //! # Admission and shedding
 //!
@@ -14,7 +14,7 @@
 //!    - Low or Normal: the least urgent task among `C`'s queue and the new task is shed (it is
 //!      the new task when nothing queued is less urgent, e.g. when no task has a deadline).
 //!    - High or Critical: nothing is dropped; the task is handed back to the submitter
-//!      ([`Admission::Full`]), which is backpressure.
+//!      (`SubmitError::Full`), which is backpressure.
 //! 2. Else if the total capacity is reached: Low work is shed first, then Normal work. The least
 //!    urgent Low task makes room (if `C` is Low, that may be the new task itself); when no Low
 //!    task is queued, the least urgent Normal task (likewise). High and Critical work is never
@@ -100,7 +100,7 @@ struct ClassQueue {
 }
 
 impl ClassQueue {
-    /// Index in `heap`'s storage and key of the least urgent task. O(n): only on the shedding
+    /// The least urgent task (the one that would run last). O(n): only on the shedding
     /// path, which runs when the scheduler is already overloaded.
     fn least_urgent(&self) -> Option<&QueuedTask> {
         self.heap.iter().min()

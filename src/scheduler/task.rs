@@ -83,6 +83,27 @@ impl fmt::Display for TaskLabel {
 /// The closure a task runs.
 pub type TaskFn = Box<dyn FnOnce() + Send + 'static>;
 
+/// A task's closure, reachable only by value, so that a [`Task`] (and a [`SubmitError`] handing
+/// one back) is `Sync` and fits in `Send + Sync` error types.
+///
+/// [`SubmitError`]: super::SubmitError
+pub(crate) struct TaskWork(TaskFn);
+
+// SAFETY: `Sync` only lets `&TaskWork` be shared between threads. `TaskWork` gives no access to
+// the closure through a shared reference — its only method consumes it — so no thread can call
+// or inspect the closure through one. This is the argument of the `sync_wrapper` crate.
+unsafe impl Sync for TaskWork {}
+
+impl TaskWork {
+    pub(crate) fn new(work: TaskFn) -> Self {
+        TaskWork(work)
+    }
+
+    pub(crate) fn into_inner(self) -> TaskFn {
+        self.0
+    }
+}
+
 /// A closure to run on a worker, with its class, optional deadline and label.
 ///
 /// Within a class, tasks run earliest deadline first; tasks without a deadline come after all
@@ -91,7 +112,7 @@ pub struct Task {
     pub(crate) class: TaskClass,
     pub(crate) label: TaskLabel,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) work: TaskFn,
+    pub(crate) work: TaskWork,
 }
 
 impl Task {
@@ -101,7 +122,7 @@ impl Task {
             class,
             label,
             deadline: None,
-            work: Box::new(work),
+            work: TaskWork(Box::new(work)),
         }
     }
 
@@ -304,7 +325,8 @@ impl TaskHandle {
         self.state.status().is_terminal()
     }
 
-    /// Blocks until the task reaches a terminal status and returns it.
+    /// Blocks until the task reaches a terminal status and returns it. Waiting inside a task
+    /// for a task that needs the same (or the only free) worker never returns.
     pub fn wait(&self) -> TaskStatus {
         // Without a deadline `wait_until` only returns with a terminal status.
         self.state
@@ -324,6 +346,18 @@ impl TaskHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_can_cross_threads() {
+        assert_send_sync::<Task>();
+        assert_send_sync::<TaskHandle>();
+        assert_send_sync::<crate::scheduler::SubmitError>();
+        assert_send_sync::<crate::scheduler::SchedulerError>();
+        assert_send_sync::<crate::scheduler::Scheduler>();
+        assert_send_sync::<crate::scheduler::SchedulerStats>();
+    }
 
     #[test]
     fn class_indices_follow_priority_order() {
