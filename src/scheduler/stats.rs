@@ -358,6 +358,33 @@ pub struct SchedulerStats {
 }
 
 impl SchedulerStats {
+    /// Statistics made from given counters and latency samples `(class, wait_ns, run_ns)` rather
+    /// than read from a running scheduler: for the screen's tests and the render benchmark,
+    /// which need the same figures on every run.
+    pub fn from_samples(
+        uptime: Duration,
+        workers: usize,
+        classes: [ClassStats; TaskClass::COUNT],
+        shed_by_label: Vec<LabelShedCount>,
+        samples: impl IntoIterator<Item = (TaskClass, u64, u64)>,
+    ) -> Result<Self, CreationError> {
+        let mut set = HistogramSet::new()?;
+        for (class, wait_ns, run_ns) in samples {
+            set.record(&Sample {
+                class,
+                wait_ns,
+                run_ns,
+            });
+        }
+        Ok(SchedulerStats {
+            uptime,
+            workers,
+            classes,
+            shed_by_label,
+            histograms: Arc::new(set),
+        })
+    }
+
     pub fn class(&self, class: TaskClass) -> &ClassStats {
         &self.classes[class.index()]
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::{ChannelId, ChannelKind};
 use crate::pipeline::{ChannelSnapshot, LinkState, Snapshot};
+use crate::scheduler::LatencyKind;
 
 use super::control::Control;
 use super::keymap::Action;
@@ -25,10 +26,33 @@ pub enum Pane {
     #[default]
     Streams,
     Phase,
+    Chaos,
+    Patterns,
+    Ltl,
+    Scheduler,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 2] = [Pane::Streams, Pane::Phase];
+    pub const ALL: [Pane; 6] = [
+        Pane::Streams,
+        Pane::Phase,
+        Pane::Chaos,
+        Pane::Patterns,
+        Pane::Ltl,
+        Pane::Scheduler,
+    ];
+
+    /// The pane's name as its title shows it.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Pane::Streams => "Streams",
+            Pane::Phase => "Phase",
+            Pane::Chaos => "Chaos",
+            Pane::Patterns => "Patterns",
+            Pane::Ltl => "LTL",
+            Pane::Scheduler => "Scheduler",
+        }
+    }
 
     fn index(self) -> usize {
         Self::ALL.iter().position(|&p| p == self).unwrap_or(0)
@@ -99,6 +123,8 @@ pub struct App {
     help: bool,
     expanded: bool,
     zoom_steps: u8,
+    /// The Scheduler pane shows run times instead of wait times.
+    run_times: bool,
     fps: FpsCounter,
     quit: bool,
 }
@@ -137,6 +163,7 @@ impl App {
             Action::ToggleExpand => self.expanded = !self.expanded,
             Action::ZoomIn => self.zoom_steps = (self.zoom_steps + 1).min(MAX_ZOOM_STEPS),
             Action::ZoomOut => self.zoom_steps = self.zoom_steps.saturating_sub(1),
+            Action::ToggleLatencyKind => self.run_times = !self.run_times,
             Action::ToggleRecording => return Some(Control::ToggleRecording),
             Action::Replay(command) => {
                 if matches!(latest.source.link, LinkState::Replay { .. }) {
@@ -197,6 +224,15 @@ impl App {
             source,
             frozen: self.is_frozen(),
             recording: latest.source.recording.is_some(),
+        }
+    }
+
+    /// Which latency the Scheduler pane draws: wait (enqueue → start, the default) or run time.
+    pub fn latency_kind(&self) -> LatencyKind {
+        if self.run_times {
+            LatencyKind::Run
+        } else {
+            LatencyKind::Wait
         }
     }
 
@@ -339,16 +375,36 @@ mod tests {
     fn focus_cycles_and_expand_follows_the_focus() {
         let mut app = App::new();
         let snap = snapshot(1);
-        assert_eq!(app.focus(), Pane::Streams);
-        app.apply(Action::FocusNext, &snap);
-        assert_eq!(app.focus(), Pane::Phase);
-        app.apply(Action::FocusNext, &snap);
-        assert_eq!(app.focus(), Pane::Streams);
+        let order = [
+            Pane::Streams,
+            Pane::Phase,
+            Pane::Chaos,
+            Pane::Patterns,
+            Pane::Ltl,
+            Pane::Scheduler,
+        ];
+        for &pane in &order {
+            assert_eq!(app.focus(), pane);
+            app.apply(Action::FocusNext, &snap);
+        }
+        assert_eq!(app.focus(), Pane::Streams, "Tab wraps around");
         app.apply(Action::FocusPrevious, &snap);
-        assert_eq!(app.focus(), Pane::Phase);
+        assert_eq!(
+            app.focus(),
+            Pane::Scheduler,
+            "Shift-Tab wraps the other way"
+        );
+        app.apply(Action::FocusPrevious, &snap);
+        assert_eq!(app.focus(), Pane::Ltl);
         assert_eq!(app.expanded(), None);
         app.apply(Action::ToggleExpand, &snap);
-        assert_eq!(app.expanded(), Some(Pane::Phase));
+        assert_eq!(app.expanded(), Some(Pane::Ltl));
+        app.apply(Action::FocusPrevious, &snap);
+        assert_eq!(
+            app.expanded(),
+            Some(Pane::Patterns),
+            "expansion follows the focus"
+        );
         app.apply(Action::Dismiss, &snap);
         assert_eq!(app.expanded(), None);
     }
@@ -366,6 +422,17 @@ mod tests {
         app.apply(Action::ToggleHelp, &snap);
         app.apply(Action::ToggleHelp, &snap);
         assert!(!app.help_visible());
+    }
+
+    #[test]
+    fn w_switches_the_scheduler_between_wait_and_run_times() {
+        let mut app = App::new();
+        let snap = snapshot(1);
+        assert_eq!(app.latency_kind(), LatencyKind::Wait);
+        assert_eq!(app.apply(Action::ToggleLatencyKind, &snap), None);
+        assert_eq!(app.latency_kind(), LatencyKind::Run);
+        app.apply(Action::ToggleLatencyKind, &snap);
+        assert_eq!(app.latency_kind(), LatencyKind::Wait);
     }
 
     #[test]

@@ -15,6 +15,15 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// A number of samples: `1 sample`, `4,096 samples`.
+pub fn samples(n: usize) -> String {
+    if n == 1 {
+        "1 sample".to_string()
+    } else {
+        format!("{} samples", count(n as u64))
+    }
+}
+
 /// A rate in records per second: one decimal below 10, whole numbers with separators above.
 pub fn rate(hz: f64) -> String {
     if !hz.is_finite() || hz < 0.0 {
@@ -74,6 +83,8 @@ mod tests {
         assert_eq!(count(999), "999");
         assert_eq!(count(1000), "1,000");
         assert_eq!(count(12_345_678), "12,345,678");
+        assert_eq!(samples(1), "1 sample");
+        assert_eq!(samples(4096), "4,096 samples");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum Action {
     ToggleExpand,
     ZoomIn,
     ZoomOut,
+    /// The Scheduler pane: switch between wait and run times.
+    ToggleLatencyKind,
     ToggleRecording,
     /// Only acted on while replaying a trace.
     Replay(ReplayCommand),
@@ -175,6 +177,13 @@ pub const BINDINGS: &[Binding] = &[
         section: Section::View,
     },
     Binding {
+        chords: &[key('w')],
+        label: "w",
+        action: Action::ToggleLatencyKind,
+        help: "wait / run time",
+        section: Section::View,
+    },
+    Binding {
         chords: &[key('p')],
         label: "p",
         action: Action::Replay(ReplayCommand::TogglePause),
@@ -263,6 +272,7 @@ mod tests {
         assert_eq!(char_key('+'), Some(Action::ZoomIn));
         assert_eq!(char_key('-'), Some(Action::ZoomOut));
         assert_eq!(char_key('r'), Some(Action::ToggleRecording));
+        assert_eq!(char_key('w'), Some(Action::ToggleLatencyKind));
         assert_eq!(
             char_key('p'),
             Some(Action::Replay(ReplayCommand::TogglePause))

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod panes;
 pub mod render;
 pub mod sample;
+pub mod series;
 pub mod terminal;
 pub mod theme;
 

@@ -3,13 +3,13 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::pipeline::Snapshot;
 
-use super::app::App;
-use super::layout::{MIN_HEIGHT, MIN_WIDTH, ScreenLayout, screen_layout};
+use super::app::{App, Pane};
+use super::layout::{MIN_HEIGHT, MIN_WIDTH, PaneAreas, ScreenLayout, screen_layout};
 use super::panes;
 use super::theme::Theme;
 
@@ -18,21 +18,63 @@ use super::theme::Theme;
 pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
     let area = frame.area();
     let displayed = app.displayed(latest);
-    match screen_layout(area, displayed.channels.len(), app.expanded()) {
+    match screen_layout(area, displayed.channels.len(), app.focus(), app.expanded()) {
         ScreenLayout::TooSmall { width, height } => render_too_small(frame, area, width, height),
         ScreenLayout::Panes(areas) => {
-            if let Some(rect) = areas.streams {
-                panes::streams::render(frame, rect, app, displayed, theme);
+            for pane in Pane::ALL {
+                let Some(rect) = areas.get(pane) else {
+                    continue;
+                };
+                let draw = match pane {
+                    Pane::Streams => panes::streams::render,
+                    Pane::Phase => panes::phase::render,
+                    Pane::Chaos => panes::chaos::render,
+                    Pane::Patterns => panes::patterns::render,
+                    Pane::Ltl => panes::ltl::render,
+                    Pane::Scheduler => panes::scheduler::render,
+                };
+                draw(frame, rect, app, displayed, theme);
             }
-            if let Some(rect) = areas.phase {
-                panes::phase::render(frame, rect, app, displayed, theme);
-            }
+            render_tab_hint(frame, &areas, app, theme);
             panes::status::render(frame, areas.status, app, latest, theme);
             if app.help_visible() {
                 panes::help::render(frame, area, theme);
             }
         }
     }
+}
+
+/// When some panes are not shown, the bottom border of the pane that `Tab` replaces says which
+/// of the six it is and which comes next: ` 3/6 · Tab ▸ Patterns `.
+fn render_tab_hint(frame: &mut Frame, areas: &PaneAreas, app: &App, theme: &Theme) {
+    if !areas.hides_some() {
+        return;
+    }
+    let focus = app.focus();
+    let shown =
+        if areas.get(focus).is_some() && (focus != Pane::Streams || app.expanded().is_some()) {
+            focus
+        } else {
+            Pane::Phase
+        };
+    let Some(rect) = areas.get(shown) else {
+        return;
+    };
+    let position = Pane::ALL.iter().position(|&p| p == shown).unwrap_or(0) + 1;
+    let hint = Line::from(vec![
+        Span::styled(
+            format!(" {position}/{} · Tab ▸ ", Pane::ALL.len()),
+            theme.muted(),
+        ),
+        Span::styled(format!("{} ", focus.next().title()), theme.title()),
+    ]);
+    let width = hint.width() as u16;
+    // Inside the corners of the bottom border, right-aligned; skipped when it does not fit.
+    if rect.height < 2 || rect.width < width + 4 {
+        return;
+    }
+    let at = Rect::new(rect.right() - 2 - width, rect.bottom() - 1, width, 1);
+    frame.render_widget(hint, at);
 }
 
 /// The message shown instead of the panes on a screen below the minimum size.
@@ -110,6 +152,42 @@ mod tests {
     fn whole_frame_160x48() {
         let snap = demo_snapshot(POINTS);
         insta::assert_snapshot!(draw(160, 48, &App::new(), &snap, Theme::COLOR));
+    }
+
+    #[test]
+    fn every_pane_is_reached_with_tab_at_80x24() {
+        let latest = Arc::new(demo_snapshot(POINTS));
+        let mut app = App::new();
+        for pane in Pane::ALL {
+            assert_eq!(app.focus(), pane);
+            let text = draw(80, 24, &app, &latest, Theme::NO_COLOR).to_string();
+            assert!(
+                text.contains(&format!("┌ {} ", pane.title())),
+                "{pane:?}:\n{text}"
+            );
+            assert!(
+                text.contains(&format!("Tab ▸ {} ", pane.next().title())),
+                "{pane:?}:\n{text}"
+            );
+            app.apply(Action::FocusNext, &latest);
+        }
+        // Focused on the Chaos pane: the table and the Chaos pane.
+        app.apply(Action::FocusNext, &latest);
+        app.apply(Action::FocusNext, &latest);
+        insta::assert_snapshot!(draw(80, 24, &app, &latest, Theme::COLOR));
+    }
+
+    #[test]
+    fn the_grid_shows_every_pane_without_a_tab_hint() {
+        let latest = demo_snapshot(POINTS);
+        let text = draw(160, 48, &App::new(), &latest, Theme::NO_COLOR).to_string();
+        for pane in Pane::ALL {
+            assert!(
+                text.contains(&format!("┌ {} ", pane.title())),
+                "{pane:?}:\n{text}"
+            );
+        }
+        assert!(!text.contains("Tab ▸"), "{text}");
     }
 
     #[test]

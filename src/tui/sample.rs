@@ -1,12 +1,19 @@
 //! A deterministic, realistic [`Snapshot`] for the screen's tests and the render benchmark:
 //! eight channels like the demo's (Lorenz and Rössler flows integrated with RK4, Hénon and
-//! logistic maps, a sine, events, tokens), each with `points` recent samples.
+//! logistic maps, a sine, events, tokens), each with `points` recent samples, and the engines'
+//! results on them: attractor analyses with the published exponents and dimensions, pattern
+//! matches, repetition loops, three formulas (one of each status) and scheduler statistics made
+//! from fixed latency samples.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::model::{Catalog, ChannelInfo, ChannelKind, FieldValue, Value};
-use crate::pipeline::{ChannelSnapshot, LinkState, Snapshot, SourceStatus};
+use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Value};
+use crate::pipeline::{
+    AnalysisSnapshot, ChannelSnapshot, ChaosView, FormulaStatus, FormulaView, LinkState,
+    PatternMatchView, RepetitionView, Snapshot, SourceStatus,
+};
+use crate::scheduler::{ClassStats, LabelShedCount, SchedulerStats, TaskClass, TaskLabel};
 
 /// Integration step of the sample flows, in model time units.
 const FLOW_DT: f64 = 0.01;
@@ -210,6 +217,7 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
         0,
     );
 
+    let analysis = analysis(&channels);
     Snapshot {
         generation: 1,
         source: SourceStatus {
@@ -228,6 +236,343 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
             channels: channels.iter().map(|c| c.info.clone()).collect(),
         },
         channels,
-        analysis: Default::default(),
+        analysis,
+    }
+}
+
+/// Analyses of the sample analysis window, one per analysed channel.
+const SAMPLE_WINDOW: usize = 4096;
+/// Analyses kept in the sample histories.
+const SAMPLE_HISTORY: usize = 40;
+
+/// One attractor analysis whose history wobbles deterministically around the final values.
+#[allow(clippy::too_many_arguments)]
+fn chaos_view(
+    received: u64,
+    (dim, delay): (usize, usize),
+    lyapunov: f64,
+    unit: &str,
+    d2: f64,
+    fit: (usize, usize),
+    fit_r2: f64,
+    class: &str,
+    elapsed_ms: f64,
+) -> ChaosView {
+    let history = (0..SAMPLE_HISTORY)
+        .map(|i| {
+            let t = i as f64;
+            let wobble = 0.04 * (t * 0.7).sin() + 0.02 * (t * 1.9).cos();
+            let d2_wobble = 0.02 * (t * 0.3 + 1.0).sin();
+            (
+                Some(lyapunov + wobble * lyapunov.abs().max(0.05)),
+                Some(d2 * (1.0 + d2_wobble)),
+            )
+        })
+        .collect();
+    ChaosView {
+        window: SAMPLE_WINDOW,
+        at_sample: received,
+        dim,
+        delay,
+        lyapunov: Some(lyapunov),
+        lyapunov_unit: unit.to_string(),
+        fit: Some(fit),
+        fit_r2: Some(fit_r2),
+        correlation_dimension: Some(d2),
+        class: class.to_string(),
+        elapsed_ms,
+        history,
+        error: None,
+    }
+}
+
+/// A small deterministic generator (xorshift64*, Vigna 2016) for the sample latencies.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next_unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// About log-normal around `median_ns`: the exponent is a sum of four uniforms (nearly
+    /// normal), `spread` wide.
+    fn latency_ns(&mut self, median_ns: f64, spread: f64) -> u64 {
+        let z: f64 = (0..4).map(|_| self.next_unit()).sum::<f64>() - 2.0;
+        (median_ns * (spread * z).exp()).max(1.0) as u64
+    }
+}
+
+/// Scheduler statistics of a pipeline that has run for a while: LTL steps (Critical) wait a
+/// few µs, pattern searches (High) tens of µs, attractor analyses (Normal) milliseconds, motif
+/// discovery (Low) tens of ms; some Low and Normal work was shed.
+fn scheduler_stats() -> Option<SchedulerStats> {
+    /// What one class did.
+    struct ClassPlan {
+        class: TaskClass,
+        tasks: u64,
+        wait_median_ns: f64,
+        run_median_ns: f64,
+        spread: f64,
+        tasks_per_s: f64,
+        queued: usize,
+        deadline_misses: u64,
+        shed: u64,
+    }
+    let plan =
+        |class, tasks, (wait_median_ns, run_median_ns, spread), tasks_per_s, queued| ClassPlan {
+            class,
+            tasks,
+            wait_median_ns,
+            run_median_ns,
+            spread,
+            tasks_per_s,
+            queued,
+            deadline_misses: 0,
+            shed: 0,
+        };
+    let mut plans = [
+        plan(
+            TaskClass::Critical,
+            24_000,
+            (1_800.0, 900.0, 1.2),
+            3_610.0,
+            0,
+        ),
+        plan(TaskClass::High, 6_000, (14_000.0, 45_000.0, 1.3), 902.0, 2),
+        plan(TaskClass::Normal, 240, (2.4e6, 16e6, 1.0), 3.9, 3),
+        plan(TaskClass::Low, 60, (60e6, 35e6, 1.1), 0.8, 37),
+    ];
+    plans[2].deadline_misses = 2;
+    plans[2].shed = 3;
+    plans[3].shed = 112;
+    let mut rng = Xorshift(0x9E37_79B9_7F4A_7C15);
+    let mut samples = Vec::new();
+    for p in &plans {
+        for _ in 0..p.tasks {
+            let w = rng.latency_ns(p.wait_median_ns, p.spread);
+            let r = rng.latency_ns(p.run_median_ns, p.spread);
+            samples.push((p.class, w, r));
+        }
+    }
+    let classes = plans.map(|p| ClassStats {
+        class: p.class,
+        submitted: p.tasks + p.queued as u64 + p.shed,
+        completed: p.tasks,
+        panicked: 0,
+        cancelled: 0,
+        shed: p.shed,
+        rejected: 0,
+        deadline_misses: p.deadline_misses,
+        queue_depth: p.queued,
+        capacity: crate::scheduler::DEFAULT_CLASS_CAPACITY,
+        tasks_per_s: p.tasks_per_s,
+    });
+    let shed_by_label = vec![
+        LabelShedCount {
+            class: TaskClass::Normal,
+            label: TaskLabel::new("attractor", 3),
+            count: 3,
+        },
+        LabelShedCount {
+            class: TaskClass::Low,
+            label: TaskLabel::new("meta", 1),
+            count: 32,
+        },
+        LabelShedCount {
+            class: TaskClass::Low,
+            label: TaskLabel::new("meta", 5),
+            count: 80,
+        },
+    ];
+    SchedulerStats::from_samples(Duration::from_secs(482), 2, classes, shed_by_label, samples).ok()
+}
+
+/// The engines' results on the sample channels (ids as in [`demo_snapshot`]).
+fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
+    let channel = |id: ChannelId| channels.iter().find(|c| c.info.id == id);
+    let received = |id: ChannelId| channel(id).map_or(0, |c| c.received);
+    let last_t_ns = channels.first().map_or(0, |c| c.last_t_ns);
+    // Lorenz: λ = 0.906 per time unit and D2 = 2.05 (Sprott 2003, table A.1; Grassberger &
+    // Procaccia 1983); Rössler λ = 0.0714; Hénon λ = 0.419 per iteration, D2 = 1.22; the
+    // logistic map at r = 3.9, λ ≈ 0.49; the sine is a limit cycle (λ ≈ 0, D2 ≈ 1).
+    let chaos = [
+        (
+            0,
+            (3, 11),
+            0.906,
+            "1/s",
+            2.05,
+            (4, 38),
+            0.994,
+            "chaotic",
+            21.3,
+        ),
+        (
+            1,
+            (3, 11),
+            0.893,
+            "1/s",
+            2.04,
+            (4, 36),
+            0.991,
+            "chaotic",
+            19.8,
+        ),
+        (
+            2,
+            (3, 150),
+            0.0714,
+            "1/s",
+            1.99,
+            (30, 310),
+            0.982,
+            "chaotic",
+            24.6,
+        ),
+        (
+            3,
+            (2, 1),
+            0.419,
+            "1/s",
+            1.22,
+            (1, 9),
+            0.997,
+            "chaotic",
+            12.2,
+        ),
+        (
+            4,
+            (2, 1),
+            0.494,
+            "1/s",
+            0.98,
+            (1, 8),
+            0.996,
+            "chaotic",
+            11.7,
+        ),
+        (
+            5,
+            (2, 31),
+            -0.002,
+            "1/s",
+            1.01,
+            (2, 60),
+            0.412,
+            "periodic",
+            9.4,
+        ),
+    ]
+    .into_iter()
+    .map(|(id, embedding, l, unit, d2, fit, r2, class, ms)| {
+        (
+            id,
+            chaos_view(received(id), embedding, l, unit, d2, fit, r2, class, ms),
+        )
+    })
+    .collect();
+
+    // Match times on the source clock: a match ending `back` samples before the newest one, on
+    // a channel sampled every `period_ns`.
+    let found = |pattern: &str, id: ChannelId, name: &str, distance: f64, back: u64, len: usize| {
+        let period_s = channel(id).and_then(|c| c.info.period_s).unwrap_or(FLOW_DT);
+        let period_ns = (period_s * 1e9) as u64;
+        let end = received(id).saturating_sub(back);
+        PatternMatchView {
+            pattern: pattern.to_string(),
+            channel: id,
+            channel_name: name.to_string(),
+            distance,
+            start_sample: end.saturating_sub(len as u64),
+            len,
+            t_ns: last_t_ns.saturating_sub(back * period_ns),
+            age: Duration::from_nanos(back * period_ns),
+        }
+    };
+    let matches = vec![
+        found("double-scroll", 0, "lorenz", 0.412, 180, 96),
+        found("spike", 1, "lorenz.x", 0.537, 420, 64),
+        found("ramp", 5, "sine", 0.871, 1_900, 128),
+        found("spike", 3, "henon.x", 1.902, 62, 64),
+        found("double-scroll", 1, "lorenz.x", 0.655, 4_100, 96),
+    ];
+    let repeated =
+        |tokens: &[&str], lag: usize, distance: usize, back: u64, age_ms: u64| RepetitionView {
+            channel: 7,
+            channel_name: "tokens".to_string(),
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            lag,
+            distance,
+            at_token: received(7).saturating_sub(back),
+            age: Duration::from_millis(age_ms),
+        };
+    let repetitions = vec![
+        repeated(&["I", "think", "so", "again"], 4, 0, 34, 810),
+        repeated(
+            &["and", "then", "the", "cat", "sat", "down"],
+            12,
+            1,
+            1_160,
+            27_600,
+        ),
+    ];
+
+    let strip = |n: usize, f: &dyn Fn(usize) -> Option<bool>| (0..n).map(f).collect::<Vec<_>>();
+    let formulas = vec![
+        FormulaView {
+            formula: "F queue_depth <= 3".to_string(),
+            channel_name: "events".to_string(),
+            status: FormulaStatus::Satisfied,
+            verdict_if_ended: true,
+            decided_at: Some(4),
+            steps: 3_605,
+            recent: strip(64, &|_| Some(true)),
+            violation_window: Vec::new(),
+            missing_fields: 0,
+        },
+        FormulaView {
+            formula: "G(latency_ms < 50)".to_string(),
+            channel_name: "events".to_string(),
+            status: FormulaStatus::Violated,
+            verdict_if_ended: false,
+            decided_at: Some(1_877),
+            steps: 3_605,
+            recent: strip(64, &|_| Some(false)),
+            violation_window: vec![
+                "#1875 {error: false, latency_ms: 12.5, queue_depth: 3}".to_string(),
+                "#1876 {error: false, latency_ms: 38.0, queue_depth: 7}".to_string(),
+                "#1877 {error: true, latency_ms: 81.0, queue_depth: 9}".to_string(),
+            ],
+            missing_fields: 0,
+        },
+        FormulaView {
+            formula: "G(error -> F !error) & G(retry -> X !error)".to_string(),
+            channel_name: "events".to_string(),
+            status: FormulaStatus::Undecided,
+            verdict_if_ended: true,
+            decided_at: None,
+            steps: 3_605,
+            recent: strip(64, &|i| match i % 16 {
+                5 | 6 => Some(false),
+                11 => None,
+                _ => Some(true),
+            }),
+            violation_window: Vec::new(),
+            missing_fields: 12,
+        },
+    ];
+
+    AnalysisSnapshot {
+        chaos,
+        patterns: ["double-scroll", "ramp", "spike", "sine-burst"]
+            .map(str::to_string)
+            .to_vec(),
+        matches,
+        repetitions,
+        formulas,
+        scheduler: scheduler_stats(),
     }
 }

@@ -112,6 +112,27 @@ impl Theme {
         }
     }
 
+    /// The attractor class tag of the Chaos pane: reversed, so it stands out without colour;
+    /// chaotic in magenta, the regular classes in green, noise in the default colour.
+    pub fn attractor_class(&self, class: &str) -> Style {
+        let base = Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED);
+        match class {
+            "chaotic" => self.paint(base, Color::Magenta),
+            "periodic" | "quasi-periodic" | "fixed-point" | "fixed point" => {
+                self.paint(base, Color::Green)
+            }
+            _ => base,
+        }
+    }
+
+    /// Something to find at a glance: the newest pattern match on the sparkline.
+    pub fn highlight(&self) -> Style {
+        self.paint(
+            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            Color::Cyan,
+        )
+    }
+
     /// Styles of the phase portrait's age bands, oldest first: old points dim in the default
     /// colour, the newest bold in cyan.
     pub fn portrait_ages(&self) -> [Style; AGE_BANDS] {
@@ -154,6 +175,9 @@ mod tests {
             t.error(),
             t.good(),
             t.insecure(),
+            t.attractor_class("chaotic"),
+            t.attractor_class("periodic"),
+            t.highlight(),
             t.tag(ModeTag::Live),
             t.tag(ModeTag::Recording),
         ]

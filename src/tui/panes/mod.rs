@@ -1,19 +1,51 @@
 //! One file per pane. Each draws from the app state and a snapshot, nothing else.
 
+pub mod chaos;
 pub mod help;
+pub mod ltl;
+pub mod patterns;
 pub mod phase;
+pub mod scheduler;
 pub mod status;
 pub mod streams;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::tui::theme::Theme;
+
+/// A pane with nothing to draw but a short message, centred in its border.
+pub(crate) fn note(frame: &mut Frame, area: Rect, block: Block<'_>, text: &str, theme: &Theme) {
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let row = Rect {
+        y: inner.y + inner.height.saturating_sub(1) / 2,
+        height: inner.height.min(3),
+        ..inner
+    };
+    let paragraph = Paragraph::new(Line::styled(text.to_string(), theme.muted()))
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true });
+    frame.render_widget(paragraph, row);
+}
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use ratatui::backend::TestBackend;
+    use ratatui::style::{Color, Modifier};
     use ratatui::{Frame, Terminal};
 
+    use midstream_widgets::latency_histogram::LatencyBucket;
+
+    use super::scheduler::{ClassView, SchedulerView};
     use crate::pipeline::Snapshot;
-    use crate::tui::app::App;
+    use crate::scheduler::{LatencyKind, LatencyPercentiles, TaskClass};
+    use crate::tui::app::{App, Pane};
     use crate::tui::keymap::Action;
     use crate::tui::sample::demo_snapshot;
     use crate::tui::theme::Theme;
@@ -85,7 +117,27 @@ mod tests {
             super::phase::render(f, area, &app, &snap, &Theme::COLOR);
         });
         insta::assert_snapshot!(backend);
-        assert!(backend.to_string().contains("τ = 10 samples"));
+        // The Hénon map's chosen delay, not the fixed one.
+        assert!(backend.to_string().contains("τ = 1 sample (chosen)"));
+    }
+
+    #[test]
+    fn phase_pane_falls_back_to_the_fixed_delay_before_any_analysis() {
+        let mut snap = demo_snapshot(2000);
+        snap.analysis.chaos.clear();
+        let snap = Arc::new(snap);
+        let app = focused_on("henon.x", &snap);
+        let backend = draw_pane(60, 20, |f, area| {
+            super::phase::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        let text = backend.to_string();
+        assert!(
+            text.contains(&format!(
+                "τ = {} samples (fixed)",
+                super::phase::DELAY_SAMPLES
+            )),
+            "{text}"
+        );
     }
 
     #[test]
@@ -118,7 +170,8 @@ mod tests {
             super::phase::render(f, area, &App::new(), &snap, &Theme::COLOR);
         });
         insta::assert_snapshot!(backend);
-        assert!(backend.to_string().contains("5 of 11 samples"));
+        // The sine's chosen delay is 31 samples: 32 are needed for one point.
+        assert!(backend.to_string().contains("5 of 32 samples"));
     }
 
     #[test]
@@ -133,6 +186,383 @@ mod tests {
             super::status::render(f, area, &app, &snap, &Theme::COLOR);
         });
         insta::assert_snapshot!(backend);
+    }
+
+    fn has_color(backend: &TestBackend) -> bool {
+        backend
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+    }
+
+    /// Cells of row `y` whose style reverses them.
+    fn reversed_cells(backend: &TestBackend, y: u16) -> usize {
+        let buf = backend.buffer();
+        (0..buf.area.width)
+            .filter(|&x| buf[(x, y)].modifier.contains(Modifier::REVERSED))
+            .count()
+    }
+
+    #[test]
+    fn chaos_pane_lorenz() {
+        let snap = Arc::new(demo_snapshot(1000));
+        let app = focused_on("lorenz.x", &snap);
+        let backend = draw_pane(48, 20, |f, area| {
+            super::chaos::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        for expected in ["CHAOTIC", "λ +0.893 1/s", "2.040", "m = 3, τ = 11 samples"] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+        assert!(text.contains("steps 4–36, R² 0.991"), "{text}");
+        assert!(text.contains("19.8 ms"), "{text}");
+    }
+
+    #[test]
+    fn chaos_pane_small_keeps_the_figures() {
+        let snap = Arc::new(demo_snapshot(100));
+        let app = focused_on("sine", &snap);
+        let backend = draw_pane(44, 9, |f, area| {
+            super::chaos::render(f, area, &app, &snap, &Theme::NO_COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        assert!(
+            text.contains("PERIODIC") && text.contains("λ -0.002 1/s"),
+            "{text}"
+        );
+        assert!(!has_color(&backend));
+    }
+
+    #[test]
+    fn chaos_pane_before_the_first_analysis_counts_samples() {
+        let mut snap = demo_snapshot(100);
+        snap.analysis.chaos.clear();
+        if let Some(c) = snap.channels.iter_mut().find(|c| c.info.name == "henon.x") {
+            c.received = 1234;
+        }
+        let snap = Arc::new(snap);
+        let app = focused_on("henon.x", &snap);
+        let backend = draw_pane(48, 9, |f, area| {
+            super::chaos::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        assert!(
+            backend
+                .to_string()
+                .contains("collecting: 1,234/4,096 samples")
+        );
+    }
+
+    #[test]
+    fn chaos_pane_says_why_the_last_analysis_failed() {
+        let mut snap = demo_snapshot(100);
+        if let Some(view) = snap.analysis.chaos.get_mut(&4) {
+            view.error = Some("window is constant".to_string());
+            view.lyapunov = None;
+        }
+        let snap = Arc::new(snap);
+        let app = focused_on("logistic", &snap);
+        let backend = draw_pane(48, 16, |f, area| {
+            super::chaos::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        let text = backend.to_string();
+        assert!(
+            text.contains("✗ last analysis failed: window is constant"),
+            "{text}"
+        );
+        assert!(text.contains("λ — 1/s"), "{text}");
+        let tokens = focused_on("tokens", &snap);
+        let backend = draw_pane(48, 9, |f, area| {
+            super::chaos::render(f, area, &tokens, &snap, &Theme::COLOR);
+        });
+        assert!(backend.to_string().contains("not numeric"));
+    }
+
+    #[test]
+    fn patterns_pane_marks_the_newest_match_on_the_focused_channel() {
+        let snap = Arc::new(demo_snapshot(1000));
+        let app = focused_on("lorenz.x", &snap);
+        let backend = draw_pane(80, 20, |f, area| {
+            super::patterns::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        assert!(
+            text.contains("library: double-scroll, ramp, spike, sine-burst"),
+            "{text}"
+        );
+        assert!(
+            text.contains("▲ spike on lorenz.x: samples 48,726–48,790"),
+            "{text}"
+        );
+        assert!(text.contains("“I think so again”"), "{text}");
+        // The match's 64 of 1000 samples are about 64 × 78 / 1000 ≈ 5 of the strip's columns
+        // (rows 2 and 3: under the border and the caption).
+        let marked = reversed_cells(&backend, 3);
+        assert_eq!(reversed_cells(&backend, 2), marked);
+        assert!((5..=7).contains(&marked), "{marked} columns marked");
+        // Without colour the mark is still there (reversed).
+        let plain = draw_pane(80, 20, |f, area| {
+            super::patterns::render(f, area, &app, &snap, &Theme::NO_COLOR);
+        });
+        assert!(!has_color(&plain));
+        assert_eq!(reversed_cells(&plain, 3), marked);
+    }
+
+    #[test]
+    fn patterns_pane_without_a_match_in_the_window() {
+        let snap = Arc::new(demo_snapshot(1000));
+        let app = focused_on("logistic", &snap);
+        let backend = draw_pane(70, 14, |f, area| {
+            super::patterns::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        let text = backend.to_string();
+        assert!(
+            text.contains("logistic: no match in the last 1,000 samples"),
+            "{text}"
+        );
+        assert!(!text.contains('▲'), "{text}");
+        let empty = Arc::new(Snapshot::default());
+        let backend = draw_pane(70, 8, |f, area| {
+            super::patterns::render(f, area, &App::new(), &empty, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+    }
+
+    #[test]
+    fn ltl_pane_one_row_per_formula() {
+        let snap = Arc::new(demo_snapshot(10));
+        let backend = draw_pane(90, 10, |f, area| {
+            super::ltl::render(f, area, &App::new(), &snap, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        for expected in [
+            "✓ satisfied",
+            "✗ violated",
+            "? undecided",
+            "decided @ 1,877",
+            "12 missing",
+            "╰ #1875",
+        ] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+        let buf = backend.buffer();
+        let color_of = |needle: &str| {
+            let (x, y) = (0..buf.area.height)
+                .find_map(|y| {
+                    let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+                    row.find(needle)
+                        .map(|at| (row[..at].chars().count() as u16, y))
+                })
+                .unwrap_or_else(|| panic!("{needle} not found"));
+            buf[(x, y)].fg
+        };
+        assert_eq!(color_of("✓ satisfied"), Color::Green);
+        assert_eq!(color_of("✗ violated"), Color::Red);
+        // The same symbols and words without colour.
+        let plain = draw_pane(90, 10, |f, area| {
+            super::ltl::render(f, area, &App::new(), &snap, &Theme::NO_COLOR);
+        });
+        assert!(!has_color(&plain));
+        assert_eq!(plain.to_string(), text);
+    }
+
+    #[test]
+    fn ltl_pane_expanded_lists_the_violation_window_one_record_per_line() {
+        let snap = Arc::new(demo_snapshot(10));
+        let mut app = App::new();
+        while app.focus() != Pane::Ltl {
+            app.apply(Action::FocusNext, &snap);
+        }
+        app.apply(Action::ToggleExpand, &snap);
+        let backend = draw_pane(90, 14, |f, area| {
+            super::ltl::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        let window = &snap.analysis.formulas[1].violation_window;
+        for record in window {
+            assert!(text.contains(record.as_str()), "{record}:\n{text}");
+        }
+        assert!(!text.contains('→'), "one record per line:\n{text}");
+    }
+
+    #[test]
+    fn ltl_pane_without_formulas() {
+        let snap = Snapshot::default();
+        let backend = draw_pane(70, 5, |f, area| {
+            super::ltl::render(f, area, &App::new(), &snap, &Theme::COLOR);
+        });
+        assert!(backend.to_string().contains("no formulas"));
+    }
+
+    /// Fixed figures for the Scheduler pane, as plain data.
+    fn fixed_scheduler_view(kind: LatencyKind) -> SchedulerView {
+        let bounds: Vec<(u64, u64)> = (0..12)
+            .map(|i| {
+                let edge = |k: i32| 10f64.powf(2.0 + f64::from(k) / 2.0).round() as u64;
+                (edge(i), edge(i + 1))
+            })
+            .collect();
+        let class = |class, peak: usize, n: u64, p: [u64; 5]| ClassView {
+            class,
+            percentiles: LatencyPercentiles {
+                count: n,
+                p50_ns: p[0],
+                p90_ns: p[1],
+                p99_ns: p[2],
+                p999_ns: p[3],
+                max_ns: p[4],
+            },
+            buckets: bounds
+                .iter()
+                .enumerate()
+                .map(|(i, &(lower_ns, upper_ns))| LatencyBucket {
+                    lower_ns,
+                    upper_ns,
+                    count: match i.abs_diff(peak) {
+                        0 => n / 2,
+                        1 => n / 5,
+                        2 => n / 20,
+                        _ => 0,
+                    },
+                })
+                .collect(),
+            deadline_misses: 0,
+            shed: 0,
+            rejected: 0,
+            queue_depth: 0,
+            capacity: 1024,
+            tasks_per_s: n as f64 / 10.0,
+        };
+        let mut classes = vec![
+            class(
+                TaskClass::Critical,
+                2,
+                10_000,
+                [1_500, 4_000, 9_000, 12_000, 30_000],
+            ),
+            class(
+                TaskClass::High,
+                4,
+                2_000,
+                [15_000, 40_000, 80_000, 95_000, 120_000],
+            ),
+            class(
+                TaskClass::Normal,
+                7,
+                300,
+                [2_000_000, 5_000_000, 9_000_000, 9_500_000, 9_900_000],
+            ),
+            class(TaskClass::Low, 9, 0, [0; 5]),
+        ];
+        classes[2].deadline_misses = 4;
+        classes[3].shed = 17;
+        classes[3].queue_depth = 9;
+        SchedulerView {
+            kind,
+            workers: 2,
+            uptime: Duration::from_secs(65),
+            classes,
+            shed_by_label: vec![("low meta on sine".to_string(), 17)],
+        }
+    }
+
+    #[test]
+    fn scheduler_pane_from_fixed_figures() {
+        let view = fixed_scheduler_view(LatencyKind::Wait);
+        let backend = draw_pane(80, 26, |f, area| {
+            super::scheduler::draw(f, area, true, &view, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        for expected in [
+            "wait time (w: run)",
+            "2 workers",
+            "1,230 tasks/s",
+            "critical 1.50µs",
+            "shed: low meta on sine 17",
+            "critical · wait  n 10,000",
+            "low · wait  n 0",
+            "no samples",
+        ] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn scheduler_pane_compact_shows_the_classes_side_by_side() {
+        let view = fixed_scheduler_view(LatencyKind::Run);
+        let backend = draw_pane(80, 13, |f, area| {
+            super::scheduler::draw(f, area, false, &view, &Theme::NO_COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        assert!(text.contains("run time (w: wait)"), "{text}");
+        for class in ["critical · run", "high · run", "normal · run", "low · run"] {
+            assert!(text.contains(class), "{class}:\n{text}");
+        }
+        assert!(!has_color(&backend));
+        // Too little room for any histogram: the table stays and a note says how to see them.
+        let backend = draw_pane(80, 9, |f, area| {
+            super::scheduler::draw(f, area, false, &view, &Theme::NO_COLOR);
+        });
+        assert!(
+            backend.to_string().contains("Enter expands"),
+            "{}",
+            backend.to_string()
+        );
+    }
+
+    #[test]
+    fn scheduler_pane_reads_the_stats_and_w_switches_the_latency() {
+        let snap = Arc::new(demo_snapshot(10));
+        let mut app = App::new();
+        let wait = draw_pane(80, 26, |f, area| {
+            super::scheduler::render(f, area, &app, &snap, &Theme::COLOR);
+        })
+        .to_string();
+        assert!(
+            wait.contains("wait time") && wait.contains("critical · wait  n 24,000"),
+            "{wait}"
+        );
+        app.apply(Action::ToggleLatencyKind, &snap);
+        let run = draw_pane(80, 26, |f, area| {
+            super::scheduler::render(f, area, &app, &snap, &Theme::COLOR);
+        })
+        .to_string();
+        assert!(
+            run.contains("run time") && run.contains("critical · run  n 24,000"),
+            "{run}"
+        );
+        let stats = snap.analysis.scheduler.as_ref().expect("sample stats");
+        let view = SchedulerView::from_stats(stats, LatencyKind::Run, &snap.catalog);
+        // Every class on the same buckets, and every sample in one of them.
+        for c in &view.classes {
+            assert_eq!(
+                c.buckets.first(),
+                view.classes[0]
+                    .buckets
+                    .first()
+                    .map(|b| LatencyBucket {
+                        count: c.buckets[0].count,
+                        ..*b
+                    })
+                    .as_ref()
+            );
+            let total: u64 = c.buckets.iter().map(|b| b.count).sum();
+            assert_eq!(total, c.percentiles.count);
+        }
+        assert_eq!(view.shed_by_label[0], ("low meta on sine".to_string(), 80));
+        let none = Snapshot::default();
+        let backend = draw_pane(60, 6, |f, area| {
+            super::scheduler::render(f, area, &app, &none, &Theme::COLOR);
+        });
+        assert!(backend.to_string().contains("no scheduler"));
     }
 
     #[test]

@@ -1,23 +1,27 @@
 //! The Phase pane: the phase portrait of the focused channel.
 //!
 //! A vector channel is drawn as its first two components. A scalar channel (or a
-//! one-component vector) is drawn as the delay embedding (x(t), x(t − τ)) with the fixed delay
-//! [`DELAY_SAMPLES`]. Event and text channels have no numeric samples; the pane says so.
+//! one-component vector) is drawn as the delay embedding (x(t), x(t − τ)) with the delay the
+//! attractor analysis chose for it, or the fixed [`DELAY_SAMPLES`] until there is one; the title
+//! says which. Event and text channels have no numeric samples; the pane says so.
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::Block;
 
 use midstream_widgets::phase_portrait::{AxisNames, PhasePortrait};
 
 use crate::model::ChannelKind;
 use crate::pipeline::{ChannelSnapshot, Snapshot};
 use crate::tui::app::{App, Pane};
+use crate::tui::format;
 use crate::tui::theme::Theme;
 
+use super::note;
+
 /// The delay τ, in samples, of the scalar channels' delay embedding, until the attractor
-/// engine supplies one per channel (first minimum of the average mutual information, Fraser &
+/// engine supplies one for the channel (first minimum of the average mutual information, Fraser &
 /// Swinney 1986). 10 samples is 0.1 time units of the Lorenz demo at its 0.01 sampling step,
 /// close to where the mutual information of Lorenz x first levels off (about 0.1 to 0.16), so
 /// the demo's attractor unfolds; for maps (Hénon, logistic) τ = 1 would be the natural choice.
@@ -31,7 +35,10 @@ const LABELS_MIN_SIZE: (u16, u16) = (30, 8);
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, theme: &Theme) {
     let focused = app.focus() == Pane::Phase;
     let channel = app.focused_channel(snapshot);
-    let plot = channel.map(plot_of);
+    let plot = channel.map(|c| {
+        let chosen = snapshot.analysis.chaos.get(&c.info.id).map(|v| v.delay);
+        plot_of(c, chosen)
+    });
     let mut title = vec![Span::styled(" Phase ", theme.title())];
     if let (Some(channel), Some(plot)) = (channel, plot) {
         let axes = plot.axes();
@@ -54,18 +61,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
     };
     let (xs, ys): (&[f64], &[f64]) = match plot {
         Plot::Components => (&channel.recent[0], &channel.recent[1]),
-        Plot::Delay => {
+        Plot::Delay { tau, .. } => {
             let series = channel.recent.first().map_or(&[][..], Vec::as_slice);
-            if series.len() <= DELAY_SAMPLES {
-                let text = format!(
-                    "waiting for data ({} of {} samples)",
-                    series.len(),
-                    DELAY_SAMPLES + 1
-                );
+            if series.len() <= tau {
+                let text = format!("waiting for data ({} of {} samples)", series.len(), tau + 1);
                 return note(frame, area, block, &text, theme);
             }
             let n = series.len();
-            (&series[DELAY_SAMPLES..], &series[..n - DELAY_SAMPLES])
+            (&series[tau..], &series[..n - tau])
         }
         Plot::NotNumeric => {
             let carries = match channel.info.kind {
@@ -98,8 +101,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
 enum Plot {
     /// The first two components of a vector.
     Components,
-    /// The delay embedding of a scalar series.
-    Delay,
+    /// The delay embedding of a scalar series with delay `tau` samples, `chosen` by the
+    /// attractor analysis or else the fixed default.
+    Delay { tau: usize, chosen: bool },
     /// An event or text channel.
     NotNumeric,
     /// A numeric channel without samples yet.
@@ -110,7 +114,10 @@ impl Plot {
     fn axes(self) -> String {
         match self {
             Plot::Components => "(x₀, x₁)".to_string(),
-            Plot::Delay => format!("(x(t), x(t−τ)), τ = {DELAY_SAMPLES} samples"),
+            Plot::Delay { tau, chosen } => {
+                let how = if chosen { "chosen" } else { "fixed" };
+                format!("(x(t), x(t−τ)), τ = {} ({how})", format::samples(tau))
+            }
             Plot::NotNumeric | Plot::Waiting => String::new(),
         }
     }
@@ -123,39 +130,63 @@ impl Plot {
     }
 }
 
-fn plot_of(channel: &ChannelSnapshot) -> Plot {
+/// What to draw for `channel`, given the delay the attractor analysis chose for it, if any (a
+/// chosen delay of 0 is not an embedding and is ignored).
+fn plot_of(channel: &ChannelSnapshot, chosen_delay: Option<usize>) -> Plot {
     match channel.info.kind {
         ChannelKind::Event { .. } | ChannelKind::Text => Plot::NotNumeric,
         _ if channel.recent.first().is_none_or(Vec::is_empty) => Plot::Waiting,
         _ if channel.recent.len() >= 2 => Plot::Components,
-        _ => Plot::Delay,
+        _ => match chosen_delay.filter(|&tau| tau > 0) {
+            Some(tau) => Plot::Delay { tau, chosen: true },
+            None => Plot::Delay {
+                tau: DELAY_SAMPLES,
+                chosen: false,
+            },
+        },
     }
-}
-
-fn note(frame: &mut Frame, area: Rect, block: Block<'_>, text: &str, theme: &Theme) {
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let row = Rect {
-        y: inner.y + inner.height.saturating_sub(1) / 2,
-        height: inner.height.min(3),
-        ..inner
-    };
-    let paragraph = Paragraph::new(Line::styled(text.to_string(), theme.muted()))
-        .alignment(Alignment::Center)
-        .wrap(Wrap { trim: true });
-    frame.render_widget(paragraph, row);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::model::ChannelInfo;
+
+    fn scalar() -> ChannelSnapshot {
+        let mut c = ChannelSnapshot::new(ChannelInfo {
+            id: 1,
+            name: "x".into(),
+            kind: ChannelKind::Scalar,
+            unit: None,
+            period_s: None,
+        });
+        c.recent = vec![vec![0.0; 100]];
+        c
+    }
+
     #[test]
-    fn the_delay_named_in_the_title_is_the_constant() {
-        assert!(
-            Plot::Delay
-                .axes()
-                .contains(&format!("τ = {DELAY_SAMPLES} samples"))
+    fn the_title_names_the_chosen_delay_else_the_fixed_one() {
+        let fixed = plot_of(&scalar(), None);
+        assert_eq!(
+            fixed,
+            Plot::Delay {
+                tau: DELAY_SAMPLES,
+                chosen: false
+            }
         );
+        assert!(
+            fixed
+                .axes()
+                .contains(&format!("τ = {DELAY_SAMPLES} samples (fixed)"))
+        );
+        let chosen = plot_of(&scalar(), Some(17));
+        assert!(chosen.axes().contains("τ = 17 samples (chosen)"));
+        assert!(
+            plot_of(&scalar(), Some(1))
+                .axes()
+                .contains("τ = 1 sample (chosen)")
+        );
+        assert_eq!(plot_of(&scalar(), Some(0)), fixed);
     }
 }

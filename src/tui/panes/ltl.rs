@@ -1,0 +1,173 @@
+//! The LTL pane: one row per monitored formula — its live status (satisfied / violated /
+//! undecided, each with a symbol so it reads without colour), the formula and its channel, the
+//! verdict strip over recent steps, the step that decided it, the steps monitored and the
+//! atoms evaluated on missing fields. Under a violation, the records that broke it: on one
+//! line, or one record per line while the pane is expanded.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Block;
+
+use midstream_widgets::verdict_strip::{Verdict, VerdictLook, VerdictStrip};
+
+use crate::pipeline::{FormulaStatus, FormulaView, Snapshot};
+use crate::tui::app::{App, Pane};
+use crate::tui::format;
+use crate::tui::theme::Theme;
+
+use super::note;
+
+/// Width of the status column ("? undecided"); the second line of a row starts under the
+/// formula.
+const STATUS_WIDTH: u16 = 11;
+/// Columns between the parts of a row.
+const GAP: u16 = 2;
+/// Indent of the violation window's lines under the formula.
+const WINDOW_INDENT: &str = "  ╰ ";
+
+/// Draw the LTL pane of `snapshot` (the displayed one).
+pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, theme: &Theme) {
+    let focused = app.focus() == Pane::Ltl;
+    let formulas = &snapshot.analysis.formulas;
+    let count = |status| formulas.iter().filter(|f| f.status == status).count();
+    let block = Block::bordered()
+        .border_style(theme.border(focused))
+        .title(Line::from(vec![
+            Span::styled(" LTL ", theme.title()),
+            Span::styled(
+                format!(
+                    "· {} formulas: {} ✓ {} ✗ {} ? ",
+                    formulas.len(),
+                    count(FormulaStatus::Satisfied),
+                    count(FormulaStatus::Violated),
+                    count(FormulaStatus::Undecided)
+                ),
+                theme.muted(),
+            ),
+        ]));
+    if formulas.is_empty() {
+        return note(
+            frame,
+            area,
+            block,
+            "no formulas: give some with --formula or in the config file",
+            theme,
+        );
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.is_empty() {
+        return;
+    }
+    let expanded = app.expanded() == Some(Pane::Ltl);
+    let mut y = inner.y;
+    for formula in formulas {
+        if y >= inner.bottom() {
+            break;
+        }
+        y = render_formula(frame, inner, y, formula, theme);
+        if formula.status == FormulaStatus::Violated && !formula.violation_window.is_empty() {
+            let lines = if expanded {
+                formula.violation_window.clone()
+            } else {
+                vec![formula.violation_window.join(" → ")]
+            };
+            for (i, text) in lines.into_iter().enumerate() {
+                if y >= inner.bottom() {
+                    break;
+                }
+                let lead = if i == 0 { WINDOW_INDENT } else { "    " };
+                let line = Line::from(vec![
+                    Span::styled(lead, theme.muted()),
+                    Span::styled(text, theme.error()),
+                ]);
+                frame.render_widget(line, Rect::new(inner.x, y, inner.width, 1));
+                y += 1;
+            }
+        }
+    }
+}
+
+/// The status as the pane shows it: symbol and word, and its style.
+pub fn status_text(formula: &FormulaView, theme: &Theme) -> (String, Style) {
+    match formula.status {
+        FormulaStatus::Satisfied => ("✓ satisfied".to_string(), theme.good()),
+        FormulaStatus::Violated => ("✗ violated".to_string(), theme.error()),
+        FormulaStatus::Undecided => ("? undecided".to_string(), theme.warning()),
+    }
+}
+
+/// The formula's two lines from row `y` of `inner` (the second only when there is room);
+/// returns the next free row.
+fn render_formula(
+    frame: &mut Frame,
+    inner: Rect,
+    y: u16,
+    formula: &FormulaView,
+    theme: &Theme,
+) -> u16 {
+    let (status, style) = status_text(formula, theme);
+    let [status_area, text_area] =
+        Layout::horizontal([Constraint::Length(STATUS_WIDTH), Constraint::Fill(1)])
+            .spacing(GAP)
+            .areas(Rect::new(inner.x, y, inner.width, 1));
+    frame.render_widget(Line::styled(status, style), status_area);
+    let mut text = vec![Span::styled(formula.formula.as_str(), theme.title())];
+    if formula.status == FormulaStatus::Undecided {
+        let now = if formula.verdict_if_ended {
+            "✓"
+        } else {
+            "✗"
+        };
+        text.push(Span::styled(
+            format!("  (if it ended now {now})"),
+            theme.muted(),
+        ));
+    }
+    frame.render_widget(Line::from(text), text_area);
+    let y = y + 1;
+    if y >= inner.bottom() {
+        return y;
+    }
+
+    let decided = formula.decided_at.map_or_else(
+        || "undecided".to_string(),
+        |s| format!("decided @ {}", format::count(s)),
+    );
+    let mut figures = vec![
+        Span::styled(decided, theme.muted()),
+        Span::styled(
+            format!(" · {} steps · ", format::count(formula.steps)),
+            theme.muted(),
+        ),
+    ];
+    let missing = format!("{} missing", format::count(formula.missing_fields));
+    figures.push(if formula.missing_fields > 0 {
+        Span::styled(missing, theme.warning())
+    } else {
+        Span::styled(missing, theme.muted())
+    });
+    let figures = Line::from(figures);
+    let channel = Span::styled(formula.channel_name.as_str(), theme.muted());
+    let [_, channel_area, strip_area, figures_area] = Layout::horizontal([
+        Constraint::Length(STATUS_WIDTH),
+        Constraint::Length(channel.width() as u16),
+        Constraint::Fill(1),
+        Constraint::Length(figures.width() as u16),
+    ])
+    .spacing(GAP)
+    .areas(Rect::new(inner.x, y, inner.width, 1));
+    frame.render_widget(channel, channel_area);
+    let look = VerdictLook {
+        true_style: theme.good(),
+        false_style: theme.error(),
+        undecided_style: theme.muted(),
+        ..VerdictLook::default()
+    };
+    let strip = VerdictStrip::new(formula.recent.iter().map(|&v| Verdict::from(v))).look(look);
+    frame.render_widget(strip, strip_area);
+    frame.render_widget(figures.alignment(Alignment::Right), figures_area);
+    y + 1
+}
