@@ -212,7 +212,12 @@ fn a_token_loop_is_flagged() {
     assert_eq!(reps[0].channel_name, "tokens");
     // The earlier copy must end before the recent window (16 tokens) begins, so the lag is the
     // loop's period or a multiple of it.
-    assert_eq!(reps[0].lag % words.len(), 0, "lag {} is a multiple of the period", reps[0].lag);
+    assert_eq!(
+        reps[0].lag % words.len(),
+        0,
+        "lag {} is a multiple of the period",
+        reps[0].lag
+    );
     assert!(
         reps.iter().all(|r| r.at_token >= 200),
         "nothing flagged before the loop: {reps:?}"

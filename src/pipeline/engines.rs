@@ -293,7 +293,7 @@ impl Engines {
                     TaskClass::High,
                     TaskLabel::new("temporal", channel),
                     PATTERN_BUDGET,
-                    search_patterns,
+                    |t| search_patterns(&mut t.lock()),
                 ));
             }
         }
@@ -311,21 +311,21 @@ impl Engines {
                 TaskClass::High,
                 TaskLabel::new("repetition", channel),
                 PATTERN_BUDGET,
-                move |t: &mut RepetitionTrack| detect_repetition(t, channel, &name),
+                move |t: &Track<RepetitionTrack>| detect_repetition(&mut t.lock(), channel, &name),
             ));
         }
     }
 
-    /// Submits a task that drains `track`'s inbox with `work`, unless one is already queued
-    /// (it will drain what was just added). Returns true when the scheduler refused the task;
-    /// the inbox keeps the samples, and the next task drains them.
+    /// Submits a task that runs `work` on `track` (which locks it for as long as it needs),
+    /// unless one is already queued (it will drain what was just added). Returns true when the
+    /// scheduler refused the task; the inbox keeps the samples, and the next task drains them.
     fn schedule<T: Send + 'static>(
         &self,
         track: &Arc<Track<T>>,
         class: TaskClass,
         label: TaskLabel,
         budget: Duration,
-        work: impl FnOnce(&mut T) -> bool + Send + 'static,
+        work: impl FnOnce(&Track<T>) -> bool + Send + 'static,
     ) -> bool {
         if track.queued.swap(true, Ordering::AcqRel) {
             return false;
@@ -334,7 +334,7 @@ impl Engines {
         let changed = self.results_changed.clone();
         let task = Task::new(class, label, move || {
             queued.queued.store(false, Ordering::Release);
-            if work(&mut queued.lock()) {
+            if work(&queued) {
                 changed.store(true, Ordering::Release);
             }
         })
