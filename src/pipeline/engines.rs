@@ -277,7 +277,7 @@ impl Engines {
                     TaskClass::Critical,
                     TaskLabel::new("ltl", channel),
                     LTL_BUDGET,
-                    step_ltl,
+                    |t| step_ltl(&mut t.lock()),
                 ));
             }
         }
