@@ -8,6 +8,7 @@
 
 use super::AttractorError;
 use super::embedding::DelayEmbedding;
+use super::neighbours::NeighbourSearch;
 use super::regression::fit_line;
 use super::series;
 
@@ -22,12 +23,18 @@ const MIN_EXPONENT: i32 = -60;
 const HIST_BINS: usize = (16 - MIN_EXPONENT) as usize * (1 << MANTISSA_BITS);
 
 /// Pairs sampled to estimate where `C(r)` reaches [`MAX_SCALING_C`]: only pairs closer than
-/// that are binned (twice that radius, for margin), which skips most of the histogram work.
+/// that (with some margin) are counted, found by fixed-radius queries on a k-d tree, so the
+/// work grows with the number of close pairs and not with n².
 const CUTOFF_SAMPLE_PAIRS: usize = 20_000;
+
+/// The counting radius is where the sampled `C` reaches 1.5 × [`MAX_SCALING_C`]: with 20,000
+/// sampled pairs the quantile is within ±5% of the true one, so the counted range always covers
+/// `C ≤ MAX_SCALING_C`.
+const CUTOFF_MARGIN: f64 = 1.5;
 
 /// The scaling region lies where `C(r) ≤ 0.05`: above it the finite size of the attractor bends
 /// the curve down (for Lorenz from C ≈ 0.01 on, for Hénon from C ≈ 0.1).
-pub const MAX_SCALING_C: f64 = 0.05;
+pub const MAX_SCALING_C: f64 = 0.02;
 
 /// ...and where at least this many pairs are closer than r: below a few thousand pairs the
 /// local slopes of a 5000-point Lorenz series scatter by ±0.2.
@@ -87,8 +94,8 @@ fn distance_sq(z: &[f64], embedding: DelayEmbedding, i: usize, j: usize) -> f64 
         .sum()
 }
 
-/// Squared radius below which pairs are binned: twice the radius at which `C` reaches
-/// `2 × MAX_SCALING_C` in an evenly spread sample of pairs (all pairs when there are few).
+/// Squared radius below which pairs are counted: where `C` reaches
+/// `CUTOFF_MARGIN × MAX_SCALING_C` in an evenly spread sample of pairs.
 fn cutoff_sq(z: &[f64], embedding: DelayEmbedding, theiler: usize, count: usize) -> f64 {
     let eligible = count.saturating_sub(theiler + 1);
     if eligible == 0 {
@@ -112,9 +119,9 @@ fn cutoff_sq(z: &[f64], embedding: DelayEmbedding, theiler: usize, count: usize)
     if sample.len() < 100 {
         return f64::INFINITY;
     }
-    let q = ((sample.len() as f64 * 2.0 * MAX_SCALING_C) as usize).min(sample.len() - 1);
+    let q = ((sample.len() as f64 * CUTOFF_MARGIN * MAX_SCALING_C) as usize).min(sample.len() - 1);
     let (_, &mut quantile, _) = sample.select_nth_unstable_by(q, f64::total_cmp);
-    4.0 * quantile
+    quantile
 }
 
 /// Counts the pairs of delay vectors closer than r for a logarithmic grid of r
@@ -136,38 +143,19 @@ pub(crate) fn correlation_sum_standardised(
 ) -> CorrelationSum {
     let count = embedding.points(z.len());
     let cutoff = cutoff_sq(z, embedding, theiler, count);
+    let total: u64 = (0..count)
+        .map(|i| count.saturating_sub(i + theiler + 1) as u64)
+        .sum();
     let mut hist = vec![0u64; HIST_BINS];
-    let mut total = 0u64;
-    let mut buf = vec![0.0f64; count];
-    for i in 0..count {
-        let start = i + theiler + 1;
-        if start >= count {
-            break;
-        }
-        let len = count - start;
-        let dist = &mut buf[..len];
-        // Squared distances from point i to points start.., one coordinate at a time so that
-        // the inner loops run over contiguous slices (and vectorise).
-        let xi = z[i];
-        for (acc, &v) in dist.iter_mut().zip(&z[start..count]) {
-            let d = v - xi;
-            *acc = d * d;
-        }
-        for c in 1..embedding.dim {
-            let off = c * embedding.delay;
-            let xi = z[i + off];
-            for (acc, &v) in dist.iter_mut().zip(&z[start + off..count + off]) {
-                let d = v - xi;
-                *acc += d * d;
-            }
-        }
-        for &d2 in dist.iter() {
-            if d2 < cutoff {
-                hist[bin_of(d2)] += 1;
-            }
-        }
-        total += len as u64;
-    }
+    let search = NeighbourSearch {
+        series: z,
+        dim: embedding.dim,
+        delay: embedding.delay,
+        count,
+        theiler,
+        min_distance_sq: 0.0,
+    };
+    search.for_each_close_pair(cutoff, |d2| hist[bin_of(d2)] += 1);
     let mut sum = CorrelationSum {
         total_pairs: total,
         ..CorrelationSum::default()

@@ -340,8 +340,7 @@ fn cao_means(series: &[f64], delay: usize, d: usize, theiler: usize) -> Option<(
     (used > 0).then(|| (sum_a / used as f64, sum_star / used as f64))
 }
 
-/// Cao's `E1(d)` and `E2(d)` for `d = 1..=max_dim`, stopping early once E1 has saturated for
-/// two consecutive dimensions after `d ≥ min_dims` (the rest would not change the choice).
+/// Cao's `E1(d)` and `E2(d)` for `d = 1..=max_dim`.
 pub fn cao(
     series: &[f64],
     delay: usize,
@@ -377,7 +376,7 @@ fn cao_standardised(
         } else {
             0
         };
-        if stop_early && saturated_run >= 2 {
+        if stop_early && saturated_run >= 1 {
             break;
         }
     }

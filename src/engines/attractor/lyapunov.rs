@@ -32,6 +32,13 @@ pub const MIN_CURVE_STEPS: usize = 32;
 /// again beyond it: every step where the curve is short, evenly spaced steps otherwise.
 pub const CURVE_POINTS: usize = 96;
 
+/// Reference points per mean period: consecutive samples of a flow sampled ~100 times per
+/// turn lie on nearly the same stretch of trajectory with nearly the same neighbours, so using
+/// every few of them loses almost nothing and saves most of the work. Maps (a few samples per
+/// period) use every point.
+const REFERENCE_POINTS_PER_PERIOD: f64 = 12.0;
+const MAX_REFERENCE_STRIDE: usize = 8;
+
 /// Squared distances multiplied together before one logarithm is taken.
 const LOG_BATCH: usize = 8;
 
@@ -105,6 +112,21 @@ impl LyapunovEstimate {
     pub fn per_time(&self, dt: f64) -> f64 {
         self.per_sample / dt
     }
+
+    /// How far the divergence curve climbs from its start to its saturation level (the median
+    /// of its second half), in nats; `None` without a curve.
+    pub fn divergence_rise(&self) -> Option<f64> {
+        let y = &self.curve.mean_log_distance;
+        let first = *y.first()?;
+        Some(saturation_level(y) - first)
+    }
+}
+
+/// Median of the second half of the curve: where the separations have saturated.
+fn saturation_level(y: &[f64]) -> f64 {
+    let mut tail: Vec<f64> = y[y.len() / 2..].to_vec();
+    tail.sort_unstable_by(f64::total_cmp);
+    tail[tail.len() / 2]
 }
 
 /// Mean period in samples: the series' length over its number of local maxima. For a flow this
@@ -130,7 +152,7 @@ pub fn divergence_curve(
 ) -> Result<DivergenceCurve, AttractorError> {
     let z = series::standardise(series)?;
     Ok(divergence_curve_standardised(
-        &z, embedding, theiler, max_steps, fine_until,
+        &z, embedding, theiler, max_steps, fine_until, 1,
     ))
 }
 
@@ -140,10 +162,11 @@ pub(crate) fn divergence_curve_standardised(
     theiler: usize,
     max_steps: usize,
     fine_until: usize,
+    reference_stride: usize,
 ) -> DivergenceCurve {
     let count = embedding.points(z.len());
     let max_steps = max_steps.min(count.saturating_sub(1));
-    let queries: Vec<usize> = (0..count).collect();
+    let queries: Vec<usize> = (0..count).step_by(reference_stride.max(1)).collect();
     let search = NeighbourSearch {
         series: z,
         dim: embedding.dim,
@@ -216,7 +239,9 @@ pub(crate) fn rosenstein_standardised(
     let max_steps = ((CURVE_PERIODS * period).ceil() as usize).max(MIN_CURVE_STEPS);
     let max_steps = max_steps.min(embedding.points(z.len()) / 2);
     let fine_until = (FINE_PERIODS * period).ceil() as usize;
-    let curve = divergence_curve_standardised(z, embedding, theiler, max_steps, fine_until);
+    let stride = ((period / REFERENCE_POINTS_PER_PERIOD) as usize).clamp(1, MAX_REFERENCE_STRIDE);
+    let curve =
+        divergence_curve_standardised(z, embedding, theiler, max_steps, fine_until, stride);
     if curve.steps.len() < MIN_FIT_POINTS {
         return Err(too_short);
     }
@@ -241,10 +266,7 @@ pub(crate) fn rosenstein_standardised(
 pub(crate) fn linear_region(curve: &DivergenceCurve, period: f64) -> (usize, usize) {
     let y = &curve.mean_log_distance;
     let last = y.len() - 1;
-    let mut tail: Vec<f64> = y[y.len() / 2..].to_vec();
-    tail.sort_unstable_by(f64::total_cmp);
-    let saturation = tail[tail.len() / 2];
-    let rise = saturation - y[0];
+    let rise = saturation_level(y) - y[0];
     let mut end_step = FIT_END_PERIODS * period;
     if rise >= MIN_RISE
         && let Some(i) = y.iter().position(|&v| v >= y[0] + FIT_END_RISE * rise)

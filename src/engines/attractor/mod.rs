@@ -10,6 +10,8 @@
 //! standardised (zero mean, unit variance) before anything is measured, and every threshold is
 //! relative.
 
+pub mod analysis;
+pub mod classify;
 pub mod dimension;
 pub mod embedding;
 pub mod lyapunov;
@@ -17,6 +19,11 @@ mod neighbours;
 mod regression;
 pub mod series;
 
+pub use analysis::{
+    AnalysisOptions, AttractorAnalysis, DEFAULT_WINDOW_SAMPLES, DEFAULT_WINDOW_STRIDE,
+    DimensionMethod, SlidingWindow, analyze, analyze_latest,
+};
+pub use classify::{AttractorClass, ClassEvidence, classify};
 pub use dimension::{CorrelationDimension, CorrelationSum, correlation_dimension, correlation_sum};
 pub use embedding::{
     CaoStatistics, DelayChoice, DelayEmbedding, DelayMethod, DimensionChoice, cao, choose_delay,
