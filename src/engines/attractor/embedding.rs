@@ -33,11 +33,19 @@ pub const MAX_AUTO_DIM: usize = 10;
 
 /// Cao's method samples at most this many reference points per dimension; E1 and E2 are means
 /// over them, whose standard error at 1000 points is well under the saturation tolerance.
-pub const CAO_REFERENCE_POINTS: usize = 1000;
+pub const CAO_REFERENCE_POINTS: usize = 500;
 
 /// E1 counts as saturated once it is within this of 1 (Cao 1997, Fig. 1–3: E1 reaches 0.9–1
 /// at the embedding dimension of the Hénon, Ikeda, Lorenz and Mackey–Glass systems).
 pub const CAO_E1_SATURATION: f64 = 0.9;
+
+/// Cao's search stops once E2 has stayed within [`CAO_NOISE_EARLY_TOLERANCE`] of 1 for this
+/// many dimensions: on random data no dimension unfolds anything (Cao 1997, section 3), and
+/// the higher dimensions would only cost time.
+pub const CAO_NOISE_CHECK_DIMS: usize = 4;
+
+/// Half of the classification's noise tolerance (white noise of 5000 samples stays within 0.1).
+pub const CAO_NOISE_EARLY_TOLERANCE: f64 = 0.125;
 
 /// Fewest samples for which the automatic choices mean anything.
 pub const MIN_SERIES_LEN: usize = 100;
@@ -376,7 +384,12 @@ fn cao_standardised(
         } else {
             0
         };
-        if stop_early && saturated_run >= 1 {
+        let random_so_far = d >= CAO_NOISE_CHECK_DIMS
+            && stats
+                .e2
+                .iter()
+                .all(|v| (v - 1.0).abs() <= CAO_NOISE_EARLY_TOLERANCE);
+        if stop_early && (saturated_run >= 1 || random_so_far) {
             break;
         }
     }
@@ -391,7 +404,8 @@ pub struct DimensionChoice {
 }
 
 /// Chooses m with Cao's method: the smallest d whose E1(d) reaches [`CAO_E1_SATURATION`];
-/// if none does, the d where E1 is largest.
+/// if none does (noise, or a search cut short by [`CAO_NOISE_CHECK_DIMS`]), the d where E1 is
+/// largest.
 pub fn choose_dimension(
     series: &[f64],
     delay: usize,
@@ -427,7 +441,17 @@ pub(crate) fn dimension_from_e1(e1: &[f64]) -> usize {
 pub const MIN_THEILER: usize = 1;
 
 /// Chooses the Theiler window W: pairs with `|i − j| ≤ W` are never neighbours.
+/// W is the autocorrelation time (first lag where the autocorrelation falls below 1/e), the
+/// usual lower bound for the window (Theiler 1986; Kantz & Schreiber 2004, sec. 6.4), capped at
+/// [`MAX_THEILER_FRACTION`] of the series so that a non-stationary series (a random walk, whose
+/// autocorrelation hardly decays) does not exclude most of its own points.
 pub fn theiler_window(series: &[f64]) -> usize {
-    let limit = max_delay(series.len());
-    autocorrelation_time(series, limit).unwrap_or(limit).max(MIN_THEILER)
+    let limit = ((series.len() as f64 * MAX_THEILER_FRACTION) as usize).max(MIN_THEILER);
+    autocorrelation_time(series, limit)
+        .unwrap_or(limit)
+        .max(MIN_THEILER)
 }
+
+/// Largest Theiler window as a fraction of the series (100 samples of 5000); flows sampled
+/// ~100 times per turn decorrelate within a third of a turn (Lorenz ≈ 30, Rössler ≈ 22).
+pub const MAX_THEILER_FRACTION: f64 = 0.02;

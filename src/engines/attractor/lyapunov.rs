@@ -39,6 +39,10 @@ pub const CURVE_POINTS: usize = 96;
 const REFERENCE_POINTS_PER_PERIOD: f64 = 12.0;
 const MAX_REFERENCE_STRIDE: usize = 8;
 
+/// At most this many reference points (evenly spread) enter the curve: the mean over 2000
+/// points × [`NEIGHBOURS`] pairs has a standard error far below the curve's own wiggles.
+const MAX_REFERENCE_POINTS: usize = 1000;
+
 /// Squared distances multiplied together before one logarithm is taken.
 const LOG_BATCH: usize = 8;
 
@@ -239,7 +243,10 @@ pub(crate) fn rosenstein_standardised(
     let max_steps = ((CURVE_PERIODS * period).ceil() as usize).max(MIN_CURVE_STEPS);
     let max_steps = max_steps.min(embedding.points(z.len()) / 2);
     let fine_until = (FINE_PERIODS * period).ceil() as usize;
-    let stride = ((period / REFERENCE_POINTS_PER_PERIOD) as usize).clamp(1, MAX_REFERENCE_STRIDE);
+    let count = embedding.points(z.len());
+    let stride = ((period / REFERENCE_POINTS_PER_PERIOD) as usize)
+        .clamp(1, MAX_REFERENCE_STRIDE)
+        .max(count.div_ceil(MAX_REFERENCE_POINTS));
     let curve =
         divergence_curve_standardised(z, embedding, theiler, max_steps, fine_until, stride);
     if curve.steps.len() < MIN_FIT_POINTS {

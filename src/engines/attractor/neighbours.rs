@@ -7,6 +7,7 @@
 //! period) is answered by a linear scan, which is then cheaper than a large k-nearest query.
 //! The tree is const-generic in its dimension, so each supported dimension is one instance.
 
+use std::collections::BinaryHeap;
 use std::num::NonZero;
 
 use kiddo::SquaredEuclidean;
@@ -26,8 +27,43 @@ const GRID_AXES: usize = 3;
 /// Most boxes of the box-assisted pair search; coarser boxes only mean more candidates.
 const MAX_BOXES: usize = 1 << 21;
 
+/// While queries keep needing the linear scan, the tree is retried once every this many.
+const SCAN_RETRY: usize = 16;
+
+/// A linear scan first sorts only this many candidates per neighbour wanted.
+const SCAN_HEAD_PER_NEIGHBOUR: usize = 32;
+
 /// Bucket size of the k-d tree leaves (kiddo's recommended default).
 const BUCKET: usize = 32;
+
+/// A scan candidate, ordered by distance (largest first in a max-heap).
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    distance_sq: f64,
+    index: usize,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.distance_sq
+            .total_cmp(&other.distance_sq)
+            .then(self.index.cmp(&other.index))
+    }
+}
 
 /// A neighbour of a query point: its index and its Euclidean distance.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,14 +132,67 @@ impl NeighbourSearch<'_> {
         rank
     }
 
-    /// The `k` nearest admissible neighbours by a linear scan over all points.
+    /// The `k` nearest admissible neighbours by a linear scan over all points. The scan keeps
+    /// only the closest `SCAN_HEAD_PER_NEIGHBOUR · k` candidates (a bounded max-heap, with the
+    /// distance sum abandoned as soon as it exceeds the worst of them); all candidates are
+    /// sorted only if those do not yield `k` neighbours.
     fn scan(&self, query: usize, k: usize, separated: bool, out: &mut Vec<Neighbour>) {
+        let head = SCAN_HEAD_PER_NEIGHBOUR * k;
+        let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(head + 1);
+        for j in 0..self.count {
+            if query.abs_diff(j) <= self.theiler {
+                continue;
+            }
+            let bound = if best.len() == head {
+                best.peek().map_or(f64::INFINITY, |c| c.distance_sq)
+            } else {
+                f64::INFINITY
+            };
+            let Some(d2) = self.distance_sq_below(query, j, bound) else {
+                continue;
+            };
+            if d2 <= self.min_distance_sq {
+                continue;
+            }
+            best.push(Candidate {
+                distance_sq: d2,
+                index: j,
+            });
+            if best.len() > head {
+                best.pop();
+            }
+        }
+        let complete = best.len() < head;
+        let sorted = best.into_sorted_vec();
+        self.select(
+            query,
+            k,
+            separated,
+            sorted.iter().map(|c| (c.index, c.distance_sq)),
+            out,
+        );
+        if out.len() == k || complete {
+            return;
+        }
         let mut all: Vec<(usize, f64)> = (0..self.count)
             .map(|j| (j, self.distance_sq(query, j)))
             .filter(|&(j, d2)| self.admissible(query, j, d2))
             .collect();
         all.sort_unstable_by(|a, b| a.1.total_cmp(&b.1));
         self.select(query, k, separated, all.into_iter(), out);
+    }
+
+    /// Squared distance, or `None` as soon as the partial sum reaches `bound`.
+    fn distance_sq_below(&self, a: usize, b: usize, bound: f64) -> Option<f64> {
+        let mut sum = 0.0;
+        for c in 0..self.dim {
+            let d = self.series[a + c * self.delay] - self.series[b + c * self.delay];
+            sum += d * d;
+            if sum >= bound {
+                return None;
+            }
+        }
+        Some(sum)
     }
 
     /// The nearest admissible neighbour of each query point (`None` where there is none).
@@ -152,9 +241,18 @@ impl NeighbourSearch<'_> {
     /// the number of close pairs rather than with n²/2. (kiddo's fixed-radius query does the
     /// same job but was measured at about 80 instructions per pair found, several times this,
     /// and allocates per query.)
-    pub fn for_each_close_pair(&self, radius_sq: f64, mut visit: impl FnMut(f64)) {
+    ///
+    /// When the boxes hold more than `max_candidates` candidate pairs, only every s-th point is
+    /// used as the first member `i` of a pair (s chosen to fit the budget); the caller scales
+    /// its totals accordingly (the stride is returned).
+    pub fn for_each_close_pair(
+        &self,
+        radius_sq: f64,
+        max_candidates: u64,
+        mut visit: impl FnMut(f64),
+    ) -> usize {
         if self.count == 0 || !(radius_sq > 0.0) {
-            return;
+            return 1;
         }
         let coordinate = |i: usize, axis: usize| self.series[i + axis * self.delay];
         let axes = self.dim.min(GRID_AXES);
@@ -172,7 +270,8 @@ impl NeighbourSearch<'_> {
         let side = radius_sq.sqrt().max(span / max_per_axis);
         if !(side > 0.0 && side.is_finite()) {
             // All points coincide on the grid axes: compare everything.
-            return self.close_pairs_scan(radius_sq, &mut visit);
+            self.close_pairs_scan(radius_sq, &mut visit);
+            return 1;
         }
         let mut size = [1usize; GRID_AXES];
         for axis in 0..axes {
@@ -204,7 +303,21 @@ impl NeighbourSearch<'_> {
             fill[f] += 1;
         }
         let range = |c: usize, axis: usize| c.saturating_sub(1)..=(c + 1).min(size[axis] - 1);
-        for (i, c) in cell.iter().enumerate() {
+        // Candidates: for every point, the members of its own and the adjacent boxes (halved,
+        // as each pair is looked at from one side only).
+        let mut candidates = 0u64;
+        for c in &cell {
+            for z in range(c[2], 2) {
+                for y in range(c[1], 1) {
+                    for x in range(c[0], 0) {
+                        let f = flat([x, y, z]);
+                        candidates += (starts[f + 1] - starts[f]) as u64;
+                    }
+                }
+            }
+        }
+        let stride = (candidates / 2).div_ceil(max_candidates.max(1)).max(1) as usize;
+        for (i, c) in cell.iter().enumerate().step_by(stride) {
             let first_j = i + self.theiler + 1;
             for z in range(c[2], 2) {
                 for y in range(c[1], 1) {
@@ -222,6 +335,7 @@ impl NeighbourSearch<'_> {
                 }
             }
         }
+        stride
     }
 
     fn close_pairs_scan(&self, radius_sq: f64, visit: &mut impl FnMut(f64)) {
@@ -250,7 +364,17 @@ impl NeighbourSearch<'_> {
         // about n/period at every point), so each starts from about what the previous one used.
         let mut start = INITIAL_CANDIDATES.max(2 * k);
         let mut found = Vec::with_capacity(k);
+        // After a query had to fall back to a scan, the next ones go straight to the scan (the
+        // tree is tried again every SCAN_RETRY queries): a random walk's nearest points are all
+        // inside its wide Theiler window, and the failed tree queries would be pure overhead.
+        let mut scans_in_a_row = 0usize;
         for &q in queries {
+            if scans_in_a_row > 0 && scans_in_a_row % SCAN_RETRY != 0 {
+                self.scan(q, k, separated, &mut found);
+                scans_in_a_row += 1;
+                out.push(found.clone());
+                continue;
+            }
             let mut wanted = start.min(self.count);
             loop {
                 let Some(qty) = NonZero::new(wanted) else {
@@ -267,11 +391,13 @@ impl NeighbourSearch<'_> {
                 );
                 if found.len() == k || exhausted {
                     start = used.next_power_of_two().max(INITIAL_CANDIDATES.max(2 * k));
+                    scans_in_a_row = 0;
                     break;
                 }
                 if wanted >= MAX_TREE_CANDIDATES {
                     start = MAX_TREE_CANDIDATES;
                     self.scan(q, k, separated, &mut found);
+                    scans_in_a_row += 1;
                     break;
                 }
                 wanted = (wanted * 4).min(self.count);
