@@ -14,6 +14,7 @@ here is independent of the Rust code:
 - for the flows, the finite-time largest Lyapunov exponent of the very trajectory that was
   sampled is integrated alongside it from the variational equations (Benettin et al. 1980,
   renormalising the tangent vector every step): the value the series itself carries;
+- Grassberger-Procaccia pair counts by brute force in numpy (gp_counts below);
 - nolds (Schoelzel, https://github.com/CSchoel/nolds) estimates the largest Lyapunov exponent
   with Rosenstein's method (lyap_r) and the correlation dimension (corr_dim), with parameters
   tuned by hand for each series (its defaults are poor here: about 0.73 for Lorenz);
@@ -110,6 +111,28 @@ def logistic(n, r, x0=0.3, transient=1000):
     return np.array(out)
 
 
+def gp_counts(data, dim, delay, theiler, exponents):
+    """Grassberger-Procaccia pair counts done the plain way: every distinct pair i < j of delay
+    vectors with j - i > theiler, Euclidean distance on the series scaled to unit (population)
+    standard deviation, counted below r^2 = 2^e for each e. An independent check of the
+    engine's box-assisted counting; nolds' corr_dim cannot serve here because it counts each
+    point with itself and has no Theiler window."""
+    z = (data - data.mean()) / data.std()
+    m = len(z) - (dim - 1) * delay
+    emb = np.stack([z[c * delay: c * delay + m] for c in range(dim)], axis=1)
+    thresholds = np.array([2.0 ** e for e in exponents])
+    counts = np.zeros(len(exponents), dtype=np.int64)
+    for i in range(m):
+        j0 = i + theiler + 1
+        if j0 >= m:
+            break
+        d2 = np.sum((emb[j0:] - emb[i]) ** 2, axis=1)
+        counts += (d2[:, None] < thresholds[None, :]).sum(axis=0)
+    total = sum(max(0, m - (i + theiler + 1)) for i in range(m))
+    return {"dim": dim, "delay": delay, "theiler": theiler, "r2_exponents": list(exponents),
+            "counts": [int(c) for c in counts], "total_pairs": int(total)}
+
+
 def write(name, series):
     path = os.path.join(OUT, name)
     with open(path, "w") as fh:
@@ -127,13 +150,15 @@ def main():
     cases = {
         "lorenz_x.txt": dict(data=lor, dt=0.01, published_lyapunov=0.906, published_d2=2.05, ftle=lor_ftle,
                              lyap=dict(emb_dim=4, lag=10, min_tsep=100, trajectory_len=250),
-                             lyap_fit_skip=60, d2=dict(emb_dim=3, lag=10, rmin=0.04, rmax=0.3)),
+                             lyap_fit_skip=60, d2=dict(emb_dim=3, lag=10, rmin=0.05, rmax=0.4),
+                             gp=(3, 10, 30)),
         "rossler_x.txt": dict(data=ros, dt=0.05, published_lyapunov=0.0714, ftle=ros_ftle,
                               lyap=dict(emb_dim=3, lag=8, min_tsep=120, trajectory_len=300),
                               lyap_fit_skip=0, d2=None),
         "henon_x.txt": dict(data=henon(N), dt=None, published_lyapunov=0.419, published_d2=1.22,
                             lyap=dict(emb_dim=2, lag=1, min_tsep=10, trajectory_len=10),
-                            lyap_fit_skip=1, d2=dict(emb_dim=2, lag=1, rmin=0.005, rmax=0.2)),
+                            lyap_fit_skip=1, d2=dict(emb_dim=2, lag=1, rmin=0.01, rmax=0.1),
+                            gp=(2, 1, 1)),
         "logistic_r4.txt": dict(data=logistic(N, 4.0), dt=None, published_lyapunov=math.log(2.0),
                                 lyap=dict(emb_dim=2, lag=1, min_tsep=10, trajectory_len=10),
                                 lyap_fit_skip=0, d2=None),
@@ -146,7 +171,7 @@ def main():
     for name, case in cases.items():
         data = case["data"]
         write(name, data)
-        entry = {k: v for k, v in case.items() if k not in ("data", "lyap", "d2", "lyap_fit_skip")}
+        entry = {k: v for k, v in case.items() if k not in ("data", "lyap", "d2", "lyap_fit_skip", "gp")}
         if "published_lyapunov" in case:
             entry.setdefault("expected_class", "chaotic")
             p = case["lyap"]
@@ -164,6 +189,8 @@ def main():
             rvals = np.exp(np.linspace(math.log(q["rmin"] * sd), math.log(q["rmax"] * sd), 16))
             d2 = nolds.corr_dim(data, q["emb_dim"], lag=q["lag"], rvals=rvals, fit="poly")
             entry["nolds_corr_dim"] = {"value": float(d2), "params": q}
+        if case.get("gp"):
+            entry["gp_counts"] = gp_counts(data, *case["gp"], exponents=range(-12, 1))
         refs["series"][name] = entry
         print(name, json.dumps({k: v for k, v in entry.items()}, default=float), flush=True)
     with open(os.path.join(OUT, "references.json"), "w") as fh:

@@ -38,6 +38,54 @@ fn flow(
     out
 }
 
+/// Lorenz x sampled every `dt` (RK4 at dt/5 after 50 time units, as [`lorenz_x`]) together with
+/// the finite-time largest Lyapunov exponent of that very stretch of trajectory, from a tangent
+/// vector integrated alongside (Benettin et al. 1980) and renormalised every step.
+pub fn lorenz_x_with_ftle(n: usize, dt: f64, x0: [f64; 3]) -> (Vec<f64>, f64) {
+    let joint = |s: [f64; 6]| -> [f64; 6] {
+        let (x, y, z, a, b, c) = (s[0], s[1], s[2], s[3], s[4], s[5]);
+        [
+            10.0 * (y - x),
+            x * (28.0 - z) - y,
+            x * y - 8.0 / 3.0 * z,
+            10.0 * (b - a),
+            (28.0 - z) * a - b - x * c,
+            y * a + x * b - 8.0 / 3.0 * c,
+        ]
+    };
+    let h = dt / 5.0;
+    let step = |s: [f64; 6]| -> [f64; 6] {
+        let add = |a: [f64; 6], b: [f64; 6], k: f64| -> [f64; 6] { std::array::from_fn(|i| a[i] + k * b[i]) };
+        let k1 = joint(s);
+        let k2 = joint(add(s, k1, h / 2.0));
+        let k3 = joint(add(s, k2, h / 2.0));
+        let k4 = joint(add(s, k3, h));
+        std::array::from_fn(|i| s[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]))
+    };
+    let renormalise = |s: &mut [f64; 6]| -> f64 {
+        let norm = (s[3] * s[3] + s[4] * s[4] + s[5] * s[5]).sqrt();
+        for v in &mut s[3..] {
+            *v /= norm;
+        }
+        norm.ln()
+    };
+    let mut s = [x0[0], x0[1], x0[2], 1.0, 1.0, 1.0];
+    for _ in 0..(50.0 / h).round() as usize {
+        s = step(s);
+        renormalise(&mut s);
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut growth = 0.0;
+    for _ in 0..n {
+        out.push(s[0]);
+        for _ in 0..5 {
+            s = step(s);
+            growth += renormalise(&mut s);
+        }
+    }
+    (out, growth / (n as f64 * dt))
+}
+
 /// Lorenz (σ = 10, ρ = 28, β = 8/3) x, sampled every `dt`, RK4 at dt/5.
 pub fn lorenz_x(n: usize, dt: f64, x0: [f64; 3]) -> Vec<f64> {
     let f = |v: [f64; 3]| {
@@ -112,6 +160,26 @@ impl SplitMix {
         let v = self.uniform();
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }
+}
+
+/// `sin t + sin √2 t` sampled every `dt`: a 2-torus.
+pub fn quasi_periodic(n: usize, dt: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64 * dt;
+            t.sin() + (std::f64::consts::SQRT_2 * t).sin()
+        })
+        .collect()
+}
+
+/// A damped oscillation `e^(−γt) sin t` settling onto the fixed point 0.
+pub fn damped(n: usize, dt: f64, gamma: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64 * dt;
+            (-gamma * t).exp() * t.sin()
+        })
+        .collect()
 }
 
 /// Gaussian white noise.
