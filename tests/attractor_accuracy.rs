@@ -99,14 +99,22 @@ fn logistic_exponent() {
 #[test]
 fn periodic_series_are_periodic() {
     let cycle = run(&logistic(N, 3.5, 0.3), None);
-    assert_eq!(cycle.class, AttractorClass::Periodic, "logistic r = 3.5 (period 4)");
+    assert_eq!(
+        cycle.class,
+        AttractorClass::Periodic,
+        "logistic r = 3.5 (period 4)"
+    );
     assert_eq!(cycle.exact_period, Some(4));
     // An irrational period (10π samples) never repeats exactly.
     let tone = run(&sine(N, 10.0 * std::f64::consts::PI, 1.0), None);
     assert_eq!(tone.class, AttractorClass::Periodic, "sine, period 10π");
     assert_eq!(tone.exact_period, None);
     assert!(lambda(&tone).abs() < 0.01, "a limit cycle does not diverge");
-    assert!((d2(&tone) - 1.0).abs() < 0.25, "a closed curve: D2 {}", d2(&tone));
+    assert!(
+        (d2(&tone) - 1.0).abs() < 0.25,
+        "a closed curve: D2 {}",
+        d2(&tone)
+    );
     let integer = run(&sine(N, 50.0, 3.0), None);
     assert_eq!(integer.class, AttractorClass::Periodic, "sine, period 50");
 }
@@ -114,8 +122,14 @@ fn periodic_series_are_periodic() {
 #[test]
 fn white_noise_is_noise() {
     for seed in [1, 2] {
-        assert_eq!(run(&white_noise(N, seed), None).class, AttractorClass::Noise);
-        assert_eq!(run(&uniform_noise(N, seed), None).class, AttractorClass::Noise);
+        assert_eq!(
+            run(&white_noise(N, seed), None).class,
+            AttractorClass::Noise
+        );
+        assert_eq!(
+            run(&uniform_noise(N, seed), None).class,
+            AttractorClass::Noise
+        );
     }
 }
 
@@ -123,7 +137,11 @@ fn white_noise_is_noise() {
 fn torus_and_fixed_point() {
     let torus = run(&quasi_periodic(N, 0.1), None);
     assert_eq!(torus.class, AttractorClass::QuasiPeriodic);
-    assert!((d2(&torus) - 2.0).abs() < 0.4, "a 2-torus: D2 {}", d2(&torus));
+    assert!(
+        (d2(&torus) - 2.0).abs() < 0.4,
+        "a 2-torus: D2 {}",
+        d2(&torus)
+    );
     let settling = run(&damped(N, 0.05, 0.02), None);
     assert_eq!(settling.class, AttractorClass::FixedPoint);
 }
@@ -182,7 +200,10 @@ fn sliding_window_analyses_the_latest_samples() {
     let a = analyze_latest(&buffer, &window, &AnalysisOptions::default()).expect("analysis");
     assert_eq!(a.n, 4096);
     assert_eq!(a.class, AttractorClass::Chaotic);
-    assert!(!window.is_due(50, None), "too few samples for a first analysis");
+    assert!(
+        !window.is_due(50, None),
+        "too few samples for a first analysis"
+    );
     assert!(window.is_due(300, None));
     assert!(!window.is_due(5000 + 255, Some(5000)));
     assert!(window.is_due(5000 + 256, Some(5000)));
@@ -193,7 +214,9 @@ fn awkward_series_give_results_or_errors_never_panics() {
     let mut rng = SplitMix(42);
     let cases: Vec<Vec<f64>> = vec![
         (0..100).map(|_| rng.normal()).collect(),
-        (0..150).map(|i| if i % 7 == 0 { 1.0 } else { 0.0 }).collect(),
+        (0..150)
+            .map(|i| if i % 7 == 0 { 1.0 } else { 0.0 })
+            .collect(),
         (0..400).map(|i| if i < 200 { 0.0 } else { 1.0 }).collect(),
         (0..300).map(|i| (i as f64).powi(2)).collect(),
         (0..500).map(|i| if i == 250 { 1e6 } else { 0.0 }).collect(),
@@ -203,7 +226,10 @@ fn awkward_series_give_results_or_errors_never_panics() {
     for series in &cases {
         if let Ok(a) = analyze(series, &AnalysisOptions::default()) {
             assert_eq!(a.n, series.len());
-            let json_ready = [a.lyapunov_value(), a.correlation_dimension.as_ref().map(|d| d.value)];
+            let json_ready = [
+                a.lyapunov_value(),
+                a.correlation_dimension.as_ref().map(|d| d.value),
+            ];
             assert!(json_ready.iter().flatten().all(|v| v.is_finite()));
         }
     }

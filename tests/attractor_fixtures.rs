@@ -68,10 +68,16 @@ fn exponents_agree_with_published_values_own_trajectories_and_nolds() {
         let a = analysed(name, entry);
         let lambda = a.lyapunov_value().expect("an exponent");
         // The goals: 15% for Rössler, 10% for the others.
-        let goal = if name.starts_with("rossler") { 0.15 } else { 0.10 };
+        let goal = if name.starts_with("rossler") {
+            0.15
+        } else {
+            0.10
+        };
         close(&format!("{name} vs published"), lambda, published, goal);
         // nolds' Rosenstein estimate with hand-tuned embedding and fit range.
-        let nolds = entry["nolds_lyap_r"]["value"].as_f64().expect("nolds value");
+        let nolds = entry["nolds_lyap_r"]["value"]
+            .as_f64()
+            .expect("nolds value");
         close(&format!("{name} vs nolds lyap_r"), lambda, nolds, 0.10);
         // The finite-time exponent of the sampled stretch itself (flows only).
         if let Some(ftle) = entry["ftle"].as_f64() {
@@ -89,7 +95,11 @@ fn dimensions_agree_with_published_values() {
         };
         let a = analysed(name, entry);
         let d2 = a.correlation_dimension.as_ref().expect("a D2").value;
-        let tolerance = if name.starts_with("lorenz") { 0.15 } else { 0.10 };
+        let tolerance = if name.starts_with("lorenz") {
+            0.15
+        } else {
+            0.10
+        };
         assert!(
             (d2 - published).abs() <= tolerance,
             "{name}: D2 {d2} vs {published} ± {tolerance}"
@@ -111,7 +121,11 @@ fn pair_counts_match_a_brute_force_count() {
         let field = |k: &str| gp[k].as_u64().expect("integer") as usize;
         let embedding = DelayEmbedding::new(field("dim"), field("delay")).expect("embedding");
         let sum = correlation_sum(&series(name), embedding, field("theiler")).expect("sum");
-        assert_eq!(sum.total_pairs, gp["total_pairs"].as_u64().expect("total"), "{name}");
+        assert_eq!(
+            sum.total_pairs,
+            gp["total_pairs"].as_u64().expect("total"),
+            "{name}"
+        );
         let exponents = gp["r2_exponents"].as_array().expect("exponents");
         let counts = gp["counts"].as_array().expect("counts");
         for (e, count) in exponents.iter().zip(counts) {

@@ -38,9 +38,8 @@ pub fn run(opts: &AnalyzeOptions, out: &mut dyn std::io::Write) -> Result<(), He
         delay: opts.delay,
     };
     let started = Instant::now();
-    let analysis = analyze(&series, &options).map_err(|err| {
-        HeadlessError::Invalid(format!("{}: {err}", opts.file.display()))
-    })?;
+    let analysis = analyze(&series, &options)
+        .map_err(|err| HeadlessError::Invalid(format!("{}: {err}", opts.file.display())))?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     if opts.json {
         writeln!(out, "{}", to_json(&analysis, elapsed_ms))?;
@@ -97,7 +96,11 @@ fn write_plain(
     elapsed_ms: f64,
     out: &mut dyn std::io::Write,
 ) -> Result<(), HeadlessError> {
-    let time_unit = if a.dt.is_some() { "time units" } else { "samples" };
+    let time_unit = if a.dt.is_some() {
+        "time units"
+    } else {
+        "samples"
+    };
     writeln!(out, "samples: {}", a.n)?;
     writeln!(
         out,
@@ -121,7 +124,10 @@ fn write_plain(
             a.lyapunov_unit(),
             l.r2
         )?,
-        _ => writeln!(out, "lyapunov: not estimated (series too short for a divergence curve)")?,
+        _ => writeln!(
+            out,
+            "lyapunov: not estimated (series too short for a divergence curve)"
+        )?,
     }
     match &a.correlation_dimension {
         Some(d) => writeln!(
@@ -129,7 +135,10 @@ fn write_plain(
             "correlation dimension: {:.3} (r {:.3} to {:.3} standard deviations, R² {:.4})",
             d.value, d.r_range.0, d.r_range.1, d.r2
         )?,
-        None => writeln!(out, "correlation dimension: not estimated (no scaling region)")?,
+        None => writeln!(
+            out,
+            "correlation dimension: not estimated (no scaling region)"
+        )?,
     }
     writeln!(out, "class: {}", a.class)?;
     writeln!(out, "time: {elapsed_ms:.1} ms")?;
@@ -231,7 +240,10 @@ mod tests {
         let err = run(&options(short.path(), false, None), &mut Vec::new())
             .expect_err("too short")
             .to_string();
-        assert!(err.contains("too short") && err.contains("3 samples"), "{err}");
+        assert!(
+            err.contains("too short") && err.contains("3 samples"),
+            "{err}"
+        );
 
         let constant = file_with(&vec!["4.25".to_string(); 500]);
         let err = run(&options(constant.path(), true, None), &mut Vec::new())

@@ -4,7 +4,8 @@
 
 /// Fourth-order Runge–Kutta step of `dx/dt = f(x)` with step `h`.
 fn rk4_step(f: impl Fn([f64; 3]) -> [f64; 3], x: [f64; 3], h: f64) -> [f64; 3] {
-    let add = |a: [f64; 3], b: [f64; 3], s: f64| [a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2]];
+    let add =
+        |a: [f64; 3], b: [f64; 3], s: f64| [a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2]];
     let k1 = f(x);
     let k2 = f(add(x, k1, h / 2.0));
     let k3 = f(add(x, k2, h / 2.0));
@@ -55,7 +56,9 @@ pub fn lorenz_x_with_ftle(n: usize, dt: f64, x0: [f64; 3]) -> (Vec<f64>, f64) {
     };
     let h = dt / 5.0;
     let step = |s: [f64; 6]| -> [f64; 6] {
-        let add = |a: [f64; 6], b: [f64; 6], k: f64| -> [f64; 6] { std::array::from_fn(|i| a[i] + k * b[i]) };
+        let add = |a: [f64; 6], b: [f64; 6], k: f64| -> [f64; 6] {
+            std::array::from_fn(|i| a[i] + k * b[i])
+        };
         let k1 = joint(s);
         let k2 = joint(add(s, k1, h / 2.0));
         let k3 = joint(add(s, k2, h / 2.0));

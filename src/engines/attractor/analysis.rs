@@ -260,11 +260,7 @@ pub fn analyze(
         divergence_rise: lyapunov.as_ref().and_then(|l| l.divergence_rise()),
         correlation_dimension: correlation_dimension.as_ref().map(|d| d.value),
         embedding_dim: dim,
-        cao_e2_deviation: cao
-            .e2
-            .iter()
-            .map(|v| (v - 1.0).abs())
-            .reduce(f64::max),
+        cao_e2_deviation: cao.e2.iter().map(|v| (v - 1.0).abs()).reduce(f64::max),
     };
     Ok(AttractorAnalysis {
         n,

@@ -132,7 +132,10 @@ pub fn classify(e: &ClassEvidence) -> AttractorClass {
     let unsaturated = e
         .correlation_dimension
         .is_none_or(|d2| d2 >= NOISE_D2_FRACTION * e.embedding_dim as f64);
-    if e.cao_e2_deviation.is_some_and(|dev| dev <= NOISE_E2_TOLERANCE) && unsaturated {
+    if e.cao_e2_deviation
+        .is_some_and(|dev| dev <= NOISE_E2_TOLERANCE)
+        && unsaturated
+    {
         return AttractorClass::Noise;
     }
     if good_fit
@@ -141,8 +144,7 @@ pub fn classify(e: &ClassEvidence) -> AttractorClass {
     {
         return AttractorClass::Chaotic;
     }
-    if e
-        .correlation_dimension
+    if e.correlation_dimension
         .is_some_and(|d2| d2 >= QUASI_PERIODIC_MIN_D2)
     {
         AttractorClass::QuasiPeriodic
@@ -231,7 +233,13 @@ mod tests {
         .collect();
         assert_eq!(
             labels,
-            ["fixed-point", "periodic", "quasi-periodic", "chaotic", "noise"]
+            [
+                "fixed-point",
+                "periodic",
+                "quasi-periodic",
+                "chaotic",
+                "noise"
+            ]
         );
         assert_eq!(
             serde_json::to_string(&AttractorClass::QuasiPeriodic).unwrap(),

@@ -102,23 +102,18 @@ fn distance_sq(z: &[f64], embedding: DelayEmbedding, i: usize, j: usize) -> f64 
 /// Squared radius below which pairs are counted: where `C` reaches
 /// `CUTOFF_MARGIN × MAX_SCALING_C` in an evenly spread sample of pairs.
 fn cutoff_sq(z: &[f64], embedding: DelayEmbedding, theiler: usize, count: usize) -> f64 {
-    let eligible = count.saturating_sub(theiler + 1);
-    if eligible == 0 {
+    if count <= theiler + 1 {
         return f64::INFINITY;
     }
     let mut sample = Vec::with_capacity(CUTOFF_SAMPLE_PAIRS);
-    // A deterministic spread: i walks with one stride, the gap j − i with another.
-    let (mut i, mut gap) = (0usize, 0usize);
-    for _ in 0..CUTOFF_SAMPLE_PAIRS {
-        i = (i + 7919) % count;
-        gap = (gap + 104_729) % eligible;
-        let j = i + theiler + 1 + gap;
-        if j < count {
+    // A deterministic spread: i walks the points with one prime stride, j the points beyond
+    // its Theiler window with another.
+    for s in 0..CUTOFF_SAMPLE_PAIRS {
+        let i = (s * 7919) % count;
+        let room = count.saturating_sub(i + theiler + 1);
+        if room > 0 {
+            let j = i + theiler + 1 + (s * 104_729) % room;
             sample.push(distance_sq(z, embedding, i, j));
-        } else if let Some(i2) = (i + theiler + 1 + gap).checked_sub(count) {
-            if i2 < i.saturating_sub(theiler) {
-                sample.push(distance_sq(z, embedding, i2, i));
-            }
         }
     }
     if sample.len() < 100 {
@@ -157,7 +152,8 @@ pub(crate) fn correlation_sum_standardised(
         theiler,
         min_distance_sq: 0.0,
     };
-    let stride = search.for_each_close_pair(cutoff, MAX_CANDIDATE_PAIRS, |d2| hist[bin_of(d2)] += 1);
+    let stride =
+        search.for_each_close_pair(cutoff, MAX_CANDIDATE_PAIRS, |d2| hist[bin_of(d2)] += 1);
     // Pairs looked at: every j beyond the Theiler window of each reference point i.
     let total: u64 = (0..count)
         .step_by(stride)
@@ -203,13 +199,12 @@ pub(crate) fn correlation_dimension_standardised(
         n: z.len(),
         min: embedding.span() + theiler + 200,
     })?;
-    let fit = fit_line(&sum.log_r[from..=to], &sum.log_c[from..=to]).ok_or(
-        AttractorError::TooShort {
+    let fit =
+        fit_line(&sum.log_r[from..=to], &sum.log_c[from..=to]).ok_or(AttractorError::TooShort {
             what: "a correlation-sum scaling region",
             n: z.len(),
             min: embedding.span() + theiler + 200,
-        },
-    )?;
+        })?;
     Ok(CorrelationDimension {
         value: fit.slope,
         r_range: (sum.log_r[from].exp(), sum.log_r[to].exp()),
@@ -238,8 +233,7 @@ pub(crate) fn scaling_region(sum: &CorrelationSum) -> Option<(usize, usize)> {
     // (start, end, slope) of every full-width window.
     let mut windows: Vec<(usize, usize, f64)> = Vec::new();
     for a in first..=last {
-        let Some(b) = (a..=last).find(|&b| sum.log_r[b] - sum.log_r[a] >= SCALING_WIDTH_LN)
-        else {
+        let Some(b) = (a..=last).find(|&b| sum.log_r[b] - sum.log_r[a] >= SCALING_WIDTH_LN) else {
             break;
         };
         if b + 1 - a < MIN_SCALING_POINTS {

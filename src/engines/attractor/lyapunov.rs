@@ -247,8 +247,7 @@ pub(crate) fn rosenstein_standardised(
     let stride = ((period / REFERENCE_POINTS_PER_PERIOD) as usize)
         .clamp(1, MAX_REFERENCE_STRIDE)
         .max(count.div_ceil(MAX_REFERENCE_POINTS));
-    let curve =
-        divergence_curve_standardised(z, embedding, theiler, max_steps, fine_until, stride);
+    let curve = divergence_curve_standardised(z, embedding, theiler, max_steps, fine_until, stride);
     if curve.steps.len() < MIN_FIT_POINTS {
         return Err(too_short);
     }

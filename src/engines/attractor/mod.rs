@@ -45,8 +45,5 @@ pub enum AttractorError {
     #[error("series is constant (every sample is {value}): there are no dynamics to analyse")]
     Constant { value: f64 },
     #[error("invalid {name}: {message}")]
-    InvalidParameter {
-        name: &'static str,
-        message: String,
-    },
+    InvalidParameter { name: &'static str, message: String },
 }

@@ -118,7 +118,11 @@ impl NeighbourSearch<'_> {
             if !self.admissible(query, index, distance_sq) {
                 continue;
             }
-            if separated && out.iter().any(|nb| nb.index.abs_diff(index) <= self.theiler) {
+            if separated
+                && out
+                    .iter()
+                    .any(|nb| nb.index.abs_diff(index) <= self.theiler)
+            {
                 continue;
             }
             out.push(Neighbour {
@@ -251,7 +255,7 @@ impl NeighbourSearch<'_> {
         max_candidates: u64,
         mut visit: impl FnMut(f64),
     ) -> usize {
-        if self.count == 0 || !(radius_sq > 0.0) {
+        if self.count == 0 || radius_sq.is_nan() || radius_sq <= 0.0 {
             return 1;
         }
         let coordinate = |i: usize, axis: usize| self.series[i + axis * self.delay];
@@ -369,17 +373,14 @@ impl NeighbourSearch<'_> {
         // inside its wide Theiler window, and the failed tree queries would be pure overhead.
         let mut scans_in_a_row = 0usize;
         for &q in queries {
-            if scans_in_a_row > 0 && scans_in_a_row % SCAN_RETRY != 0 {
+            if scans_in_a_row > 0 && !scans_in_a_row.is_multiple_of(SCAN_RETRY) {
                 self.scan(q, k, separated, &mut found);
                 scans_in_a_row += 1;
                 out.push(found.clone());
                 continue;
             }
             let mut wanted = start.min(self.count);
-            loop {
-                let Some(qty) = NonZero::new(wanted) else {
-                    break;
-                };
+            while let Some(qty) = NonZero::new(wanted) {
                 let candidates = tree.nearest_n::<SquaredEuclidean>(&points[q], qty);
                 let exhausted = candidates.len() < wanted || wanted >= self.count;
                 let used = self.select(
@@ -444,7 +445,10 @@ mod tests {
                 search.scan(q, 1, false, &mut slow);
                 let slow = slow[0];
                 assert!(q.abs_diff(nb.index) > theiler);
-                assert!((nb.distance - slow.distance).abs() < 1e-12, "dim {dim} q {q}");
+                assert!(
+                    (nb.distance - slow.distance).abs() < 1e-12,
+                    "dim {dim} q {q}"
+                );
             }
         }
     }

@@ -64,7 +64,10 @@ mod tests {
             validate(&[3.5; 100]),
             Err(AttractorError::Constant { value }) if value == 3.5
         ));
-        assert!(matches!(validate(&[]), Err(AttractorError::TooShort { .. })));
+        assert!(matches!(
+            validate(&[]),
+            Err(AttractorError::TooShort { .. })
+        ));
         // A large offset with variation at rounding level is still constant.
         let nearly: Vec<f64> = (0..50).map(|i| 1e6 + (i % 2) as f64 * 1e-10).collect();
         assert!(validate(&nearly).is_err());
@@ -73,7 +76,9 @@ mod tests {
 
     #[test]
     fn standardised_series_ignores_scale_and_offset() {
-        let x: Vec<f64> = (0..200).map(|i| (i as f64 * 0.3).sin() + 0.1 * i as f64).collect();
+        let x: Vec<f64> = (0..200)
+            .map(|i| (i as f64 * 0.3).sin() + 0.1 * i as f64)
+            .collect();
         let y: Vec<f64> = x.iter().map(|v| 10.0 * v - 7.0).collect();
         let (zx, zy) = (standardise(&x).unwrap(), standardise(&y).unwrap());
         let (m, s) = mean_and_std(&zx);
