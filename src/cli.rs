@@ -33,8 +33,6 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Check LTLf formulas against a JSON-lines trace: prints true or false.
     Check(CheckArgs),
-    /// Motif and discord discovery (matrix profile) in a series.
-    Motifs(MotifsArgs),
 }
 
 /// What the engines look for on live channels.
@@ -231,18 +229,4 @@ pub struct CheckArgs {
     pub explain: bool,
     /// Trace: one JSON object per line (`-` for stdin).
     pub trace: PathBuf,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct MotifsArgs {
-    /// Subsequence length.
-    #[arg(long)]
-    pub window: usize,
-    /// How many motif pairs and discords to print.
-    #[arg(long, default_value_t = 3)]
-    pub top: usize,
-    #[arg(long)]
-    pub json: bool,
-    /// Series, one number per line (`-` for stdin).
-    pub file: PathBuf,
 }

@@ -48,8 +48,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             Ok(headless::check::run(&opts, &mut stdout)?)
         }
-        Some(Command::Analyze(_)) | Some(Command::Motifs(_)) => {
-            bail!("this subcommand is not available yet")
+        Some(Command::Analyze(args)) => {
+            let opts = headless::analyze::AnalyzeOptions {
+                dt: args.dt,
+                dim: args.dim,
+                delay: args.delay,
+                json: args.json,
+                file: args.file,
+            };
+            Ok(headless::analyze::run(&opts, &mut stdout)?)
         }
     }
 }

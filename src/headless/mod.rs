@@ -3,6 +3,7 @@
 //! Each command is a function from options and an output sink to a result, so the binary,
 //! the tests and users' scripts all go through the same code.
 
+pub mod analyze;
 pub mod check;
 pub mod compare;
 pub mod input;

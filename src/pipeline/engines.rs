@@ -8,7 +8,7 @@
 //! raise a shared flag so a result that arrives while the source is quiet is still published.
 //!
 //! Classes (DESIGN.md): LTL monitor steps are Critical, pattern and repetition search High,
-//! attractor analysis Normal.
+//! attractor analysis Normal (every 256 new samples, on the last 4096).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -17,7 +17,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::snapshot::{FormulaStatus, FormulaView, PatternMatchView, RepetitionView};
+use super::channel::ChannelState;
+use super::snapshot::{ChaosView, FormulaStatus, FormulaView, PatternMatchView, RepetitionView};
+use crate::engines::attractor::{
+    AnalysisOptions, AttractorAnalysis, AttractorError, SlidingWindow, analyze,
+};
 use crate::engines::ltl::automaton::{Automaton, MonitorStatus};
 use crate::engines::ltl::monitor::Monitor;
 use crate::engines::temporal::repetition::{RepetitionConfig, RepetitionDetector};
@@ -29,6 +33,9 @@ use crate::scheduler::{Scheduler, SubmitError, Task, TaskClass, TaskLabel};
 /// match within a few frames; attractor analysis only needs to finish before the next window.
 const LTL_BUDGET: Duration = Duration::from_millis(20);
 const PATTERN_BUDGET: Duration = Duration::from_millis(100);
+/// An attractor analysis should be done before the next window is due (256 samples later:
+/// about a second at the demo's 200 Hz).
+const ATTRACTOR_BUDGET: Duration = Duration::from_secs(1);
 
 /// Verdict cells kept per formula for the verdict strip.
 const VERDICT_HISTORY: usize = 120;
@@ -106,6 +113,14 @@ struct PatternTrack {
 /// A pattern's name and its track on one channel.
 type NamedPatternTrack = (String, Arc<Track<PatternTrack>>);
 
+/// The attractor analysis of one numeric channel.
+struct ChaosTrack {
+    /// The channel's sample count at the last analysis (`None` before the first).
+    analysed_at: Option<u64>,
+    view: Option<ChaosView>,
+    history: VecDeque<(Option<f64>, Option<f64>)>,
+}
+
 /// The repetition detector of one text channel.
 struct RepetitionTrack {
     detector: RepetitionDetector,
@@ -123,9 +138,13 @@ pub struct Engines {
     ltl: BTreeMap<ChannelId, Vec<Arc<Track<LtlTrack>>>>,
     patterns: BTreeMap<ChannelId, Vec<NamedPatternTrack>>,
     repetition: BTreeMap<ChannelId, Arc<Track<RepetitionTrack>>>,
+    chaos: BTreeMap<ChannelId, Arc<Track<ChaosTrack>>>,
+    /// Sample period per channel, so exponents come per time unit.
+    periods: BTreeMap<ChannelId, f64>,
     names: BTreeMap<ChannelId, String>,
     /// Raised by tasks when they changed a result.
     results_changed: Arc<AtomicBool>,
+    sliding: SlidingWindow,
     /// Tasks the scheduler refused (Critical and High are handed back, never dropped silently).
     pub rejected: u64,
 }
@@ -152,8 +171,11 @@ impl Engines {
             ltl: BTreeMap::new(),
             patterns: BTreeMap::new(),
             repetition: BTreeMap::new(),
+            chaos: BTreeMap::new(),
+            periods: BTreeMap::new(),
             names: BTreeMap::new(),
             results_changed: Arc::new(AtomicBool::new(false)),
+            sliding: SlidingWindow::default(),
             rejected: 0,
         })
     }
@@ -188,6 +210,8 @@ impl Engines {
             self.ltl.remove(&id);
             self.patterns.remove(&id);
             self.repetition.remove(&id);
+            self.chaos.remove(&id);
+            self.periods.remove(&id);
             self.names.remove(&id);
         }
         for info in channels {
@@ -216,6 +240,17 @@ impl Engines {
                     self.ltl.insert(info.id, tracks);
                 }
                 ChannelKind::Scalar | ChannelKind::Vector { .. } => {
+                    self.chaos.insert(
+                        info.id,
+                        Track::new(ChaosTrack {
+                            analysed_at: None,
+                            view: None,
+                            history: VecDeque::new(),
+                        }),
+                    );
+                    if let Some(period_s) = info.period_s.filter(|p| p.is_finite() && *p > 0.0) {
+                        self.periods.insert(info.id, period_s);
+                    }
                     let tracks = self
                         .config
                         .patterns
@@ -264,6 +299,8 @@ impl Engines {
         self.ltl.clear();
         self.patterns.clear();
         self.repetition.clear();
+        self.chaos.clear();
+        self.periods.clear();
         self.names.clear();
     }
 
@@ -346,6 +383,58 @@ impl Engines {
                 !matches!(err, SubmitError::Shed { .. })
             }
         }
+    }
+
+    /// Analyses the channel's latest window when enough new samples have come (a Normal
+    /// task with its own copy of the window, so the ring buffer keeps moving meanwhile).
+    pub fn analyse_if_due(&mut self, channel: ChannelId, state: &ChannelState) {
+        let Some(track) = self.chaos.get(&channel) else {
+            return;
+        };
+        let total = state.samples_pushed;
+        let due = self.sliding.is_due(
+            total as usize,
+            track.lock().analysed_at.map(|at| at as usize),
+        );
+        if !due || track.queued.load(Ordering::Acquire) {
+            return;
+        }
+        track.lock().analysed_at = Some(total);
+        let window = state.recent(0, self.sliding.window);
+        let options = AnalysisOptions {
+            dt: self.periods.get(&channel).copied(),
+            ..AnalysisOptions::default()
+        };
+        self.rejected += u64::from(self.schedule(
+            track,
+            TaskClass::Normal,
+            TaskLabel::new("attractor", channel),
+            ATTRACTOR_BUDGET,
+            move |t: &Track<ChaosTrack>| {
+                // The analysis runs without the lock, so a snapshot taken meanwhile shows the
+                // previous result instead of waiting.
+                let started = Instant::now();
+                let result = analyze(&window, &options);
+                let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+                record_chaos(
+                    &mut t.lock(),
+                    window.len(),
+                    total,
+                    result,
+                    elapsed_ms,
+                    options.dt.is_some(),
+                );
+                true
+            },
+        ));
+    }
+
+    /// The latest attractor analysis per numeric channel.
+    pub fn chaos_views(&self) -> BTreeMap<ChannelId, ChaosView> {
+        self.chaos
+            .iter()
+            .filter_map(|(id, track)| track.lock().view.clone().map(|v| (*id, v)))
+            .collect()
     }
 
     /// Whether a task changed a result since the last call.
@@ -480,6 +569,67 @@ fn step_ltl(track: &mut LtlTrack) -> bool {
         });
     }
     true
+}
+
+/// Attractor results kept per channel for the sparklines.
+const CHAOS_HISTORY: usize = 120;
+
+/// Stores an analysis result (or why it failed) in the track.
+fn record_chaos(
+    track: &mut ChaosTrack,
+    window: usize,
+    at_sample: u64,
+    result: Result<AttractorAnalysis, AttractorError>,
+    elapsed_ms: f64,
+    per_time: bool,
+) {
+    let unit = if per_time { "1/s" } else { "1/sample" }.to_owned();
+    let view = match result {
+        Ok(analysis) => {
+            let lyapunov = analysis.lyapunov_value();
+            let d2 = analysis.correlation_dimension.as_ref().map(|d| d.value);
+            if track.history.len() == CHAOS_HISTORY {
+                track.history.pop_front();
+            }
+            track.history.push_back((lyapunov, d2));
+            ChaosView {
+                window,
+                at_sample,
+                dim: analysis.embedding.dim,
+                delay: analysis.embedding.delay,
+                lyapunov,
+                lyapunov_unit: unit,
+                fit: analysis.lyapunov.as_ref().map(|l| l.fit_steps),
+                fit_r2: analysis.lyapunov.as_ref().map(|l| l.r2),
+                correlation_dimension: d2,
+                class: analysis.class.label().to_owned(),
+                elapsed_ms,
+                history: track.history.iter().copied().collect(),
+                error: None,
+            }
+        }
+        Err(error) => {
+            let mut view = track.view.clone().unwrap_or(ChaosView {
+                window,
+                at_sample,
+                dim: 0,
+                delay: 0,
+                lyapunov: None,
+                lyapunov_unit: unit,
+                fit: None,
+                fit_r2: None,
+                correlation_dimension: None,
+                class: String::new(),
+                elapsed_ms,
+                history: Vec::new(),
+                error: None,
+            });
+            view.error = Some(error.to_string());
+            view.at_sample = at_sample;
+            view
+        }
+    };
+    track.view = Some(view);
 }
 
 /// Feeds the inbox to the search; true when a new match was found.

@@ -149,8 +149,9 @@ impl Pipeline {
                     .iter()
                     .position(|r| r.channel != channel)
                     .map_or(records.len(), |n| start + n);
-                if self.channels.contains_key(&channel) {
+                if let Some(state) = self.channels.get(&channel) {
                     engines.ingest(channel, &records[start..end]);
+                    engines.analyse_if_due(channel, state);
                 }
                 start = end;
             }
@@ -279,7 +280,7 @@ impl Pipeline {
             return AnalysisSnapshot::default();
         };
         AnalysisSnapshot {
-            chaos: Default::default(),
+            chaos: engines.chaos_views(),
             patterns: engines.pattern_names(),
             matches: engines.match_views(now),
             repetitions: engines.repetition_views(now),
