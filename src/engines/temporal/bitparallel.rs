@@ -99,7 +99,7 @@ pub(crate) fn levenshtein(pm: &PatternMasks, text: impl Iterator<Item = u32>) ->
     let mut vertical = vec![(!0u64, 0u64); blocks];
     let score_delta =
         |ph: u64, mh: u64| ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
-    let mut text = text.peekable();
+    let mut text = text;
     while let Some(first) = text.next() {
         let e1 = pm.row(first);
         let (body, last) = vertical.split_at_mut(blocks - 1);
@@ -213,7 +213,7 @@ pub(crate) fn lcs(pm: &PatternMasks, text: impl Iterator<Item = u32>) -> usize {
         return zeros(&[v]);
     }
     let mut v = vec![!0u64; blocks];
-    let mut text = text.peekable();
+    let mut text = text;
     while let Some(first) = text.next() {
         let e1 = pm.row(first);
         if let Some(second) = text.next() {
