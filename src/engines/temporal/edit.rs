@@ -149,9 +149,21 @@ fn levenshtein_with<'s, S: PartialEq, A: Alphabet<S>>(
     if pattern.is_empty() {
         return text.len();
     }
+    // The cost of one alignment: substitutions along the main diagonal, then insertions.
+    let upper_bound = pattern
+        .iter()
+        .zip(text)
+        .filter(|(x, y)| x != y)
+        .count()
+        + (text.len() - pattern.len());
     let alphabet = alphabet_of(pattern);
     let masks = PatternMasks::build(pattern, &alphabet);
-    bitparallel::levenshtein(&masks, text.iter().map(|s| alphabet.id(s)))
+    bitparallel::levenshtein(
+        &masks,
+        text.iter().map(|s| alphabet.id(s)),
+        text.len(),
+        upper_bound,
+    )
 }
 
 fn lcs_with<'s, S: PartialEq, A: Alphabet<S>>(

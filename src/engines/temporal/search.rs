@@ -13,9 +13,9 @@
 //!    Lemire's streaming minimum and maximum);
 //! 4. LB_Improved (Lemire 2009): the window's LB_Keogh plus that of the query against the
 //!    envelope of the window projected onto the query's envelope;
-//! 5. banded DTW with early abandoning and pruning (EAPrunedDTW, Herrmann & Webb 2021), cells
-//!    being dropped once their cost plus the remaining lower bound (cumulated from the tighter
-//!    of the two LB_Keogh) exceeds the bound.
+//! 5. banded DTW with early abandoning and pruning (EAPrunedDTW, Herrmann & Webb 2021), a cell
+//!    being dropped once its cost plus what LB_Improved says the rest of any path through it
+//!    must still cost exceeds the bound.
 //!
 //! The LB_Keogh sums run over chunks of the query in a branch-free, vectorised loop, the
 //! chunks ordered by decreasing Σ|qᵢ| (the suite's reordering, per chunk).
