@@ -146,7 +146,11 @@ pub(crate) fn levenshtein(
         }
         let (pv, mv) = &mut tail[0];
         let (ph, mh) = advance_block(pv, mv, eqs[last], pos, neg);
-        let bit = if last == blocks - 1 { last_bit } else { WORD - 1 };
+        let bit = if last == blocks - 1 {
+            last_bit
+        } else {
+            WORD - 1
+        };
         last_bottom += score_delta(ph, mh, bit);
     }
     last_bottom as usize

@@ -150,12 +150,8 @@ fn levenshtein_with<'s, S: PartialEq, A: Alphabet<S>>(
         return text.len();
     }
     // The cost of one alignment: substitutions along the main diagonal, then insertions.
-    let upper_bound = pattern
-        .iter()
-        .zip(text)
-        .filter(|(x, y)| x != y)
-        .count()
-        + (text.len() - pattern.len());
+    let upper_bound =
+        pattern.iter().zip(text).filter(|(x, y)| x != y).count() + (text.len() - pattern.len());
     let alphabet = alphabet_of(pattern);
     let masks = PatternMasks::build(pattern, &alphabet);
     bitparallel::levenshtein(
