@@ -557,14 +557,11 @@ impl StreamingSearch {
         let query = &self.query;
         let mut lb_query = 0.0;
         for &(s, e) in &query.chunks {
-            let out = &mut self.bound_query[s..e];
-            let len = out.len();
-            let (xs, lower, upper) = (&window[s..e], &query.lower[s..e], &query.upper[s..e]);
-            let (xs, lower, upper) = (&xs[..len], &lower[..len], &upper[..len]);
-            for k in 0..len {
-                out[k] = C::to_interval((xs[k] - mean) * inv_std, lower[k], upper[k]);
-            }
-            lb_query += small_sum(out);
+            lb_query += chunk_terms(
+                &mut self.bound_query[s..e],
+                [&window[s..e], &query.lower[s..e], &query.upper[s..e]],
+                |x, lower, upper| C::to_interval((x - mean) * inv_std, lower, upper),
+            );
             if lb_query > prune_at {
                 self.stats.pruned_keogh_query += 1;
                 return None;
@@ -577,18 +574,13 @@ impl StreamingSearch {
         let env_l = self.env_lower.last();
         let mut lb_data = 0.0;
         for &(s, e) in &query.chunks {
-            let out = &mut self.bound_data[s..e];
-            let len = out.len();
-            let (qs, lower, upper) = (&q[s..e], &env_l[s..e], &env_u[s..e]);
-            let (qs, lower, upper) = (&qs[..len], &lower[..len], &upper[..len]);
-            for k in 0..len {
-                out[k] = C::to_interval(
-                    qs[k],
-                    (lower[k] - mean) * inv_std,
-                    (upper[k] - mean) * inv_std,
-                );
-            }
-            lb_data += small_sum(out);
+            lb_data += chunk_terms(
+                &mut self.bound_data[s..e],
+                [&q[s..e], &env_l[s..e], &env_u[s..e]],
+                |qv, lower, upper| {
+                    C::to_interval(qv, (lower - mean) * inv_std, (upper - mean) * inv_std)
+                },
+            );
             if lb_data > prune_at {
                 self.stats.pruned_keogh_data += 1;
                 return None;
@@ -635,14 +627,11 @@ impl StreamingSearch {
         );
         let mut lb_improved = lb_query;
         for &(s, e) in &query.chunks {
-            let out = &mut scratch.terms[s..e];
-            let len = out.len();
-            let (qs, lower, upper) = (&q[s..e], &scratch.lower[s..e], &scratch.upper[s..e]);
-            let (qs, lower, upper) = (&qs[..len], &lower[..len], &upper[..len]);
-            for k in 0..len {
-                out[k] = C::to_interval(qs[k], lower[k], upper[k]);
-            }
-            lb_improved += small_sum(out);
+            lb_improved += chunk_terms(
+                &mut scratch.terms[s..e],
+                [&q[s..e], &scratch.lower[s..e], &scratch.upper[s..e]],
+                C::to_interval,
+            );
             if lb_improved > prune_at {
                 self.stats.pruned_improved += 1;
                 return None;
@@ -722,6 +711,34 @@ pub fn z_normalise(series: &[f64]) -> Vec<f64> {
         return vec![0.0; series.len()];
     }
     series.iter().map(|&v| (v - mean) / std).collect()
+}
+
+/// Writes `term(a[k], b[k], c[k])` for the positions of one chunk into `out` and returns their
+/// sum. A full chunk has its length fixed at compile time, so the loop is unrolled and
+/// vectorised without bounds checks.
+#[inline(always)]
+fn chunk_terms(
+    out: &mut [f64],
+    [a, b, c]: [&[f64]; 3],
+    term: impl Fn(f64, f64, f64) -> f64,
+) -> f64 {
+    if out.len() == BOUND_CHUNK
+        && let (Some(a), Some(b), Some(c)) = (
+            a.first_chunk::<BOUND_CHUNK>(),
+            b.first_chunk::<BOUND_CHUNK>(),
+            c.first_chunk::<BOUND_CHUNK>(),
+        )
+        && let Some(full) = out.first_chunk_mut::<BOUND_CHUNK>()
+    {
+        for (((o, &x), &y), &z) in full.iter_mut().zip(a).zip(b).zip(c) {
+            *o = term(x, y, z);
+        }
+        return small_sum(full);
+    }
+    for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
+        *o = term(x, y, z);
+    }
+    small_sum(out)
 }
 
 /// Sum of a short slice with four independent accumulators (vectorisable, unlike a single
@@ -913,9 +930,10 @@ fn ea_pruned_dtw<C: LocalCost>(
             return None;
         }
         // The row's first live cell (there is one: `new_end`).
-        let new_start = (lo..=new_end)
-            .find(|&k| cur[k].is_finite())
-            .unwrap_or(new_end);
+        let mut new_start = lo;
+        while new_start < new_end && cur[new_start] == inf {
+            new_start += 1;
+        }
         start = new_start;
         end = new_end;
         std::mem::swap(&mut prev, &mut cur);
