@@ -53,6 +53,27 @@ proptest! {
     }
 
     #[test]
+    fn near_copies_across_many_blocks_match_the_oracle(
+        a in prop::collection::vec(0u8..4, 0..700),
+        edits in prop::collection::vec((0usize..700, 0u8..3, 0u8..4), 0..40),
+    ) {
+        // Small distances between long sequences: narrow Ukkonen bands.
+        let mut b = a.clone();
+        for &(at, kind, symbol) in &edits {
+            let at = at % (b.len() + 1);
+            match kind {
+                0 => b.insert(at, symbol),
+                1 if at < b.len() => { b.remove(at); }
+                _ if at < b.len() => b[at] = symbol,
+                _ => b.push(symbol),
+            }
+        }
+        prop_assert_eq!(levenshtein(&a, &b), levenshtein_dp(&a, &b));
+        prop_assert_eq!(levenshtein(&b, &a), levenshtein_dp(&a, &b));
+        prop_assert_eq!(lcs_len(&a, &b), lcs_dp(&a, &b));
+    }
+
+    #[test]
     fn lcs_matches_the_oracle_and_is_symmetric(a in text(200), b in text(200)) {
         let (ca, cb): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
         let l = lcs_len_str(&a, &b);

@@ -67,7 +67,8 @@ pub(crate) struct CharAlphabet {
 impl CharAlphabet {
     pub(crate) fn new(pattern: &[char]) -> Self {
         let mut low = [UNSET; 256];
-        let mut high = FastHashMap::default();
+        let wide = pattern.iter().filter(|&&c| c as u32 >= 256).count();
+        let mut high = FastHashMap::with_capacity_and_hasher(wide, Default::default());
         let mut size = 0u32;
         for &c in pattern {
             let code = c as u32;
@@ -120,7 +121,7 @@ pub(crate) struct HashAlphabet<'p, T> {
 
 impl<'p, T: Eq + Hash> HashAlphabet<'p, T> {
     pub(crate) fn new(pattern: &'p [T]) -> Self {
-        let mut map = FastHashMap::default();
+        let mut map = FastHashMap::with_capacity_and_hasher(pattern.len(), Default::default());
         for t in pattern {
             let next = map.len() as u32;
             map.entry(t).or_insert(next);

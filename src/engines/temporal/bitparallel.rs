@@ -75,64 +75,85 @@ fn advance_block(pv: &mut u64, mv: &mut u64, eq: u64, hin_pos: u64, hin_neg: u64
     (ph, mh)
 }
 
-/// Levenshtein distance between the pattern and the text (global alignment: the top row is
-/// `D(0, j) = j`, so +1 enters the first block at every column). Bits above the pattern's
-/// length in the last block hold garbage, which only ever flows upwards (carries and left
-/// shifts), so the score is read at bit `(m − 1) mod 64`.
-pub(crate) fn levenshtein(pm: &PatternMasks, text: impl Iterator<Item = u32>) -> usize {
+/// Levenshtein distance between the pattern and a text of `text_len` symbols, given an upper
+/// bound on it (global alignment: the top row is `D(0, j) = j`, so +1 enters the first block
+/// at every column). Bits above the pattern's length in the last block hold garbage, which
+/// only ever flows upwards (carries and left shifts), so the score is read at bit
+/// `(m − 1) mod 64`.
+///
+/// Ukkonen's cut-off (1985, "Algorithms for approximate string matching", Inf. Control 64),
+/// in the block form of Edlib (Šošić & Šikić 2017): a cell `(i, j)` on a path of cost at most
+/// `upper_bound` satisfies `|i − j| + |(m − i) − (n − j)| ≤ upper_bound`, so each column only
+/// computes the blocks meeting that band. Blocks above it are dropped (the first computed
+/// block takes +1 from above, an overestimate of the true delta), and a block entering the
+/// band at the bottom starts from +1 vertical deltas below the block above (an overestimate of
+/// the true values). Overestimates outside the band only lengthen paths that already cost more
+/// than the bound, so the distance, at most `upper_bound`, comes out exact.
+pub(crate) fn levenshtein(
+    pm: &PatternMasks,
+    text: impl Iterator<Item = u32>,
+    text_len: usize,
+    upper_bound: usize,
+) -> usize {
     let m = pm.len;
     if m == 0 {
-        return text.count();
+        return text_len;
     }
     let last_bit = (m - 1) % WORD;
-    let mut score = m as i64;
+    let score_delta =
+        |ph: u64, mh: u64, bit: usize| ((ph >> bit) & 1) as i64 - ((mh >> bit) & 1) as i64;
     if pm.blocks == 1 {
+        let mut score = m as i64;
         let (mut pv, mut mv) = (!0u64, 0u64);
         for id in text {
             let (ph, mh) = advance_block(&mut pv, &mut mv, pm.row(id)[0], 1, 0);
-            score += ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
+            score += score_delta(ph, mh, last_bit);
         }
         return score as usize;
     }
     let blocks = pm.blocks;
+    let (m_i, n_i) = (m as i64, text_len as i64);
+    let length_gap = n_i - m_i;
+    let bound = (upper_bound as i64).max(length_gap.abs());
+    // Rows i (1-based) of column j (1-based) inside the band: j + low ≤ i ≤ j + high.
+    let low = -((bound + length_gap).div_euclid(2));
+    let high = (bound - length_gap).div_euclid(2);
+    let block_of_row = |row: i64| ((row - 1) / WORD as i64) as usize;
+    let rows_in_block = |w: usize| (((w + 1) * WORD).min(m) - w * WORD) as i64;
+
     // (positive, negative) vertical deltas of each block, side by side for locality.
     let mut vertical = vec![(!0u64, 0u64); blocks];
-    let score_delta =
-        |ph: u64, mh: u64| ((ph >> last_bit) & 1) as i64 - ((mh >> last_bit) & 1) as i64;
-    let mut text = text.peekable();
-    while let Some(first) = text.next() {
-        let e1 = pm.row(first);
-        let (body, last) = vertical.split_at_mut(blocks - 1);
-        let (pv, mv) = &mut last[0];
-        if let Some(second) = text.next() {
-            // Two columns per pass over the blocks: each block's deltas are loaded and stored
-            // once for both, and the two columns' carry chains interleave.
-            let e2 = pm.row(second);
-            let (mut pos1, mut neg1, mut pos2, mut neg2) = (1u64, 0u64, 1u64, 0u64);
-            for (((pv, mv), &eq1), &eq2) in body.iter_mut().zip(e1).zip(e2) {
-                let (ph, mh) = advance_block(pv, mv, eq1, pos1, neg1);
-                pos1 = ph >> 63;
-                neg1 = mh >> 63;
-                let (ph, mh) = advance_block(pv, mv, eq2, pos2, neg2);
-                pos2 = ph >> 63;
-                neg2 = mh >> 63;
-            }
-            let (ph, mh) = advance_block(pv, mv, e1[blocks - 1], pos1, neg1);
-            score += score_delta(ph, mh);
-            let (ph, mh) = advance_block(pv, mv, e2[blocks - 1], pos2, neg2);
-            score += score_delta(ph, mh);
-        } else {
-            let (mut pos, mut neg) = (1u64, 0u64);
-            for ((pv, mv), &eq) in body.iter_mut().zip(e1) {
-                let (ph, mh) = advance_block(pv, mv, eq, pos, neg);
-                pos = ph >> 63;
-                neg = mh >> 63;
-            }
-            let (ph, mh) = advance_block(pv, mv, e1[blocks - 1], pos, neg);
-            score += score_delta(ph, mh);
+    // Column 0 is D(i, 0) = i, exact in every block. `last` is the lowest block computed so
+    // far and `last_bottom` the value at its bottom row in the last column computed.
+    let mut last = block_of_row((1 + high).min(m_i));
+    let mut last_bottom = ((last + 1) * WORD).min(m) as i64;
+    for (j, id) in text.enumerate() {
+        let column = j as i64 + 1;
+        let first = block_of_row((column + low).max(1));
+        let lowest = block_of_row((column + high).min(m_i));
+        if lowest > last {
+            // One block enters per column (the band moves down one row per column).
+            last_bottom += rows_in_block(lowest);
+            last = lowest;
         }
+        let eqs = pm.row(id);
+        let (body, tail) = vertical[first..=last].split_at_mut(last - first);
+        let (mut pos, mut neg) = (1u64, 0u64);
+        for ((pv, mv), &eq) in body.iter_mut().zip(&eqs[first..last]) {
+            let (ph, mh) = advance_block(pv, mv, eq, pos, neg);
+            pos = ph >> 63;
+            neg = mh >> 63;
+        }
+        let (pv, mv) = &mut tail[0];
+        let (ph, mh) = advance_block(pv, mv, eqs[last], pos, neg);
+        let bit = if last == blocks - 1 {
+            last_bit
+        } else {
+            WORD - 1
+        };
+        last_bottom += score_delta(ph, mh, bit);
     }
-    score as usize
+    last_bottom as usize
 }
 
 /// Approximate search (Sellers 1980: the pattern may start anywhere in the text, so nothing
@@ -213,7 +234,7 @@ pub(crate) fn lcs(pm: &PatternMasks, text: impl Iterator<Item = u32>) -> usize {
         return zeros(&[v]);
     }
     let mut v = vec![!0u64; blocks];
-    let mut text = text.peekable();
+    let mut text = text;
     while let Some(first) = text.next() {
         let e1 = pm.row(first);
         if let Some(second) = text.next() {

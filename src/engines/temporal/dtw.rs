@@ -245,11 +245,7 @@ fn wavefront<C: LocalCost>(a: &[f64], b: &[f64], w: usize, bound_raw: f64) -> Op
         let up = &prev1[k_lo + 2..k_lo + 2 + count];
         let left = &prev1[k_lo + 1..k_lo + 1 + count];
         let out = &mut cur[k_lo + 1..k_lo + 1 + count];
-        for (((((o, &x), &y), &dg), &u), &l) in
-            out.iter_mut().zip(xs).zip(ys).zip(diag).zip(up).zip(left)
-        {
-            *o = C::cost(x, y) + min2(min2(dg, u), l);
-        }
+        diagonal_step::<C>(out, xs, ys, diag, up, left);
         cur[k_lo] = inf;
         cur[k_hi + 2] = inf;
         if abandon {
@@ -265,6 +261,26 @@ fn wavefront<C: LocalCost>(a: &[f64], b: &[f64], w: usize, bound_raw: f64) -> Op
     // Cell (n − 1, m − 1): i = n − 1, k = 0, padded slot 1.
     let total = prev1[1];
     (total <= bound_raw).then_some(total)
+}
+
+/// One anti-diagonal: `out[k] = c(xs[k], ys[k]) + min(diag[k], up[k], left[k])`. Every slice
+/// has the length of `out`; with that stated up front the loop has no bounds checks and
+/// compiles to packed SIMD. Not inlined, so that the compiler keeps the knowledge that
+/// `out` aliases none of the inputs.
+#[inline(never)]
+fn diagonal_step<C: LocalCost>(
+    out: &mut [f64],
+    xs: &[f64],
+    ys: &[f64],
+    diag: &[f64],
+    up: &[f64],
+    left: &[f64],
+) {
+    let n = out.len();
+    let (xs, ys, diag, up, left) = (&xs[..n], &ys[..n], &diag[..n], &up[..n], &left[..n]);
+    for k in 0..n {
+        out[k] = C::cost(xs[k], ys[k]) + min2(min2(diag[k], up[k]), left[k]);
+    }
 }
 
 /// Minimum of a slice with four independent accumulators (the loop-carried `min` would

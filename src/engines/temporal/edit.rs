@@ -1,12 +1,16 @@
 //! Edit distance (Levenshtein, unit costs) and longest common subsequence, over any token
 //! type and over texts as sequences of Unicode scalar values, with normalised similarities.
 //!
-//! The fast paths are bit-parallel ([`bitparallel`](super::bitparallel): Myers 1999 / Hyyrö
-//! 2003 for Levenshtein, Hyyrö 2004 for LCS), after stripping the common prefix and suffix
-//! (which an optimal alignment always matches). The plain dynamic programs
-//! [`levenshtein_dp`] and [`lcs_dp`] are kept as the oracles the fast paths are tested
-//! against. Chosen over the `rapidfuzz` crate because the same kernels also serve the
-//! repetition detector's approximate search over token ids, which that crate does not expose.
+//! The fast paths are bit-parallel (`bitparallel.rs`: Myers 1999 / Hyyrö
+//! 2003 for Levenshtein, with Ukkonen's band from the cost of the diagonal alignment; Hyyrö
+//! 2004 for LCS), after stripping the common prefix and suffix (which an optimal alignment
+//! always matches). The plain dynamic programs [`levenshtein_dp`] and [`lcs_dp`] are kept as
+//! the oracles the fast paths are tested against.
+//!
+//! Written here rather than taken from the `rapidfuzz` crate: in one interleaved timing run
+//! on this project's machine (0.5.0, random 1000-symbol texts), this code took about 0.6 of
+//! its time for Levenshtein and 0.5–0.8 for LCS, and the same kernels serve the repetition
+//! detector's approximate search over token ids, which that crate does not expose.
 
 use std::hash::Hash;
 
@@ -149,9 +153,17 @@ fn levenshtein_with<'s, S: PartialEq, A: Alphabet<S>>(
     if pattern.is_empty() {
         return text.len();
     }
+    // The cost of one alignment: substitutions along the main diagonal, then insertions.
+    let upper_bound =
+        pattern.iter().zip(text).filter(|(x, y)| x != y).count() + (text.len() - pattern.len());
     let alphabet = alphabet_of(pattern);
     let masks = PatternMasks::build(pattern, &alphabet);
-    bitparallel::levenshtein(&masks, text.iter().map(|s| alphabet.id(s)))
+    bitparallel::levenshtein(
+        &masks,
+        text.iter().map(|s| alphabet.id(s)),
+        text.len(),
+        upper_bound,
+    )
 }
 
 fn lcs_with<'s, S: PartialEq, A: Alphabet<S>>(

@@ -59,7 +59,8 @@ pub struct Repetition {
     pub window_len: usize,
     /// Index of the last token of the earlier stretch that matches it.
     pub earlier_end: u64,
-    /// Distance in tokens between the two ends: the loop's period.
+    /// Distance in tokens between the two ends: the loop's period, or the smallest multiple of
+    /// it that is at least the window's length when the loop is shorter than the window.
     pub period: u64,
     /// Edit distance between the window and the earlier stretch (at most `max_edits`).
     pub edits: usize,
@@ -113,6 +114,23 @@ impl TokenInterner {
 }
 
 /// The detector; see the module documentation. Feed it every token of a text channel.
+///
+/// ```
+/// use midstream::engines::temporal::{RepetitionConfig, RepetitionDetector};
+///
+/// let mut detector = RepetitionDetector::new(RepetitionConfig::default())?;
+/// let opening = "once upon a time a small model wrote a story about a lighthouse keeper";
+/// let cycle = "and then the keeper said that the light must never go out tonight because \
+///              the ships need it to find home";
+/// let mut last = None;
+/// for token in opening.split(' ').chain(cycle.split_whitespace().cycle().take(60)) {
+///     last = detector.push(token);
+/// }
+/// let repetition = last.expect("the loop is flagged");
+/// assert_eq!(repetition.period, 21); // the cycle's length in tokens
+/// assert_eq!(repetition.edits, 0);
+/// # Ok::<(), midstream::engines::temporal::TemporalError>(())
+/// ```
 #[derive(Debug)]
 pub struct RepetitionDetector {
     config: RepetitionConfig,

@@ -13,9 +13,9 @@
 //!    Lemire's streaming minimum and maximum);
 //! 4. LB_Improved (Lemire 2009): the window's LB_Keogh plus that of the query against the
 //!    envelope of the window projected onto the query's envelope;
-//! 5. banded DTW with early abandoning and pruning (EAPrunedDTW, Herrmann & Webb 2021), cells
-//!    being dropped once their cost plus the remaining lower bound (cumulated from the tighter
-//!    of the two LB_Keogh) exceeds the bound.
+//! 5. banded DTW with early abandoning and pruning (EAPrunedDTW, Herrmann & Webb 2021), a cell
+//!    being dropped once its cost plus what LB_Improved says the rest of any path through it
+//!    must still cost exceeds the bound.
 //!
 //! The LB_Keogh sums run over chunks of the query in a branch-free, vectorised loop, the
 //! chunks ordered by decreasing Σ|qᵢ| (the suite's reordering, per chunk).
@@ -245,6 +245,27 @@ struct EnvelopeScratch {
 
 /// Incremental UCR-style search of one query in an endless series; see the module
 /// documentation. Memory is O(query length + band), independent of the stream's length.
+///
+/// ```
+/// use midstream::engines::temporal::{DtwCost, SearchConfig, StreamingSearch};
+///
+/// let query: Vec<f64> = (0..32).map(|i| (i as f64 / 4.0).sin()).collect();
+/// let config = SearchConfig { band: 3, threshold: 0.5, cost: DtwCost::Squared, exclusion: None };
+/// let mut search = StreamingSearch::new(&query, config)?;
+/// let mut matches = Vec::new();
+/// for t in 0..1000usize {
+///     // A noisy signal with a scaled, shifted copy of the query at t = 400.
+///     let x = if (400..432).contains(&t) { 10.0 + 3.0 * query[t - 400] } else { (t * 7919 % 13) as f64 };
+///     if let Some(found) = search.push(x) {
+///         matches.push(found);
+///     }
+/// }
+/// matches.extend(search.finish());
+/// assert_eq!(matches.len(), 1);
+/// assert_eq!((matches[0].start, matches[0].len), (400, 32));
+/// assert!(matches[0].distance < 1e-6);
+/// # Ok::<(), midstream::engines::temporal::TemporalError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct StreamingSearch {
     query: PreparedQuery,
@@ -276,7 +297,9 @@ pub struct StreamingSearch {
     // Scratch, reused for every window.
     bound_query: Vec<f64>,
     bound_data: Vec<f64>,
-    cumulative: Vec<f64>,
+    /// `rest_rows[i]` = Σ_{t ≥ i} of LB_Improved's row parts, `rest_columns[j]` likewise.
+    rest_rows: Vec<f64>,
+    rest_columns: Vec<f64>,
     normalised: Vec<f64>,
     projection: Vec<f64>,
     envelope_scratch: EnvelopeScratch,
@@ -336,7 +359,8 @@ impl StreamingSearch {
             stats: SearchStats::default(),
             bound_query: vec![0.0; m],
             bound_data: vec![0.0; m],
-            cumulative: vec![0.0; m + 1],
+            rest_rows: vec![0.0; m + 1],
+            rest_columns: vec![0.0; m + 1],
             normalised: vec![0.0; m],
             projection: vec![0.0; m],
             envelope_scratch: EnvelopeScratch {
@@ -533,14 +557,11 @@ impl StreamingSearch {
         let query = &self.query;
         let mut lb_query = 0.0;
         for &(s, e) in &query.chunks {
-            let out = &mut self.bound_query[s..e];
-            let len = out.len();
-            let (xs, lower, upper) = (&window[s..e], &query.lower[s..e], &query.upper[s..e]);
-            let (xs, lower, upper) = (&xs[..len], &lower[..len], &upper[..len]);
-            for k in 0..len {
-                out[k] = C::to_interval((xs[k] - mean) * inv_std, lower[k], upper[k]);
-            }
-            lb_query += small_sum(out);
+            lb_query += chunk_terms(
+                &mut self.bound_query[s..e],
+                [&window[s..e], &query.lower[s..e], &query.upper[s..e]],
+                |x, lower, upper| C::to_interval((x - mean) * inv_std, lower, upper),
+            );
             if lb_query > prune_at {
                 self.stats.pruned_keogh_query += 1;
                 return None;
@@ -553,18 +574,13 @@ impl StreamingSearch {
         let env_l = self.env_lower.last();
         let mut lb_data = 0.0;
         for &(s, e) in &query.chunks {
-            let out = &mut self.bound_data[s..e];
-            let len = out.len();
-            let (qs, lower, upper) = (&q[s..e], &env_l[s..e], &env_u[s..e]);
-            let (qs, lower, upper) = (&qs[..len], &lower[..len], &upper[..len]);
-            for k in 0..len {
-                out[k] = C::to_interval(
-                    qs[k],
-                    (lower[k] - mean) * inv_std,
-                    (upper[k] - mean) * inv_std,
-                );
-            }
-            lb_data += small_sum(out);
+            lb_data += chunk_terms(
+                &mut self.bound_data[s..e],
+                [&q[s..e], &env_l[s..e], &env_u[s..e]],
+                |qv, lower, upper| {
+                    C::to_interval(qv, (lower - mean) * inv_std, (upper - mean) * inv_std)
+                },
+            );
             if lb_data > prune_at {
                 self.stats.pruned_keogh_data += 1;
                 return None;
@@ -611,30 +627,21 @@ impl StreamingSearch {
         );
         let mut lb_improved = lb_query;
         for &(s, e) in &query.chunks {
-            let out = &mut scratch.terms[s..e];
-            let len = out.len();
-            let (qs, lower, upper) = (&q[s..e], &scratch.lower[s..e], &scratch.upper[s..e]);
-            let (qs, lower, upper) = (&qs[..len], &lower[..len], &upper[..len]);
-            for k in 0..len {
-                out[k] = C::to_interval(qs[k], lower[k], upper[k]);
-            }
-            lb_improved += small_sum(out);
+            lb_improved += chunk_terms(
+                &mut scratch.terms[s..e],
+                [&q[s..e], &scratch.lower[s..e], &scratch.upper[s..e]],
+                C::to_interval,
+            );
             if lb_improved > prune_at {
                 self.stats.pruned_improved += 1;
                 return None;
             }
         }
 
-        // 5. DTW with the cumulative remaining bound of the tighter LB_Keogh.
-        let contributions = if lb_query > lb_data {
-            &self.bound_query
-        } else {
-            &self.bound_data
-        };
-        self.cumulative[m] = 0.0;
-        for k in (0..m).rev() {
-            self.cumulative[k] = self.cumulative[k + 1] + contributions[k];
-        }
+        // 5. DTW, pruned with what LB_Improved leaves for the rest of each path: every cell
+        // (i, j) of a path costs at least `column_part[j] + row_part[i]` (see `ea_pruned_dtw`).
+        suffix_sums(&self.bound_query, &mut self.rest_columns);
+        suffix_sums(&self.envelope_scratch.terms, &mut self.rest_rows);
         for (out, &v) in self.normalised.iter_mut().zip(window) {
             *out = (v - mean) * inv_std;
         }
@@ -642,7 +649,10 @@ impl StreamingSearch {
             q,
             &self.normalised,
             r,
-            &self.cumulative,
+            RemainingBound {
+                rows: &self.rest_rows,
+                columns: &self.rest_columns,
+            },
             prune_at,
             &mut self.row_prev,
             &mut self.row_cur,
@@ -701,6 +711,34 @@ pub fn z_normalise(series: &[f64]) -> Vec<f64> {
         return vec![0.0; series.len()];
     }
     series.iter().map(|&v| (v - mean) / std).collect()
+}
+
+/// Writes `term(a[k], b[k], c[k])` for the positions of one chunk into `out` and returns their
+/// sum. A full chunk has its length fixed at compile time, so the loop is unrolled and
+/// vectorised without bounds checks.
+#[inline(always)]
+fn chunk_terms(
+    out: &mut [f64],
+    [a, b, c]: [&[f64]; 3],
+    term: impl Fn(f64, f64, f64) -> f64,
+) -> f64 {
+    if out.len() == BOUND_CHUNK
+        && let (Some(a), Some(b), Some(c)) = (
+            a.first_chunk::<BOUND_CHUNK>(),
+            b.first_chunk::<BOUND_CHUNK>(),
+            c.first_chunk::<BOUND_CHUNK>(),
+        )
+        && let Some(full) = out.first_chunk_mut::<BOUND_CHUNK>()
+    {
+        for (((o, &x), &y), &z) in full.iter_mut().zip(a).zip(b).zip(c) {
+            *o = term(x, y, z);
+        }
+        return small_sum(full);
+    }
+    for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
+        *o = term(x, y, z);
+    }
+    small_sum(out)
 }
 
 /// Sum of a short slice with four independent accumulators (vectorisable, unlike a single
@@ -777,18 +815,40 @@ fn lb_kim_hierarchy<C: LocalCost>(
     lb
 }
 
+/// Suffix sums: `out[k] = Σ_{t ≥ k} terms[t]`, `out[len] = 0`.
+fn suffix_sums(terms: &[f64], out: &mut [f64]) {
+    let len = terms.len();
+    out[len] = 0.0;
+    for k in (0..len).rev() {
+        out[k] = out[k + 1] + terms[k];
+    }
+}
+
+/// Lower bounds on what a path still has to pay after a cell: suffix sums of LB_Improved's
+/// parts (Lemire 2009, Theorem 1's proof).
+///
+/// With `H` the window projected onto the query's envelope, a cell `(i, j)` in the band costs
+/// `c(qᵢ, wⱼ) ≥ c(wⱼ, Hⱼ) + c(Hⱼ, qᵢ)` (`Hⱼ` lies between `wⱼ` and the interval around
+/// `qᵢ`; for the squared cost, `(a + b)² ≥ a² + b²`), and `c(Hⱼ, qᵢ)` is at least the cost
+/// from `qᵢ` to the envelope of `H` at `i`. The first term depends only on the column, the
+/// second only on the row. After a cell `(i, j)`, a path still visits every row after `i` and
+/// every column after `j`, so it still pays at least `rows[i + 1] + columns[j + 1]`.
+#[derive(Clone, Copy)]
+struct RemainingBound<'a> {
+    rows: &'a [f64],
+    columns: &'a [f64],
+}
+
 /// Banded DTW of two equal-length series (rows: the query, columns: the window) with early
 /// abandoning and pruning: EAPrunedDTW (Herrmann & Webb 2021, "Early abandoning and pruning
-/// for elastic distances including dynamic time warping", DMKD 35), with the UCR suite's
-/// cumulative lower bound folded into the pruning threshold.
+/// for elastic distances including dynamic time warping", DMKD 35), with the pruning test of
+/// each cell tightened by what the rest of any path through it must still cost
+/// ([`RemainingBound`]).
 ///
-/// A cell `(i, j)` whose partial cost plus `cumulative[i + r + 1]` exceeds `prune_at` cannot
-/// be on a path under the bound: the rows (for the query's LB_Keogh) or columns (for the
-/// window's) after `i + r` are all still to be visited by later cells, each costing at least
-/// its bound contribution (Rakthanmanon et al. 2012, §4.2.3). Such cells are treated as
-/// infinite, so each row only spans the columns between the first and the last cell still
-/// under the threshold (and the cells those can reach), and the computation stops as soon as
-/// a row has none.
+/// A cell whose partial cost plus that remaining bound exceeds `prune_at` cannot be on a path
+/// under the bound, so it is treated as infinite; each row then only spans the columns between
+/// its first and last live cells (and the cells those reach), and the computation stops as
+/// soon as a row has none.
 ///
 /// Row buffers hold `m` cells indexed by column; only cells in `[start, end]` of the previous
 /// row, which were all written by it, are ever read.
@@ -796,23 +856,26 @@ fn ea_pruned_dtw<C: LocalCost>(
     q: &[f64],
     c: &[f64],
     r: usize,
-    cumulative: &[f64],
+    rest: RemainingBound<'_>,
     prune_at: f64,
     prev: &mut [f64],
     cur: &mut [f64],
 ) -> Option<f64> {
     let m = q.len();
     let inf = f64::INFINITY;
-    let threshold = |i: usize| prune_at - cumulative[(i + r + 1).min(m)];
+    // Live cells of row i satisfy v ≤ row_limit(i) − columns[j + 1].
+    let row_limit = |i: usize| prune_at - rest.rows[i + 1];
+    let columns = &rest.columns[1..];
     let (mut prev, mut cur) = (prev, cur);
 
-    // Row 0: partial costs only grow along the row, so it ends at the first pruned cell.
-    let ub = threshold(0);
+    // Row 0: partial costs only grow along the row and the column term shrinks, but the
+    // sum does not: walk until the first pruned cell, which ends the row (left-only cells).
+    let limit = row_limit(0);
     let mut left = 0.0;
     let mut end = None;
     for j in 0..=r.min(m - 1) {
         let v = C::cost(q[0], c[j]) + left;
-        if v > ub {
+        if v > limit - columns[j] {
             break;
         }
         prev[j] = v;
@@ -823,7 +886,7 @@ fn ea_pruned_dtw<C: LocalCost>(
     let mut start = 0usize;
 
     for (i, &qi) in q.iter().enumerate().skip(1) {
-        let ub = threshold(i);
+        let limit = row_limit(i);
         let lo = i.saturating_sub(r).max(start);
         let hi = (m - 1).min(i + r);
         let mut left = inf;
@@ -835,7 +898,7 @@ fn ea_pruned_dtw<C: LocalCost>(
         if j <= shared_end {
             let diag = if j > start { prev[j - 1] } else { inf };
             let v = C::cost(qi, c[j]) + min2(min2(prev[j], diag), left);
-            let live = v <= ub;
+            let live = v <= limit - columns[j];
             left = if live { v } else { inf };
             new_end = if live { j } else { new_end };
             cur[j] = left;
@@ -843,7 +906,7 @@ fn ea_pruned_dtw<C: LocalCost>(
         }
         while j <= shared_end {
             let v = C::cost(qi, c[j]) + min2(min2(prev[j], prev[j - 1]), left);
-            let live = v <= ub;
+            let live = v <= limit - columns[j];
             left = if live { v } else { inf };
             new_end = if live { j } else { new_end };
             cur[j] = left;
@@ -853,7 +916,7 @@ fn ea_pruned_dtw<C: LocalCost>(
         // it, left only, so the row ends at its first pruned cell.
         if j == end + 1 && j <= hi {
             let mut v = C::cost(qi, c[j]) + min2(prev[end], left);
-            while v <= ub {
+            while v <= limit - columns[j] {
                 new_end = j;
                 cur[j] = v;
                 j += 1;
@@ -867,7 +930,10 @@ fn ea_pruned_dtw<C: LocalCost>(
             return None;
         }
         // The row's first live cell (there is one: `new_end`).
-        let new_start = (lo..=new_end).find(|&k| cur[k] <= ub).unwrap_or(new_end);
+        let mut new_start = lo;
+        while new_start < new_end && cur[new_start] == inf {
+            new_start += 1;
+        }
         start = new_start;
         end = new_end;
         std::mem::swap(&mut prev, &mut cur);
