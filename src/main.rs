@@ -62,21 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn compare(args: &CompareArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    use headless::compare::{CompareOptions, Metric as EngineMetric};
-    let metric = match args.metric {
-        Metric::Dtw => EngineMetric::Dtw,
-        Metric::DtwSq => EngineMetric::DtwSq,
-        Metric::Lcs => EngineMetric::Lcs,
-        Metric::Edit => EngineMetric::Edit,
-    };
-    let opts = CompareOptions {
-        metric,
-        window: args.window,
-        json: args.json,
-        a: args.a.clone(),
-        b: args.b.clone(),
-    };
-    Ok(headless::compare::run(&opts, out)?)
+    Ok(headless::compare::run(&args.into(), out)?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
