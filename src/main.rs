@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use midstream::cli::{
-    AttachArgs, Cli, Command, CompareArgs, DemoArgs, Metric, ReplayArgs, TrustArgs,
-};
+use midstream::cli::{AttachArgs, Cli, Command, CompareArgs, DemoArgs, ReplayArgs, TrustArgs};
 use midstream::headless;
 use midstream::sources::DemoSource;
 use midstream::sources::replay::Replay;
