@@ -19,9 +19,10 @@ use crate::tui::theme::Theme;
 
 use super::note;
 
-/// Samples in the sliding window the pipeline analyses (issue 4: "default the last 4096
-/// samples"); the pane counts towards it until the first analysis arrives.
-pub const ANALYSIS_WINDOW_SAMPLES: u64 = 4096;
+/// Samples in the sliding window the pipeline analyses; the pane counts towards it until the
+/// first analysis arrives.
+pub const ANALYSIS_WINDOW_SAMPLES: u64 =
+    crate::engines::attractor::analysis::DEFAULT_WINDOW_SAMPLES as u64;
 
 /// The gauge's range is ± the largest |λ| seen in the history times this, so the current value
 /// rarely hits the end of the bar and the bar does not jump with every new value.
