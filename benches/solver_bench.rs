@@ -16,7 +16,7 @@ use midstream::model::FieldValue;
 const LONG_FORMULA: &str = concat!(
     "G((error & latency > 50) -> F(recovery | status == \"ok\")) & ",
     "(queue_depth <= 3 U (done | retries >= 5)) & G(X p -> (q W r)) & ",
-    "(F alarm R !panic) & (mode != \"idle\" <-> X(F(p & q)) | G ok)"
+    "(F alarm R !panic) & (mode != \"idle\" <-> X(F(p & q)) | G(ok & stable_stat))"
 );
 
 const DEPTH_FOUR: [(&str, &str); 6] = [
@@ -24,7 +24,10 @@ const DEPTH_FOUR: [(&str, &str); 6] = [
     ("recurrence_and_persistence", "G F p & F G(x > 2 | q)"),
     ("nested_until_release", "p U (q R (r W !s))"),
     ("eventually_always_next", "F(p & X G q)"),
-    ("comparisons", "G((x > 2 & status == \"ok\") -> F(x <= 1 | q))"),
+    (
+        "comparisons",
+        "G((x > 2 & status == \"ok\") -> F(x <= 1 | q))",
+    ),
     ("iff_next", "G((p <-> X q) | F(r & s))"),
 ];
 
@@ -101,7 +104,9 @@ fn bench_compile(c: &mut Criterion) {
     }
     for (name, text) in &cases {
         let formula = parse(text).unwrap();
-        group.bench_function(name.as_str(), |b| b.iter(|| compile(black_box(&formula)).unwrap()));
+        group.bench_function(name.as_str(), |b| {
+            b.iter(|| compile(black_box(&formula)).unwrap())
+        });
     }
     group.finish();
 }
@@ -119,7 +124,9 @@ fn bench_steps(c: &mut Criterion) {
             }
         })
     });
-    let bits: Vec<u64> = (0..1000u64).map(|i| (i % 7 == 0) as u64 | (((i % 7 == 3) as u64) << 1)).collect();
+    let bits: Vec<u64> = (0..1000u64)
+        .map(|i| (i % 7 == 0) as u64 | (((i % 7 == 3) as u64) << 1))
+        .collect();
     group.bench_function("G(p -> F q)/atom_bits", |b| {
         let mut monitor = Monitor::new(Arc::clone(&automaton));
         b.iter(|| {
@@ -175,18 +182,43 @@ fn bench_verify(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| verify_whole(black_box(text), &states)));
     }
     group.finish();
+
+    // The same with the monitor compiled once, as `check` and the pipeline use it.
+    let mut group = c.benchmark_group("run_depth4_1000_steps");
+    group.throughput(Throughput::Elements(1000));
+    for (name, text) in DEPTH_FOUR {
+        let automaton = Arc::new(compile(&parse(text).unwrap()).unwrap());
+        let mut monitor = Monitor::new(automaton);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                monitor.reset();
+                for state in &states {
+                    monitor.step(black_box(state));
+                }
+                monitor.verdict()
+            })
+        });
+    }
+    group.finish();
 }
 
 fn bench_early_decision(c: &mut Criterion) {
     let mut group = c.benchmark_group("early_decision");
     // A million-step trace whose latency breaks the bound at step 100: verification stops there.
-    let ok: State = [("latency".to_string(), FieldValue::Number(12.0))].into_iter().collect();
-    let slow: State = [("latency".to_string(), FieldValue::Number(80.0))].into_iter().collect();
+    let ok: State = [("latency".to_string(), FieldValue::Number(12.0))]
+        .into_iter()
+        .collect();
+    let slow: State = [("latency".to_string(), FieldValue::Number(80.0))]
+        .into_iter()
+        .collect();
     let mut states = vec![ok; 1_000_000];
     states[100] = slow;
     let automaton = Arc::new(compile(&parse("G(latency < 50)").unwrap()).unwrap());
     let verdict = verify(&automaton, &states).unwrap();
-    assert_eq!((verdict.status, verdict.decided_at), (MonitorStatus::Violated, Some(100)));
+    assert_eq!(
+        (verdict.status, verdict.decided_at),
+        (MonitorStatus::Violated, Some(100))
+    );
     group.bench_function("G(latency < 50)/violated_at_100_of_1e6", |b| {
         b.iter(|| verify(&automaton, black_box(&states)).unwrap())
     });

@@ -14,7 +14,12 @@ fn trace_file(lines: &str) -> tempfile::NamedTempFile {
     file
 }
 
-fn check(formulas: &[&str], json: bool, explain: bool, trace: PathBuf) -> Result<String, HeadlessError> {
+fn check(
+    formulas: &[&str],
+    json: bool,
+    explain: bool,
+    trace: PathBuf,
+) -> Result<String, HeadlessError> {
     let opts = CheckOptions {
         formulas: formulas.iter().map(|f| f.to_string()).collect(),
         json,
@@ -37,11 +42,26 @@ const RESPONSE_TRACE: &str = r#"{"error": false, "recovery": false, "latency": 1
 fn plain_output_is_one_verdict_per_formula() {
     let file = trace_file(RESPONSE_TRACE);
     let path = file.path().to_path_buf();
-    assert_eq!(check(&["G(error -> F recovery)"], false, false, path.clone()).unwrap(), "true\n");
-    assert_eq!(check(&["G(latency < 50)"], false, false, path.clone()).unwrap(), "false\n");
     assert_eq!(
-        check(&["G(error -> F recovery)", "F status == \"ok\"", "X X X X true"], false, false, path)
-            .unwrap(),
+        check(&["G(error -> F recovery)"], false, false, path.clone()).unwrap(),
+        "true\n"
+    );
+    assert_eq!(
+        check(&["G(latency < 50)"], false, false, path.clone()).unwrap(),
+        "false\n"
+    );
+    assert_eq!(
+        check(
+            &[
+                "G(error -> F recovery)",
+                "F status == \"ok\"",
+                "X X X X true"
+            ],
+            false,
+            false,
+            path
+        )
+        .unwrap(),
         "true\ntrue\nfalse\n"
     );
 }
@@ -60,12 +80,20 @@ fn json_output_has_the_documented_keys() {
     assert!(v["elapsed_ms"].as_f64().unwrap() >= 0.0);
 
     // Holds on this trace, but only because it ends here.
-    let v: Value = serde_json::from_str(&check(&["G(error -> F recovery)"], true, false, path.clone()).unwrap()).unwrap();
-    assert_eq!((v["verdict"].clone(), v["status"].clone()), (Value::Bool(true), "undecided".into()));
+    let v: Value = serde_json::from_str(
+        &check(&["G(error -> F recovery)"], true, false, path.clone()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (v["verdict"].clone(), v["status"].clone()),
+        (Value::Bool(true), "undecided".into())
+    );
     assert_eq!(v["decided_at"], Value::Null);
 
     // `status` is missing at three steps of four.
-    let v: Value = serde_json::from_str(&check(&["F status == \"ok\""], true, false, path.clone()).unwrap()).unwrap();
+    let v: Value =
+        serde_json::from_str(&check(&["F status == \"ok\""], true, false, path.clone()).unwrap())
+            .unwrap();
     assert_eq!(v["status"], "satisfied");
     assert_eq!(v["decided_at"], 2);
     assert_eq!(v["atoms"][0]["missing"], 3);
@@ -78,13 +106,24 @@ fn json_output_has_the_documented_keys() {
     assert_eq!(results[1]["verdict"], true);
     assert_eq!(results[1]["status"], "satisfied");
     assert_eq!(results[1]["decided_at"], 2);
-    assert!(results[0]["explain"].as_str().unwrap().contains("monitor for G(latency < 50)"));
+    assert!(
+        results[0]["explain"]
+            .as_str()
+            .unwrap()
+            .contains("monitor for G(latency < 50)")
+    );
 }
 
 #[test]
 fn explain_prints_the_monitor_before_the_verdict() {
     let file = trace_file(RESPONSE_TRACE);
-    let out = check(&["G(error -> F recovery)"], false, true, file.path().to_path_buf()).unwrap();
+    let out = check(
+        &["G(error -> F recovery)"],
+        false,
+        true,
+        file.path().to_path_buf(),
+    )
+    .unwrap();
     assert!(out.contains("a0 = error"), "{out}");
     assert!(out.contains("s1 [open]"), "{out}");
     assert!(out.ends_with("\ntrue\n"), "{out}");
@@ -106,17 +145,27 @@ fn a_bad_line_names_the_file_and_line() {
     let file = trace_file("{\"p\": true}\n{\"p\": tru}\n");
     let err = check(&["G p"], false, false, file.path().to_path_buf()).unwrap_err();
     match &err {
-        HeadlessError::Parse { path, line, message } => {
+        HeadlessError::Parse {
+            path,
+            line,
+            message,
+        } => {
             assert_eq!(path, file.path());
             assert_eq!(*line, 2);
             assert!(message.contains("not valid JSON"), "{message}");
         }
         other => panic!("{other:?}"),
     }
-    assert!(err.to_string().contains(&format!("{}:2:", file.path().display())));
+    assert!(
+        err.to_string()
+            .contains(&format!("{}:2:", file.path().display()))
+    );
     let file = trace_file("{\"p\": true}\n[1]\n");
     let err = check(&["G p"], false, false, file.path().to_path_buf()).unwrap_err();
-    assert!(err.to_string().contains(":2: expected a JSON object"), "{err}");
+    assert!(
+        err.to_string().contains(":2: expected a JSON object"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -124,6 +173,12 @@ fn an_empty_trace_is_an_error() {
     let file = trace_file("\n\n");
     let err = check(&["G p"], false, false, file.path().to_path_buf()).unwrap_err();
     assert!(err.to_string().contains("the trace is empty"), "{err}");
-    let err = check(&["G p"], false, false, PathBuf::from("/nonexistent/trace.jsonl")).unwrap_err();
+    let err = check(
+        &["G p"],
+        false,
+        false,
+        PathBuf::from("/nonexistent/trace.jsonl"),
+    )
+    .unwrap_err();
     assert!(matches!(err, HeadlessError::Io { .. }), "{err:?}");
 }

@@ -64,7 +64,8 @@ fn verdicts_agree_with_flloat_and_the_textbook() {
         for (k, s) in trace.iter().enumerate() {
             let verdict = monitor.step(s);
             assert_eq!(
-                verdict.holds_if_ended, expected[k],
+                verdict.holds_if_ended,
+                expected[k],
                 "{text} on the first {} steps of {}",
                 k + 1,
                 row["trace"]
@@ -88,11 +89,24 @@ fn online_statuses_agree_with_flloats_automaton() {
         let text = row["formula"].as_str().unwrap();
         let mut monitor = Monitor::from_text(text).unwrap();
         let steps = row["steps"].as_array().unwrap();
-        for (k, (s, step)) in row["trace"].as_array().unwrap().iter().zip(steps).enumerate() {
+        for (k, (s, step)) in row["trace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(steps)
+            .enumerate()
+        {
             let verdict = monitor.step(&state(s));
             let want = status(step["status"].as_str().unwrap());
-            assert_eq!(verdict.status, want, "{text} after step {k} of {}", row["trace"]);
-            assert_eq!(verdict.holds_if_ended, step["holds_if_ended"].as_bool().unwrap());
+            assert_eq!(
+                verdict.status, want,
+                "{text} after step {k} of {}",
+                row["trace"]
+            );
+            assert_eq!(
+                verdict.holds_if_ended,
+                step["holds_if_ended"].as_bool().unwrap()
+            );
             seen[want as usize] += 1;
         }
         let decided = row["decided_at"].as_u64();

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use midstream::engines::ltl::semantics::evaluate;
 use midstream::engines::ltl::{
-    Atom, AtomTable, AtomTest, CompareOp, Formula, Literal, Monitor, MonitorStatus, State,
-    compile, evaluate_atom, parse,
+    Atom, AtomTable, AtomTest, CompareOp, Formula, Literal, Monitor, MonitorStatus, State, compile,
+    evaluate_atom, parse,
 };
 use midstream::model::FieldValue;
 use proptest::prelude::*;
@@ -57,6 +57,10 @@ fn formula_strategy(depth: u32) -> impl Strategy<Value = Formula> {
     })
 }
 
+const EXTRA_FIELDS: [&str; 12] = [
+    "", "a", "pa", "p.q", "qq", "q_", "ra", "s2", "sa", "x0", "xx", "~",
+];
+
 fn value_strategy() -> impl Strategy<Value = Option<FieldValue>> {
     prop_oneof![
         3 => any::<bool>().prop_map(|b| Some(FieldValue::Bool(b))),
@@ -68,10 +72,13 @@ fn value_strategy() -> impl Strategy<Value = Option<FieldValue>> {
     ]
 }
 
+/// States over the formulas' fields and, now and then, others that sort between and around them
+/// (so both ways of reading a state, a merged walk and lookups, are exercised).
 fn state_strategy() -> impl Strategy<Value = State> {
-    prop::collection::vec(value_strategy(), 5).prop_map(|values| {
+    prop::collection::vec(value_strategy(), 5 + EXTRA_FIELDS.len()).prop_map(|values| {
         ["p", "q", "r", "x", "s"]
             .iter()
+            .chain(EXTRA_FIELDS.iter())
             .zip(values)
             .filter_map(|(name, value)| value.map(|v| (name.to_string(), v)))
             .collect()
@@ -188,12 +195,17 @@ fn depth_four_automata_stay_small() {
     let mut largest = (0, String::new());
     for _ in 0..2000 {
         let formula = strategy.new_tree(&mut runner).unwrap().current();
-        if std::env::var("LTL_DEBUG").is_ok() { eprintln!("{formula}"); }
+        if std::env::var("LTL_DEBUG").is_ok() {
+            eprintln!("{formula}");
+        }
         let automaton = compile(&formula).unwrap();
         if automaton.state_count() > largest.0 {
             largest = (automaton.state_count(), formula.to_string());
         }
     }
-    eprintln!("largest depth-4 automaton: {} states for {}", largest.0, largest.1);
+    eprintln!(
+        "largest depth-4 automaton: {} states for {}",
+        largest.0, largest.1
+    );
     assert!(largest.0 < 1000, "{largest:?}");
 }

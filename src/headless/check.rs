@@ -63,7 +63,10 @@ pub fn run(opts: &CheckOptions, out: &mut dyn std::io::Write) -> Result<(), Head
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
 
     if opts.json {
-        let results: Vec<Value> = monitors.iter().map(|m| result_json(m, opts.explain)).collect();
+        let results: Vec<Value> = monitors
+            .iter()
+            .map(|m| result_json(m, opts.explain))
+            .collect();
         let line = if let [single] = results.as_slice() {
             let mut object = single.clone();
             if let Value::Object(map) = &mut object {
@@ -231,8 +234,7 @@ fn read_trace(path: &Path, mut visit: impl FnMut(&State)) -> Result<u64, Headles
 /// One line of a trace as a state. Nested objects are flattened with dots; `null` and arrays
 /// are left out.
 pub fn state_from_json(line: &str) -> Result<State, String> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
     let Value::Object(object) = value else {
         return Err(format!(
             "expected a JSON object (the state at this step), found {}",
@@ -286,13 +288,23 @@ mod tests {
 
     #[test]
     fn states_flatten_nested_objects() {
-        let state = state_from_json(r#"{"p": true, "resp": {"code": 200, "ok": "yes"}, "tags": [1], "n": null}"#)
-            .unwrap();
+        let state = state_from_json(
+            r#"{"p": true, "resp": {"code": 200, "ok": "yes"}, "tags": [1], "n": null}"#,
+        )
+        .unwrap();
         assert_eq!(state.get("p"), Some(&FieldValue::Bool(true)));
         assert_eq!(state.get("resp.code"), Some(&FieldValue::Number(200.0)));
         assert_eq!(state.get("resp.ok"), Some(&FieldValue::Text("yes".into())));
         assert_eq!(state.len(), 3);
-        assert!(state_from_json("[1, 2]").unwrap_err().contains("found an array"));
-        assert!(state_from_json("{\"p\": tru}").unwrap_err().starts_with("not valid JSON"));
+        assert!(
+            state_from_json("[1, 2]")
+                .unwrap_err()
+                .contains("found an array")
+        );
+        assert!(
+            state_from_json("{\"p\": tru}")
+                .unwrap_err()
+                .starts_with("not valid JSON")
+        );
     }
 }

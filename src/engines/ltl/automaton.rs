@@ -13,7 +13,7 @@
 //! A state's transitions form a reduced ordered decision diagram over the atoms (shared between
 //! states), so a step costs one walk of at most one test per atom, whatever the trace length.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use super::nnf::{DnfTooLarge, MAX_DNF_CUBES, NodeId, Store};
@@ -62,9 +62,7 @@ impl fmt::Display for MonitorStatus {
 pub enum CompileError {
     #[error(transparent)]
     TooManyAtoms(#[from] TooManyAtoms),
-    #[error(
-        "the formula's monitor needs more than {limit} {what}; split it into several formulas"
-    )]
+    #[error("the formula's monitor needs more than {limit} {what}; split it into several formulas")]
     TooLarge { what: &'static str, limit: usize },
 }
 
@@ -89,7 +87,11 @@ pub struct Transition {
 /// A node of a transition diagram: test an atom, or arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Decision {
-    Test { atom: u8, if_false: u32, if_true: u32 },
+    Test {
+        atom: u8,
+        if_false: u32,
+        if_true: u32,
+    },
     Leaf(Transition),
 }
 
@@ -174,11 +176,11 @@ impl<'a> Builder<'a> {
         }
         Builder {
             atoms,
-            store: Store::new(),
+            store: Store::new(atoms.len()),
             states: Vec::new(),
-            state_of: HashMap::new(),
+            state_of: HashMap::default(),
             decisions: Vec::new(),
-            decision_of: HashMap::new(),
+            decision_of: HashMap::default(),
             realizable,
             field_masks,
             edges: Vec::new(),
@@ -447,7 +449,11 @@ impl fmt::Display for Automaton {
                 StateClass::Open => "open",
             };
             let start = if state == 0 { ", start" } else { "" };
-            writeln!(f, "s{state} [{class}{start}]: {}", self.state_formula(state))?;
+            writeln!(
+                f,
+                "s{state} [{class}{start}]: {}",
+                self.state_formula(state)
+            )?;
             for (tests, t) in self.paths(state) {
                 let condition = if tests.is_empty() {
                     "always".to_string()
@@ -486,7 +492,10 @@ mod tests {
         assert_eq!(a.state_class(1), StateClass::Open);
         // p & !q leaves an obligation open; the trace ending there fails.
         let t = a.transition(0, 0b01);
-        assert_eq!((t.next, t.holds_if_ended, t.status), (1, false, MonitorStatus::Undecided));
+        assert_eq!(
+            (t.next, t.holds_if_ended, t.status),
+            (1, false, MonitorStatus::Undecided)
+        );
         let t = a.transition(1, 0b10);
         assert_eq!((t.next, t.holds_if_ended), (0, true));
         let text = a.to_string();
@@ -498,16 +507,25 @@ mod tests {
     fn safety_and_guarantee_decide() {
         let a = automaton("G p");
         let t = a.transition(0, 0);
-        assert_eq!((t.holds_if_ended, t.status), (false, MonitorStatus::Violated));
+        assert_eq!(
+            (t.holds_if_ended, t.status),
+            (false, MonitorStatus::Violated)
+        );
         let a = automaton("F p");
         let t = a.transition(0, 1);
-        assert_eq!((t.holds_if_ended, t.status), (true, MonitorStatus::Satisfied));
+        assert_eq!(
+            (t.holds_if_ended, t.status),
+            (true, MonitorStatus::Satisfied)
+        );
         let a = automaton("X false");
         assert_eq!(a.transition(0, 0).status, MonitorStatus::Violated);
         // "This is the last step": true if the trace stops, false if it goes on.
         let a = automaton("!X true");
         let t = a.transition(0, 0);
-        assert_eq!((t.holds_if_ended, t.status), (true, MonitorStatus::Undecided));
+        assert_eq!(
+            (t.holds_if_ended, t.status),
+            (true, MonitorStatus::Undecided)
+        );
     }
 
     #[test]
@@ -530,10 +548,19 @@ mod tests {
         assert_eq!(a.transition(0, 0).status, MonitorStatus::Violated);
         let a = automaton("X X true");
         let t = a.transition(0, 0);
-        assert_eq!((t.holds_if_ended, t.status), (false, MonitorStatus::Undecided));
+        assert_eq!(
+            (t.holds_if_ended, t.status),
+            (false, MonitorStatus::Undecided)
+        );
         let t = a.transition(t.next, 0);
-        assert_eq!((t.holds_if_ended, t.status), (false, MonitorStatus::Undecided));
+        assert_eq!(
+            (t.holds_if_ended, t.status),
+            (false, MonitorStatus::Undecided)
+        );
         let t = a.transition(t.next, 0);
-        assert_eq!((t.holds_if_ended, t.status), (true, MonitorStatus::Satisfied));
+        assert_eq!(
+            (t.holds_if_ended, t.status),
+            (true, MonitorStatus::Satisfied)
+        );
     }
 }

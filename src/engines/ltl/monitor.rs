@@ -160,7 +160,10 @@ mod tests {
     use crate::model::FieldValue;
 
     fn state(pairs: &[(&str, FieldValue)]) -> State {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     fn flags(p: bool, q: bool) -> State {
@@ -172,7 +175,10 @@ mod tests {
         let mut m = Monitor::from_text("G(p -> F q)").unwrap();
         assert_eq!(m.verdict(), None);
         let v = m.step(&flags(true, false));
-        assert_eq!((v.step, v.status, v.holds_if_ended, v.decided_at), (0, MonitorStatus::Undecided, false, None));
+        assert_eq!(
+            (v.step, v.status, v.holds_if_ended, v.decided_at),
+            (0, MonitorStatus::Undecided, false, None)
+        );
         let v = m.step(&flags(false, true));
         assert_eq!((v.step, v.holds_if_ended), (1, true));
         assert_eq!(m.verdict(), Some(v));
@@ -186,7 +192,10 @@ mod tests {
         let slow = state(&[("latency", FieldValue::Number(80.0))]);
         assert_eq!(m.step(&ok).status, MonitorStatus::Undecided);
         let v = m.step(&slow);
-        assert_eq!((v.status, v.decided_at, v.holds_if_ended), (MonitorStatus::Violated, Some(1), false));
+        assert_eq!(
+            (v.status, v.decided_at, v.holds_if_ended),
+            (MonitorStatus::Violated, Some(1), false)
+        );
         let v = m.step(&ok);
         assert_eq!((v.status, v.decided_at), (MonitorStatus::Violated, Some(1)));
         assert!(m.is_decided());
@@ -196,10 +205,25 @@ mod tests {
     fn counts_missing_and_mistyped_fields() {
         let mut m = Monitor::from_text(r#"G(status == "ok" | retry)"#).unwrap();
         m.step(&state(&[("retry", FieldValue::Bool(true))]));
-        m.step(&state(&[("status", FieldValue::Number(200.0)), ("retry", FieldValue::Text("no".into()))]));
+        m.step(&state(&[
+            ("status", FieldValue::Number(200.0)),
+            ("retry", FieldValue::Text("no".into())),
+        ]));
         let counts = m.atom_counts();
-        assert_eq!(counts[0], AtomCounts { missing: 1, wrong_type: 1 });
-        assert_eq!(counts[1], AtomCounts { missing: 0, wrong_type: 1 });
+        assert_eq!(
+            counts[0],
+            AtomCounts {
+                missing: 1,
+                wrong_type: 1
+            }
+        );
+        assert_eq!(
+            counts[1],
+            AtomCounts {
+                missing: 0,
+                wrong_type: 1
+            }
+        );
         assert_eq!(m.verdict().map(|v| v.status), Some(MonitorStatus::Violated));
         m.reset();
         assert_eq!(m.atom_counts()[0], AtomCounts::default());
@@ -212,9 +236,15 @@ mod tests {
         let mut trace = vec![flags(true, false); 100];
         trace[10] = flags(false, false);
         let v = verify(&automaton, &trace).unwrap();
-        assert_eq!((v.holds, v.status, v.decided_at, v.steps_read), (false, MonitorStatus::Violated, Some(10), 11));
+        assert_eq!(
+            (v.holds, v.status, v.decided_at, v.steps_read),
+            (false, MonitorStatus::Violated, Some(10), 11)
+        );
         let v = verify(&automaton, &trace[..10]).unwrap();
-        assert_eq!((v.holds, v.status, v.decided_at, v.steps_read), (true, MonitorStatus::Undecided, None, 10));
+        assert_eq!(
+            (v.holds, v.status, v.decided_at, v.steps_read),
+            (true, MonitorStatus::Undecided, None, 10)
+        );
         assert!(matches!(verify(&automaton, &[]), Err(LtlError::EmptyTrace)));
     }
 }

@@ -11,7 +11,7 @@
 //! `!X a = N !a` (weak next: true at the last step), `!(a U b) = !a R !b`, `!F a = G !a`,
 //! `!(a W b) = !b U (!a & !b)`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::predicate::AtomTable;
 use super::syntax::Formula;
@@ -26,7 +26,10 @@ pub(crate) enum Node {
     True,
     False,
     /// Atom `atom` (an index into the formula's [`AtomTable`]) or its negation.
-    Lit { atom: u8, positive: bool },
+    Lit {
+        atom: u8,
+        positive: bool,
+    },
     And(Box<[NodeId]>),
     Or(Box<[NodeId]>),
     /// Strong next: there is a next step and it satisfies the operand.
@@ -47,6 +50,11 @@ pub(crate) struct Store {
     index: HashMap<Node, NodeId>,
     expansions: HashMap<NodeId, NodeId>,
     canonical: HashMap<NodeId, NodeId>,
+    assignments: HashMap<(NodeId, u8, bool), NodeId>,
+    successors: HashMap<NodeId, NodeId>,
+    /// Literals are interned first, so literal `a` has id `2 + 2a` (negative) or `3 + 2a`
+    /// (positive) and its complement is one bit flip away.
+    atom_count: u32,
 }
 
 /// The most conjunctions a state's disjunctive normal form may have. Progression can make DNFs
@@ -59,16 +67,32 @@ pub(crate) const MAX_DNF_CUBES: usize = 4096;
 pub(crate) struct DnfTooLarge;
 
 impl Store {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(atom_count: usize) -> Self {
         let mut store = Store {
             nodes: Vec::new(),
-            index: HashMap::new(),
-            expansions: HashMap::new(),
-            canonical: HashMap::new(),
+            index: HashMap::default(),
+            expansions: HashMap::default(),
+            canonical: HashMap::default(),
+            assignments: HashMap::default(),
+            successors: HashMap::default(),
+            atom_count: atom_count as u32,
         };
         store.intern(Node::True);
         store.intern(Node::False);
+        for atom in 0..atom_count {
+            for positive in [false, true] {
+                store.intern(Node::Lit {
+                    atom: atom as u8,
+                    positive,
+                });
+            }
+        }
         store
+    }
+
+    /// The negation of a literal's id, or `None` when `id` is not a literal.
+    fn complement(&self, id: NodeId) -> Option<NodeId> {
+        (id >= 2 && id < 2 + 2 * self.atom_count).then_some(id ^ 1)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -85,8 +109,8 @@ impl Store {
         id
     }
 
-    pub(crate) fn lit(&mut self, atom: u8, positive: bool) -> NodeId {
-        self.intern(Node::Lit { atom, positive })
+    pub(crate) fn lit(&self, atom: u8, positive: bool) -> NodeId {
+        2 + 2 * NodeId::from(atom) + NodeId::from(positive)
     }
 
     pub(crate) fn and(&mut self, children: &[NodeId]) -> NodeId {
@@ -116,18 +140,13 @@ impl Store {
         }
         flat.sort_unstable();
         flat.dedup();
-        // A literal next to its own negation decides the whole junction.
-        for (i, &a) in flat.iter().enumerate() {
-            if let Node::Lit { atom, positive } = self.nodes[a as usize] {
-                let complement = self.index.get(&Node::Lit {
-                    atom,
-                    positive: !positive,
-                });
-                if complement.is_some_and(|c| flat[i + 1..].contains(c) || flat[..i].contains(c))
-                {
-                    return zero;
-                }
-            }
+        // A literal next to its own negation decides the whole junction. Literals have the
+        // smallest ids, so they come first and a complementary pair is adjacent.
+        if flat
+            .windows(2)
+            .any(|pair| self.complement(pair[0]) == Some(pair[1]))
+        {
+            return zero;
         }
         match flat.len() {
             0 => unit,
@@ -204,8 +223,20 @@ impl Store {
     ) -> NodeId {
         let go = |store: &mut Store, f: &Formula, neg: bool| store.from_formula(f, neg, atoms);
         match formula {
-            Formula::True => if negated { FALSE } else { TRUE },
-            Formula::False => if negated { TRUE } else { FALSE },
+            Formula::True => {
+                if negated {
+                    FALSE
+                } else {
+                    TRUE
+                }
+            }
+            Formula::False => {
+                if negated {
+                    TRUE
+                } else {
+                    FALSE
+                }
+            }
             Formula::Atom(atom) => {
                 // Every atom of the formula is in its table, which holds at most 64.
                 let index = atoms.index_of(atom).unwrap_or(0) as u8;
@@ -223,7 +254,11 @@ impl Store {
             Formula::Implies(a, b) => {
                 // a -> b  =  !a | b;  !(a -> b)  =  a & !b
                 let (x, y) = (go(self, a, !negated), go(self, b, negated));
-                if negated { self.and(&[x, y]) } else { self.or(&[x, y]) }
+                if negated {
+                    self.and(&[x, y])
+                } else {
+                    self.or(&[x, y])
+                }
             }
             Formula::Iff(a, b) => {
                 // a <-> b  =  (a & b) | (!a & !b);  !(a <-> b)  =  (a & !b) | (!a & b)
@@ -238,23 +273,43 @@ impl Store {
             }
             Formula::Next(a) => {
                 let x = go(self, a, negated);
-                if negated { self.weak_next(x) } else { self.next(x) }
+                if negated {
+                    self.weak_next(x)
+                } else {
+                    self.next(x)
+                }
             }
             Formula::Eventually(a) => {
                 let x = go(self, a, negated);
-                if negated { self.always(x) } else { self.eventually(x) }
+                if negated {
+                    self.always(x)
+                } else {
+                    self.eventually(x)
+                }
             }
             Formula::Always(a) => {
                 let x = go(self, a, negated);
-                if negated { self.eventually(x) } else { self.always(x) }
+                if negated {
+                    self.eventually(x)
+                } else {
+                    self.always(x)
+                }
             }
             Formula::Until(a, b) => {
                 let (x, y) = (go(self, a, negated), go(self, b, negated));
-                if negated { self.release(x, y) } else { self.until(x, y) }
+                if negated {
+                    self.release(x, y)
+                } else {
+                    self.until(x, y)
+                }
             }
             Formula::Release(a, b) => {
                 let (x, y) = (go(self, a, negated), go(self, b, negated));
-                if negated { self.until(x, y) } else { self.release(x, y) }
+                if negated {
+                    self.until(x, y)
+                } else {
+                    self.release(x, y)
+                }
             }
             Formula::WeakUntil(a, b) => {
                 if negated {
@@ -329,18 +384,35 @@ impl Store {
 
     /// An unfolding with atom `atom` set to `value`.
     pub(crate) fn assign(&mut self, id: NodeId, atom: u8, value: bool) -> NodeId {
+        if let Some(&done) = self.assignments.get(&(id, atom, value)) {
+            return done;
+        }
+        let result = self.assign_uncached(id, atom, value);
+        self.assignments.insert((id, atom, value), result);
+        result
+    }
+
+    fn assign_uncached(&mut self, id: NodeId, atom: u8, value: bool) -> NodeId {
         match self.nodes[id as usize].clone() {
             Node::Lit { atom: a, positive } if a == atom => {
-                if positive == value { TRUE } else { FALSE }
+                if positive == value {
+                    TRUE
+                } else {
+                    FALSE
+                }
             }
             Node::And(children) => {
-                let parts: Vec<NodeId> =
-                    children.iter().map(|&c| self.assign(c, atom, value)).collect();
+                let parts: Vec<NodeId> = children
+                    .iter()
+                    .map(|&c| self.assign(c, atom, value))
+                    .collect();
                 self.and(&parts)
             }
             Node::Or(children) => {
-                let parts: Vec<NodeId> =
-                    children.iter().map(|&c| self.assign(c, atom, value)).collect();
+                let parts: Vec<NodeId> = children
+                    .iter()
+                    .map(|&c| self.assign(c, atom, value))
+                    .collect();
                 self.or(&parts)
             }
             _ => id,
@@ -350,6 +422,15 @@ impl Store {
     /// What an unfolding without literals asks of a non-empty rest of the trace: each
     /// obligation `X a` or `N a` becomes `a` (progression, Bacchus & Kabanza 1998).
     pub(crate) fn successor(&mut self, id: NodeId) -> NodeId {
+        if let Some(&done) = self.successors.get(&id) {
+            return done;
+        }
+        let result = self.successor_uncached(id);
+        self.successors.insert(id, result);
+        result
+    }
+
+    fn successor_uncached(&mut self, id: NodeId) -> NodeId {
         match self.nodes[id as usize].clone() {
             Node::Next(a) | Node::WeakNext(a) => a,
             Node::And(children) => {
@@ -443,18 +524,8 @@ impl Store {
     }
 
     fn contradictory(&self, cube: &[NodeId]) -> bool {
-        cube.iter().any(|&x| {
-            if let Node::Lit { atom, positive } = self.nodes[x as usize] {
-                self.index
-                    .get(&Node::Lit {
-                        atom,
-                        positive: !positive,
-                    })
-                    .is_some_and(|c| cube.binary_search(c).is_ok())
-            } else {
-                false
-            }
-        })
+        cube.windows(2)
+            .any(|pair| self.complement(pair[0]) == Some(pair[1]))
     }
 
     /// Whether an unfolding without literals holds when the trace ends here: strong
@@ -475,7 +546,9 @@ impl Store {
         let go = |c: NodeId| Box::new(self.to_formula(c, atoms));
         let fold = |children: &[NodeId], make: fn(Box<Formula>, Box<Formula>) -> Formula| {
             let mut iter = children.iter();
-            let first = iter.next().map_or(Formula::True, |&c| self.to_formula(c, atoms));
+            let first = iter
+                .next()
+                .map_or(Formula::True, |&c| self.to_formula(c, atoms));
             iter.fold(first, |acc, &c| make(Box::new(acc), go(c)))
         };
         match &self.nodes[id as usize] {
@@ -483,7 +556,11 @@ impl Store {
             Node::False => Formula::False,
             Node::Lit { atom, positive } => {
                 let a = Formula::Atom(atoms.atoms()[*atom as usize].clone());
-                if *positive { a } else { Formula::Not(Box::new(a)) }
+                if *positive {
+                    a
+                } else {
+                    Formula::Not(Box::new(a))
+                }
             }
             Node::And(children) => fold(children, Formula::And),
             Node::Or(children) => fold(children, Formula::Or),
@@ -518,7 +595,7 @@ mod tests {
     fn nnf(text: &str) -> (Store, NodeId, AtomTable) {
         let f = parse(text).unwrap();
         let atoms = AtomTable::new(&f).unwrap();
-        let mut store = Store::new();
+        let mut store = Store::new(atoms.len());
         let id = store.from_formula(&f, false, &atoms);
         (store, id, atoms)
     }
@@ -583,6 +660,9 @@ mod tests {
         let p_no_q = store.assign(p, 1, false);
         assert!(!store.holds_at_end(p_no_q));
         let next = store.successor(p_no_q);
-        assert_eq!(store.to_formula(next, &atoms).to_string(), "F q & G(!p | F q)");
+        assert_eq!(
+            store.to_formula(next, &atoms).to_string(),
+            "F q & G(!p | F q)"
+        );
     }
 }

@@ -39,7 +39,9 @@
 //! Only `==` and `!=` compare strings and booleans; the orderings need a number. A literal may
 //! stand first (`50 < latency` reads as `latency > 50`). Whitespace is free.
 
-use super::syntax::{Atom, AtomTest, CompareOp, Formula, Literal, Precedence, is_right_associative};
+use super::syntax::{
+    Atom, AtomTest, CompareOp, Formula, Literal, Precedence, is_right_associative,
+};
 
 /// The deepest formula (operators nested in operators, parentheses aside) the parser accepts,
 /// and the deepest nesting of parentheses and prefix operators. Every later pass recurses over
@@ -112,10 +114,7 @@ impl ParseError {
             .collect();
         let token_end = (self.offset + self.len).min(line_end);
         let width = self.formula[self.offset..token_end].chars().count().max(1);
-        format!(
-            "error at {self}\n  {line}\n  {pad}{}",
-            "^".repeat(width)
-        )
+        format!("error at {self}\n  {line}\n  {pad}{}", "^".repeat(width))
     }
 }
 
@@ -224,7 +223,14 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                 i += 2;
                 TokenKind::Compare(CompareOp::Eq)
             }
-            b'=' => return err(start, 1, "`==` (equality) or `->` (implication)", "`=`".into()),
+            b'=' => {
+                return err(
+                    start,
+                    1,
+                    "`==` (equality) or `->` (implication)",
+                    "`=`".into(),
+                );
+            }
             b'<' if next == Some(b'-') && bytes.get(i + 2) == Some(&b'>') => {
                 i += 3;
                 TokenKind::Iff
@@ -262,7 +268,12 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
             b'`' => {
                 let (name, end) = lex_quoted(text, start, '`')?;
                 if name.is_empty() {
-                    return err(start, end - start, "a field name between the backticks", "``".into());
+                    return err(
+                        start,
+                        end - start,
+                        "a field name between the backticks",
+                        "``".into(),
+                    );
                 }
                 i = end;
                 TokenKind::Field(name)
@@ -324,7 +335,10 @@ fn lex_number(text: &str, start: usize) -> Result<(f64, usize), ParseError> {
         i += 1;
     }
     if !digits(&mut i) {
-        let found = text[i..].chars().next().map_or("the end of the formula".to_string(), |c| format!("`{c}`"));
+        let found = text[i..]
+            .chars()
+            .next()
+            .map_or("the end of the formula".to_string(), |c| format!("`{c}`"));
         return Err(ParseError::new(
             text,
             start,
@@ -371,7 +385,9 @@ fn lex_number(text: &str, start: usize) -> Result<(f64, usize), ParseError> {
 /// Reads a string (`"…"`) or a quoted field name (`` `…` ``) starting at its opening quote.
 fn lex_quoted(text: &str, start: usize, quote: char) -> Result<(String, usize), ParseError> {
     let mut value = String::new();
-    let mut chars = text[start + 1..].char_indices().map(|(k, c)| (start + 1 + k, c));
+    let mut chars = text[start + 1..]
+        .char_indices()
+        .map(|(k, c)| (start + 1 + k, c));
     while let Some((at, c)) = chars.next() {
         match c {
             c if c == quote => return Ok((value, at + 1)),
@@ -390,7 +406,9 @@ fn lex_quoted(text: &str, start: usize, quote: char) -> Result<(String, usize), 
                         let code = rest
                             .strip_prefix('{')
                             .and_then(|r| r.find('}').map(|close| &r[..close]))
-                            .and_then(|hex| u32::from_str_radix(hex, 16).ok().map(|n| (n, hex.len())))
+                            .and_then(|hex| {
+                                u32::from_str_radix(hex, 16).ok().map(|n| (n, hex.len()))
+                            })
                             .and_then(|(n, len)| char::from_u32(n).map(|c| (c, len)));
                         let Some((ch, hex_len)) = code else {
                             return Err(ParseError::new(
@@ -409,9 +427,8 @@ fn lex_quoted(text: &str, start: usize, quote: char) -> Result<(String, usize), 
                     }
                     other => {
                         let quote_escape = format!("\\{quote}");
-                        let expected = format!(
-                            "an escape: {quote_escape} \\\\ \\n \\t \\r or \\u{{…}}"
-                        );
+                        let expected =
+                            format!("an escape: {quote_escape} \\\\ \\n \\t \\r or \\u{{…}}");
                         return Err(ParseError::new(
                             text,
                             at,
@@ -469,7 +486,6 @@ impl Parser<'_> {
             describe(self.text, token),
         )
     }
-
 
     /// Precedence climbing (Pratt): binary operators of level `min` or tighter.
     fn expression(&mut self, min: Precedence) -> Result<Parsed, ParseError> {
@@ -593,7 +609,13 @@ impl Parser<'_> {
                 }
                 let op = self.compare_op();
                 let value = self.literal(op)?;
-                Ok((Formula::Atom(Atom { field, test: AtomTest::Compare { op, value } }), 0))
+                Ok((
+                    Formula::Atom(Atom {
+                        field,
+                        test: AtomTest::Compare { op, value },
+                    }),
+                    0,
+                ))
             }
             TokenKind::Number(_) | TokenKind::Text(_) | TokenKind::True | TokenKind::False => {
                 let value = match token.kind {
@@ -751,15 +773,24 @@ mod tests {
         assert_eq!(atoms.len(), 4);
         assert_eq!(
             atoms[0].test,
-            AtomTest::Compare { op: CompareOp::Gt, value: Literal::Number(50.0) }
+            AtomTest::Compare {
+                op: CompareOp::Gt,
+                value: Literal::Number(50.0)
+            }
         );
         assert_eq!(
             atoms[1].test,
-            AtomTest::Compare { op: CompareOp::Eq, value: Literal::Text("ok".into()) }
+            AtomTest::Compare {
+                op: CompareOp::Eq,
+                value: Literal::Text("ok".into())
+            }
         );
         assert_eq!(
             atoms[3].test,
-            AtomTest::Compare { op: CompareOp::Ne, value: Literal::Number(-25.0) }
+            AtomTest::Compare {
+                op: CompareOp::Ne,
+                value: Literal::Number(-25.0)
+            }
         );
         // A literal first is the same atom with the operator turned round.
         assert_eq!(p("50 < latency"), p("latency > 50"));
@@ -767,7 +798,10 @@ mod tests {
         assert_eq!(p("x<-3"), p("x < -3"));
         assert_eq!(p("done == true"), p("true == done"));
         assert_eq!(p("Fp").to_string(), "Fp");
-        assert_eq!(p("`X` & `queue depth` > 1").to_string(), "`X` & `queue depth` > 1");
+        assert_eq!(
+            p("`X` & `queue depth` > 1").to_string(),
+            "`X` & `queue depth` > 1"
+        );
         assert_eq!(p(r#"s == "\u{e9}\"\\""#).to_string(), r#"s == "é\"\\""#);
         assert_eq!(p("x == -0"), p("x == 0"));
         assert_eq!(p("true"), Formula::True);
@@ -797,7 +831,11 @@ mod tests {
         let e = err("latency > fast");
         assert_eq!(e.column, 11);
         assert!(e.expected.contains("a number after `>`"), "{e}");
-        assert!(e.render().ends_with("\n  latency > fast\n            ^^^^"), "{}", e.render());
+        assert!(
+            e.render().ends_with("\n  latency > fast\n            ^^^^"),
+            "{}",
+            e.render()
+        );
 
         let e = err(r#"status < "ok""#);
         assert_eq!(e.column, 10);
@@ -826,7 +864,11 @@ mod tests {
         let e = err("p ->\n  `é` & )");
         assert_eq!((e.line, e.column, e.offset), (2, 9, 14));
         assert!(e.to_string().starts_with("line 2, column 9"), "{e}");
-        assert!(e.render().ends_with("\n    `é` & )\n          ^"), "{}", e.render());
+        assert!(
+            e.render().ends_with("\n    `é` & )\n          ^"),
+            "{}",
+            e.render()
+        );
         let e = err("p & é");
         assert_eq!((e.column, e.found.as_str()), (5, "`é`"));
 

@@ -341,10 +341,8 @@ fn write_binary(
     right: &Formula,
 ) -> fmt::Result {
     let right_assoc = is_right_associative(level);
-    let left_parens =
-        left.precedence() < level || (left.precedence() == level && right_assoc);
-    let right_parens =
-        right.precedence() < level || (right.precedence() == level && !right_assoc);
+    let left_parens = left.precedence() < level || (left.precedence() == level && right_assoc);
+    let right_parens = right.precedence() < level || (right.precedence() == level && !right_assoc);
     write_operand(f, left, left_parens)?;
     write!(f, " {op} ")?;
     write_operand(f, right, right_parens)
@@ -382,13 +380,20 @@ mod tests {
             b(Formula::Eventually(b(q.clone()))),
         )));
         assert_eq!(g.to_string(), "G(p -> F q)");
-        let left_implies = Formula::Implies(b(Formula::Implies(b(p.clone()), b(q.clone()))), b(p.clone()));
+        let left_implies = Formula::Implies(
+            b(Formula::Implies(b(p.clone()), b(q.clone()))),
+            b(p.clone()),
+        );
         assert_eq!(left_implies.to_string(), "(p -> q) -> p");
-        let right_implies = Formula::Implies(b(p.clone()), b(Formula::Implies(b(q.clone()), b(p.clone()))));
+        let right_implies = Formula::Implies(
+            b(p.clone()),
+            b(Formula::Implies(b(q.clone()), b(p.clone()))),
+        );
         assert_eq!(right_implies.to_string(), "p -> q -> p");
         let and_or = Formula::And(b(Formula::Or(b(p.clone()), b(q.clone()))), b(p.clone()));
         assert_eq!(and_or.to_string(), "(p | q) & p");
-        let until_left = Formula::Until(b(Formula::Until(b(p.clone()), b(q.clone()))), b(p.clone()));
+        let until_left =
+            Formula::Until(b(Formula::Until(b(p.clone()), b(q.clone()))), b(p.clone()));
         assert_eq!(until_left.to_string(), "(p U q) U p");
         let not_and = Formula::Not(b(Formula::And(b(p.clone()), b(q.clone()))));
         assert_eq!(not_and.to_string(), "!(p & q)");
@@ -428,7 +433,10 @@ mod tests {
     fn depth_counts_operators() {
         let p = atom("p");
         assert_eq!(p.depth(), 0);
-        let f = Formula::Always(b(Formula::Implies(b(p.clone()), b(Formula::Eventually(b(p))))));
+        let f = Formula::Always(b(Formula::Implies(
+            b(p.clone()),
+            b(Formula::Eventually(b(p))),
+        )));
         assert_eq!(f.depth(), 3);
     }
 }
