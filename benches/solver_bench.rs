@@ -48,10 +48,10 @@ fn nested(depth: usize) -> String {
 
 fn flags_state(step: usize) -> State {
     // q comes three steps after each p: G(p -> F q) stays undecided throughout.
-    let p = step % 7 == 0;
+    let p = step.is_multiple_of(7);
     let q = step % 7 == 3;
     let x = (step % 5) as f64;
-    let s = if step % 3 == 0 { "ok" } else { "wait" };
+    let s = if step.is_multiple_of(3) { "ok" } else { "wait" };
     [
         ("p".to_string(), FieldValue::Bool(p)),
         ("q".to_string(), FieldValue::Bool(q)),

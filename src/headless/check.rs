@@ -76,7 +76,7 @@ pub fn run(opts: &CheckOptions, out: &mut dyn std::io::Write) -> Result<(), Head
             }
             object
         } else {
-            let all = monitors.iter().all(|m| holds(m));
+            let all = monitors.iter().all(holds);
             json!({
                 "verdict": all,
                 "steps": steps,

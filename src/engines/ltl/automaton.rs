@@ -127,7 +127,7 @@ pub struct Automaton {
 pub fn compile(formula: &Formula) -> Result<Automaton, CompileError> {
     let atoms = AtomTable::new(formula)?;
     let mut builder = Builder::new(&atoms);
-    let initial = builder.store.from_formula(formula, false, &atoms);
+    let initial = builder.store.convert(formula, false, &atoms);
     let initial = builder.store.canonical(initial)?;
     builder.intern_state(initial)?;
     let mut done = 0;

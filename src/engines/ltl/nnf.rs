@@ -215,13 +215,13 @@ impl Store {
     }
 
     /// Converts a parsed formula (or its negation) to negation normal form.
-    pub(crate) fn from_formula(
+    pub(crate) fn convert(
         &mut self,
         formula: &Formula,
         negated: bool,
         atoms: &AtomTable,
     ) -> NodeId {
-        let go = |store: &mut Store, f: &Formula, neg: bool| store.from_formula(f, neg, atoms);
+        let go = |store: &mut Store, f: &Formula, neg: bool| store.convert(f, neg, atoms);
         match formula {
             Formula::True => {
                 if negated {
@@ -596,7 +596,7 @@ mod tests {
         let f = parse(text).unwrap();
         let atoms = AtomTable::new(&f).unwrap();
         let mut store = Store::new(atoms.len());
-        let id = store.from_formula(&f, false, &atoms);
+        let id = store.convert(&f, false, &atoms);
         (store, id, atoms)
     }
 

@@ -460,6 +460,10 @@ struct Parser<'a> {
     nesting: usize,
 }
 
+/// Builds a formula node from its operand(s).
+type UnaryMaker = fn(Box<Formula>) -> Formula;
+type BinaryMaker = fn(Box<Formula>, Box<Formula>) -> Formula;
+
 /// A parsed subformula with its depth, kept alongside so that no pass has to recurse to learn it.
 type Parsed = (Formula, usize);
 
@@ -491,17 +495,16 @@ impl Parser<'_> {
     fn expression(&mut self, min: Precedence) -> Result<Parsed, ParseError> {
         let mut left = self.unary()?;
         loop {
-            let (level, make): (Precedence, fn(Box<Formula>, Box<Formula>) -> Formula) =
-                match self.peek().kind {
-                    TokenKind::Iff => (Precedence::Iff, Formula::Iff),
-                    TokenKind::Implies => (Precedence::Implies, Formula::Implies),
-                    TokenKind::Or => (Precedence::Or, Formula::Or),
-                    TokenKind::And => (Precedence::And, Formula::And),
-                    TokenKind::Until => (Precedence::Temporal, Formula::Until),
-                    TokenKind::Release => (Precedence::Temporal, Formula::Release),
-                    TokenKind::WeakUntil => (Precedence::Temporal, Formula::WeakUntil),
-                    _ => break,
-                };
+            let (level, make): (Precedence, BinaryMaker) = match self.peek().kind {
+                TokenKind::Iff => (Precedence::Iff, Formula::Iff),
+                TokenKind::Implies => (Precedence::Implies, Formula::Implies),
+                TokenKind::Or => (Precedence::Or, Formula::Or),
+                TokenKind::And => (Precedence::And, Formula::And),
+                TokenKind::Until => (Precedence::Temporal, Formula::Until),
+                TokenKind::Release => (Precedence::Temporal, Formula::Release),
+                TokenKind::WeakUntil => (Precedence::Temporal, Formula::WeakUntil),
+                _ => break,
+            };
             if level < min {
                 break;
             }
@@ -537,7 +540,7 @@ impl Parser<'_> {
 
     /// Prefix operators (gathered in a loop, not by recursion), then a primary.
     fn unary(&mut self) -> Result<Parsed, ParseError> {
-        let mut prefixes: Vec<(Token, fn(Box<Formula>) -> Formula)> = Vec::new();
+        let mut prefixes: Vec<(Token, UnaryMaker)> = Vec::new();
         loop {
             let make: fn(Box<Formula>) -> Formula = match self.peek().kind {
                 TokenKind::Not => Formula::Not,
