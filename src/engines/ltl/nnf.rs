@@ -11,6 +11,8 @@
 //! `!X a = N !a` (weak next: true at the last step), `!(a U b) = !a R !b`, `!F a = G !a`,
 //! `!(a W b) = !b U (!a & !b)`.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use super::predicate::AtomTable;
@@ -30,8 +32,9 @@ pub(crate) enum Node {
         atom: u8,
         positive: bool,
     },
-    And(Box<[NodeId]>),
-    Or(Box<[NodeId]>),
+    /// Children sorted and distinct; shared so that copying a node never allocates.
+    And(Arc<[NodeId]>),
+    Or(Arc<[NodeId]>),
     /// Strong next: there is a next step and it satisfies the operand.
     Next(NodeId),
     /// Weak next: if there is a next step, it satisfies the operand.
@@ -48,6 +51,11 @@ pub(crate) enum Node {
 pub(crate) struct Store {
     nodes: Vec<Node>,
     index: HashMap<Node, NodeId>,
+    /// Conjunctions and disjunctions by their children, so a lookup needs no allocation.
+    ands: HashMap<Arc<[NodeId]>, NodeId>,
+    ors: HashMap<Arc<[NodeId]>, NodeId>,
+    /// Reused by `junction` for flattening.
+    scratch: Vec<NodeId>,
     expansions: HashMap<NodeId, NodeId>,
     canonical: HashMap<NodeId, NodeId>,
     assignments: HashMap<(NodeId, u8, bool), NodeId>,
@@ -71,6 +79,9 @@ impl Store {
         let mut store = Store {
             nodes: Vec::new(),
             index: HashMap::default(),
+            ands: HashMap::default(),
+            ors: HashMap::default(),
+            scratch: Vec::new(),
             expansions: HashMap::default(),
             canonical: HashMap::default(),
             assignments: HashMap::default(),
@@ -124,9 +135,11 @@ impl Store {
     /// A conjunction (`is_and`) or disjunction, flattened, sorted, deduplicated and folded.
     fn junction(&mut self, children: &[NodeId], is_and: bool) -> NodeId {
         let (unit, zero) = if is_and { (TRUE, FALSE) } else { (FALSE, TRUE) };
-        let mut flat: Vec<NodeId> = Vec::with_capacity(children.len());
+        let mut flat = std::mem::take(&mut self.scratch);
+        flat.clear();
         for &child in children {
             if child == zero {
+                self.scratch = flat;
                 return zero;
             }
             if child == unit {
@@ -142,18 +155,37 @@ impl Store {
         flat.dedup();
         // A literal next to its own negation decides the whole junction. Literals have the
         // smallest ids, so they come first and a complementary pair is adjacent.
-        if flat
+        let result = if flat
             .windows(2)
             .any(|pair| self.complement(pair[0]) == Some(pair[1]))
         {
-            return zero;
-        }
-        match flat.len() {
-            0 => unit,
-            1 => flat[0],
-            _ if is_and => self.intern(Node::And(flat.into_boxed_slice())),
-            _ => self.intern(Node::Or(flat.into_boxed_slice())),
-        }
+            zero
+        } else {
+            match flat.len() {
+                0 => unit,
+                1 => flat[0],
+                _ => {
+                    let known = if is_and { &self.ands } else { &self.ors };
+                    if let Some(&id) = known.get(&flat[..]) {
+                        id
+                    } else {
+                        let children: Arc<[NodeId]> = Arc::from(&flat[..]);
+                        let id = self.nodes.len() as NodeId;
+                        let node = if is_and {
+                            self.ands.insert(Arc::clone(&children), id);
+                            Node::And(children)
+                        } else {
+                            self.ors.insert(Arc::clone(&children), id);
+                            Node::Or(children)
+                        };
+                        self.nodes.push(node);
+                        id
+                    }
+                }
+            }
+        };
+        self.scratch = flat;
+        result
     }
 
     pub(crate) fn next(&mut self, a: NodeId) -> NodeId {
@@ -371,6 +403,35 @@ impl Store {
         expanded
     }
 
+    /// Rebuilds a junction with `f` applied to its children, or returns it as it is when `f`
+    /// changes none of them (the common case, which then allocates nothing).
+    fn map_children(
+        &mut self,
+        id: NodeId,
+        children: &[NodeId],
+        is_and: bool,
+        mut f: impl FnMut(&mut Store, NodeId) -> NodeId,
+    ) -> NodeId {
+        let mut changed: Option<Vec<NodeId>> = None;
+        for (i, &child) in children.iter().enumerate() {
+            let mapped = f(self, child);
+            match &mut changed {
+                Some(parts) => parts.push(mapped),
+                None if mapped != child => {
+                    let mut parts = Vec::with_capacity(children.len());
+                    parts.extend_from_slice(&children[..i]);
+                    parts.push(mapped);
+                    changed = Some(parts);
+                }
+                None => {}
+            }
+        }
+        match changed {
+            None => id,
+            Some(parts) => self.junction(&parts, is_and),
+        }
+    }
+
     /// The smallest atom index among the literals of an unfolding (outside obligations).
     pub(crate) fn first_atom(&self, id: NodeId) -> Option<u8> {
         match &self.nodes[id as usize] {
@@ -402,19 +463,11 @@ impl Store {
                 }
             }
             Node::And(children) => {
-                let parts: Vec<NodeId> = children
-                    .iter()
-                    .map(|&c| self.assign(c, atom, value))
-                    .collect();
-                self.and(&parts)
+                self.map_children(id, &children, true, |store, c| store.assign(c, atom, value))
             }
-            Node::Or(children) => {
-                let parts: Vec<NodeId> = children
-                    .iter()
-                    .map(|&c| self.assign(c, atom, value))
-                    .collect();
-                self.or(&parts)
-            }
+            Node::Or(children) => self.map_children(id, &children, false, |store, c| {
+                store.assign(c, atom, value)
+            }),
             _ => id,
         }
     }
@@ -434,12 +487,10 @@ impl Store {
         match self.nodes[id as usize].clone() {
             Node::Next(a) | Node::WeakNext(a) => a,
             Node::And(children) => {
-                let parts: Vec<NodeId> = children.iter().map(|&c| self.successor(c)).collect();
-                self.and(&parts)
+                self.map_children(id, &children, true, |store, c| store.successor(c))
             }
             Node::Or(children) => {
-                let parts: Vec<NodeId> = children.iter().map(|&c| self.successor(c)).collect();
-                self.or(&parts)
+                self.map_children(id, &children, false, |store, c| store.successor(c))
             }
             _ => id,
         }
