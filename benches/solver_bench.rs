@@ -16,7 +16,7 @@ use midstream::model::FieldValue;
 const LONG_FORMULA: &str = concat!(
     "G((error & latency > 50) -> F(recovery | status == \"ok\")) & ",
     "(queue_depth <= 3 U (done | retries >= 5)) & G(X p -> (q W r)) & ",
-    "(F alarm R !panic) & (mode != \"idle\" <-> X(F(p & q)) | G ok)"
+    "(F alarm R !panic) & (mode != \"idle\" <-> X(F(p & q)) | G(ok & stable_stat))"
 );
 
 const DEPTH_FOUR: [(&str, &str); 6] = [
@@ -180,6 +180,24 @@ fn bench_verify(c: &mut Criterion) {
     for (name, text) in DEPTH_FOUR {
         assert_eq!(parse(text).unwrap().depth(), 4, "{text}");
         group.bench_function(name, |b| b.iter(|| verify_whole(black_box(text), &states)));
+    }
+    group.finish();
+
+    // The same with the monitor compiled once, as `check` and the pipeline use it.
+    let mut group = c.benchmark_group("run_depth4_1000_steps");
+    group.throughput(Throughput::Elements(1000));
+    for (name, text) in DEPTH_FOUR {
+        let automaton = Arc::new(compile(&parse(text).unwrap()).unwrap());
+        let mut monitor = Monitor::new(automaton);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                monitor.reset();
+                for state in &states {
+                    monitor.step(black_box(state));
+                }
+                monitor.verdict()
+            })
+        });
     }
     group.finish();
 }

@@ -398,6 +398,7 @@ def make_statuses(rng):
     rows = []
     bool_atoms = [("p", "p", "truthy", None), ("q", "q", "truthy", None), ("r", "r", "truthy", None)]
     signal.signal(signal.SIGALRM, on_alarm)
+    skipped = 0
     while len(rows) < STATUS_FORMULAS:
         f = random_formula(rng, rng.randint(2, MAX_DEPTH), 3)
         length = rng.randint(1, 12)
@@ -406,6 +407,10 @@ def make_statuses(rng):
         try:
             steps = online_statuses(f, trace)
         except Timeout:
+            skipped += 1
+            continue
+        except Exception:  # flloat 0.3.0's delta raises on some nested negations; skip those
+            skipped += 1
             continue
         finally:
             signal.alarm(0)
@@ -420,6 +425,7 @@ def make_statuses(rng):
                 "decided_at": decided,
             }
         )
+    print("skipped %d formulas flloat could not turn into an automaton" % skipped)
     return rows
 
 

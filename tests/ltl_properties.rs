@@ -57,6 +57,10 @@ fn formula_strategy(depth: u32) -> impl Strategy<Value = Formula> {
     })
 }
 
+const EXTRA_FIELDS: [&str; 12] = [
+    "", "a", "pa", "p.q", "qq", "q_", "ra", "s2", "sa", "x0", "xx", "~",
+];
+
 fn value_strategy() -> impl Strategy<Value = Option<FieldValue>> {
     prop_oneof![
         3 => any::<bool>().prop_map(|b| Some(FieldValue::Bool(b))),
@@ -68,10 +72,13 @@ fn value_strategy() -> impl Strategy<Value = Option<FieldValue>> {
     ]
 }
 
+/// States over the formulas' fields and, now and then, others that sort between and around them
+/// (so both ways of reading a state, a merged walk and lookups, are exercised).
 fn state_strategy() -> impl Strategy<Value = State> {
-    prop::collection::vec(value_strategy(), 5).prop_map(|values| {
+    prop::collection::vec(value_strategy(), 5 + EXTRA_FIELDS.len()).prop_map(|values| {
         ["p", "q", "r", "x", "s"]
             .iter()
+            .chain(EXTRA_FIELDS.iter())
             .zip(values)
             .filter_map(|(name, value)| value.map(|v| (name.to_string(), v)))
             .collect()

@@ -13,7 +13,7 @@
 //! A state's transitions form a reduced ordered decision diagram over the atoms (shared between
 //! states), so a step costs one walk of at most one test per atom, whatever the trace length.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use super::nnf::{DnfTooLarge, MAX_DNF_CUBES, NodeId, Store};
@@ -127,7 +127,7 @@ pub struct Automaton {
 pub fn compile(formula: &Formula) -> Result<Automaton, CompileError> {
     let atoms = AtomTable::new(formula)?;
     let mut builder = Builder::new(&atoms);
-    let initial = builder.store.lower_formula(formula, false, &atoms);
+    let initial = builder.store.convert(formula, false, &atoms);
     let initial = builder.store.canonical(initial)?;
     builder.intern_state(initial)?;
     let mut done = 0;
@@ -176,11 +176,11 @@ impl<'a> Builder<'a> {
         }
         Builder {
             atoms,
-            store: Store::new(),
+            store: Store::new(atoms.len()),
             states: Vec::new(),
-            state_of: HashMap::new(),
+            state_of: HashMap::default(),
             decisions: Vec::new(),
-            decision_of: HashMap::new(),
+            decision_of: HashMap::default(),
             realizable,
             field_masks,
             edges: Vec::new(),

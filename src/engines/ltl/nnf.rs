@@ -11,7 +11,9 @@
 //! `!X a = N !a` (weak next: true at the last step), `!(a U b) = !a R !b`, `!F a = G !a`,
 //! `!(a W b) = !b U (!a & !b)`.
 
-use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::predicate::AtomTable;
 use super::syntax::Formula;
@@ -30,8 +32,9 @@ pub(crate) enum Node {
         atom: u8,
         positive: bool,
     },
-    And(Box<[NodeId]>),
-    Or(Box<[NodeId]>),
+    /// Children sorted and distinct; shared so that copying a node never allocates.
+    And(Arc<[NodeId]>),
+    Or(Arc<[NodeId]>),
     /// Strong next: there is a next step and it satisfies the operand.
     Next(NodeId),
     /// Weak next: if there is a next step, it satisfies the operand.
@@ -48,8 +51,18 @@ pub(crate) enum Node {
 pub(crate) struct Store {
     nodes: Vec<Node>,
     index: HashMap<Node, NodeId>,
+    /// Conjunctions and disjunctions by their children, so a lookup needs no allocation.
+    ands: HashMap<Arc<[NodeId]>, NodeId>,
+    ors: HashMap<Arc<[NodeId]>, NodeId>,
+    /// Reused by `junction` for flattening.
+    scratch: Vec<NodeId>,
     expansions: HashMap<NodeId, NodeId>,
     canonical: HashMap<NodeId, NodeId>,
+    assignments: HashMap<(NodeId, u8, bool), NodeId>,
+    successors: HashMap<NodeId, NodeId>,
+    /// Literals are interned first, so literal `a` has id `2 + 2a` (negative) or `3 + 2a`
+    /// (positive) and its complement is one bit flip away.
+    atom_count: u32,
 }
 
 /// The most conjunctions a state's disjunctive normal form may have. Progression can make DNFs
@@ -62,16 +75,35 @@ pub(crate) const MAX_DNF_CUBES: usize = 4096;
 pub(crate) struct DnfTooLarge;
 
 impl Store {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(atom_count: usize) -> Self {
         let mut store = Store {
             nodes: Vec::new(),
-            index: HashMap::new(),
-            expansions: HashMap::new(),
-            canonical: HashMap::new(),
+            index: HashMap::default(),
+            ands: HashMap::default(),
+            ors: HashMap::default(),
+            scratch: Vec::new(),
+            expansions: HashMap::default(),
+            canonical: HashMap::default(),
+            assignments: HashMap::default(),
+            successors: HashMap::default(),
+            atom_count: atom_count as u32,
         };
         store.intern(Node::True);
         store.intern(Node::False);
+        for atom in 0..atom_count {
+            for positive in [false, true] {
+                store.intern(Node::Lit {
+                    atom: atom as u8,
+                    positive,
+                });
+            }
+        }
         store
+    }
+
+    /// The negation of a literal's id, or `None` when `id` is not a literal.
+    fn complement(&self, id: NodeId) -> Option<NodeId> {
+        (id >= 2 && id < 2 + 2 * self.atom_count).then_some(id ^ 1)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -88,8 +120,8 @@ impl Store {
         id
     }
 
-    pub(crate) fn lit(&mut self, atom: u8, positive: bool) -> NodeId {
-        self.intern(Node::Lit { atom, positive })
+    pub(crate) fn lit(&self, atom: u8, positive: bool) -> NodeId {
+        2 + 2 * NodeId::from(atom) + NodeId::from(positive)
     }
 
     pub(crate) fn and(&mut self, children: &[NodeId]) -> NodeId {
@@ -103,9 +135,11 @@ impl Store {
     /// A conjunction (`is_and`) or disjunction, flattened, sorted, deduplicated and folded.
     fn junction(&mut self, children: &[NodeId], is_and: bool) -> NodeId {
         let (unit, zero) = if is_and { (TRUE, FALSE) } else { (FALSE, TRUE) };
-        let mut flat: Vec<NodeId> = Vec::with_capacity(children.len());
+        let mut flat = std::mem::take(&mut self.scratch);
+        flat.clear();
         for &child in children {
             if child == zero {
+                self.scratch = flat;
                 return zero;
             }
             if child == unit {
@@ -119,24 +153,39 @@ impl Store {
         }
         flat.sort_unstable();
         flat.dedup();
-        // A literal next to its own negation decides the whole junction.
-        for (i, &a) in flat.iter().enumerate() {
-            if let Node::Lit { atom, positive } = self.nodes[a as usize] {
-                let complement = self.index.get(&Node::Lit {
-                    atom,
-                    positive: !positive,
-                });
-                if complement.is_some_and(|c| flat[i + 1..].contains(c) || flat[..i].contains(c)) {
-                    return zero;
+        // A literal next to its own negation decides the whole junction. Literals have the
+        // smallest ids, so they come first and a complementary pair is adjacent.
+        let result = if flat
+            .windows(2)
+            .any(|pair| self.complement(pair[0]) == Some(pair[1]))
+        {
+            zero
+        } else {
+            match flat.len() {
+                0 => unit,
+                1 => flat[0],
+                _ => {
+                    let known = if is_and { &self.ands } else { &self.ors };
+                    if let Some(&id) = known.get(&flat[..]) {
+                        id
+                    } else {
+                        let children: Arc<[NodeId]> = Arc::from(&flat[..]);
+                        let id = self.nodes.len() as NodeId;
+                        let node = if is_and {
+                            self.ands.insert(Arc::clone(&children), id);
+                            Node::And(children)
+                        } else {
+                            self.ors.insert(Arc::clone(&children), id);
+                            Node::Or(children)
+                        };
+                        self.nodes.push(node);
+                        id
+                    }
                 }
             }
-        }
-        match flat.len() {
-            0 => unit,
-            1 => flat[0],
-            _ if is_and => self.intern(Node::And(flat.into_boxed_slice())),
-            _ => self.intern(Node::Or(flat.into_boxed_slice())),
-        }
+        };
+        self.scratch = flat;
+        result
     }
 
     pub(crate) fn next(&mut self, a: NodeId) -> NodeId {
@@ -198,13 +247,13 @@ impl Store {
     }
 
     /// Converts a parsed formula (or its negation) to negation normal form.
-    pub(crate) fn lower_formula(
+    pub(crate) fn convert(
         &mut self,
         formula: &Formula,
         negated: bool,
         atoms: &AtomTable,
     ) -> NodeId {
-        let go = |store: &mut Store, f: &Formula, neg: bool| store.lower_formula(f, neg, atoms);
+        let go = |store: &mut Store, f: &Formula, neg: bool| store.convert(f, neg, atoms);
         match formula {
             Formula::True => {
                 if negated {
@@ -354,6 +403,35 @@ impl Store {
         expanded
     }
 
+    /// Rebuilds a junction with `f` applied to its children, or returns it as it is when `f`
+    /// changes none of them (the common case, which then allocates nothing).
+    fn map_children(
+        &mut self,
+        id: NodeId,
+        children: &[NodeId],
+        is_and: bool,
+        mut f: impl FnMut(&mut Store, NodeId) -> NodeId,
+    ) -> NodeId {
+        let mut changed: Option<Vec<NodeId>> = None;
+        for (i, &child) in children.iter().enumerate() {
+            let mapped = f(self, child);
+            match &mut changed {
+                Some(parts) => parts.push(mapped),
+                None if mapped != child => {
+                    let mut parts = Vec::with_capacity(children.len());
+                    parts.extend_from_slice(&children[..i]);
+                    parts.push(mapped);
+                    changed = Some(parts);
+                }
+                None => {}
+            }
+        }
+        match changed {
+            None => id,
+            Some(parts) => self.junction(&parts, is_and),
+        }
+    }
+
     /// The smallest atom index among the literals of an unfolding (outside obligations).
     pub(crate) fn first_atom(&self, id: NodeId) -> Option<u8> {
         match &self.nodes[id as usize] {
@@ -367,6 +445,15 @@ impl Store {
 
     /// An unfolding with atom `atom` set to `value`.
     pub(crate) fn assign(&mut self, id: NodeId, atom: u8, value: bool) -> NodeId {
+        if let Some(&done) = self.assignments.get(&(id, atom, value)) {
+            return done;
+        }
+        let result = self.assign_uncached(id, atom, value);
+        self.assignments.insert((id, atom, value), result);
+        result
+    }
+
+    fn assign_uncached(&mut self, id: NodeId, atom: u8, value: bool) -> NodeId {
         match self.nodes[id as usize].clone() {
             Node::Lit { atom: a, positive } if a == atom => {
                 if positive == value {
@@ -376,19 +463,11 @@ impl Store {
                 }
             }
             Node::And(children) => {
-                let parts: Vec<NodeId> = children
-                    .iter()
-                    .map(|&c| self.assign(c, atom, value))
-                    .collect();
-                self.and(&parts)
+                self.map_children(id, &children, true, |store, c| store.assign(c, atom, value))
             }
-            Node::Or(children) => {
-                let parts: Vec<NodeId> = children
-                    .iter()
-                    .map(|&c| self.assign(c, atom, value))
-                    .collect();
-                self.or(&parts)
-            }
+            Node::Or(children) => self.map_children(id, &children, false, |store, c| {
+                store.assign(c, atom, value)
+            }),
             _ => id,
         }
     }
@@ -396,15 +475,22 @@ impl Store {
     /// What an unfolding without literals asks of a non-empty rest of the trace: each
     /// obligation `X a` or `N a` becomes `a` (progression, Bacchus & Kabanza 1998).
     pub(crate) fn successor(&mut self, id: NodeId) -> NodeId {
+        if let Some(&done) = self.successors.get(&id) {
+            return done;
+        }
+        let result = self.successor_uncached(id);
+        self.successors.insert(id, result);
+        result
+    }
+
+    fn successor_uncached(&mut self, id: NodeId) -> NodeId {
         match self.nodes[id as usize].clone() {
             Node::Next(a) | Node::WeakNext(a) => a,
             Node::And(children) => {
-                let parts: Vec<NodeId> = children.iter().map(|&c| self.successor(c)).collect();
-                self.and(&parts)
+                self.map_children(id, &children, true, |store, c| store.successor(c))
             }
             Node::Or(children) => {
-                let parts: Vec<NodeId> = children.iter().map(|&c| self.successor(c)).collect();
-                self.or(&parts)
+                self.map_children(id, &children, false, |store, c| store.successor(c))
             }
             _ => id,
         }
@@ -489,18 +575,8 @@ impl Store {
     }
 
     fn contradictory(&self, cube: &[NodeId]) -> bool {
-        cube.iter().any(|&x| {
-            if let Node::Lit { atom, positive } = self.nodes[x as usize] {
-                self.index
-                    .get(&Node::Lit {
-                        atom,
-                        positive: !positive,
-                    })
-                    .is_some_and(|c| cube.binary_search(c).is_ok())
-            } else {
-                false
-            }
-        })
+        cube.windows(2)
+            .any(|pair| self.complement(pair[0]) == Some(pair[1]))
     }
 
     /// Whether an unfolding without literals holds when the trace ends here: strong
@@ -570,8 +646,8 @@ mod tests {
     fn nnf(text: &str) -> (Store, NodeId, AtomTable) {
         let f = parse(text).unwrap();
         let atoms = AtomTable::new(&f).unwrap();
-        let mut store = Store::new();
-        let id = store.lower_formula(&f, false, &atoms);
+        let mut store = Store::new(atoms.len());
+        let id = store.convert(&f, false, &atoms);
         (store, id, atoms)
     }
 

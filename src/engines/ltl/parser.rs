@@ -162,12 +162,6 @@ enum TokenKind {
     End,
 }
 
-/// Builds a binary node from its operands.
-type BinaryConstructor = fn(Box<Formula>, Box<Formula>) -> Formula;
-
-/// Builds a unary node from its operand.
-type UnaryConstructor = fn(Box<Formula>) -> Formula;
-
 #[derive(Debug, Clone)]
 struct Token {
     kind: TokenKind,
@@ -466,6 +460,10 @@ struct Parser<'a> {
     nesting: usize,
 }
 
+/// Builds a formula node from its operand(s).
+type UnaryMaker = fn(Box<Formula>) -> Formula;
+type BinaryMaker = fn(Box<Formula>, Box<Formula>) -> Formula;
+
 /// A parsed subformula with its depth, kept alongside so that no pass has to recurse to learn it.
 type Parsed = (Formula, usize);
 
@@ -497,7 +495,7 @@ impl Parser<'_> {
     fn expression(&mut self, min: Precedence) -> Result<Parsed, ParseError> {
         let mut left = self.unary()?;
         loop {
-            let (level, make): (Precedence, BinaryConstructor) = match self.peek().kind {
+            let (level, make): (Precedence, BinaryMaker) = match self.peek().kind {
                 TokenKind::Iff => (Precedence::Iff, Formula::Iff),
                 TokenKind::Implies => (Precedence::Implies, Formula::Implies),
                 TokenKind::Or => (Precedence::Or, Formula::Or),
@@ -542,9 +540,9 @@ impl Parser<'_> {
 
     /// Prefix operators (gathered in a loop, not by recursion), then a primary.
     fn unary(&mut self) -> Result<Parsed, ParseError> {
-        let mut prefixes: Vec<(Token, UnaryConstructor)> = Vec::new();
+        let mut prefixes: Vec<(Token, UnaryMaker)> = Vec::new();
         loop {
-            let make: UnaryConstructor = match self.peek().kind {
+            let make: fn(Box<Formula>) -> Formula = match self.peek().kind {
                 TokenKind::Not => Formula::Not,
                 TokenKind::Next => Formula::Next,
                 TokenKind::Eventually => Formula::Eventually,

@@ -20,6 +20,7 @@
 //! A NaN counts as a mistyped value (it is no number to compare). So `s != "ok"` is false when
 //! `s` is missing or is a number: it asks "is `s` a string other than `"ok"`".
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::syntax::{Atom, AtomTest, CompareOp, Formula, Literal};
@@ -27,6 +28,12 @@ use crate::model::FieldValue;
 
 /// The state at one step: what the monitors read their atoms from.
 pub type State = BTreeMap<String, FieldValue>;
+
+/// A state with at most this many keys per field of the formula is read in one merged pass over
+/// its (sorted) keys; a larger one by looking each field up. A walk costs one short comparison
+/// per key, a lookup about log₂(keys) comparisons plus the descent, so the walk wins while there
+/// are only a few keys per field; past 4 the lookups' cost stops growing and the walk's does not.
+const MERGE_LOOKUP_RATIO: usize = 4;
 
 /// At most this many distinct atoms per formula: a step's atom values are one `u64` bit set.
 /// A formula of 200 characters holds at most about 60 atoms of one letter each.
@@ -122,6 +129,115 @@ pub struct AtomTable {
     fields: Vec<(String, Vec<usize>)>,
     /// For each atom, the index of its field in `fields`.
     field_of: Vec<usize>,
+    /// Per field (as in `fields`), how its value becomes bits.
+    plans: Vec<FieldPlan>,
+}
+
+/// How one field's atoms turn its value into bits, with everything that does not depend on the
+/// value worked out in advance: per value type, which atoms hold outright and which are
+/// mistyped, and the comparisons that remain. Agrees with [`evaluate_atom`] on every value
+/// (unit-tested).
+#[derive(Debug, Clone, Default)]
+struct FieldPlan {
+    /// Bits of all this field's atoms (all false, and counted missing, when it is absent).
+    all: u64,
+    bool_true: u64,
+    bool_false: u64,
+    /// Atoms that cannot use a boolean (orderings, number and string comparisons).
+    bool_wrong: u64,
+    /// Bare-name atoms: true on a non-zero number.
+    truthy: u64,
+    numbers: Vec<(u64, CompareOp, f64)>,
+    /// Atoms that cannot use a number (string and boolean comparisons).
+    number_wrong: u64,
+    texts: Vec<(u64, Box<str>, bool)>,
+    /// Atoms that cannot use a string (bare names, number and boolean comparisons).
+    text_wrong: u64,
+}
+
+impl FieldPlan {
+    fn new<'a>(atoms: impl Iterator<Item = (usize, &'a Atom)>) -> Self {
+        let mut plan = FieldPlan::default();
+        for (index, atom) in atoms {
+            let bit = 1u64 << index;
+            plan.all |= bit;
+            match &atom.test {
+                AtomTest::Truthy => {
+                    plan.bool_true |= bit;
+                    plan.truthy |= bit;
+                    plan.text_wrong |= bit;
+                }
+                AtomTest::Compare {
+                    op,
+                    value: Literal::Number(c),
+                } => {
+                    plan.numbers.push((bit, *op, *c));
+                    plan.bool_wrong |= bit;
+                    plan.text_wrong |= bit;
+                }
+                AtomTest::Compare {
+                    op,
+                    value: Literal::Text(c),
+                } => {
+                    plan.texts
+                        .push((bit, c.as_str().into(), *op == CompareOp::Eq));
+                    plan.bool_wrong |= bit;
+                    plan.number_wrong |= bit;
+                }
+                AtomTest::Compare {
+                    op,
+                    value: Literal::Bool(c),
+                } => {
+                    let equal = *op == CompareOp::Eq;
+                    if *c == equal {
+                        plan.bool_true |= bit;
+                    } else {
+                        plan.bool_false |= bit;
+                    }
+                    plan.number_wrong |= bit;
+                    plan.text_wrong |= bit;
+                }
+            }
+        }
+        plan
+    }
+
+    /// The bits of the atoms that hold, and those of the atoms that are missing or mistyped.
+    #[inline]
+    fn evaluate(&self, value: Option<&FieldValue>) -> (u64, u64, u64) {
+        match value {
+            None => (0, self.all, 0),
+            Some(FieldValue::Bool(true)) => (self.bool_true, 0, self.bool_wrong),
+            Some(FieldValue::Bool(false)) => (self.bool_false, 0, self.bool_wrong),
+            Some(FieldValue::Number(x)) if x.is_nan() => (0, 0, self.all),
+            Some(FieldValue::Number(x)) => {
+                let mut bits = if *x != 0.0 { self.truthy } else { 0 };
+                for &(bit, op, c) in &self.numbers {
+                    let holds = match op {
+                        CompareOp::Eq => *x == c,
+                        CompareOp::Ne => *x != c,
+                        CompareOp::Lt => *x < c,
+                        CompareOp::Le => *x <= c,
+                        CompareOp::Gt => *x > c,
+                        CompareOp::Ge => *x >= c,
+                    };
+                    if holds {
+                        bits |= bit;
+                    }
+                }
+                (bits, 0, self.number_wrong)
+            }
+            Some(FieldValue::Text(s)) => {
+                let mut bits = 0;
+                for (bit, literal, equal) in &self.texts {
+                    if (**literal == **s) == *equal {
+                        bits |= bit;
+                    }
+                }
+                (bits, 0, self.text_wrong)
+            }
+        }
+    }
 }
 
 /// A formula with more distinct atoms than [`MAX_ATOMS`].
@@ -129,6 +245,22 @@ pub struct AtomTable {
 #[error("the formula has {count} distinct atoms; a monitor handles at most {MAX_ATOMS}")]
 pub struct TooManyAtoms {
     pub count: usize,
+}
+
+/// Adds one to the chosen counter of every atom whose bit is set.
+#[inline]
+fn count(mut atoms: u64, counts: &mut [AtomCounts], missing: bool) {
+    while atoms != 0 {
+        let index = atoms.trailing_zeros() as usize;
+        if let Some(c) = counts.get_mut(index) {
+            if missing {
+                c.missing += 1;
+            } else {
+                c.wrong_type += 1;
+            }
+        }
+        atoms &= atoms - 1;
+    }
 }
 
 impl AtomTable {
@@ -154,10 +286,15 @@ impl AtomTable {
             fields[slot].1.push(index);
             field_of.push(slot);
         }
+        let plans = fields
+            .iter()
+            .map(|(_, members)| FieldPlan::new(members.iter().map(|&i| (i, &atoms[i]))))
+            .collect();
         Ok(AtomTable {
             atoms,
             fields,
             field_of,
+            plans,
         })
     }
 
@@ -193,20 +330,58 @@ impl AtomTable {
 
     /// The atoms' values on `state` as a bit set (bit `i` for atom `i`), adding missing and
     /// mistyped fields to `counts` (one entry per atom).
+    #[inline]
     pub fn valuation(&self, state: &State, counts: &mut [AtomCounts]) -> u64 {
         let mut bits = 0u64;
-        for (name, atoms) in &self.fields {
-            let value = state.get(name.as_str());
-            for &index in atoms {
-                match evaluate_atom(&self.atoms[index], value) {
-                    AtomOutcome::Holds => bits |= 1 << index,
-                    AtomOutcome::Fails => {}
-                    AtomOutcome::Missing => counts[index].missing += 1,
-                    AtomOutcome::WrongType => counts[index].wrong_type += 1,
+        let fields = self.fields.len();
+        if state.len() <= MERGE_LOOKUP_RATIO * fields {
+            // Both the state's keys and the formula's fields are sorted: one merged pass.
+            let mut next = 0;
+            for (key, value) in state {
+                while next < fields {
+                    match compare_names(key.as_bytes(), self.fields[next].0.as_bytes()) {
+                        Ordering::Less => break,
+                        Ordering::Equal => {
+                            self.evaluate_field(next, Some(value), &mut bits, counts);
+                            next += 1;
+                            break;
+                        }
+                        Ordering::Greater => {
+                            self.evaluate_field(next, None, &mut bits, counts);
+                            next += 1;
+                        }
+                    }
                 }
+                if next == fields {
+                    return bits;
+                }
+            }
+            for field in next..fields {
+                self.evaluate_field(field, None, &mut bits, counts);
+            }
+        } else {
+            for field in 0..fields {
+                let value = state.get(self.fields[field].0.as_str());
+                self.evaluate_field(field, value, &mut bits, counts);
             }
         }
         bits
+    }
+
+    #[inline]
+    fn evaluate_field(
+        &self,
+        field: usize,
+        value: Option<&FieldValue>,
+        bits: &mut u64,
+        counts: &mut [AtomCounts],
+    ) {
+        let (holds, missing, wrong) = self.plans[field].evaluate(value);
+        *bits |= holds;
+        if missing | wrong != 0 {
+            count(missing, counts, true);
+            count(wrong, counts, false);
+        }
     }
 
     /// For each field, every combination of its atoms' values that some field value produces,
@@ -238,6 +413,22 @@ impl AtomTable {
             })
             .collect()
     }
+}
+
+/// Byte-wise order of two names, the order of `BTreeMap<String, _>` keys. Written out because
+/// field names are short and usually differ in their first bytes, where a loop beats a call to
+/// `memcmp`.
+#[inline]
+fn compare_names(a: &[u8], b: &[u8]) -> Ordering {
+    let common = a.len().min(b.len());
+    let mut i = 0;
+    while i < common {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+        i += 1;
+    }
+    a.len().cmp(&b.len())
 }
 
 /// One value from every piece of the value space on which the given atoms are constant.
@@ -426,6 +617,68 @@ mod tests {
             }
             assert!(per_field[2].contains(&bits), "{v:?} gives {bits:b}");
         }
+    }
+
+    #[test]
+    fn compiled_checks_agree_with_the_rule() {
+        let f = parse(r#"p & x > 1 & x == 1 & x != 1 & x < -2 & x <= 0 & x >= 3 & s == "a" & s != "a" & b == true & b != false"#)
+            .unwrap();
+        let table = AtomTable::new(&f).unwrap();
+        let values = representative_values(table.atoms().iter());
+        for value in &values {
+            for (field, name) in table.field_names().enumerate() {
+                let (holds, missing, wrong) = table.plans[field].evaluate(value.as_ref());
+                for (i, atom) in table.atoms().iter().enumerate() {
+                    if atom.field != name {
+                        continue;
+                    }
+                    let bit = 1u64 << i;
+                    let got = match (holds & bit != 0, missing & bit != 0, wrong & bit != 0) {
+                        (true, false, false) => AtomOutcome::Holds,
+                        (false, false, false) => AtomOutcome::Fails,
+                        (false, true, false) => AtomOutcome::Missing,
+                        (false, false, true) => AtomOutcome::WrongType,
+                        other => panic!("{atom} on {value:?}: {other:?}"),
+                    };
+                    assert_eq!(
+                        got,
+                        evaluate_atom(atom, value.as_ref()),
+                        "{atom} on {value:?}"
+                    );
+                }
+            }
+        }
+        // The merged walk and the lookups read the same state the same way.
+        let state: State = ["", "a", "b", "bb", "p", "pp", "s", "t", "x", "z"]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.to_string(), FieldValue::Number(i as f64)))
+            .collect();
+        let mut merged = vec![AtomCounts::default(); table.len()];
+        let bits = table.valuation(&state, &mut merged);
+        let mut expected = 0u64;
+        let mut counts = vec![AtomCounts::default(); table.len()];
+        for (i, atom) in table.atoms().iter().enumerate() {
+            match evaluate_atom(atom, state.get(&atom.field)) {
+                AtomOutcome::Holds => expected |= 1 << i,
+                AtomOutcome::Fails => {}
+                AtomOutcome::Missing => counts[i].missing += 1,
+                AtomOutcome::WrongType => counts[i].wrong_type += 1,
+            }
+        }
+        assert_eq!((bits, &merged), (expected, &counts));
+        let sparse: State = [("x".to_string(), FieldValue::Number(3.0))]
+            .into_iter()
+            .collect();
+        let mut merged = vec![AtomCounts::default(); table.len()];
+        assert_eq!(table.valuation(&sparse, &mut merged), 0b1001010);
+        assert_eq!(
+            merged[0],
+            AtomCounts {
+                missing: 1,
+                wrong_type: 0
+            }
+        );
     }
 
     #[test]
