@@ -3,7 +3,7 @@
 
 Run from the repository root:
 
-    pip install nolds numpy scipy
+    pip install "nolds==0.6.2" numpy scipy   # nolds 0.6.3 fails to import on Python 3.11
     python3 scripts/make_attractor_fixtures.py
 
 Writes tests/fixtures/attractor/*.txt (one number per line) and references.json. Everything
@@ -17,7 +17,9 @@ here is independent of the Rust code:
 - Grassberger-Procaccia pair counts by brute force in numpy (gp_counts below);
 - nolds (Schoelzel, https://github.com/CSchoel/nolds) estimates the largest Lyapunov exponent
   with Rosenstein's method (lyap_r) and the correlation dimension (corr_dim), with parameters
-  tuned by hand for each series (its defaults are poor here: about 0.73 for Lorenz);
+  tuned by hand for each series (its defaults are poor here: about 0.73 for Lorenz). Its
+  corr_dim is recorded too but is no reference for D2: it counts every point with itself and
+  has no Theiler window, which flattens C(r) at small r (1.82 for this Lorenz series);
 - published values: Lorenz 0.906 (Sprott 2003, Chaos and Time-Series Analysis, table A.1),
   D2 2.05 (Grassberger & Procaccia 1983); Roessler 0.0714 (Sprott 2003); Henon 0.419 per
   iteration, D2 1.22 (Grassberger & Procaccia 1983: 1.21 +- 0.01); logistic r = 4: ln 2.

@@ -188,6 +188,28 @@ fn given_embedding_is_used() {
     )
     .expect("analysis");
     assert_eq!((a.embedding.dim, a.embedding.delay), (3, 2));
+    // The class does not depend on the embedding being chosen automatically.
+    let noise = analyze(
+        &white_noise(N, 4),
+        &AnalysisOptions {
+            dt: None,
+            dim: Some(4),
+            delay: Some(1),
+        },
+    )
+    .expect("analysis");
+    assert_eq!(noise.class, AttractorClass::Noise);
+    let lorenz = analyze(
+        &lorenz_x(N, 0.01, [1.0, 1.0, 1.0]),
+        &AnalysisOptions {
+            dt: Some(0.01),
+            dim: Some(3),
+            delay: Some(10),
+        },
+    )
+    .expect("analysis");
+    assert_eq!(lorenz.class, AttractorClass::Chaotic);
+    assert_within("Lorenz λ, m = 3, τ = 10", lambda(&lorenz), 0.906, 0.10);
 }
 
 #[test]

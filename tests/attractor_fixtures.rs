@@ -168,3 +168,31 @@ fn analyze_command_reports_the_fixture() {
     let d2 = v["correlation_dimension"]["value"].as_f64().expect("D2");
     assert!((d2 - 2.05).abs() <= 0.15);
 }
+
+#[cfg(feature = "headless")]
+#[test]
+fn analyze_command_plain_output_reads_well() {
+    use midstream::headless::analyze::{AnalyzeOptions, run};
+    let mut out = Vec::new();
+    run(
+        &AnalyzeOptions {
+            dt: None,
+            dim: None,
+            delay: None,
+            json: false,
+            file: dir().join("henon_x.txt"),
+        },
+        &mut out,
+    )
+    .expect("analyze");
+    let text = String::from_utf8(out).expect("utf-8");
+    println!("{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines[0], "samples: 5000");
+    assert!(lines[1].starts_with("embedding: dimension 2 (cao), delay 1 sample (autocorrelation)"));
+    assert!(lines[2].starts_with("lyapunov: 0.41") && lines[2].contains("per sample (fit "));
+    assert!(lines[3].starts_with("correlation dimension: 1.2"));
+    assert_eq!(lines[4], "class: chaotic");
+    assert!(lines[5].starts_with("time: ") && lines[5].ends_with(" ms"));
+}

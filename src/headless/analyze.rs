@@ -102,28 +102,38 @@ fn write_plain(
         "samples"
     };
     writeln!(out, "samples: {}", a.n)?;
+    let samples = |k: usize| {
+        if k == 1 {
+            "1 sample".to_string()
+        } else {
+            format!("{k} samples")
+        }
+    };
     writeln!(
         out,
-        "embedding: dimension {} ({}), delay {} samples ({}), Theiler window {} samples",
+        "embedding: dimension {} ({}), delay {} ({}), Theiler window {}",
         a.embedding.dim,
         serde_json::to_value(a.dimension_method)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
-        a.embedding.delay,
+        samples(a.embedding.delay),
         serde_json::to_value(a.delay_method)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
-        a.theiler_window,
+        samples(a.theiler_window),
     )?;
     match (a.lyapunov_value(), a.lyapunov_fit(), a.lyapunov.as_ref()) {
-        (Some(value), Some((from, to)), Some(l)) => writeln!(
-            out,
-            "lyapunov: {value:.4} {} (fit {from:.4} to {to:.4} {time_unit}, R² {:.3})",
-            a.lyapunov_unit(),
-            l.r2
-        )?,
+        (Some(value), Some((from, to)), Some(l)) => {
+            let digits = if a.dt.is_some() { 3 } else { 0 };
+            writeln!(
+                out,
+                "lyapunov: {value:.4} {} (fit {from:.digits$} to {to:.digits$} {time_unit}, R² {:.3})",
+                a.lyapunov_unit(),
+                l.r2
+            )?
+        }
         _ => writeln!(
             out,
             "lyapunov: not estimated (series too short for a divergence curve)"

@@ -207,7 +207,13 @@ pub fn analyze(
         }
     };
     let (dim, dimension_method, cao) = match (options.dim, period_exact) {
-        (Some(dim), _) => (dim, DimensionMethod::Given, CaoStatistics::default()),
+        // Cao's statistics are still computed: the noise rule reads E2.
+        (Some(dim), None) => (
+            dim,
+            DimensionMethod::Given,
+            embedding::choose_dimension(&z, delay, theiler)?.cao,
+        ),
+        (Some(dim), Some(_)) => (dim, DimensionMethod::Given, CaoStatistics::default()),
         (None, Some(p)) => (
             periodic_dimension(&z, p, delay),
             DimensionMethod::PeriodicStates,

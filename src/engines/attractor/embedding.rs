@@ -32,7 +32,8 @@ pub const MAX_DELAY_FRACTION: f64 = 0.05;
 pub const MAX_AUTO_DIM: usize = 10;
 
 /// Cao's method samples at most this many reference points per dimension; E1 and E2 are means
-/// over them, whose standard error at 1000 points is well under the saturation tolerance.
+/// over them, whose standard error at 500 points (about 0.01) is well under the saturation
+/// tolerance.
 pub const CAO_REFERENCE_POINTS: usize = 500;
 
 /// E1 counts as saturated once it is within this of 1 (Cao 1997, Fig. 1–3: E1 reaches 0.9–1
@@ -455,3 +456,99 @@ pub fn theiler_window(series: &[f64]) -> usize {
 /// Largest Theiler window as a fraction of the series (100 samples of 5000); flows sampled
 /// ~100 times per turn decorrelate within a third of a turn (Lorenz ≈ 30, Rössler ≈ 22).
 pub const MAX_THEILER_FRACTION: f64 = 0.02;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logistic(n: usize) -> Vec<f64> {
+        let mut x = 0.3f64;
+        (0..n)
+            .map(|_| {
+                x = 4.0 * x * (1.0 - x);
+                x
+            })
+            .collect()
+    }
+
+    fn henon(n: usize) -> Vec<f64> {
+        let (mut x, mut y) = (0.1f64, 0.0f64);
+        (0..n + 100)
+            .map(|_| {
+                (x, y) = (1.0 - 1.4 * x * x + y, 0.3 * x);
+                x
+            })
+            .skip(100)
+            .collect()
+    }
+
+    fn sine(n: usize, period: f64) -> Vec<f64> {
+        (0..n)
+            .map(|i| (std::f64::consts::TAU * i as f64 / period).sin())
+            .collect()
+    }
+
+    #[test]
+    fn embedding_layout_and_counts() {
+        let e = DelayEmbedding::new(3, 2).unwrap();
+        let x: Vec<f64> = (0..8).map(f64::from).collect();
+        assert_eq!(e.points(8), 4);
+        assert_eq!(e.embed(&x)[..6], [0.0, 2.0, 4.0, 1.0, 3.0, 5.0]);
+        assert!(DelayEmbedding::new(0, 1).is_err() && DelayEmbedding::new(2, 0).is_err());
+    }
+
+    #[test]
+    fn mutual_information_of_known_distributions() {
+        // 16 equally likely values in 16 equal bins: I(0) = H = ln 16.
+        let x: Vec<f64> = (0..1600).map(|i| (i % 16) as f64).collect();
+        let ami = average_mutual_information(&x, 1);
+        assert!((ami[0] - 16f64.ln()).abs() < 1e-12);
+        // x(t+1) is a one-to-one function of x(t): I(1) = H of the 1599 pairs' marginal,
+        // ln 16 up to the one missing sample (≈ 1e-4).
+        assert!((ami[1] - 16f64.ln()).abs() < 1e-3);
+        // Independent samples: only the estimator's bias, (B − 1)²/2N ≈ 0.02 nats at N = 5000.
+        let mut s = 7u64;
+        let noise: Vec<f64> = (0..5000)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64
+            })
+            .collect();
+        let ami = average_mutual_information(&noise, 3);
+        assert!(
+            ami[1..].iter().all(|&v| v < 3.0 * ami_bias(5000)),
+            "{ami:?}"
+        );
+    }
+
+    #[test]
+    fn delay_is_about_a_quarter_period_for_a_tone_and_one_for_maps() {
+        let tone = choose_delay(&sine(4000, 40.0 * std::f64::consts::SQRT_2)).unwrap();
+        assert_eq!(tone.method, DelayMethod::MutualInformation);
+        assert!((8..=18).contains(&tone.delay), "τ = {}", tone.delay);
+        for map in [logistic(4000), henon(4000)] {
+            let choice = choose_delay(&map).unwrap();
+            assert_eq!(choice.delay, 1);
+            assert_eq!(choice.method, DelayMethod::Autocorrelation);
+        }
+    }
+
+    #[test]
+    fn cao_unfolds_the_henon_map_in_two_dimensions() {
+        let x = henon(4000);
+        let choice = choose_dimension(&x, 1, 1).unwrap();
+        assert_eq!(choice.dim, 2, "E1 = {:?}", choice.cao.e1);
+        // Deterministic: E2 leaves 1 (Cao 1997, fig. 2).
+        assert!(choice.cao.e2.iter().any(|v| (v - 1.0).abs() > 0.3));
+    }
+
+    #[test]
+    fn theiler_window_follows_the_autocorrelation_time() {
+        // cos(2πk/T) < 1/e first at k = T·acos(1/e)/2π ≈ 0.190 T.
+        let w = theiler_window(&sine(5000, 100.0 * std::f64::consts::SQRT_2));
+        assert!((26..=28).contains(&w), "W = {w}");
+        assert_eq!(theiler_window(&logistic(5000)), 1);
+    }
+}

@@ -9,6 +9,13 @@
 //! Every estimate is invariant under an affine change of the series' scale: the series is
 //! standardised (zero mean, unit variance) before anything is measured, and every threshold is
 //! relative.
+//!
+//! Files by concern: `embedding` (delay, dimension, Theiler window), `lyapunov`, `dimension`
+//! (correlation sum and D2), `classify`, `analysis` (the whole run, and [`SlidingWindow`] for
+//! live channels: the pipeline keeps a ring buffer per channel, asks
+//! [`SlidingWindow::is_due`] after each batch and runs [`analyze_latest`] over the buffer as a
+//! Normal-class task), `neighbours` (k-d tree and box-assisted searches with a Theiler window),
+//! `series` (validation, standardisation), `regression` (straight-line fits).
 
 pub mod analysis;
 pub mod classify;
@@ -29,7 +36,7 @@ pub use embedding::{
     CaoStatistics, DelayChoice, DelayEmbedding, DelayMethod, DimensionChoice, cao, choose_delay,
     choose_dimension, theiler_window,
 };
-pub use lyapunov::{DivergenceCurve, LyapunovEstimate, divergence_curve, rosenstein};
+pub use lyapunov::{DivergenceCurve, LyapunovEstimate, divergence_curve, mean_period, rosenstein};
 
 /// What stops an attractor analysis, with the value that was wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
