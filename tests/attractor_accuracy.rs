@@ -70,6 +70,19 @@ fn lorenz_exponent_follows_the_series_own_finite_time_exponent() {
 }
 
 #[test]
+fn measurement_noise_does_not_hide_lorenz_chaos() {
+    // 2% white measurement noise (of x's standard deviation, 7.9) on the same series.
+    let mut rng = SplitMix(5);
+    let noisy: Vec<f64> = lorenz_x(N, 0.01, [1.0, 1.0, 1.0])
+        .iter()
+        .map(|v| v + 0.02 * 7.9 * rng.normal())
+        .collect();
+    let a = run(&noisy, Some(0.01));
+    assert_eq!(a.class, AttractorClass::Chaotic);
+    assert_within("noisy Lorenz λ", lambda(&a), 0.906, 0.15);
+}
+
+#[test]
 fn rossler_exponent() {
     // Rössler (a=b=0.2, c=5.7) x every 0.05: λ = 0.0714 per time unit. Goal: within 15%.
     let a = run(&rossler_x(N, 0.05, [1.0, 1.0, 0.0]), Some(0.05));

@@ -135,16 +135,42 @@ fn saturation_level(y: &[f64]) -> f64 {
     tail[tail.len() / 2]
 }
 
-/// Mean period in samples: the series' length over its number of local maxima. For a flow this
-/// is the mean time per turn (Lorenz x: ~0.9 time units; Rössler: ~5.9); for a map or noise a few
-/// samples.
+/// Mean period in samples: the series' length over its number of maxima, counting a maximum
+/// only once the series has fallen [`PERIOD_HYSTERESIS`] standard deviations below it (and a
+/// minimum only once it has risen as far above), so that measurement noise riding on a flow
+/// does not add wiggles of its own. For a flow this is the mean time per turn (Lorenz x: about
+/// 0.9 time units; Rössler: about 5.9); for a map or noise a few samples.
 pub fn mean_period(series: &[f64]) -> f64 {
-    let maxima = series
-        .windows(3)
-        .filter(|w| w[1] > w[0] && w[1] >= w[2])
-        .count();
+    let (_, std) = series::mean_and_std(series);
+    let h = PERIOD_HYSTERESIS * std;
+    let Some(&first) = series.first() else {
+        return 1.0;
+    };
+    let (mut high, mut low, mut rising, mut maxima) = (first, first, true, 0usize);
+    for &v in &series[1..] {
+        if rising {
+            if v > high {
+                high = v;
+            } else if v < high - h {
+                maxima += 1;
+                rising = false;
+                low = v;
+            }
+        } else if v < low {
+            low = v;
+        } else if v > low + h {
+            rising = true;
+            high = v;
+        }
+    }
     series.len() as f64 / maxima.max(1) as f64
 }
+
+/// Turning points must stand this many standard deviations clear of the series around them.
+/// Without it, 1% of white noise on Lorenz x cut the mean period from 98 to 15 samples and
+/// wrecked the fit window; with 0.3 the period holds to 98 samples up to 5% noise, and clean
+/// flows and maps give the same exponents as without.
+pub const PERIOD_HYSTERESIS: f64 = 0.3;
 
 /// The divergence curve for steps `0..=max_steps` (at most 2 × [`CURVE_POINTS`] of them,
 /// denser up to `fine_until`), each point paired with [`NEIGHBOURS`] neighbours outside the
