@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::RecordArgs;
-use crate::model::{LinkState, SourceEvent};
+use crate::model::SourceEvent;
 use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot};
-use crate::transport::client::{self, ClientConfig, TransportEvent};
+use crate::transport::client::{self, ClientConfig, SourceEvents, TransportEvent};
 use crate::transport::tls::Trust;
 
 /// How often progress is printed on stderr.
@@ -48,6 +48,7 @@ pub async fn run(args: &RecordArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
     let start = Instant::now();
     let deadline = args.duration.map(Duration::from_secs_f64);
     let mut fatal = None;
+    let mut convert = SourceEvents::default();
     let mut received = 0u64;
     let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
     progress.tick().await;
@@ -56,30 +57,25 @@ pub async fn run(args: &RecordArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         tokio::select! {
             event = client.recv() => {
                 let Some(event) = event else { break };
-                let forwarded = match event {
+                match &event {
                     TransportEvent::Connected { catalog, remote, .. } => {
                         eprintln!("connected to {remote}: {} channels", catalog.channels.len());
-                        SourceEvent::Catalog(catalog)
                     }
-                    TransportEvent::Records(records) => {
-                        received += records.len() as u64;
-                        SourceEvent::Records(records)
-                    }
-                    TransportEvent::Rtt(rtt) => SourceEvent::Rtt(rtt),
-                    TransportEvent::Disconnected { reason } => {
-                        eprintln!("disconnected: {reason}");
-                        SourceEvent::Link(LinkState::Reconnecting { reason, attempt: 0, delay: Duration::ZERO })
-                    }
+                    TransportEvent::Records(records) => received += records.len() as u64,
+                    TransportEvent::Disconnected { reason } => eprintln!("disconnected: {reason}"),
                     TransportEvent::Reconnecting { attempt, delay } => {
                         eprintln!("reconnecting in {:.1} s (attempt {attempt})", delay.as_secs_f64());
-                        continue;
                     }
-                    TransportEvent::Failed(error) => {
+                    TransportEvent::Rtt(_) | TransportEvent::Failed(_) => {}
+                }
+                let forwarded = match convert.convert(event) {
+                    Ok(forwarded) => forwarded,
+                    Err(error) => {
                         fatal = Some(error);
                         break;
                     }
                 };
-                if events_tx.send(forwarded).await.is_err() {
+                if !send_all(&events_tx, forwarded).await {
                     break;
                 }
             }
@@ -111,6 +107,16 @@ pub async fn run(args: &RecordArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         anyhow::bail!(error);
     }
     Ok(())
+}
+
+/// Sends the events in order; false when the pipeline is gone.
+async fn send_all(events: &mpsc::Sender<SourceEvent>, batch: Vec<SourceEvent>) -> bool {
+    for event in batch {
+        if events.send(event).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 async fn sleep_or_forever(duration: Option<Duration>) {

@@ -30,7 +30,7 @@ use super::tls::{
     Fingerprint, ObservationSlot, TlsError, TofuStore, Trust, TrustFailure, client_crypto,
     server_name_of,
 };
-use crate::model::{Catalog, ChannelId, ChannelKind, Record, Value};
+use crate::model::{Catalog, ChannelId, ChannelKind, LinkState, Record, SourceEvent, Value};
 
 /// First reconnection delay.
 pub const RECONNECT_INITIAL_DELAY: Duration = Duration::from_millis(250);
@@ -124,6 +124,55 @@ pub enum TransportEvent {
     Reconnecting { attempt: u32, delay: Duration },
     /// A fatal error: the client has stopped. Always the last event.
     Failed(ClientError),
+}
+
+/// Turns a client's events into what the pipeline takes, remembering why the last connection
+/// ended so that the reconnection attempts can say it.
+#[derive(Debug)]
+pub struct SourceEvents {
+    last_reason: String,
+}
+
+impl Default for SourceEvents {
+    fn default() -> Self {
+        Self {
+            last_reason: "connection lost".to_owned(),
+        }
+    }
+}
+
+impl SourceEvents {
+    /// The pipeline events for one transport event; a fatal error is returned as `Err`.
+    pub fn convert(&mut self, event: TransportEvent) -> Result<Vec<SourceEvent>, ClientError> {
+        Ok(match event {
+            TransportEvent::Connected {
+                catalog, remote, ..
+            } => vec![
+                SourceEvent::Catalog(catalog),
+                SourceEvent::Link(LinkState::Connected {
+                    remote: remote.to_string(),
+                }),
+            ],
+            TransportEvent::Records(records) => vec![SourceEvent::Records(records)],
+            TransportEvent::Rtt(rtt) => vec![SourceEvent::Rtt(rtt)],
+            TransportEvent::Disconnected { reason } => {
+                self.last_reason.clone_from(&reason);
+                vec![SourceEvent::Link(LinkState::Reconnecting {
+                    reason,
+                    attempt: 0,
+                    delay: Duration::ZERO,
+                })]
+            }
+            TransportEvent::Reconnecting { attempt, delay } => {
+                vec![SourceEvent::Link(LinkState::Reconnecting {
+                    reason: self.last_reason.clone(),
+                    attempt,
+                    delay,
+                })]
+            }
+            TransportEvent::Failed(error) => return Err(error),
+        })
+    }
 }
 
 /// Errors that stop the client.

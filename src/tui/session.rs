@@ -20,7 +20,7 @@ use crate::pipeline::engines::{AnalysisConfig, Engines};
 use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot, library};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::replay::{self as replay_source, Replay};
-use crate::transport::client::{self, ClientConfig, ClientHandle, TransportEvent};
+use crate::transport::client::{self, ClientConfig, ClientHandle, SourceEvents};
 use crate::transport::tls::Trust;
 
 /// How often the plain-text mode prints a summary.
@@ -162,42 +162,17 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
 
 /// Turns the client's transport events into pipeline events.
 async fn bridge_client(mut client: ClientHandle, events: mpsc::Sender<SourceEvent>) {
-    let mut last_reason = String::from("connection lost");
+    let mut convert = SourceEvents::default();
     while let Some(event) = client.recv().await {
-        let forwarded = match event {
-            TransportEvent::Connected {
-                catalog, remote, ..
-            } => {
-                if events.send(SourceEvent::Catalog(catalog)).await.is_err() {
-                    return;
-                }
-                SourceEvent::Link(LinkState::Connected {
-                    remote: remote.to_string(),
-                })
-            }
-            TransportEvent::Records(records) => SourceEvent::Records(records),
-            TransportEvent::Rtt(rtt) => SourceEvent::Rtt(rtt),
-            TransportEvent::Disconnected { reason } => {
-                last_reason = reason.clone();
-                SourceEvent::Link(LinkState::Reconnecting {
-                    reason,
-                    attempt: 0,
-                    delay: Duration::ZERO,
-                })
-            }
-            TransportEvent::Reconnecting { attempt, delay } => {
-                SourceEvent::Link(LinkState::Reconnecting {
-                    reason: last_reason.clone(),
-                    attempt,
-                    delay,
-                })
-            }
-            TransportEvent::Failed(error) => SourceEvent::Link(LinkState::Failed {
+        let forwarded = convert.convert(event).unwrap_or_else(|error| {
+            vec![SourceEvent::Link(LinkState::Failed {
                 reason: error.to_string(),
-            }),
-        };
-        if events.send(forwarded).await.is_err() {
-            return;
+            })]
+        });
+        for event in forwarded {
+            if events.send(event).await.is_err() {
+                return;
+            }
         }
     }
 }
