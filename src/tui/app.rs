@@ -96,6 +96,8 @@ impl FpsCounter {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SourceMode {
     Live,
+    /// The source ended (the end of a trace, or a server that closed for good).
+    Ended,
     /// Replaying a trace at `speed` (0: as fast as possible).
     Replay {
         speed: f64,
@@ -166,7 +168,12 @@ impl App {
             Action::ToggleLatencyKind => self.run_times = !self.run_times,
             Action::ToggleRecording => return Some(Control::ToggleRecording),
             Action::Replay(command) => {
-                if matches!(latest.source.link, LinkState::Replay { .. }) {
+                // An ended replay still takes seeks and restarts; a live source that ended has
+                // no replay to receive them, and the request is dropped there.
+                if matches!(
+                    latest.source.link,
+                    LinkState::Replay { .. } | LinkState::Ended { .. }
+                ) {
                     return Some(Control::Replay(command));
                 }
             }
@@ -218,6 +225,7 @@ impl App {
     pub fn mode(&self, latest: &Snapshot) -> Mode {
         let source = match latest.source.link {
             LinkState::Replay { speed, paused, .. } => SourceMode::Replay { speed, paused },
+            LinkState::Ended { .. } => SourceMode::Ended,
             _ => SourceMode::Live,
         };
         Mode {
@@ -487,6 +495,23 @@ mod tests {
             app.apply(pause, &replay_snapshot()),
             Some(Control::Replay(ReplayCommand::TogglePause))
         );
+    }
+
+    #[test]
+    fn an_ended_replay_still_seeks_and_restarts() {
+        let mut app = App::new();
+        let mut ended = (*snapshot(1)).clone();
+        ended.source.link = LinkState::Ended {
+            reason: "end of trace".into(),
+        };
+        let ended = Arc::new(ended);
+        assert_eq!(app.mode(&ended).source, SourceMode::Ended);
+        let restart = Action::Replay(ReplayCommand::Restart);
+        assert_eq!(
+            app.apply(restart, &ended),
+            Some(Control::Replay(ReplayCommand::Restart))
+        );
+        assert_eq!(app.mode(&snapshot(1)).source, SourceMode::Live);
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub fn line<'a>(app: &App, latest: &'a Snapshot, theme: &Theme) -> Line<'a> {
             spans.push(Span::styled(text, theme.tag(ModeTag::Replay)));
         }
         SourceMode::Live => spans.push(Span::styled(" LIVE ", theme.tag(ModeTag::Live))),
+        SourceMode::Ended => spans.push(Span::styled(" ENDED ", theme.tag(ModeTag::Replay))),
     }
     if mode.frozen {
         spans.push(Span::raw(" "));
