@@ -353,26 +353,32 @@ pub fn dtw_path(a: &[f64], b: &[f64], options: &DtwOptions) -> Result<WarpingPat
             acc[offsets[i] + j - row_lo(i)]
         }
     };
+    // The accumulated costs of cell (i, j)'s diagonal, upper and left neighbours; infinite
+    // outside the matrix or the band.
+    let predecessors = |acc: &[f64], i: usize, j: usize| -> (f64, f64, f64) {
+        let diag = if i > 0 && j > 0 {
+            at(acc, i - 1, j - 1)
+        } else {
+            f64::INFINITY
+        };
+        let up = if i > 0 {
+            at(acc, i - 1, j)
+        } else {
+            f64::INFINITY
+        };
+        let left = if j > 0 {
+            at(acc, i, j - 1)
+        } else {
+            f64::INFINITY
+        };
+        (diag, up, left)
+    };
     for i in 0..n {
         for j in row_lo(i)..=row_hi(i) {
             let best = if i == 0 && j == 0 {
                 0.0
             } else {
-                let diag = if i > 0 && j > 0 {
-                    at(&acc, i - 1, j - 1)
-                } else {
-                    f64::INFINITY
-                };
-                let up = if i > 0 {
-                    at(&acc, i - 1, j)
-                } else {
-                    f64::INFINITY
-                };
-                let left = if j > 0 {
-                    at(&acc, i, j - 1)
-                } else {
-                    f64::INFINITY
-                };
+                let (diag, up, left) = predecessors(&acc, i, j);
                 min2(min2(diag, up), left)
             };
             acc[offsets[i] + j - row_lo(i)] = options.cost.local(a[i], b[j]) + best;
@@ -382,21 +388,7 @@ pub fn dtw_path(a: &[f64], b: &[f64], options: &DtwOptions) -> Result<WarpingPat
     let (mut i, mut j) = (n - 1, m - 1);
     path.push((i, j));
     while i > 0 || j > 0 {
-        let diag = if i > 0 && j > 0 {
-            at(&acc, i - 1, j - 1)
-        } else {
-            f64::INFINITY
-        };
-        let up = if i > 0 {
-            at(&acc, i - 1, j)
-        } else {
-            f64::INFINITY
-        };
-        let left = if j > 0 {
-            at(&acc, i, j - 1)
-        } else {
-            f64::INFINITY
-        };
+        let (diag, up, left) = predecessors(&acc, i, j);
         if diag <= up && diag <= left {
             i -= 1;
             j -= 1;
