@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::RecordArgs;
-use crate::model::SourceEvent;
 use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot};
 use crate::transport::client::{self, ClientConfig, SourceEvents, TransportEvent};
 use crate::transport::tls::Trust;
@@ -75,7 +74,7 @@ pub async fn run(args: &RecordArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                         break;
                     }
                 };
-                if !send_all(&events_tx, forwarded).await {
+                if !pipeline::send_all(&events_tx, forwarded).await {
                     break;
                 }
             }
@@ -107,16 +106,6 @@ pub async fn run(args: &RecordArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         anyhow::bail!(error);
     }
     Ok(())
-}
-
-/// Sends the events in order; false when the pipeline is gone.
-async fn send_all(events: &mpsc::Sender<SourceEvent>, batch: Vec<SourceEvent>) -> bool {
-    for event in batch {
-        if events.send(event).await.is_err() {
-            return false;
-        }
-    }
-    true
 }
 
 async fn sleep_or_forever(duration: Option<Duration>) {

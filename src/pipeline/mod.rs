@@ -303,6 +303,16 @@ impl Pipeline {
     }
 }
 
+/// Sends a source's events to the pipeline in order; false when the pipeline is gone.
+pub async fn send_all(events: &mpsc::Sender<SourceEvent>, batch: Vec<SourceEvent>) -> bool {
+    for event in batch {
+        if events.send(event).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Nanoseconds since the Unix epoch, now.
 pub fn unix_now_ns() -> u64 {
     std::time::SystemTime::now()

@@ -169,10 +169,8 @@ async fn bridge_client(mut client: ClientHandle, events: mpsc::Sender<SourceEven
                 reason: error.to_string(),
             })]
         });
-        for event in forwarded {
-            if events.send(event).await.is_err() {
-                return;
-            }
+        if !pipeline::send_all(&events, forwarded).await {
+            return;
         }
     }
 }
