@@ -45,6 +45,10 @@ pub struct AnalysisArgs {
     /// repeatable.
     #[arg(long = "pattern", value_name = "FILE")]
     pub patterns: Vec<PathBuf>,
+    /// Configuration file (TOML: formulas, patterns, capture length); default:
+    /// config.toml in the user's config directory, when it exists.
+    #[arg(long, value_name = "FILE", env = "MIDSTREAM_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of the no-argument demo run.

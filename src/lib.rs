@@ -14,6 +14,8 @@ pub mod scheduler;
 #[cfg(feature = "app")]
 pub mod cli;
 #[cfg(feature = "app")]
+pub mod config;
+#[cfg(feature = "app")]
 pub mod pipeline;
 #[cfg(feature = "app")]
 pub mod sources;

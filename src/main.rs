@@ -73,7 +73,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// The no-argument run: a demo source on a random loopback port, attached over real QUIC with
 /// its certificate pinned.
 async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
-    let analysis = session::analysis_config(&args.analysis, &session::DEMO_FORMULAS)?;
+    let settings = session::settings(&args.analysis, &session::DEMO_FORMULAS)?;
     let source = DemoSource::new(&args.generator, args.seed)?.with_rate(args.rate)?;
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let (server, info) = Server::bind(ServerConfig::new(listen, source))?;
@@ -87,7 +87,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             record: args.record.clone(),
             insecure: false,
             label: format!("demo on {}", info.addr),
-            analysis,
+            settings,
         },
     )
     .await;
@@ -121,7 +121,7 @@ async fn attach(args: &AttachArgs) -> anyhow::Result<()> {
             record: args.record.clone(),
             insecure,
             label: args.addr.clone(),
-            analysis: session::analysis_config(&args.analysis, &[])?,
+            settings: session::settings(&args.analysis, &[])?,
         },
     )
     .await
@@ -145,7 +145,7 @@ async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
             record: None,
             insecure: false,
             label: format!("trace {}", args.file.display()),
-            analysis: session::analysis_config(&args.analysis, &[])?,
+            settings: session::settings(&args.analysis, &[])?,
         },
     )
     .await
@@ -156,7 +156,7 @@ fn replay_headless(args: &ReplayArgs, out: &mut dyn std::io::Write) -> anyhow::R
         file: args.file.clone(),
         speed: replay_speed(args, 0.0)?,
         stats: args.stats,
-        analysis: session::analysis_config(&args.analysis, &[])?,
+        analysis: session::settings(&args.analysis, &[])?.analysis,
     };
     headless::replay::run(&opts, out)?;
     Ok(())

@@ -58,6 +58,9 @@ fn replay(path: &std::path::Path) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_midstream-tui"))
         .args(["replay", "--headless"])
         .arg(path)
+        // No user configuration: only the built-in analysis runs.
+        .env("XDG_CONFIG_HOME", path.parent().unwrap())
+        .env_remove("MIDSTREAM_CONFIG")
         .output()
         .unwrap();
     (

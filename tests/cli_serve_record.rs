@@ -102,6 +102,9 @@ fn record_with_the_printed_pin_then_replay_without_gaps() {
     let out = Command::new(BIN)
         .args(["replay", "--headless"])
         .arg(&trace)
+        // No user configuration: only the built-in analysis runs.
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env_remove("MIDSTREAM_CONFIG")
         .output()
         .unwrap();
     assert!(

@@ -223,3 +223,106 @@ fn a_token_loop_is_flagged() {
         "nothing flagged before the loop: {reps:?}"
     );
 }
+
+#[test]
+fn a_pattern_added_while_running_is_searched_for_from_then_on_and_saved() {
+    use midstream::pipeline::PipelineCommand;
+
+    // A quiet drift with one bump shape at three places; the pattern is taken from the first.
+    let bump: Vec<f64> = (0..40)
+        .map(|k| {
+            let x = k as f64 / 40.0;
+            (x * std::f64::consts::PI).sin() * 3.0 + (x * 9.0).sin()
+        })
+        .collect();
+    let mut wave: Vec<f64> = (0..3000).map(|i| (i as f64 * 0.003).sin() * 0.2).collect();
+    let planted = [200usize, 1500, 2500];
+    for &at in &planted {
+        for (k, v) in bump.iter().enumerate() {
+            wave[at + k] += v;
+        }
+    }
+    let record = |i: usize| Record {
+        channel: 1,
+        seq: i as u64,
+        t_ns: i as u64 * 1000,
+        value: Value::Scalar(wave[i]),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("patterns");
+    let scheduler = Arc::new(Scheduler::new(SchedulerConfig::with_workers(2)).unwrap());
+    let engines = Engines::new(scheduler, AnalysisConfig::default()).unwrap();
+    let mut pipeline = Pipeline::new("test")
+        .with_engines(engines)
+        .with_pattern_dir(Some(saved.clone()));
+    pipeline.handle(SourceEvent::Catalog(catalog()), Instant::now());
+    pipeline.handle(
+        SourceEvent::Records((0..1000).map(record).collect()),
+        Instant::now(),
+    );
+
+    let captured = PatternSpec {
+        name: "wave-200".into(),
+        values: wave[200..240].to_vec(),
+    };
+    pipeline
+        .command(PipelineCommand::AddPattern(captured.clone()))
+        .unwrap();
+    let notice = pipeline.status().notice.clone().unwrap();
+    assert!(!notice.warning, "{notice:?}");
+    let file = saved.join("wave-200.txt");
+    assert!(
+        notice.text.contains(&file.display().to_string()),
+        "{notice:?}"
+    );
+    assert_eq!(library::load_pattern(&file).unwrap(), captured);
+
+    for chunk in (1000..3000).collect::<Vec<_>>().chunks(50) {
+        pipeline.handle(
+            SourceEvent::Records(chunk.iter().map(|&i| record(i)).collect()),
+            Instant::now(),
+        );
+    }
+    assert!(pipeline.drain_engines(Duration::from_secs(30)));
+    let snapshot = pipeline.snapshot(Instant::now());
+    assert!(snapshot.analysis.patterns.contains(&"wave-200".to_string()));
+    let mut starts: Vec<u64> = snapshot
+        .analysis
+        .matches
+        .iter()
+        .filter(|m| m.pattern == "wave-200")
+        .map(|m| m.start_sample)
+        .collect();
+    starts.sort_unstable();
+    // Only the copies that arrived after the pattern was added; the band (10% of 40 samples)
+    // bounds how far off a reported window can be.
+    assert_eq!(starts.len(), 2, "matches: {starts:?}");
+    for (found, at) in starts.iter().zip([1500u64, 2500]) {
+        assert!(found.abs_diff(at) <= 4, "found {found}, planted {at}");
+    }
+
+    // The same name again gets a suffix; a constant window is refused and not saved.
+    pipeline
+        .command(PipelineCommand::AddPattern(captured))
+        .unwrap();
+    assert!(saved.join("wave-200-2.txt").exists());
+    pipeline
+        .command(PipelineCommand::AddPattern(PatternSpec {
+            name: "flat".into(),
+            values: vec![1.0; 40],
+        }))
+        .unwrap();
+    let notice = pipeline.status().notice.clone().unwrap();
+    assert!(
+        notice.warning && notice.text.contains("constant"),
+        "{notice:?}"
+    );
+    assert!(!saved.join("flat.txt").exists());
+    assert!(
+        !pipeline
+            .snapshot(Instant::now())
+            .analysis
+            .patterns
+            .contains(&"flat".to_string())
+    );
+}

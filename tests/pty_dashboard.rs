@@ -1,5 +1,6 @@
 //! The real binary in a pseudo-terminal: with no arguments it draws a live dashboard whose
-//! numbers change, `q` exits with status 0, and the terminal is back in its normal mode.
+//! numbers change, `a` captures a pattern (saved in the config directory), `q` exits with
+//! status 0, and the terminal is back in its normal mode.
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -93,6 +94,41 @@ fn dashboard_runs_live_and_quits_cleanly() {
     // Live numbers: the screen's text changes as records arrive.
     screen.wait_for("the numbers to change", Duration::from_secs(20), |t| {
         t != first
+    });
+
+    // `a` makes the focused channel's (lorenz) last 64 samples a pattern, saved as a file in
+    // the config directory and named in the status line and the Patterns pane's library.
+    // Once the Chaos pane has analysed lorenz (from 256 samples on), it has enough samples.
+    screen.wait_for("a first analysis", Duration::from_secs(20), |t| {
+        t.contains(" analys")
+    });
+    writer.write_all(b"a").unwrap();
+    writer.flush().unwrap();
+    let saved = home.path().join("midstream").join("patterns");
+    let text = screen.wait_for("the captured pattern", Duration::from_secs(20), |t| {
+        t.contains("pattern \"lorenz-") && t.contains("added (64 samples)")
+    });
+    let files: Vec<_> = std::fs::read_dir(&saved)
+        .unwrap_or_else(|e| panic!("{}: {e}; screen:\n{text}", saved.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_stem().unwrap().to_str().unwrap().to_owned();
+    assert!(name.starts_with("lorenz-"), "{name}");
+    let numbers = std::fs::read_to_string(&files[0])
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .inspect(|l| {
+            l.parse::<f64>()
+                .unwrap_or_else(|e| panic!("{l:?} in the pattern file: {e}"));
+        })
+        .count();
+    assert_eq!(numbers, 64);
+    screen.wait_for("the pattern in the library", Duration::from_secs(20), |t| {
+        t.contains(&format!(
+            "library: cycle, ramp-drop, spike, step-up, {name}"
+        ))
     });
 
     writer.write_all(b"q").unwrap();

@@ -99,8 +99,8 @@ pub async fn run(args: &RecordArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         args.output.display(),
         start.elapsed().as_secs_f64()
     )?;
-    if let Some(notice) = &status.notice {
-        anyhow::bail!("{notice}");
+    if let Some(notice) = status.notice.as_ref().filter(|n| n.warning) {
+        anyhow::bail!("{}", notice.text);
     }
     if let Some(error) = fatal {
         anyhow::bail!(error);

@@ -1,5 +1,6 @@
 //! `replay --headless`: replays a trace through the pipeline and prints, per channel, the
-//! records replayed and the gaps, then how reading the trace ended.
+//! records replayed and the gaps, then how reading the trace ended, each formula's verdict and
+//! the pattern matches (the most recent ones the pipeline keeps, by channel and sample).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -107,6 +108,25 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
             out,
             "formula {} on {}: {} ({status}{decided}, {} steps)",
             formula.formula, formula.channel_name, formula.verdict_if_ended, formula.steps
+        )?;
+    }
+    let mut matches: Vec<_> = snapshot.analysis.matches.iter().collect();
+    matches.sort_by(|a, b| {
+        (&a.channel_name, a.start_sample, &a.pattern).cmp(&(
+            &b.channel_name,
+            b.start_sample,
+            &b.pattern,
+        ))
+    });
+    for found in matches {
+        writeln!(
+            out,
+            "pattern {} on {}: samples {}..{}, distance {:.3}",
+            found.pattern,
+            found.channel_name,
+            found.start_sample,
+            found.start_sample + found.len as u64,
+            found.distance
         )?;
     }
     if !drained {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::channel::ChannelState;
+use super::library;
 use super::snapshot::{ChaosView, FormulaStatus, FormulaView, PatternMatchView, RepetitionView};
 use crate::engines::attractor::{
     AnalysisOptions, AttractorAnalysis, AttractorError, SlidingWindow, analyze,
@@ -101,9 +102,29 @@ struct LtlTrack {
     violation_window: Vec<String>,
 }
 
+/// A search for `pattern` on one channel, named after the pattern (`None` if the search
+/// refuses it, which [`Engines::new`] and [`Engines::add_pattern`] rule out).
+fn pattern_track(pattern: &PatternSpec, offset: u64) -> Option<NamedPatternTrack> {
+    let search =
+        StreamingSearch::new(&pattern.values, pattern_search_config(pattern.values.len())).ok()?;
+    Some((
+        pattern.name.clone(),
+        Track::new(PatternTrack {
+            search,
+            offset,
+            inbox: VecDeque::new(),
+            times: VecDeque::new(),
+            found: Vec::new(),
+        }),
+    ))
+}
+
 /// One pattern on one numeric channel.
 struct PatternTrack {
     search: StreamingSearch,
+    /// Samples the channel had before the search started (a pattern added while running):
+    /// the search counts from 0, the channel from its first sample.
+    offset: u64,
     inbox: VecDeque<(f64, u64)>,
     /// t_ns of the samples the search may still report as a match's end.
     times: VecDeque<u64>,
@@ -192,6 +213,29 @@ impl Engines {
             .collect()
     }
 
+    /// Adds a reference pattern while running: every numeric channel is searched for it from
+    /// its next sample on; `samples_so_far` gives how many samples a channel has had (so
+    /// matches are placed in the channel's own count). Refused, with the reason, when the
+    /// values cannot be a pattern or the name is taken.
+    pub fn add_pattern(
+        &mut self,
+        pattern: PatternSpec,
+        samples_so_far: impl Fn(ChannelId) -> u64,
+    ) -> Result<(), String> {
+        if self.config.patterns.iter().any(|p| p.name == pattern.name) {
+            return Err(format!("a pattern named {:?} exists", pattern.name));
+        }
+        library::check_pattern(&pattern.values)?;
+        StreamingSearch::new(&pattern.values, pattern_search_config(pattern.values.len()))
+            .map_err(|e| e.to_string())?;
+        for (channel, tracks) in &mut self.patterns {
+            tracks.extend(pattern_track(&pattern, samples_so_far(*channel)));
+        }
+        self.config.patterns.push(pattern);
+        self.results_changed.store(true, Ordering::Release);
+        Ok(())
+    }
+
     /// Sets up tracks for a new catalog's channels (keeping those of unchanged channels), and
     /// cancels the pending work of channels that went away.
     pub fn set_channels(&mut self, channels: &[ChannelInfo]) {
@@ -255,22 +299,7 @@ impl Engines {
                         .config
                         .patterns
                         .iter()
-                        .filter_map(|p| {
-                            let search = StreamingSearch::new(
-                                &p.values,
-                                pattern_search_config(p.values.len()),
-                            )
-                            .ok()?;
-                            Some((
-                                p.name.clone(),
-                                Track::new(PatternTrack {
-                                    search,
-                                    inbox: VecDeque::new(),
-                                    times: VecDeque::new(),
-                                    found: Vec::new(),
-                                }),
-                            ))
-                        })
+                        .filter_map(|p| pattern_track(p, 0))
                         .collect();
                     self.patterns.insert(info.id, tracks);
                 }
@@ -483,8 +512,9 @@ impl Engines {
                 let channel_name = self.names.get(channel).cloned().unwrap_or_default();
                 tracks.iter().flat_map(move |(pattern, track)| {
                     let channel_name = channel_name.clone();
+                    let track = track.lock();
+                    let offset = track.offset;
                     track
-                        .lock()
                         .found
                         .iter()
                         .map(|(m, t_ns, at)| {
@@ -495,7 +525,7 @@ impl Engines {
                                     channel: *channel,
                                     channel_name: channel_name.clone(),
                                     distance: m.distance,
-                                    start_sample: m.start,
+                                    start_sample: m.start + offset,
                                     len: m.len,
                                     t_ns: *t_ns,
                                     age: now.saturating_duration_since(*at),

@@ -21,8 +21,8 @@ pub use crate::model::{LinkState, SourceEvent};
 pub use channel::{ChannelState, RING_CAPACITY, RateMeter};
 pub use recorder::Recorder;
 pub use snapshot::{
-    AnalysisSnapshot, ChannelSnapshot, ChaosView, FormulaStatus, FormulaView, PatternMatchView,
-    RepetitionView, Snapshot, SourceStatus,
+    AnalysisSnapshot, ChannelSnapshot, ChaosView, FormulaStatus, FormulaView, Notice,
+    PatternMatchView, RepetitionView, Snapshot, SourceStatus,
 };
 
 use crate::model::{Catalog, ChannelId, Record};
@@ -39,6 +39,9 @@ pub enum PipelineCommand {
     StopRecording,
     /// Stop recording if recording, else start recording to this file.
     ToggleRecording(PathBuf),
+    /// Search every numeric channel for this pattern from now on, and save it in the pattern
+    /// directory. A taken name gets a `-2`, `-3`, … suffix; the outcome is the next notice.
+    AddPattern(engines::PatternSpec),
 }
 
 /// The pipeline's state: every channel of the current catalog and the link status.
@@ -54,6 +57,8 @@ pub struct Pipeline {
     /// A recording asked for before the catalog was known; it starts with the catalog, so the
     /// trace's header describes its channels.
     pending_recording: Option<PathBuf>,
+    /// Where added patterns are saved (`None`: they last for this run only).
+    pattern_dir: Option<PathBuf>,
     /// Records of channels that are not in the catalog (dropped, but counted).
     pub unknown_channel_records: u64,
 }
@@ -72,6 +77,7 @@ impl Pipeline {
             recorder: None,
             engines: None,
             pending_recording: None,
+            pattern_dir: None,
             unknown_channel_records: 0,
         }
     }
@@ -79,6 +85,12 @@ impl Pipeline {
     /// Runs `engines` on every channel from now on.
     pub fn with_engines(mut self, engines: engines::Engines) -> Self {
         self.engines = Some(engines);
+        self
+    }
+
+    /// Saves patterns added while running into `dir` (see [`PipelineCommand::AddPattern`]).
+    pub fn with_pattern_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.pattern_dir = dir;
         self
     }
 
@@ -129,7 +141,7 @@ impl Pipeline {
         if let Some(path) = self.pending_recording.take()
             && let Err(err) = self.start_recording(path)
         {
-            self.status.notice = Some(format!("recording failed: {err}"));
+            self.status.notice = Some(Notice::warning(format!("recording failed: {err}")));
         }
     }
 
@@ -162,8 +174,9 @@ impl Pipeline {
                 self.status.recorded = recorder.written();
             } else {
                 self.stop_recording();
-                self.status.notice =
-                    Some("recording stopped: the trace could not be written".into());
+                self.status.notice = Some(Notice::warning(
+                    "recording stopped: the trace could not be written",
+                ));
             }
         }
     }
@@ -194,7 +207,52 @@ impl Pipeline {
                     self.start_recording(path)
                 }
             }
+            PipelineCommand::AddPattern(pattern) => {
+                self.add_pattern(pattern);
+                Ok(())
+            }
         }
+    }
+
+    /// See [`PipelineCommand::AddPattern`]. A pattern the engines refuse is not saved.
+    fn add_pattern(&mut self, mut pattern: engines::PatternSpec) {
+        let Some(engines) = self.engines.as_mut() else {
+            self.status.notice = Some(Notice::warning(format!(
+                "pattern {:?} not added: no analysis runs",
+                pattern.name
+            )));
+            return;
+        };
+        let taken = engines.pattern_names();
+        let base = pattern.name.clone();
+        let mut suffix = 1;
+        while taken.contains(&pattern.name) {
+            suffix += 1;
+            pattern.name = format!("{base}-{suffix}");
+        }
+        let channels = &self.channels;
+        let samples_so_far = |id| channels.get(&id).map_or(0, |c| c.received);
+        if let Err(err) = engines.add_pattern(pattern.clone(), samples_so_far) {
+            self.status.notice = Some(Notice::warning(format!(
+                "pattern {:?} not added: {err}",
+                pattern.name
+            )));
+            return;
+        }
+        let added = format!(
+            "pattern {:?} added ({} samples)",
+            pattern.name,
+            pattern.values.len()
+        );
+        self.status.notice = Some(match &self.pattern_dir {
+            None => Notice::info(format!("{added}, for this run only")),
+            Some(dir) => match library::save_pattern(dir, &pattern) {
+                Ok(path) => Notice::info(format!("{added}, saved to {}", path.display())),
+                Err(err) => {
+                    Notice::warning(format!("{added} but not saved to {}: {err}", dir.display()))
+                }
+            },
+        });
     }
 
     /// Whether a recording is running or waiting for the catalog.
@@ -234,7 +292,9 @@ impl Pipeline {
         if let Some(recorder) = self.recorder.take() {
             match recorder.stop() {
                 Ok(written) => self.status.recorded = written,
-                Err(err) => self.status.notice = Some(format!("recording failed: {err}")),
+                Err(err) => {
+                    self.status.notice = Some(Notice::warning(format!("recording failed: {err}")))
+                }
             }
         }
         self.status.recording = None;
@@ -359,7 +419,8 @@ pub async fn run(
             command = commands.recv(), if commands_open => match command {
                 Some(command) => {
                     if let Err(err) = pipeline.command(command) {
-                        pipeline.status.notice = Some(format!("recording failed: {err}"));
+                        pipeline.status.notice =
+                            Some(Notice::warning(format!("recording failed: {err}")));
                     }
                 }
                 None => commands_open = false,

@@ -4,7 +4,7 @@
 //! one and never waits on the engines. Freezing the screen is keeping an old snapshot.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::{Catalog, ChannelId, ChannelInfo, LinkState, Value};
 use crate::scheduler::SchedulerStats;
@@ -144,8 +144,37 @@ pub struct SourceStatus {
     pub recording: Option<String>,
     /// Records the recorder has written.
     pub recorded: u64,
-    /// A message for the user that is not about the link (a recording that failed).
-    pub notice: Option<String>,
+    /// A message for the user that is not about the link: a recording that failed, a
+    /// pattern that was added or refused.
+    pub notice: Option<Notice>,
+}
+
+/// A message from the pipeline for the status line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    /// Something went wrong (shown until replaced); otherwise it is news, shown for a while.
+    pub warning: bool,
+    /// When it was raised.
+    pub at: Instant,
+}
+
+impl Notice {
+    pub fn warning(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            warning: true,
+            at: Instant::now(),
+        }
+    }
+
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            warning: false,
+            at: Instant::now(),
+        }
+    }
 }
 
 /// One channel's counters and recent values.

@@ -6,7 +6,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::DEFAULT_CAPTURE_SAMPLES;
 use crate::model::{ChannelId, ChannelKind};
+use crate::pipeline::engines::PatternSpec;
+use crate::pipeline::library::MIN_PATTERN_SAMPLES;
 use crate::pipeline::{ChannelSnapshot, LinkState, Snapshot};
 use crate::scheduler::LatencyKind;
 
@@ -16,6 +19,9 @@ use super::keymap::Action;
 /// The phase portrait's zoom is `2^steps`, `steps` in `0..=MAX_ZOOM_STEPS` (×1 … ×64): beyond
 /// ×64 a 4096-point window shows a handful of dots.
 pub const MAX_ZOOM_STEPS: u8 = 6;
+
+/// How long a message of the screen's own (see [`App::message`]) stays on the status line.
+pub const MESSAGE_TTL: Duration = Duration::from_secs(5);
 
 /// The frame rate is the number of frames drawn within this window.
 const FPS_WINDOW: Duration = Duration::from_secs(1);
@@ -129,11 +135,82 @@ pub struct App {
     run_times: bool,
     fps: FpsCounter,
     quit: bool,
+    /// Samples the `a` key takes from the focused channel (0: the default).
+    capture_samples: usize,
+    /// Why the last key did nothing, and when.
+    message: Option<(String, Instant)>,
 }
 
 impl App {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes the `a` key capture `samples` samples (at least [`MIN_PATTERN_SAMPLES`]).
+    pub fn with_capture_samples(mut self, samples: usize) -> Self {
+        self.capture_samples = samples.max(MIN_PATTERN_SAMPLES);
+        self
+    }
+
+    /// Samples the `a` key captures.
+    pub fn capture_samples(&self) -> usize {
+        if self.capture_samples == 0 {
+            DEFAULT_CAPTURE_SAMPLES
+        } else {
+            self.capture_samples
+        }
+    }
+
+    /// The screen's own message for the status line, while it is younger than
+    /// [`MESSAGE_TTL`] at `now`, with the time it was raised.
+    pub fn message(&self, now: Instant) -> Option<(&str, Instant)> {
+        self.message
+            .as_ref()
+            .filter(|(_, at)| now.saturating_duration_since(*at) < MESSAGE_TTL)
+            .map(|(text, at)| (text.as_str(), *at))
+    }
+
+    fn say(&mut self, text: String) {
+        self.message = Some((text, Instant::now()));
+    }
+
+    /// The pattern `a` captures: the focused channel's last [`App::capture_samples`] samples
+    /// of the displayed snapshot (the first component of a vector, which the pattern search
+    /// reads), named `<channel>-<index of the first sample>`. Says why when there is none.
+    fn capture_pattern(&mut self, latest: &Snapshot) -> Option<PatternSpec> {
+        let n = self.capture_samples();
+        let outcome = match self.focused_channel(latest) {
+            None => Err("add pattern: no channel to capture from yet".to_string()),
+            Some(c)
+                if !matches!(
+                    c.info.kind,
+                    ChannelKind::Scalar | ChannelKind::Vector { .. }
+                ) =>
+            {
+                Err(format!(
+                    "add pattern: {} is not numeric; choose a numeric channel with c",
+                    c.info.name
+                ))
+            }
+            Some(c) => {
+                let series = c.recent.first().map_or(&[][..], Vec::as_slice);
+                if series.len() < n {
+                    Err(format!(
+                        "add pattern: {} has {} samples so far; a pattern takes {n}",
+                        c.info.name,
+                        series.len()
+                    ))
+                } else {
+                    let values = series[series.len() - n..].to_vec();
+                    let first = c.received.saturating_sub(n as u64);
+                    Ok(PatternSpec {
+                        name: format!("{}-{first}", c.info.name),
+                        values,
+                    })
+                }
+            }
+        };
+        outcome.map_err(|why| self.say(why)).ok()
     }
 
     /// Apply one action. `latest` is the newest snapshot (freezing keeps it; replay keys act
@@ -167,6 +244,9 @@ impl App {
             Action::ZoomOut => self.zoom_steps = self.zoom_steps.saturating_sub(1),
             Action::ToggleLatencyKind => self.run_times = !self.run_times,
             Action::ToggleRecording => return Some(Control::ToggleRecording),
+            Action::CapturePattern => {
+                return self.capture_pattern(latest).map(Control::AddPattern);
+            }
             Action::Replay(command) => {
                 // An ended replay still takes seeks and restarts; a live source that ended has
                 // no replay to receive them, and the request is dropped there.
@@ -324,6 +404,72 @@ mod tests {
             length_ns: 10,
         };
         Arc::new(s)
+    }
+
+    /// `snapshot(generation)` with the vector channel holding samples `0..n` of component 0
+    /// (and their negatives in component 1), `received` of them so far.
+    fn with_samples(generation: u64, n: usize, received: u64) -> Arc<Snapshot> {
+        let mut s = (*snapshot(generation)).clone();
+        let xyz = &mut s.channels[2];
+        xyz.recent = vec![
+            (0..n).map(|i| i as f64).collect(),
+            (0..n).map(|i| -(i as f64)).collect(),
+        ];
+        xyz.received = received;
+        Arc::new(s)
+    }
+
+    #[test]
+    fn a_captures_the_focused_channels_latest_samples() {
+        let mut app = App::new().with_capture_samples(8);
+        let snap = with_samples(1, 100, 1000);
+        let Some(Control::AddPattern(pattern)) = app.apply(Action::CapturePattern, &snap) else {
+            panic!("no pattern captured");
+        };
+        assert_eq!(pattern.name, "xyz-992");
+        assert_eq!(pattern.values, (92..100).map(f64::from).collect::<Vec<_>>());
+        assert!(app.message(Instant::now()).is_none());
+    }
+
+    #[test]
+    fn a_captures_what_the_frozen_screen_shows() {
+        let mut app = App::new().with_capture_samples(4);
+        app.apply(Action::ToggleFreeze, &with_samples(1, 10, 10));
+        let Some(Control::AddPattern(pattern)) =
+            app.apply(Action::CapturePattern, &with_samples(2, 50, 50))
+        else {
+            panic!("no pattern captured");
+        };
+        assert_eq!(pattern.name, "xyz-6");
+        assert_eq!(pattern.values, [6.0, 7.0, 8.0, 9.0]);
+    }
+
+    #[test]
+    fn a_says_why_it_captured_nothing() {
+        let mut app = App::new();
+        assert_eq!(app.capture_samples(), DEFAULT_CAPTURE_SAMPLES);
+        let short = with_samples(1, DEFAULT_CAPTURE_SAMPLES - 1, 63);
+        assert_eq!(app.apply(Action::CapturePattern, &short), None);
+        let (text, _) = app.message(Instant::now()).unwrap();
+        assert!(
+            text.contains("xyz has 63 samples") && text.contains("takes 64"),
+            "{text}"
+        );
+        // The message goes away after a while.
+        assert!(app.message(Instant::now() + MESSAGE_TTL).is_none());
+
+        app.apply(Action::NextChannel, &short);
+        assert_eq!(app.focused_channel(&short).unwrap().info.name, "tokens");
+        assert_eq!(app.apply(Action::CapturePattern, &short), None);
+        let (text, _) = app.message(Instant::now()).unwrap();
+        assert!(text.contains("tokens is not numeric"), "{text}");
+
+        let mut app = App::new();
+        assert_eq!(
+            app.apply(Action::CapturePattern, &Arc::new(Snapshot::default())),
+            None
+        );
+        assert!(app.message(Instant::now()).is_some());
     }
 
     #[test]

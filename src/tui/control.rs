@@ -1,8 +1,10 @@
-//! Commands the screen sends back to the pipeline: replay control, recording, quit.
+//! Commands the screen sends back to the pipeline: replay control, recording, patterns, quit.
 //!
 //! The screen only asks; the pipeline decides and its next [`Snapshot`](crate::pipeline::Snapshot)
 //! shows the outcome (the replay speed in `LinkState::Replay`, the file in
 //! `SourceStatus::recording`).
+
+use crate::pipeline::engines::PatternSpec;
 
 /// Replay speed changes by this factor per key press (`]` multiplies, `[` divides).
 pub const REPLAY_SPEED_FACTOR: f64 = 2.0;
@@ -27,11 +29,13 @@ pub enum ReplayCommand {
 }
 
 /// A message from the screen to the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Control {
     Replay(ReplayCommand),
     /// Start recording to a trace file if not recording, else stop.
     ToggleRecording,
+    /// Add this reference pattern (captured from the screen) to the library.
+    AddPattern(PatternSpec),
     /// The screen is closing; the pipeline should shut down.
     Quit,
 }

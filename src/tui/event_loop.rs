@@ -17,6 +17,7 @@ use ratatui::backend::Backend;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::config::DEFAULT_CAPTURE_SAMPLES;
 use crate::pipeline::Snapshot;
 
 use super::app::App;
@@ -42,6 +43,8 @@ pub struct LoopOptions {
     pub fps_cap: u32,
     /// Colours, or none (`NO_COLOR`).
     pub theme: Theme,
+    /// Samples the `a` key captures as a pattern.
+    pub capture_samples: usize,
 }
 
 impl LoopOptions {
@@ -50,6 +53,7 @@ impl LoopOptions {
         Self {
             fps_cap: DEFAULT_FPS_CAP,
             theme,
+            capture_samples: DEFAULT_CAPTURE_SAMPLES,
         }
     }
 
@@ -95,7 +99,7 @@ where
     E: InputEvents,
 {
     let frame_interval = opts.frame_interval();
-    let mut app = App::new();
+    let mut app = App::new().with_capture_samples(opts.capture_samples);
     let mut latest = Arc::clone(&snapshots.borrow_and_update());
     let mut snapshots_open = true;
     let mut dirty = true;
@@ -237,7 +241,7 @@ mod tests {
     fn options(fps_cap: u32) -> LoopOptions {
         LoopOptions {
             fps_cap,
-            theme: Theme::NO_COLOR,
+            ..LoopOptions::new(Theme::NO_COLOR)
         }
     }
 

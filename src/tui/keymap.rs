@@ -25,6 +25,9 @@ pub enum Action {
     /// The Scheduler pane: switch between wait and run times.
     ToggleLatencyKind,
     ToggleRecording,
+    /// Make the focused channel's latest samples (as displayed, so also while frozen) a
+    /// reference pattern.
+    CapturePattern,
     /// Only acted on while replaying a trace.
     Replay(ReplayCommand),
 }
@@ -125,6 +128,13 @@ pub const BINDINGS: &[Binding] = &[
         label: "r",
         action: Action::ToggleRecording,
         help: "record on / off",
+        section: Section::General,
+    },
+    Binding {
+        chords: &[key('a')],
+        label: "a",
+        action: Action::CapturePattern,
+        help: "add as pattern",
         section: Section::General,
     },
     Binding {
@@ -273,6 +283,7 @@ mod tests {
         assert_eq!(char_key('-'), Some(Action::ZoomOut));
         assert_eq!(char_key('r'), Some(Action::ToggleRecording));
         assert_eq!(char_key('w'), Some(Action::ToggleLatencyKind));
+        assert_eq!(char_key('a'), Some(Action::CapturePattern));
         assert_eq!(
             char_key('p'),
             Some(Action::Replay(ReplayCommand::TogglePause))

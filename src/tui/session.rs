@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use tokio::sync::{mpsc, watch};
 
 use super::control::{Control, REPLAY_SPEED_FACTOR, ReplayCommand};
@@ -15,6 +15,7 @@ use super::event_loop::{self, LoopOptions};
 use super::terminal::{CrosstermEvents, TerminalGuard};
 use super::theme::Theme;
 use crate::cli::AnalysisArgs;
+use crate::config::Config;
 use crate::model::{LinkState, SourceEvent};
 use crate::pipeline::engines::{AnalysisConfig, Engines};
 use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot, library};
@@ -38,8 +39,8 @@ pub struct ScreenOptions {
     pub insecure: bool,
     /// Shown as the source's description.
     pub label: String,
-    /// What the engines run on.
-    pub analysis: AnalysisConfig,
+    /// What the engines run on, and what `a` captures.
+    pub settings: Settings,
 }
 
 /// Formulas the demo monitors on its `events` channel when none are given.
@@ -54,22 +55,51 @@ pub const DEMO_FORMULAS: [&str; 4] = [
     "(latency_ms < 50) U (queue_depth > 10)",
 ];
 
-/// The engines' configuration from the command line: the built-in patterns plus the user's,
-/// and the user's formulas (or `default_formulas` when there are none).
-pub fn analysis_config(
-    args: &AnalysisArgs,
-    default_formulas: &[&str],
-) -> anyhow::Result<AnalysisConfig> {
+/// What the command line and the configuration file ask for.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// What the engines run on.
+    pub analysis: AnalysisConfig,
+    /// Samples the `a` key captures as a pattern.
+    pub capture_samples: usize,
+    /// Where captured patterns are saved (`None`: for the run only).
+    pub pattern_dir: Option<PathBuf>,
+}
+
+/// The settings of a run: the configuration file (see [`crate::config`]) and the flags. The
+/// formulas are those of the flags and the file, or `default_formulas` when neither has any;
+/// the patterns are the built-in ones, the file's (its saved ones included) and the flags'.
+/// Two patterns of one name are an error naming it.
+pub fn settings(args: &AnalysisArgs, default_formulas: &[&str]) -> anyhow::Result<Settings> {
+    let config = Config::locate(args.config.as_deref())?;
     let mut patterns = library::builtin_patterns();
+    patterns.extend(config.patterns);
     for path in &args.patterns {
         patterns.push(library::load_pattern(path)?);
     }
-    let formulas = if args.formulas.is_empty() {
-        default_formulas.iter().map(|f| (*f).to_owned()).collect()
-    } else {
-        args.formulas.clone()
-    };
-    Ok(AnalysisConfig { formulas, patterns })
+    for (i, p) in patterns.iter().enumerate() {
+        if patterns[..i].iter().any(|q| q.name == p.name) {
+            let builtin: Vec<String> = library::builtin_patterns()
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+            bail!(
+                "two reference patterns are named {:?}; rename one (the built-in ones are {})",
+                p.name,
+                builtin.join(", ")
+            );
+        }
+    }
+    let mut formulas = args.formulas.clone();
+    formulas.extend(config.formulas);
+    if formulas.is_empty() {
+        formulas = default_formulas.iter().map(|f| (*f).to_owned()).collect();
+    }
+    Ok(Settings {
+        analysis: AnalysisConfig { formulas, patterns },
+        capture_samples: config.capture_samples,
+        pattern_dir: config.pattern_dir,
+    })
 }
 
 /// Where records come from.
@@ -88,9 +118,11 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
 
     let scheduler =
         Arc::new(Scheduler::new(SchedulerConfig::default()).context("cannot start the scheduler")?);
-    let engines =
-        Engines::new(scheduler.clone(), opts.analysis.clone()).map_err(anyhow::Error::msg)?;
-    let mut pipeline = Pipeline::new(opts.label.clone()).with_engines(engines);
+    let engines = Engines::new(scheduler.clone(), opts.settings.analysis.clone())
+        .map_err(anyhow::Error::msg)?;
+    let mut pipeline = Pipeline::new(opts.label.clone())
+        .with_engines(engines)
+        .with_pattern_dir(opts.settings.pattern_dir.clone());
     pipeline.set_insecure(opts.insecure);
     if let Some(path) = &opts.record {
         pipeline
@@ -122,6 +154,7 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
             let mut input = CrosstermEvents::new();
             let loop_opts = LoopOptions {
                 fps_cap: opts.fps_cap,
+                capture_samples: opts.settings.capture_samples,
                 ..LoopOptions::new(Theme::from_env())
             };
             event_loop::run(
@@ -203,6 +236,9 @@ async fn forward_controls(
             Control::ToggleRecording => {
                 let path = record_path.clone().unwrap_or_else(default_trace_path);
                 let _ = pipeline.send(PipelineCommand::ToggleRecording(path)).await;
+            }
+            Control::AddPattern(pattern) => {
+                let _ = pipeline.send(PipelineCommand::AddPattern(pattern)).await;
             }
             Control::Quit => return,
         }

@@ -1,15 +1,18 @@
 //! The status line: mode (LIVE / REPLAY ×speed / FROZEN / REC), the `--insecure` warning, the
-//! link, records received and missing, frames per second.
+//! link, the latest notice (a failed recording, an added pattern), records received and
+//! missing, frames per second.
 //!
 //! It always shows the latest snapshot, also while the panes are frozen, so the user sees that
 //! data keeps arriving.
+
+use std::time::Instant;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::pipeline::{LinkState, Snapshot};
-use crate::tui::app::{App, SourceMode};
+use crate::tui::app::{App, MESSAGE_TTL, SourceMode};
 use crate::tui::format;
 use crate::tui::theme::{ModeTag, Theme};
 
@@ -68,6 +71,10 @@ pub fn line<'a>(app: &App, latest: &'a Snapshot, theme: &Theme) -> Line<'a> {
     }
     spans.push(Span::raw(" "));
     spans.push(link_span(latest, theme));
+    if let Some(notice) = notice_span(app, latest, Instant::now(), theme) {
+        spans.push(Span::styled(" │ ", theme.muted()));
+        spans.push(notice);
+    }
 
     let separator = || Span::styled(" │ ", theme.muted());
     let missing: u64 = latest.channels.iter().map(|c| c.missing).sum();
@@ -86,6 +93,24 @@ pub fn line<'a>(app: &App, latest: &'a Snapshot, theme: &Theme) -> Line<'a> {
     spans.push(separator());
     spans.push(Span::raw(format!("{} fps", app.fps())));
     Line::from(spans)
+}
+
+/// The newer of the screen's own message and the pipeline's notice: a warning stays until
+/// something replaces it, news for [`MESSAGE_TTL`].
+fn notice_span(app: &App, latest: &Snapshot, now: Instant, theme: &Theme) -> Option<Span<'static>> {
+    let notice = latest
+        .source
+        .notice
+        .as_ref()
+        .filter(|n| n.warning || now.saturating_duration_since(n.at) < MESSAGE_TTL);
+    match (app.message(now), notice) {
+        (Some((text, at)), n) if n.is_none_or(|n| n.at <= at) => {
+            Some(Span::styled(text.to_owned(), theme.warning()))
+        }
+        (_, Some(n)) if n.warning => Some(Span::styled(n.text.clone(), theme.warning())),
+        (_, Some(n)) => Some(Span::styled(n.text.clone(), theme.good())),
+        (_, None) => None,
+    }
 }
 
 fn link_span<'a>(latest: &'a Snapshot, theme: &Theme) -> Span<'a> {
