@@ -2,7 +2,8 @@
 //! first) and repetition loops on text channels, with the pattern library in the title.
 //!
 //! On top, a sparkline of the focused channel's recent samples (the window the phase portrait
-//! draws) marks where the newest match on that channel lies, while it is still in the window.
+//! draws) marks where the newest match on that channel lies, while it is still in the window,
+//! and otherwise reminds that `a` makes the latest samples a pattern.
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
@@ -76,7 +77,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
     ])
     .areas(inner);
     if let Some(channel) = channel {
-        render_strip(frame, strip, channel, highlighted, theme);
+        render_strip(
+            frame,
+            strip,
+            channel,
+            highlighted,
+            app.capture_samples(),
+            theme,
+        );
     }
     render_matches(frame, matches, snapshot, highlighted, theme);
     render_repetitions(frame, repetitions, &analysis.repetitions, theme);
@@ -101,6 +109,7 @@ fn render_strip(
     area: Rect,
     channel: &ChannelSnapshot,
     highlighted: Option<&PatternMatchView>,
+    capture_samples: usize,
     theme: &Theme,
 ) {
     if area.height < 2 {
@@ -122,9 +131,10 @@ fn render_strip(
         ]),
         None => Line::styled(
             format!(
-                "{}: no match in the last {} samples",
+                "{}: no match in the last {} samples · a: add the last {} as a pattern",
                 channel.info.name,
-                format::count(series.len() as u64)
+                format::count(series.len() as u64),
+                capture_samples
             ),
             theme.muted(),
         ),
@@ -336,5 +346,24 @@ mod tests {
         let matches = [found(4, 7_000), found(4, 6_000)];
         assert_eq!(match_in_window(&c, &matches), None);
         assert_eq!(match_in_window(&c, &[]), None);
+    }
+
+    #[test]
+    fn without_a_match_the_strip_says_how_to_add_a_pattern() {
+        let c = channel(10_000, 2048);
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 3)).unwrap();
+        terminal
+            .draw(|frame| {
+                render_strip(frame, frame.area(), &c, None, 48, &Theme::NO_COLOR);
+            })
+            .unwrap();
+        let text = terminal.backend().to_string();
+        assert!(
+            text.contains(
+                "x: no match in the last 2,048 samples · a: add the last 48 as a pattern"
+            ),
+            "{text}"
+        );
     }
 }
