@@ -4,6 +4,7 @@
 //! channel's state, hands records to the recorder, and publishes an immutable [`Snapshot`] for
 //! the screen at a capped rate, only when something changed.
 
+pub mod benchmarks;
 mod channel;
 pub mod engines;
 pub mod library;
@@ -42,6 +43,9 @@ pub enum PipelineCommand {
     /// Search every numeric channel for this pattern from now on, and save it in the pattern
     /// directory. A taken name gets a `-2`, `-3`, … suffix; the outcome is the next notice.
     AddPattern(engines::PatternSpec),
+    /// The latest benchmark results against their budgets (the Benchmarks pane), read off
+    /// the pipeline's task; the next snapshots carry them.
+    SetBenchmarks(Arc<benchmarks::BenchReport>),
 }
 
 /// The pipeline's state: every channel of the current catalog and the link status.
@@ -59,6 +63,7 @@ pub struct Pipeline {
     pending_recording: Option<PathBuf>,
     /// Where added patterns are saved (`None`: they last for this run only).
     pattern_dir: Option<PathBuf>,
+    benchmarks: Option<Arc<benchmarks::BenchReport>>,
     /// Records of channels that are not in the catalog (dropped, but counted).
     pub unknown_channel_records: u64,
 }
@@ -78,6 +83,7 @@ impl Pipeline {
             engines: None,
             pending_recording: None,
             pattern_dir: None,
+            benchmarks: None,
             unknown_channel_records: 0,
         }
     }
@@ -211,6 +217,10 @@ impl Pipeline {
                 self.add_pattern(pattern);
                 Ok(())
             }
+            PipelineCommand::SetBenchmarks(report) => {
+                self.benchmarks = Some(report);
+                Ok(())
+            }
         }
     }
 
@@ -332,6 +342,7 @@ impl Pipeline {
             catalog: self.catalog.clone(),
             channels,
             analysis: self.analysis_snapshot(now),
+            benchmarks: self.benchmarks.clone(),
         }
     }
 

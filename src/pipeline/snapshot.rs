@@ -4,8 +4,10 @@
 //! one and never waits on the engines. Freezing the screen is keeping an old snapshot.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::benchmarks::BenchReport;
 use crate::model::{Catalog, ChannelId, ChannelInfo, LinkState, Value};
 use crate::scheduler::SchedulerStats;
 
@@ -20,6 +22,8 @@ pub struct Snapshot {
     pub channels: Vec<ChannelSnapshot>,
     /// What the engines found; filled as their results come back from the scheduler.
     pub analysis: AnalysisSnapshot,
+    /// Benchmark results against their budgets (Benchmarks pane), once read.
+    pub benchmarks: Option<Arc<BenchReport>>,
 }
 
 /// The engines' latest results, as the panes show them.

@@ -36,16 +36,18 @@ pub enum Pane {
     Patterns,
     Ltl,
     Scheduler,
+    Benchmarks,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Streams,
         Pane::Phase,
         Pane::Chaos,
         Pane::Patterns,
         Pane::Ltl,
         Pane::Scheduler,
+        Pane::Benchmarks,
     ];
 
     /// The pane's name as its title shows it.
@@ -57,6 +59,7 @@ impl Pane {
             Pane::Patterns => "Patterns",
             Pane::Ltl => "LTL",
             Pane::Scheduler => "Scheduler",
+            Pane::Benchmarks => "Benchmarks",
         }
     }
 
@@ -536,6 +539,7 @@ mod tests {
             Pane::Patterns,
             Pane::Ltl,
             Pane::Scheduler,
+            Pane::Benchmarks,
         ];
         for &pane in &order {
             assert_eq!(app.focus(), pane);
@@ -545,9 +549,10 @@ mod tests {
         app.apply(Action::FocusPrevious, &snap);
         assert_eq!(
             app.focus(),
-            Pane::Scheduler,
+            Pane::Benchmarks,
             "Shift-Tab wraps the other way"
         );
+        app.apply(Action::FocusPrevious, &snap);
         app.apply(Action::FocusPrevious, &snap);
         assert_eq!(app.focus(), Pane::Ltl);
         assert_eq!(app.expanded(), None);

@@ -50,6 +50,52 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// A benchmark time, three significant figures: `84.0 ns`, `22.5 µs`, `1.50 ms`, `2.31 s`.
+pub fn nanos(ns: f64) -> String {
+    if !ns.is_finite() || ns < 0.0 {
+        return "—".to_string();
+    }
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    format!("{} {unit}", three_figures(value))
+}
+
+/// A rate per second with an SI prefix, three significant figures: `950/s`, `12.3 k/s`,
+/// `10.0 M/s`.
+pub fn per_second(rate: f64) -> String {
+    if !rate.is_finite() || rate < 0.0 {
+        return "—".to_string();
+    }
+    let (value, prefix) = if rate < 1e3 {
+        (rate, "")
+    } else if rate < 1e6 {
+        (rate / 1e3, " k")
+    } else if rate < 1e9 {
+        (rate / 1e6, " M")
+    } else {
+        (rate / 1e9, " G")
+    };
+    format!("{}{prefix}/s", three_figures(value))
+}
+
+/// `value` (below 1000) with three significant figures.
+fn three_figures(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
 /// A position on a trace's clock, from nanoseconds: `12.3 s`, `4 m 07 s`.
 pub fn clock_ns(ns: u64) -> String {
     let s = ns as f64 / 1e9;
@@ -102,5 +148,19 @@ mod tests {
         assert_eq!(speed(0.5), "×0.5");
         assert_eq!(speed(0.125), "×0.125");
         assert_eq!(speed(0.0), "max");
+    }
+
+    #[test]
+    fn benchmark_times_and_rates() {
+        assert_eq!(nanos(84.0), "84.0 ns");
+        assert_eq!(nanos(22_480.0), "22.5 µs");
+        assert_eq!(nanos(1_500_000.0), "1.50 ms");
+        assert_eq!(nanos(287e6), "287 ms");
+        assert_eq!(nanos(2.31e9), "2.31 s");
+        assert_eq!(nanos(f64::NAN), "—");
+        assert_eq!(per_second(950.0), "950/s");
+        assert_eq!(per_second(12_340.0), "12.3 k/s");
+        assert_eq!(per_second(1e7), "10.0 M/s");
+        assert_eq!(per_second(-1.0), "—");
     }
 }

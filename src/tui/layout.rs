@@ -1,9 +1,10 @@
 //! Where each pane goes.
 //!
 //! Below [`MIN_WIDTH`]×[`MIN_HEIGHT`] the screen shows "terminal too small" instead. From
-//! [`GRID_MIN_WIDTH`]×[`GRID_MIN_HEIGHT`] all six panes are shown at once: on the left the Streams
+//! [`GRID_MIN_WIDTH`]×[`GRID_MIN_HEIGHT`] the panes are shown at once: on the left the Streams
 //! table, the Patterns and the LTL panes; on the right the phase portrait (about square) beside
-//! the Chaos pane, and the Scheduler pane below them. On smaller screens the layout is compact:
+//! the Chaos pane, and below them the performance slot, which holds the Scheduler pane, or the
+//! Benchmarks pane while that has the focus. On smaller screens the layout is compact:
 //! the Streams table and one other pane, the focused one (the phase portrait while the table
 //! has the focus), so `Tab` walks through every pane; the portrait-sized pane goes beside the
 //! table from [`WIDE_MIN_WIDTH`] columns and under it below. An expanded pane takes the body.
@@ -57,7 +58,10 @@ pub struct PaneAreas {
     pub patterns: Option<Rect>,
     pub ltl: Option<Rect>,
     pub scheduler: Option<Rect>,
+    pub benchmarks: Option<Rect>,
     pub status: Rect,
+    /// The grid layout, where the Scheduler and Benchmarks panes take turns in one slot.
+    pub grid: bool,
 }
 
 impl PaneAreas {
@@ -69,7 +73,9 @@ impl PaneAreas {
             patterns: None,
             ltl: None,
             scheduler: None,
+            benchmarks: None,
             status,
+            grid: false,
         }
     }
 
@@ -81,6 +87,7 @@ impl PaneAreas {
             Pane::Patterns => &mut self.patterns,
             Pane::Ltl => &mut self.ltl,
             Pane::Scheduler => &mut self.scheduler,
+            Pane::Benchmarks => &mut self.benchmarks,
         }
     }
 
@@ -93,12 +100,16 @@ impl PaneAreas {
             Pane::Patterns => self.patterns,
             Pane::Ltl => self.ltl,
             Pane::Scheduler => self.scheduler,
+            Pane::Benchmarks => self.benchmarks,
         }
     }
 
-    /// True when some pane is not shown, so `Tab` is how the user reaches it.
+    /// True when some pane is not shown, so `Tab` is how the user reaches it. In the grid,
+    /// the Scheduler and Benchmarks panes taking turns in their slot does not count.
     pub fn hides_some(&self) -> bool {
-        Pane::ALL.iter().any(|&p| self.get(p).is_none())
+        Pane::ALL.iter().any(|&p| {
+            self.get(p).is_none() && !(self.grid && matches!(p, Pane::Scheduler | Pane::Benchmarks))
+        })
     }
 }
 
@@ -145,7 +156,12 @@ pub fn screen_layout(
         areas.chaos = Some(chaos);
         areas.patterns = Some(patterns);
         areas.ltl = Some(ltl);
-        areas.scheduler = Some(scheduler);
+        if focus == Pane::Benchmarks {
+            areas.benchmarks = Some(scheduler);
+        } else {
+            areas.scheduler = Some(scheduler);
+        }
+        areas.grid = true;
     } else {
         // Compact: the table and the focused pane (the portrait while the table has the focus).
         let second = if focus == Pane::Streams {

@@ -32,6 +32,7 @@ pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
                     Pane::Patterns => panes::patterns::render,
                     Pane::Ltl => panes::ltl::render,
                     Pane::Scheduler => panes::scheduler::render,
+                    Pane::Benchmarks => panes::benchmarks::render,
                 };
                 draw(frame, rect, app, displayed, theme);
             }
@@ -45,12 +46,14 @@ pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
 }
 
 /// When some panes are not shown, the bottom border of the pane that `Tab` replaces says which
-/// of the six it is and which comes next: ` 3/6 · Tab ▸ Patterns `.
+/// of the seven it is and which comes next: ` 3/7 · Tab ▸ Patterns `. In the grid that is only
+/// the slot the Scheduler and Benchmarks panes share, while one of them has the focus.
 fn render_tab_hint(frame: &mut Frame, areas: &PaneAreas, app: &App, theme: &Theme) {
-    if !areas.hides_some() {
+    let focus = app.focus();
+    let turn_taking = areas.grid && matches!(focus, Pane::Scheduler | Pane::Benchmarks);
+    if !areas.hides_some() && !turn_taking {
         return;
     }
-    let focus = app.focus();
     let shown =
         if areas.get(focus).is_some() && (focus != Pane::Streams || app.expanded().is_some()) {
             focus
@@ -179,15 +182,32 @@ mod tests {
 
     #[test]
     fn the_grid_shows_every_pane_without_a_tab_hint() {
-        let latest = demo_snapshot(POINTS);
-        let text = draw(160, 48, &App::new(), &latest, Theme::NO_COLOR).to_string();
+        let latest = Arc::new(demo_snapshot(POINTS));
+        let mut app = App::new();
+        let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
         for pane in Pane::ALL {
-            assert!(
+            assert_eq!(
                 text.contains(&format!("┌ {} ", pane.title())),
+                pane != Pane::Benchmarks,
                 "{pane:?}:\n{text}"
             );
         }
         assert!(!text.contains("Tab ▸"), "{text}");
+
+        // The Benchmarks pane takes the Scheduler's slot while it has the focus, and the slot
+        // says so.
+        app.apply(Action::FocusPrevious, &latest);
+        assert_eq!(app.focus(), Pane::Benchmarks);
+        let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
+        assert!(
+            text.contains("┌ Benchmarks · 4/5 measured within budget"),
+            "{text}"
+        );
+        assert!(!text.contains("┌ Scheduler "), "{text}");
+        assert!(text.contains("7/7 · Tab ▸ Streams"), "{text}");
+        app.apply(Action::FocusPrevious, &latest);
+        let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
+        assert!(text.contains("6/7 · Tab ▸ Benchmarks"), "{text}");
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //! from fixed latency samples.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Value};
+use crate::pipeline::benchmarks::{BenchReport, BenchResult};
 use crate::pipeline::{
     AnalysisSnapshot, ChannelSnapshot, ChaosView, FormulaStatus, FormulaView, LinkState,
     PatternMatchView, RepetitionView, Snapshot, SourceStatus,
@@ -104,6 +107,37 @@ fn info(
 }
 
 /// A connected demo source with eight channels of `points` recent samples each.
+/// Made-up criterion results for some of the shipped budgets: within, over, not comparable,
+/// and the rest not run.
+pub fn bench_report() -> BenchReport {
+    let result =
+        |id: &str, median_ns: f64, elements: Option<u64>, change: Option<f64>| BenchResult {
+            id: id.to_string(),
+            median_ns,
+            elements,
+            change,
+            modified: None,
+        };
+    let results = [
+        result("dtw/full/abs/100", 5_400.0, None, Some(-0.02)),
+        result("edit/levenshtein/large/1000", 41_000.0, None, Some(0.09)),
+        result("edit/levenshtein/small/1000", 24_500.0, None, None),
+        result(
+            "search/best_match/abs/128/1M",
+            95e6,
+            Some(1_000_000),
+            Some(-0.31),
+        ),
+        result("schedule_one_task/submit_detached", 84.0, None, None),
+        result("classify", 1_200.0, None, None),
+    ];
+    let budgets = crate::pipeline::benchmarks::budgets().unwrap_or_default();
+    BenchReport {
+        dir: PathBuf::from("target/criterion"),
+        ..BenchReport::check(&results, &budgets)
+    }
+}
+
 pub fn demo_snapshot(points: usize) -> Snapshot {
     let lorenz_xyz = flow(lorenz, [1.0, 1.0, 1.0], points);
     let rossler_xyz = flow(rossler, [1.0, 1.0, 0.0], points);
@@ -237,6 +271,7 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
         },
         channels,
         analysis,
+        benchmarks: Some(Arc::new(bench_report())),
     }
 }
 

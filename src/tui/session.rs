@@ -17,6 +17,7 @@ use super::theme::Theme;
 use crate::cli::AnalysisArgs;
 use crate::config::Config;
 use crate::model::{LinkState, SourceEvent};
+use crate::pipeline::benchmarks::{self, BenchReport};
 use crate::pipeline::engines::{AnalysisConfig, Engines};
 use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot, library};
 use crate::scheduler::{Scheduler, SchedulerConfig};
@@ -26,6 +27,10 @@ use crate::transport::tls::Trust;
 
 /// How often the plain-text mode prints a summary.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the Benchmarks pane's results are read again (a `cargo bench` in another
+/// terminal shows up within this).
+const BENCHMARK_POLL: Duration = Duration::from_secs(5);
 
 /// Events buffered between a source and the pipeline.
 const SOURCE_QUEUE: usize = 1024;
@@ -149,6 +154,10 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
             replay_tx,
             opts.record.clone(),
         ));
+        let benchmarks = tokio::spawn(watch_benchmarks(
+            benchmarks::default_results_dir(),
+            commands_tx.clone(),
+        ));
         let outcome = {
             let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
             let mut input = CrosstermEvents::new();
@@ -168,6 +177,7 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
             // `guard` drops here: the terminal is restored before anything is printed.
         };
         controls.abort();
+        benchmarks.abort();
         outcome.map(|_| ()).map_err(anyhow::Error::from)
     } else {
         eprintln!(
@@ -203,6 +213,33 @@ async fn bridge_client(mut client: ClientHandle, events: mpsc::Sender<SourceEven
             })]
         });
         if !pipeline::send_all(&events, forwarded).await {
+            return;
+        }
+    }
+}
+
+/// Reads criterion's results in `dir` against the budgets now and every
+/// [`BENCHMARK_POLL`], off the async threads, and hands the pipeline each report that differs
+/// from the last (the Benchmarks pane). Ends when the pipeline is gone.
+async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>) {
+    let mut last: Option<Arc<BenchReport>> = None;
+    let mut poll = tokio::time::interval(BENCHMARK_POLL);
+    loop {
+        poll.tick().await;
+        let read = dir.clone();
+        let Ok(report) = tokio::task::spawn_blocking(move || BenchReport::load(&read)).await else {
+            return;
+        };
+        if last.as_deref() == Some(&report) {
+            continue;
+        }
+        let report = Arc::new(report);
+        last = Some(report.clone());
+        if pipeline
+            .send(PipelineCommand::SetBenchmarks(report))
+            .await
+            .is_err()
+        {
             return;
         }
     }

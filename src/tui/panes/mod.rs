@@ -1,5 +1,6 @@
 //! One file per pane. Each draws from the app state and a snapshot, nothing else.
 
+pub mod benchmarks;
 pub mod chaos;
 pub mod help;
 pub mod ltl;
@@ -470,6 +471,44 @@ mod tests {
             classes,
             shed_by_label: vec![("low meta on sine".to_string(), 17)],
         }
+    }
+
+    #[test]
+    fn benchmarks_pane_checks_results_against_the_budgets() {
+        let snap = demo_snapshot(16);
+        let backend = draw_pane(96, 22, |f, area| {
+            super::benchmarks::render(f, area, &App::new(), &snap, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        for expected in [
+            "Benchmarks · 4/5 measured within budget",
+            "✓ dtw/full/abs/100",
+            "5.40 µs ≤ 15.0 µs",
+            "✗ edit/levenshtein/large/1000",
+            "41.0 µs ≤ 30.0 µs",
+            "+9%",
+            "10.5 M/s ≥ 10.0 M/s",
+            "−31%",
+            "· edit/lcs/*/1000",
+            "not run ≤ 20.0 µs",
+            "from target/criterion · 1 more without a budget",
+        ] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+        // No results read yet: the title says so and nothing else is drawn.
+        let empty = Snapshot {
+            benchmarks: None,
+            ..demo_snapshot(16)
+        };
+        let backend = draw_pane(60, 6, |f, area| {
+            super::benchmarks::render(f, area, &App::new(), &empty, &Theme::NO_COLOR);
+        });
+        assert!(
+            backend
+                .to_string()
+                .contains("Benchmarks · reading results…")
+        );
     }
 
     #[test]
