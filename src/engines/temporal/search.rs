@@ -25,12 +25,17 @@
 //! chunks ordered by decreasing Σ|qᵢ| (the suite's reordering, per chunk).
 //!
 //! Matches. A window matches when its distance is at most the threshold. Neighbouring
-//! windows of a good match are good matches too, so overlapping matches are resolved: a
-//! matching window becomes *pending*; a later window that starts less than `exclusion`
-//! samples after it (the query's length by default: reported matches never overlap) replaces
-//! it only when strictly closer; the pending match is reported once the first window outside
-//! its exclusion zone has been examined. While a match is pending, its distance is the bound
-//! of the cascade, which prunes further.
+//! windows of a good match are good matches too (a shifted window warps onto the same
+//! pattern within the band), so overlapping matches are resolved to the best of their group:
+//! the first matching window becomes *pending*; a later window that starts less than
+//! `exclusion` samples after the pending one (the query's length by default: reported matches
+//! never overlap) replaces it only when strictly closer, and the zone then runs from the
+//! replacement; the pending match is reported once the first window outside its exclusion
+//! zone has been examined. So what is reported is the lowest distance of its group (ties to
+//! the earliest window), never merely the first window under the threshold, which can lie up
+//! to the band width off the best alignment. While a match is pending, its distance is the
+//! bound of the cascade, which prunes further. [`StreamingSearch::finish`] reports a group
+//! still open at the end of the series.
 //!
 //! Latency: the window starting at `s` is examined when sample `s + m − 1 + r` arrives (the
 //! window's envelope needs `r` samples of look-ahead); a match is reported once the window
@@ -1293,6 +1298,80 @@ mod tests {
         for pair in found.windows(2) {
             assert!(pair[1].start >= pair[0].start + query.len() as u64);
         }
+    }
+
+    #[test]
+    fn a_match_is_the_best_window_of_its_group_not_the_first_under_the_threshold() {
+        // A smooth pattern planted at 2000: the windows a few samples before it warp onto it
+        // within the band and come under the threshold first; the report must be the planted
+        // window itself, the lowest distance of the group, as brute force says.
+        let mut series = random_walk(41, 4000);
+        let query: Vec<f64> = (0..96).map(|i| (i as f64 / 9.0).sin() * 4.0).collect();
+        let planted = 2000;
+        for (k, &v) in query.iter().enumerate() {
+            series[planted + k] = 30.0 + 2.5 * v;
+        }
+        let band = 9;
+        for cost in [DtwCost::Absolute, DtwCost::Squared] {
+            let p = profile(&series, &query, band, cost);
+            let best = p[planted - 96..planted + 96]
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            // A threshold that lets in several windows before the best one.
+            let threshold = p[planted - 4].max(best * 2.0 + 1e-3);
+            let first_under = p.iter().position(|&d| d <= threshold).unwrap();
+            assert!(first_under < planted, "{cost:?}: the test needs an earlier window");
+            let config = SearchConfig {
+                band,
+                threshold,
+                cost,
+                exclusion: None,
+            };
+            let mut search = StreamingSearch::new(&query, config).unwrap();
+            let mut found = Vec::new();
+            search.extend(&series, &mut found);
+            // Nothing reported before the group is over: the pending match waits for the
+            // window `exclusion` samples after it.
+            assert!(found.iter().all(|f| f.start != first_under as u64));
+            found.extend(search.finish());
+            let reported = found
+                .iter()
+                .find(|f| f.start.abs_diff(planted as u64) < 96)
+                .unwrap_or_else(|| panic!("{cost:?}: no match near the planted pattern"));
+            assert_eq!(reported.start, planted as u64, "{cost:?}");
+            assert!((reported.distance - best).abs() <= 1e-9 * best.max(1.0));
+            assert!(reported.distance < p[first_under], "{cost:?}");
+        }
+    }
+
+    #[test]
+    fn finish_reports_a_group_still_open_at_the_end() {
+        // The best window is the very last one: its group is still pending when the series
+        // ends, and `finish` must report it (not the first window under the threshold).
+        let mut series = random_walk(43, 600);
+        let query: Vec<f64> = (0..50).map(|i| (i as f64 / 5.0).cos() * 3.0).collect();
+        let last = series.len() - query.len();
+        for (k, &v) in query.iter().enumerate() {
+            series[last + k] = -7.0 + 0.5 * v;
+        }
+        let band = 5;
+        let p = profile(&series, &query, band, DtwCost::Squared);
+        let threshold = p[last - 3].max(1e-3);
+        let config = SearchConfig {
+            band,
+            threshold,
+            cost: DtwCost::Squared,
+            exclusion: None,
+        };
+        let mut search = StreamingSearch::new(&query, config).unwrap();
+        let mut found = Vec::new();
+        search.extend(&series, &mut found);
+        assert!(found.iter().all(|f| f.start + (query.len() as u64) <= last as u64));
+        let tail = search.finish();
+        assert_eq!(tail.len(), 1);
+        assert_eq!(tail[0].start, last as u64);
+        assert!(tail[0].distance < 1e-6);
     }
 
     #[test]
