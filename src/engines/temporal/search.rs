@@ -1321,7 +1321,10 @@ mod tests {
             // A threshold that lets in several windows before the best one.
             let threshold = p[planted - 4].max(best * 2.0 + 1e-3);
             let first_under = p.iter().position(|&d| d <= threshold).unwrap();
-            assert!(first_under < planted, "{cost:?}: the test needs an earlier window");
+            assert!(
+                first_under < planted,
+                "{cost:?}: the test needs an earlier window"
+            );
             let config = SearchConfig {
                 band,
                 threshold,
@@ -1367,7 +1370,11 @@ mod tests {
         let mut search = StreamingSearch::new(&query, config).unwrap();
         let mut found = Vec::new();
         search.extend(&series, &mut found);
-        assert!(found.iter().all(|f| f.start + (query.len() as u64) <= last as u64));
+        assert!(
+            found
+                .iter()
+                .all(|f| f.start + (query.len() as u64) <= last as u64)
+        );
         let tail = search.finish();
         assert_eq!(tail.len(), 1);
         assert_eq!(tail[0].start, last as u64);
