@@ -120,6 +120,7 @@ pub(crate) fn levenshtein(
     let high = (bound - length_gap).div_euclid(2);
     let block_of_row = |row: i64| ((row - 1) / WORD as i64) as usize;
     let rows_in_block = |w: usize| (((w + 1) * WORD).min(m) - w * WORD) as i64;
+    let bottom_bit = |w: usize| if w == blocks - 1 { last_bit } else { WORD - 1 };
 
     // (positive, negative) vertical deltas of each block, side by side for locality.
     let mut vertical = vec![(!0u64, 0u64); blocks];
@@ -127,31 +128,94 @@ pub(crate) fn levenshtein(
     // far and `last_bottom` the value at its bottom row in the last column computed.
     let mut last = block_of_row((1 + high).min(m_i));
     let mut last_bottom = ((last + 1) * WORD).min(m) as i64;
-    for (j, id) in text.enumerate() {
-        let column = j as i64 + 1;
+    // The blocks column `column` computes, `first..=last`; `last_bottom` moves to the value
+    // a block entering at the bottom starts from (+1 per row below the block above).
+    let enter_column = |column: i64, last: &mut usize, last_bottom: &mut i64| {
         let first = block_of_row((column + low).max(1));
         let lowest = block_of_row((column + high).min(m_i));
-        if lowest > last {
+        if lowest > *last {
             // One block enters per column (the band moves down one row per column).
-            last_bottom += rows_in_block(lowest);
-            last = lowest;
+            *last_bottom += rows_in_block(lowest);
+            *last = lowest;
         }
-        let eqs = pm.row(id);
-        let (body, tail) = vertical[first..=last].split_at_mut(last - first);
-        let (mut pos, mut neg) = (1u64, 0u64);
-        for ((pv, mv), &eq) in body.iter_mut().zip(&eqs[first..last]) {
-            let (ph, mh) = advance_block(pv, mv, eq, pos, neg);
-            pos = ph >> 63;
-            neg = mh >> 63;
-        }
-        let (pv, mv) = &mut tail[0];
-        let (ph, mh) = advance_block(pv, mv, eqs[last], pos, neg);
-        let bit = if last == blocks - 1 {
-            last_bit
-        } else {
-            WORD - 1
+        first
+    };
+    let mut text = text;
+    let mut column = 0i64;
+    loop {
+        let (Some(id1), second) = (text.next(), text.next()) else {
+            break;
         };
-        last_bottom += score_delta(ph, mh, bit);
+        column += 1;
+        let first1 = enter_column(column, &mut last, &mut last_bottom);
+        let last1 = last;
+        let eqs1 = pm.row(id1);
+        let Some(id2) = second else {
+            // A last, unpaired column.
+            let (body, tail) = vertical[first1..=last1].split_at_mut(last1 - first1);
+            let (mut pos, mut neg) = (1u64, 0u64);
+            for ((pv, mv), &eq) in body.iter_mut().zip(&eqs1[first1..last1]) {
+                let (ph, mh) = advance_block(pv, mv, eq, pos, neg);
+                pos = ph >> 63;
+                neg = mh >> 63;
+            }
+            let (pv, mv) = &mut tail[0];
+            let (ph, mh) = advance_block(pv, mv, eqs1[last1], pos, neg);
+            last_bottom += score_delta(ph, mh, bottom_bit(last1));
+            break;
+        };
+        // Two columns per pass over the blocks: block w of column j + 1 needs block w of
+        // column j and block w − 1 of column j + 1, so the two carry chains run side by side
+        // (one block apart) and the processor overlaps them.
+        let eqs2 = pm.row(id2);
+        let (mut pos1, mut neg1) = (1u64, 0u64);
+        let (mut pos2, mut neg2) = (1u64, 0u64);
+        let first2 = block_of_row((column + 1 + low).max(1));
+        // Blocks only the first column computes (the band's top moved down past them).
+        for w in first1..first2.min(last1 + 1) {
+            let (pv, mv) = &mut vertical[w];
+            let (ph, mh) = advance_block(pv, mv, eqs1[w], pos1, neg1);
+            pos1 = ph >> 63;
+            neg1 = mh >> 63;
+        }
+        // Blocks both compute, but for the first column's last one.
+        let shared = first2.max(first1)..last1;
+        for ((pv, mv), (&eq1, &eq2)) in vertical[shared.clone()]
+            .iter_mut()
+            .zip(eqs1[shared.clone()].iter().zip(&eqs2[shared]))
+        {
+            let (ph, mh) = advance_block(pv, mv, eq1, pos1, neg1);
+            pos1 = ph >> 63;
+            neg1 = mh >> 63;
+            let (ph, mh) = advance_block(pv, mv, eq2, pos2, neg2);
+            pos2 = ph >> 63;
+            neg2 = mh >> 63;
+        }
+        // The first column's last block, with its score, then the second column there.
+        {
+            let (pv, mv) = &mut vertical[last1];
+            let (ph, mh) = advance_block(pv, mv, eqs1[last1], pos1, neg1);
+            last_bottom += score_delta(ph, mh, bottom_bit(last1));
+        }
+        column += 1;
+        let first2 = enter_column(column, &mut last, &mut last_bottom);
+        let last2 = last;
+        let mut w = last1.max(first2);
+        if first2 > last1 {
+            // The second column starts below the first one's blocks: its top block takes +1.
+            (pos2, neg2) = (1, 0);
+        }
+        loop {
+            let (pv, mv) = &mut vertical[w];
+            let (ph, mh) = advance_block(pv, mv, eqs2[w], pos2, neg2);
+            if w == last2 {
+                last_bottom += score_delta(ph, mh, bottom_bit(last2));
+                break;
+            }
+            pos2 = ph >> 63;
+            neg2 = mh >> 63;
+            w += 1;
+        }
     }
     last_bottom as usize
 }
