@@ -198,21 +198,21 @@ pub(crate) fn levenshtein(
         let eqs2 = pm.row(id2);
         let (mut pos1, mut neg1) = (1u64, 0u64);
         let (mut pos2, mut neg2) = (1u64, 0u64);
-        let band = first..last;
-        for (w, ((pv, mv), (&eq1, &eq2))) in vertical[band.clone()]
+        if first < last {
+            let (pv, mv) = &mut vertical[first];
+            let (ph1, mh1) = advance_block(pv, mv, eqs1[first], pos1, neg1);
+            let (ph2, mh2) = advance_block(pv, mv, eqs2[first], pos2, neg2);
+            first_bottom += score_delta(ph1, mh1, WORD - 1) + score_delta(ph2, mh2, WORD - 1);
+            (pos1, neg1, pos2, neg2) = (ph1 >> 63, mh1 >> 63, ph2 >> 63, mh2 >> 63);
+        }
+        let middle = (first + 1).min(last)..last;
+        for ((pv, mv), (&eq1, &eq2)) in vertical[middle.clone()]
             .iter_mut()
-            .zip(eqs1[band.clone()].iter().zip(&eqs2[band]))
-            .enumerate()
+            .zip(eqs1[middle.clone()].iter().zip(&eqs2[middle]))
         {
             let (ph1, mh1) = advance_block(pv, mv, eq1, pos1, neg1);
             let (ph2, mh2) = advance_block(pv, mv, eq2, pos2, neg2);
-            if w == 0 {
-                first_bottom += score_delta(ph1, mh1, WORD - 1) + score_delta(ph2, mh2, WORD - 1);
-            }
-            pos1 = ph1 >> 63;
-            neg1 = mh1 >> 63;
-            pos2 = ph2 >> 63;
-            neg2 = mh2 >> 63;
+            (pos1, neg1, pos2, neg2) = (ph1 >> 63, mh1 >> 63, ph2 >> 63, mh2 >> 63);
         }
         let (pv, mv) = &mut vertical[last];
         let (ph1, mh1) = advance_block(pv, mv, eqs1[last], pos1, neg1);
@@ -261,17 +261,17 @@ impl BandEdge {
     /// `c_t = m − n + j + t`, a cell `i` of the block is bounded below both by
     /// `bottom − (R − i) − t + |c_t − i|`, non-decreasing in `i` (the top row decides), and by
     /// `above − (i − r₀ + 1) − t + |c_t − i|`, non-increasing in `i` (the bottom row
-    /// decides); either bound above `k` everywhere rules the block out.
+    /// decides); either bound above `k` everywhere rules the block out. Each bound has the
+    /// form `x − t + |c₀ + t − r|`, which does not increase with `t` (a step of `t` changes it
+    /// by −2 or 0), so column `j + 2` is the one to check.
     fn all_out(&self, w: usize, bottom: i64, above: Option<i64>, j: i64, k: i64) -> bool {
         let (top, bottom_row) = (self.top_row(w), self.bottom_row(w));
-        (1..=2).all(|t| {
-            let c = self.m - self.n + j + t;
-            let from_below = bottom - (bottom_row - top) - t + (c - top).abs();
-            let from_above = above.map_or(i64::MIN, |above| {
-                above - (bottom_row - top + 1) - t + (c - bottom_row).abs()
-            });
-            from_below.max(from_above) > k
-        })
+        let (t, c) = (2, self.m - self.n + j + 2);
+        let from_below = bottom - (bottom_row - top) - t + (c - top).abs();
+        let from_above = above.map_or(i64::MIN, |above| {
+            above - (bottom_row - top + 1) - t + (c - bottom_row).abs()
+        });
+        from_below.max(from_above) > k
     }
 
     /// True when block `w` lies wholly above Ukkonen's diagonal band of column `j + 1` (and so
@@ -286,13 +286,12 @@ impl BandEdge {
     /// True when a cell of block `w`, just below the band's last block (whose bottom row holds
     /// `above` in column `j`), might be on a path of cost at most `k` in column `j + 1` or
     /// `j + 2`. A cell `i` below the row `R` above is bounded by `above − t − (i − R) +
-    /// |c_t − i|`, non-increasing in `i`, so the block's bottom row decides.
+    /// |c_t − i|`, non-increasing in `i`, so the block's bottom row decides; it does not
+    /// increase with `t` either (see [`BandEdge::all_out`]), so column `j + 2` decides.
     fn may_enter(&self, w: usize, above: i64, j: i64, k: i64) -> bool {
         let (r, bottom_row) = (self.top_row(w) - 1, self.bottom_row(w));
-        (1..=2).any(|t| {
-            let c = self.m - self.n + j + t;
-            above - t - (bottom_row - r) + (c - bottom_row).abs() <= k
-        })
+        let (t, c) = (2, self.m - self.n + j + 2);
+        above - t - (bottom_row - r) + (c - bottom_row).abs() <= k
     }
 }
 
