@@ -262,28 +262,28 @@ struct SegmentRings {
     singles: [[f64; 4]; PAA_SEGMENT],
     pairs: [[f64; 4]; PAA_SEGMENT],
     quads: [[f64; 4]; PAA_SEGMENT],
-    /// Per phase, per quantity: `2 · segments` values, each written twice (`t` and
-    /// `t + segments`) so the newest `segments` are one slice.
-    values: Vec<[Vec<f64>; 4]>,
+    /// For phase `p` and quantity `q`, `2 · segments` values from `(4p + q) · 2 · segments`,
+    /// each written twice (`t` and `t + segments`) so the newest `segments` are one slice.
+    values: Vec<f64>,
     /// Per phase, the slot of the next write (that of the oldest value).
-    next: Vec<usize>,
+    next: [usize; PAA_SEGMENT],
 }
 
 // The pairwise tree of `SegmentRings::push` is written for segments of eight.
 const _: () = assert!(PAA_SEGMENT == 8);
 
+/// `c mod PAA_SEGMENT`.
+const PHASE_MASK: u64 = PAA_SEGMENT as u64 - 1;
+
 impl SegmentRings {
     fn new(segments: usize) -> Self {
-        let phases = if segments == 0 { 0 } else { PAA_SEGMENT };
         SegmentRings {
             segments,
             singles: [[0.0; 4]; PAA_SEGMENT],
             pairs: [[0.0; 4]; PAA_SEGMENT],
             quads: [[0.0; 4]; PAA_SEGMENT],
-            values: (0..phases)
-                .map(|_| std::array::from_fn(|_| vec![0.0; 2 * segments]))
-                .collect(),
-            next: vec![0; phases],
+            values: vec![0.0; PAA_SEGMENT * 4 * 2 * segments],
+            next: [0; PAA_SEGMENT],
         }
     }
 
@@ -291,17 +291,18 @@ impl SegmentRings {
     /// means over the eight centres ending there.
     #[inline]
     fn push(&mut self, centre: u64, values: [f64; 4]) {
-        let phase = (centre % PAA_SEGMENT as u64) as usize;
-        let back = |k: usize| (phase + PAA_SEGMENT - k) % PAA_SEGMENT;
-        let add = |a: [f64; 4], b: [f64; 4]| std::array::from_fn::<f64, 4, _>(|q| a[q] + b[q]);
-        let pair = add(values, self.singles[back(1)]);
-        let quad = add(pair, self.pairs[back(2)]);
-        let eight = add(quad, self.quads[back(4)]);
+        let phase = (centre & PHASE_MASK) as usize;
+        let back = |k: u64| (centre.wrapping_sub(k) & PHASE_MASK) as usize;
+        let pair: [f64; 4] = std::array::from_fn(|q| values[q] + self.singles[back(1)][q]);
+        let quad: [f64; 4] = std::array::from_fn(|q| pair[q] + self.pairs[back(2)][q]);
+        let eight: [f64; 4] = std::array::from_fn(|q| quad[q] + self.quads[back(4)][q]);
         self.singles[phase] = values;
         self.pairs[phase] = pair;
         self.quads[phase] = quad;
         let slot = self.next[phase];
-        for (ring, v) in self.values[phase].iter_mut().zip(eight) {
+        let span = 2 * self.segments;
+        let rings = &mut self.values[phase * 4 * span..(phase + 1) * 4 * span];
+        for (ring, v) in rings.chunks_exact_mut(span).zip(eight) {
             let mean = v * (1.0 / PAA_SEGMENT as f64);
             ring[slot] = mean;
             ring[slot + self.segments] = mean;
@@ -317,10 +318,13 @@ impl SegmentRings {
     /// has been processed: `[samples, upper, lower, magnitude]`.
     #[inline]
     fn window(&self, start: u64) -> [&[f64]; 4] {
-        let phase = ((start + PAA_SEGMENT as u64 - 1) % PAA_SEGMENT as u64) as usize;
+        let phase = (start.wrapping_add(PHASE_MASK) & PHASE_MASK) as usize;
         let slot = self.next[phase];
-        let rings = &self.values[phase];
-        std::array::from_fn(|q| &rings[q][slot..slot + self.segments])
+        let span = 2 * self.segments;
+        std::array::from_fn(|q| {
+            let ring = (phase * 4 + q) * span;
+            &self.values[ring + slot..ring + slot + self.segments]
+        })
     }
 }
 
@@ -643,18 +647,19 @@ impl StreamingSearch {
         self.windows_to_resum -= 1;
         if self.windows_to_resum == 0 {
             self.windows_to_resum = self.m as u64 * RESUM_EVERY_QUERY_LENGTHS;
-            let finite = || {
-                window[first..first + self.m]
-                    .iter()
-                    .filter(|v| v.is_finite())
-            };
-            let (total, count) = finite().fold((0.0, 0usize), |(s, n), &v| (s + v, n + 1));
-            self.origin = if count > 0 { total / count as f64 } else { 0.0 };
-            let origin = self.origin;
-            let (s, s2) = finite().fold((0.0, 0.0), |(s, s2), &v| {
-                let d = v - origin;
-                (s + d, s2 + d * d)
-            });
+            // The new origin is the window's mean as the running sums have it (any value near
+            // the mean serves); the sums are then recomputed exactly about it.
+            let finite_in_window = (self.m - self.holes_in_window).max(1);
+            let origin = self.origin + self.sum / finite_in_window as f64;
+            let origin = if origin.is_finite() { origin } else { 0.0 };
+            self.origin = origin;
+            let (s, s2) = window[first..first + self.m]
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((0.0, 0.0), |(s, s2), &v| {
+                    let d = v - origin;
+                    (s + d, s2 + d * d)
+                });
             self.sum = s;
             self.sum_sq = s2;
         }
