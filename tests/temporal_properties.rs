@@ -137,7 +137,7 @@ proptest! {
                     state ^= state << 17;
                     let k = (state % u64::from(alphabet)) as u32;
                     // Mix in a few ASCII letters so both tables are used.
-                    if k % 7 == 0 { char::from(b'a' + (k % 26) as u8) } else { char::from_u32(0x4E00 + k).unwrap() }
+                    if k.is_multiple_of(7) { char::from(b'a' + (k % 26) as u8) } else { char::from_u32(0x4E00 + k).unwrap() }
                 })
                 .collect()
         };
