@@ -74,8 +74,11 @@ const RESUM_EVERY_QUERY_LENGTHS: u64 = 1;
 const BOUND_CHUNK: usize = 8;
 
 /// Samples per segment of the piecewise-aggregate bounds. Their cost is O(m / PAA_SEGMENT) per
-/// window; shorter segments are tighter (one sample per segment is LB_Keogh itself). Eight
-/// kept about 95% of LB_Keogh's pruning on the 128-sample random-walk benchmark.
+/// window; shorter segments are tighter (one sample per segment is LB_Keogh itself). On the
+/// benchmark's 128-sample random-walk query with a 12-sample band and the `|a − b|` cost, at
+/// the final best distance, eight-sample segments pruned 80% of the windows against 85% for
+/// the window's full LB_Keogh (four-sample segments: 83%), and the two directions together
+/// 88%.
 pub const PAA_SEGMENT: usize = 8;
 
 /// The segment means of the piecewise-aggregate bounds are computed from sums over raw
