@@ -23,6 +23,13 @@ fn text(max_len: usize) -> impl Strategy<Value = String> {
         .prop_map(|chars| chars.into_iter().collect())
 }
 
+/// Texts of mostly wide scalar values (ids through the open-addressing table).
+fn wide_text(max_len: usize) -> impl Strategy<Value = String> {
+    let alphabet = vec!['中', '文', '丰', '😀', '😁', 'é', 'ĉ', 'x'];
+    prop::collection::vec(prop::sample::select(alphabet), 0..max_len)
+        .prop_map(|chars| chars.into_iter().collect())
+}
+
 fn series(min_len: usize, max_len: usize) -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec(-100.0f64..100.0, min_len..max_len)
 }
@@ -92,6 +99,79 @@ proptest! {
         b in prop::collection::vec(0u16..6, 0..400),
     ) {
         prop_assert_eq!(levenshtein(&a, &b), levenshtein_dp(&a, &b));
+        prop_assert_eq!(lcs_len(&a, &b), lcs_dp(&a, &b));
+    }
+
+    #[test]
+    fn texts_sharing_bytes_but_not_characters_at_their_ends(
+        prefix in text(90), a_mid in wide_text(70), b_mid in wide_text(70), suffix in text(90),
+        a_end in prop::sample::select(vec!['é', 'è', '©', 'ĉ', '中', '丰', '😀', '😁', 'a']),
+        b_end in prop::sample::select(vec!['é', 'è', '©', 'ĉ', '中', '丰', '😀', '😁', 'a']),
+    ) {
+        // 'é' (C3 A9), 'è' (C3 A8), '©' (C2 A9), 'ĉ' (C4 89): neighbours share a lead or a
+        // continuation byte, so a byte-level common prefix or suffix that is not cut back to
+        // a character boundary would split a character.
+        let a = format!("{prefix}{a_end}{a_mid}{a_end}{suffix}");
+        let b = format!("{prefix}{b_end}{b_mid}{b_end}{suffix}");
+        let (ca, cb): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        prop_assert_eq!(levenshtein_str(&a, &b), levenshtein_dp(&ca, &cb));
+        prop_assert_eq!(levenshtein_str(&b, &a), levenshtein_dp(&ca, &cb));
+        prop_assert_eq!(lcs_len_str(&a, &b), lcs_dp(&ca, &cb));
+    }
+
+    #[test]
+    fn large_alphabets_across_block_boundaries_match_the_oracle(
+        len_a in prop::sample::select(vec![0usize, 1, 63, 64, 65, 127, 128, 129, 191, 192, 193, 300]),
+        len_b in prop::sample::select(vec![0usize, 1, 63, 64, 65, 127, 128, 129, 191, 192, 193, 300]),
+        seed in any::<u64>(),
+        alphabet in prop::sample::select(vec![3u32, 40, 300, 5000]),
+    ) {
+        // Code points above U+00FF (ids through the open-addressing table), distances near
+        // the lengths: the band is as wide as it gets and its edges move on the values.
+        let mut state = seed | 1;
+        let mut draw = |len: usize| -> Vec<char> {
+            (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let k = (state % u64::from(alphabet)) as u32;
+                    // Mix in a few ASCII letters so both tables are used.
+                    if k.is_multiple_of(7) { char::from(b'a' + (k % 26) as u8) } else { char::from_u32(0x4E00 + k).unwrap() }
+                })
+                .collect()
+        };
+        let (ca, cb) = (draw(len_a), draw(len_b));
+        let (a, b): (String, String) = (ca.iter().collect(), cb.iter().collect());
+        let want = levenshtein_dp(&ca, &cb);
+        prop_assert_eq!(levenshtein_str(&a, &b), want);
+        prop_assert_eq!(levenshtein_str(&b, &a), want);
+        prop_assert_eq!(levenshtein(&ca, &cb), want);
+        let want = lcs_dp(&ca, &cb);
+        prop_assert_eq!(lcs_len_str(&a, &b), want);
+        prop_assert_eq!(lcs_len(&ca, &cb), want);
+    }
+
+    #[test]
+    fn edits_near_block_boundaries_match_the_oracle(
+        len in prop::sample::select(vec![64usize, 65, 127, 128, 129, 255, 256, 257, 640]),
+        edits in prop::collection::vec((0usize..700, 0u8..3, 0u32..100_000), 0..300),
+    ) {
+        // From identical to unrelated: the band's first and last blocks are dropped and
+        // re-entered at every kind of distance. Tokens are u32 ids well above 255.
+        let a: Vec<u32> = (0..len as u32).map(|i| i.wrapping_mul(2_654_435_761) % 100_000).collect();
+        let mut b = a.clone();
+        for &(at, kind, token) in &edits {
+            let at = at % (b.len() + 1);
+            match kind {
+                0 => b.insert(at, token),
+                1 if at < b.len() => { b.remove(at); }
+                _ if at < b.len() => b[at] = token,
+                _ => b.push(token),
+            }
+        }
+        prop_assert_eq!(levenshtein(&a, &b), levenshtein_dp(&a, &b));
+        prop_assert_eq!(levenshtein(&b, &a), levenshtein_dp(&a, &b));
         prop_assert_eq!(lcs_len(&a, &b), lcs_dp(&a, &b));
     }
 

@@ -57,60 +57,108 @@ impl Alphabet<u8> for ByteAlphabet {
     }
 }
 
-/// Unicode scalar values: a direct table for U+0000..U+00FF, a hash map above.
+/// Unicode scalar values: a direct table for U+0000..U+00FF and, above, a small
+/// open-addressing table keyed on the code point (Fibonacci hashing, linear probing), sized
+/// once to at least twice the pattern's length so probes stay short. The design follows
+/// rapidfuzz's pattern-match vectors (a direct table for code points below 256, a hash table
+/// above), with the hash mapping to a dense id instead of to the masks themselves. Cheaper
+/// than a general `HashMap` per text symbol: one multiply, one shift and usually one
+/// compare.
 pub(crate) struct CharAlphabet {
     low: [u32; 256],
-    high: FastHashMap<char, u32>,
-    size: usize,
+    /// `(code point, id)` slots; [`EMPTY_SLOT`] marks a free one.
+    slots: Vec<(u32, u32)>,
+    /// `64 − log2(slots.len())`: the shift that takes the product's top bits.
+    shift: u32,
+    size: u32,
 }
 
+/// A free slot of [`CharAlphabet`]'s table: no scalar value is `u32::MAX`.
+const EMPTY_SLOT: (u32, u32) = (u32::MAX, 0);
+
+/// Multiplier of the Fibonacci hash: 2⁶⁴ divided by the golden ratio, odd.
+const GOLDEN_64: u64 = 0x9E37_79B9_7F4A_7C15;
+
 impl CharAlphabet {
-    pub(crate) fn new(pattern: &[char]) -> Self {
-        let mut low = [UNSET; 256];
-        let wide = pattern.iter().filter(|&&c| c as u32 >= 256).count();
-        let mut high = FastHashMap::with_capacity_and_hasher(wide, Default::default());
-        let mut size = 0u32;
-        for &c in pattern {
-            let code = c as u32;
-            if code < 256 {
-                let slot = &mut low[code as usize];
+    /// Numbers the distinct scalar values of `pattern` (`pattern_len` of them, as code
+    /// points) in order of first appearance; also returns each one's id.
+    pub(crate) fn new(pattern: impl Iterator<Item = u32>, pattern_len: usize) -> (Self, Vec<u32>) {
+        let capacity = (2 * pattern_len).next_power_of_two().max(16);
+        let mut alphabet = CharAlphabet {
+            low: [UNSET; 256],
+            slots: vec![EMPTY_SLOT; capacity],
+            shift: 64 - capacity.trailing_zeros(),
+            size: 0,
+        };
+        let mut ids = Vec::with_capacity(pattern_len);
+        for code in pattern {
+            let id = if code < 256 {
+                let slot = &mut alphabet.low[code as usize];
                 if *slot == UNSET {
-                    *slot = size;
-                    size += 1;
+                    *slot = alphabet.size;
+                    alphabet.size += 1;
                 }
+                *slot
             } else {
-                high.entry(c).or_insert_with(|| {
-                    size += 1;
-                    size - 1
-                });
-            }
+                let mut at = alphabet.home(code);
+                loop {
+                    let (key, id) = alphabet.slots[at];
+                    if key == code {
+                        break id;
+                    }
+                    if key == EMPTY_SLOT.0 {
+                        let id = alphabet.size;
+                        alphabet.slots[at] = (code, id);
+                        alphabet.size += 1;
+                        break id;
+                    }
+                    at = (at + 1) & (alphabet.slots.len() - 1);
+                }
+            };
+            ids.push(id);
         }
-        for slot in &mut low {
+        for slot in &mut alphabet.low {
             if *slot == UNSET {
-                *slot = size;
+                *slot = alphabet.size;
             }
         }
-        CharAlphabet {
-            low,
-            high,
-            size: size as usize,
+        (alphabet, ids)
+    }
+
+    #[inline(always)]
+    fn home(&self, code: u32) -> usize {
+        (u64::from(code).wrapping_mul(GOLDEN_64) >> self.shift) as usize
+    }
+
+    /// The id of a scalar value given as its code point.
+    #[inline(always)]
+    pub(crate) fn code_id(&self, code: u32) -> u32 {
+        if code < 256 {
+            return self.low[code as usize];
+        }
+        // At most half the slots are used, so a free slot ends every probe sequence.
+        let mut at = self.home(code);
+        loop {
+            let (key, id) = self.slots[at];
+            if key == code {
+                return id;
+            }
+            if key == EMPTY_SLOT.0 {
+                return self.size;
+            }
+            at = (at + 1) & (self.slots.len() - 1);
         }
     }
 }
 
 impl Alphabet<char> for CharAlphabet {
     fn size(&self) -> usize {
-        self.size
+        self.size as usize
     }
 
     #[inline(always)]
     fn id(&self, symbol: &char) -> u32 {
-        let code = *symbol as u32;
-        if code < 256 {
-            self.low[code as usize]
-        } else {
-            self.high.get(symbol).copied().unwrap_or(self.size as u32)
-        }
+        self.code_id(*symbol as u32)
     }
 }
 
@@ -155,8 +203,8 @@ mod tests {
         assert_eq!([a.id(&b'a'), a.id(&b'b'), a.id(&b'c')], [0, 1, 2]);
         assert_eq!(a.id(&b'z'), 3);
 
-        let pattern: Vec<char> = "añ€a😀".chars().collect();
-        let c = CharAlphabet::new(&pattern);
+        let (c, ids) = CharAlphabet::new("añ€a😀".chars().map(u32::from), 5);
+        assert_eq!(ids, [0, 1, 2, 0, 3]);
         assert_eq!(c.size(), 4);
         assert_eq!(c.id(&'a'), 0);
         assert_eq!(c.id(&'ñ'), 1);
@@ -164,6 +212,18 @@ mod tests {
         assert_eq!(c.id(&'😀'), 3);
         assert_eq!(c.id(&'x'), 4);
         assert_eq!(c.id(&'中'), 4);
+
+        // Many wide symbols: the table fills to half, probes wrap around.
+        let wide: Vec<char> = (0..300u32)
+            .filter_map(|k| char::from_u32(0x4E00 + 7 * k))
+            .collect();
+        let (c, ids) = CharAlphabet::new(wide.iter().map(|&c| c as u32), wide.len());
+        assert_eq!(ids, (0..300).collect::<Vec<u32>>());
+        for (k, ch) in wide.iter().enumerate() {
+            assert_eq!(c.id(ch), k as u32);
+        }
+        assert_eq!(c.id(&'\u{4E01}'), 300);
+        assert_eq!(c.id(&'z'), 300);
 
         let words = ["to", "be", "or", "not", "to", "be"];
         let h = HashAlphabet::new(&words);

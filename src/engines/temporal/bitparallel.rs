@@ -34,6 +34,13 @@ impl PatternMasks {
         masks
     }
 
+    /// Masks of a pattern given as ids in `0..alphabet_size`.
+    pub(crate) fn from_ids(ids: &[u32], alphabet_size: usize) -> Self {
+        let mut masks = PatternMasks::default();
+        masks.rebuild(ids.iter().copied(), ids.len(), alphabet_size);
+        masks
+    }
+
     /// Refills the masks from pattern ids in `0..alphabet_size`, reusing the allocation.
     pub(crate) fn rebuild(
         &mut self,
@@ -81,14 +88,23 @@ fn advance_block(pv: &mut u64, mv: &mut u64, eq: u64, hin_pos: u64, hin_neg: u64
 /// only ever flows upwards (carries and left shifts), so the score is read at bit
 /// `(m − 1) mod 64`.
 ///
-/// Ukkonen's cut-off (1985, "Algorithms for approximate string matching", Inf. Control 64),
-/// in the block form of Edlib (Šošić & Šikić 2017): a cell `(i, j)` on a path of cost at most
-/// `upper_bound` satisfies `|i − j| + |(m − i) − (n − j)| ≤ upper_bound`, so each column only
-/// computes the blocks meeting that band. Blocks above it are dropped (the first computed
-/// block takes +1 from above, an overestimate of the true delta), and a block entering the
-/// band at the bottom starts from +1 vertical deltas below the block above (an overestimate of
-/// the true values). Overestimates outside the band only lengthen paths that already cost more
-/// than the bound, so the distance, at most `upper_bound`, comes out exact.
+/// Only a band of blocks is computed in each column, after Ukkonen (1985, "Algorithms for
+/// approximate string matching", Inf. Control 64) in the block form of Edlib (Šošić & Šikić
+/// 2017) and of rapidfuzz's `levenshtein_hyrroe2003_block`: with `k` an upper bound on the
+/// distance, a cell `(i, j)` can only lie on a path of cost at most `k` if
+/// `V(i, j) + |(m − i) − (n − j)| ≤ k`, the second term being what the rest of the path must
+/// still pay. The band is kept with the values themselves, two columns at a time (see
+/// [`BandEdge`]): the first and last blocks are dropped once no cell of theirs can meet that
+/// condition in the next two columns, and a block is added below the last one once a cell of
+/// it might. Rows above the band are treated as +1 from above and a block entering at the
+/// bottom starts from +1 vertical deltas below the block above: both overestimate, which only
+/// lengthens paths already above `k`. `k` itself shrinks as the columns go: from the last
+/// block's bottom row `R` in column `j`, `max(n − j, m − R)` more operations always finish the
+/// alignment. So the distance, at most every `k`, comes out exact.
+///
+/// Two text columns are computed per pass over the blocks: block `w` of column `j + 1` needs
+/// block `w` of column `j` and block `w − 1` of column `j + 1`, so the two carry chains run
+/// side by side, one block apart, and the processor overlaps them.
 pub(crate) fn levenshtein(
     pm: &PatternMasks,
     text: impl Iterator<Item = u32>,
@@ -112,48 +128,171 @@ pub(crate) fn levenshtein(
         return score as usize;
     }
     let blocks = pm.blocks;
-    let (m_i, n_i) = (m as i64, text_len as i64);
-    let length_gap = n_i - m_i;
-    let bound = (upper_bound as i64).max(length_gap.abs());
-    // Rows i (1-based) of column j (1-based) inside the band: j + low ≤ i ≤ j + high.
-    let low = -((bound + length_gap).div_euclid(2));
-    let high = (bound - length_gap).div_euclid(2);
-    let block_of_row = |row: i64| ((row - 1) / WORD as i64) as usize;
-    let rows_in_block = |w: usize| (((w + 1) * WORD).min(m) - w * WORD) as i64;
+    let edge = BandEdge {
+        m: m as i64,
+        n: text_len as i64,
+    };
+    let mut k = (upper_bound as i64).max(edge.n - edge.m);
+    let bottom_bit = |w: usize| if w == blocks - 1 { last_bit } else { WORD - 1 };
+    // The sum of the vertical deltas of block w: its bottom value minus the one above it.
+    let rise = |(pv, mv): (u64, u64), w: usize| {
+        let valid = if w == blocks - 1 && last_bit < WORD - 1 {
+            (1u64 << (last_bit + 1)) - 1
+        } else {
+            !0
+        };
+        i64::from((pv & valid).count_ones()) - i64::from((mv & valid).count_ones())
+    };
 
     // (positive, negative) vertical deltas of each block, side by side for locality.
     let mut vertical = vec![(!0u64, 0u64); blocks];
-    // Column 0 is D(i, 0) = i, exact in every block. `last` is the lowest block computed so
-    // far and `last_bottom` the value at its bottom row in the last column computed.
-    let mut last = block_of_row((1 + high).min(m_i));
-    let mut last_bottom = ((last + 1) * WORD).min(m) as i64;
-    for (j, id) in text.enumerate() {
-        let column = j as i64 + 1;
-        let first = block_of_row((column + low).max(1));
-        let lowest = block_of_row((column + high).min(m_i));
-        if lowest > last {
-            // One block enters per column (the band moves down one row per column).
-            last_bottom += rows_in_block(lowest);
-            last = lowest;
+    // Column 0 is V(i, 0) = i, exact in every block. The band is `first..=last`, with the
+    // values at the bottom rows of those two blocks in the last column computed, and the value
+    // on the row above `first` (row 0 is D(0, j) = j; above a later first block, +1 per
+    // column from the value it had when the block above was dropped, as the kernel assumes).
+    let mut first = 0usize;
+    let mut last = 0usize;
+    let mut first_above = 0i64;
+    let mut first_bottom = edge.bottom_row(0);
+    let mut last_bottom = first_bottom;
+    let mut column = 0i64;
+    let mut text = text;
+    loop {
+        // Blocks below the band that the next two columns may need.
+        while last + 1 < blocks && edge.may_enter(last + 1, last_bottom, column, k) {
+            last += 1;
+            vertical[last] = (!0, 0);
+            last_bottom += edge.bottom_row(last) - edge.bottom_row(last - 1);
         }
-        let eqs = pm.row(id);
-        let (body, tail) = vertical[first..=last].split_at_mut(last - first);
-        let (mut pos, mut neg) = (1u64, 0u64);
-        for ((pv, mv), &eq) in body.iter_mut().zip(&eqs[first..last]) {
-            let (ph, mh) = advance_block(pv, mv, eq, pos, neg);
-            pos = ph >> 63;
-            neg = mh >> 63;
+        while last > first && edge.all_out(last, last_bottom, None, column, k) {
+            last_bottom -= rise(vertical[last], last);
+            last -= 1;
         }
-        let (pv, mv) = &mut tail[0];
-        let (ph, mh) = advance_block(pv, mv, eqs[last], pos, neg);
-        let bit = if last == blocks - 1 {
-            last_bit
-        } else {
-            WORD - 1
+        while first < last
+            && (edge.above_diagonal_band(first, column, k)
+                || edge.all_out(first, first_bottom, Some(first_above), column, k))
+        {
+            first_above = first_bottom;
+            first += 1;
+            first_bottom += rise(vertical[first], first);
+        }
+        let (Some(id1), second) = (text.next(), text.next()) else {
+            break;
         };
-        last_bottom += score_delta(ph, mh, bit);
+        let eqs1 = pm.row(id1);
+        let Some(id2) = second else {
+            // A last, unpaired column.
+            let (mut pos, mut neg) = (1u64, 0u64);
+            for w in first..=last {
+                let (pv, mv) = &mut vertical[w];
+                let (ph, mh) = advance_block(pv, mv, eqs1[w], pos, neg);
+                if w == last {
+                    last_bottom += score_delta(ph, mh, bottom_bit(w));
+                }
+                pos = ph >> 63;
+                neg = mh >> 63;
+            }
+            column += 1;
+            break;
+        };
+        let eqs2 = pm.row(id2);
+        let (mut pos1, mut neg1) = (1u64, 0u64);
+        let (mut pos2, mut neg2) = (1u64, 0u64);
+        if first < last {
+            let (pv, mv) = &mut vertical[first];
+            let (ph1, mh1) = advance_block(pv, mv, eqs1[first], pos1, neg1);
+            let (ph2, mh2) = advance_block(pv, mv, eqs2[first], pos2, neg2);
+            first_bottom += score_delta(ph1, mh1, WORD - 1) + score_delta(ph2, mh2, WORD - 1);
+            (pos1, neg1, pos2, neg2) = (ph1 >> 63, mh1 >> 63, ph2 >> 63, mh2 >> 63);
+        }
+        let middle = (first + 1).min(last)..last;
+        for ((pv, mv), (&eq1, &eq2)) in vertical[middle.clone()]
+            .iter_mut()
+            .zip(eqs1[middle.clone()].iter().zip(&eqs2[middle]))
+        {
+            let (ph1, mh1) = advance_block(pv, mv, eq1, pos1, neg1);
+            let (ph2, mh2) = advance_block(pv, mv, eq2, pos2, neg2);
+            (pos1, neg1, pos2, neg2) = (ph1 >> 63, mh1 >> 63, ph2 >> 63, mh2 >> 63);
+        }
+        let (pv, mv) = &mut vertical[last];
+        let (ph1, mh1) = advance_block(pv, mv, eqs1[last], pos1, neg1);
+        let (ph2, mh2) = advance_block(pv, mv, eqs2[last], pos2, neg2);
+        let bit = bottom_bit(last);
+        last_bottom += score_delta(ph1, mh1, bit) + score_delta(ph2, mh2, bit);
+        if first == last {
+            first_bottom = last_bottom;
+        }
+        column += 2;
+        first_above += 2;
+        k = k.min(last_bottom + (edge.n - column).max(edge.m - edge.bottom_row(last)));
     }
+    debug_assert_eq!(column, edge.n);
+    debug_assert_eq!(last, blocks - 1);
     last_bottom as usize
+}
+
+/// The band conditions of [`levenshtein`] for a pattern of `m` rows against a text of `n`
+/// columns, rows counted from 1, after column `j` has been computed and for the next two
+/// columns `j + 1` and `j + 2`.
+///
+/// Two facts bound unknown values from known ones: values change by at most one from a cell
+/// to its neighbour (so `V(i, j + t) ≥ V(i, j) − t`, and within a column `V(i, j) ≥ V(R, j) −
+/// |R − i|`), and a path through `(i, j′)` still pays at least the length difference of what
+/// remains, `|(m − i) − (n − j′)|`.
+struct BandEdge {
+    m: i64,
+    n: i64,
+}
+
+impl BandEdge {
+    /// The bottom row of block `w`.
+    fn bottom_row(&self, w: usize) -> i64 {
+        (((w + 1) * WORD) as i64).min(self.m)
+    }
+
+    /// The top row of block `w`.
+    fn top_row(&self, w: usize) -> i64 {
+        (w * WORD) as i64 + 1
+    }
+
+    /// True when no cell of block `w` can be on a path of cost at most `k` in columns `j + 1`
+    /// or `j + 2`, given the value `bottom` at its bottom row `R` in column `j` and, when
+    /// known, the value `above` on the row above its top row `r₀`. With
+    /// `c_t = m − n + j + t`, a cell `i` of the block is bounded below both by
+    /// `bottom − (R − i) − t + |c_t − i|`, non-decreasing in `i` (the top row decides), and by
+    /// `above − (i − r₀ + 1) − t + |c_t − i|`, non-increasing in `i` (the bottom row
+    /// decides); either bound above `k` everywhere rules the block out. Each bound has the
+    /// form `x − t + |c₀ + t − r|`, which does not increase with `t` (a step of `t` changes it
+    /// by −2 or 0), so column `j + 2` is the one to check.
+    fn all_out(&self, w: usize, bottom: i64, above: Option<i64>, j: i64, k: i64) -> bool {
+        let (top, bottom_row) = (self.top_row(w), self.bottom_row(w));
+        let (t, c) = (2, self.m - self.n + j + 2);
+        let from_below = bottom - (bottom_row - top) - t + (c - top).abs();
+        let from_above = above.map_or(i64::MIN, |above| {
+            above - (bottom_row - top + 1) - t + (c - bottom_row).abs()
+        });
+        from_below.max(from_above) > k
+    }
+
+    /// True when block `w` lies wholly above Ukkonen's diagonal band of column `j + 1` (and so
+    /// of `j + 2`): its rows `i` have `|i − j′| + |(m − i) − (n − j′)| > k`, a bound that needs
+    /// no values and is sharper than [`BandEdge::all_out`] above the diagonal.
+    fn above_diagonal_band(&self, w: usize, j: i64, k: i64) -> bool {
+        let gap = self.n - self.m;
+        let low = -((k + gap).div_euclid(2));
+        self.bottom_row(w) < j + 1 + low
+    }
+
+    /// True when a cell of block `w`, just below the band's last block (whose bottom row holds
+    /// `above` in column `j`), might be on a path of cost at most `k` in column `j + 1` or
+    /// `j + 2`. A cell `i` below the row `R` above is bounded by `above − t − (i − R) +
+    /// |c_t − i|`, non-increasing in `i`, so the block's bottom row decides; it does not
+    /// increase with `t` either (see [`BandEdge::all_out`]), so column `j + 2` decides.
+    fn may_enter(&self, w: usize, above: i64, j: i64, k: i64) -> bool {
+        let (r, bottom_row) = (self.top_row(w) - 1, self.bottom_row(w));
+        let (t, c) = (2, self.m - self.n + j + 2);
+        above - t - (bottom_row - r) + (c - bottom_row).abs() <= k
+    }
 }
 
 /// Approximate search (Sellers 1980: the pattern may start anywhere in the text, so nothing
@@ -193,14 +332,15 @@ pub(crate) fn best_substring_match(
     best
 }
 
-/// One block of Hyyrö's LCS step, with the addition's carry in and out (0 or 1).
+/// One block of Hyyrö's LCS step, with the addition's carry in and out (0 or 1). The sum is
+/// taken in 128 bits so that the carry comes out of the add-with-carry instruction itself
+/// (the carry chain from block to block is then two instructions long, not five).
 #[inline(always)]
 fn lcs_step(word: u64, eq: u64, carry: &mut u64) -> u64 {
     let u = word & eq;
-    let (sum, c1) = word.overflowing_add(u);
-    let (sum, c2) = sum.overflowing_add(*carry);
-    *carry = u64::from(c1 | c2);
-    sum | (word ^ u)
+    let wide = u128::from(word) + u128::from(u) + u128::from(*carry);
+    *carry = (wide >> 64) as u64;
+    (wide as u64) | (word ^ u)
 }
 
 /// Length of the longest common subsequence of the pattern and the text (Hyyrö 2004, eq. 2:
