@@ -97,8 +97,9 @@ impl CorrelationProfile {
 
     /// The profile as distances. Close pairs (`ρ > 1 −` [`REFINE_GAP`]) get their distance
     /// again straight from the definition ([`znormalised_distance`], about 6m operations each).
-    pub fn to_distances(&self, series: &[f64], stats: &WindowStats) -> MatrixProfile {
+    pub fn to_distances(&self, stats: &WindowStats) -> MatrixProfile {
         let window = stats.window();
+        let series = &stats.shifted;
         let distance = self
             .corr
             .iter()
@@ -185,17 +186,14 @@ pub(crate) fn pair_correlation(stats: &WindowStats, cov: f64, i: usize, j: usize
 pub fn matrix_profile(series: &[f64], window: usize) -> Result<MatrixProfile, MatrixProfileError> {
     validate(series, window)?;
     let stats = WindowStats::of(series, window);
-    let (profile, _) = correlation_profile(series, window, &stats);
-    Ok(profile.to_distances(series, &stats))
+    let (profile, _) = correlation_profile(&stats);
+    Ok(profile.to_distances(&stats))
 }
 
-/// The correlation profile of a validated series, and the last row of centred dot products,
+/// The correlation profile of a validated series (its statistics), and the last row of centred dot products,
 /// `C(j, l−1)` for `j < l − 1 − e` (what the streaming profile needs to go on).
-pub(crate) fn correlation_profile(
-    series: &[f64],
-    window: usize,
-    stats: &WindowStats,
-) -> (CorrelationProfile, Vec<f64>) {
+pub(crate) fn correlation_profile(stats: &WindowStats) -> (CorrelationProfile, Vec<f64>) {
+    let (series, window) = (&stats.shifted[..], stats.window());
     let windows = stats.len();
     let exclusion = exclusion_zone(window);
     let mut profile = CorrelationProfile::new(windows);

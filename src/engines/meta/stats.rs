@@ -8,8 +8,11 @@
 //! sliding dot-product update (STOMP) written on centred values, which keeps its precision on
 //! series far from zero. The Pearson correlation is `C(i, j) / (‖x̃ᵢ‖ ‖x̃ⱼ‖)`.
 //!
-//! The statistics are built one sample at a time ([`WindowStats::observe`]), so the batch and
-//! the streaming profile compute exactly the same numbers.
+//! Everything is computed on the samples less the first sample: z-normalised distances do not
+//! change when a constant is subtracted, and the sums lose far fewer digits on a series that
+//! sits far from zero (a sensor reading around 10⁶ with unit noise). The statistics are built
+//! one sample at a time ([`WindowStats::push`]), so the batch and the streaming profile compute
+//! exactly the same numbers.
 
 /// Windows between exact recomputations of a window's sum and centred norm; in between they
 /// follow O(1) sliding updates. Bounds the rounding drift of those updates to 64 steps, at an
@@ -28,6 +31,12 @@ const NORM_RELATIVE_PRECISION: f64 = 1e-13;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WindowStats {
     window: usize,
+    /// The first sample, subtracted from every sample.
+    offset: f64,
+    /// The last sample as given (constancy is decided on the samples as given).
+    last: f64,
+    /// The samples less `offset`.
+    pub shifted: Vec<f64>,
     /// Mean of each window.
     pub mean: Vec<f64>,
     /// `1 / ‖xᵢ − μᵢ‖`, or 0 for a constant window.
@@ -60,13 +69,14 @@ impl WindowStats {
     pub fn of(series: &[f64], window: usize) -> Self {
         let mut stats = WindowStats::new(window);
         let windows = (series.len() + 1).saturating_sub(window);
+        stats.shifted.reserve(series.len());
         stats.mean.reserve(windows);
         stats.inv_norm.reserve(windows);
         stats.constant.reserve(windows);
         stats.df.reserve(windows);
         stats.dg.reserve(windows);
-        for p in 0..series.len() {
-            stats.observe(&series[..=p]);
+        for &x in series {
+            stats.push(x);
         }
         stats
     }
@@ -81,16 +91,28 @@ impl WindowStats {
         self.mean.len()
     }
 
-    /// Takes in the last sample of `series` (all earlier samples were observed before), and
-    /// the statistics of the window that ends with it, if the series is long enough.
-    pub fn observe(&mut self, series: &[f64]) {
+    /// The first sample, which [`WindowStats::shifted`] has less.
+    #[cfg(test)]
+    pub fn offset(&self) -> f64 {
+        self.offset
+    }
+
+    /// Appends a sample, and the statistics of the window that ends with it once there are
+    /// enough samples.
+    pub fn push(&mut self, sample: f64) {
+        if self.shifted.is_empty() {
+            self.offset = sample;
+            self.run = 1;
+        } else if sample == self.last {
+            self.run += 1;
+        } else {
+            self.run = 1;
+        }
+        self.last = sample;
+        self.shifted.push(sample - self.offset);
+        let series = &self.shifted[..];
         let m = self.window;
         let p = series.len() - 1;
-        self.run = if p > 0 && series[p] == series[p - 1] {
-            self.run + 1
-        } else {
-            1
-        };
         if series.len() < m {
             return;
         }
@@ -189,8 +211,9 @@ mod tests {
             assert_eq!(stats.len(), series.len() - m + 1);
             for i in 0..stats.len() {
                 let (mean, norm2) = direct(&series, m, i);
+                let shifted_back = stats.mean[i] + stats.offset();
                 assert!(
-                    (stats.mean[i] - mean).abs() <= 1e-12 * mean.abs(),
+                    (shifted_back - mean).abs() <= 1e-12 * mean.abs(),
                     "m={m} i={i}"
                 );
                 let constant = series[i..i + m].iter().all(|&v| v == series[i]);
@@ -198,7 +221,7 @@ mod tests {
                 if !constant {
                     let inv = 1.0 / norm2.sqrt();
                     assert!(
-                        (stats.inv_norm[i] / inv - 1.0).abs() < 1e-7,
+                        (stats.inv_norm[i] / inv - 1.0).abs() < 1e-12,
                         "m={m} i={i}: {} vs {inv}",
                         stats.inv_norm[i]
                     );
@@ -216,12 +239,13 @@ mod tests {
             .collect();
         let m = 17;
         let stats = WindowStats::of(&series, m);
+        let series = &stats.shifted;
         for k in [5, 40, 200] {
-            let mut c = centred_dot(&series, m, 0, k, stats.mean[0], stats.mean[k]);
+            let mut c = centred_dot(series, m, 0, k, stats.mean[0], stats.mean[k]);
             for i in 1..stats.len() - k {
                 let j = i + k;
                 c += stats.df[i] * stats.dg[j] + stats.df[j] * stats.dg[i];
-                let exact = centred_dot(&series, m, i, j, stats.mean[i], stats.mean[j]);
+                let exact = centred_dot(series, m, i, j, stats.mean[i], stats.mean[j]);
                 assert!((c - exact).abs() < 1e-10, "k={k} i={i}: {c} vs {exact}");
             }
         }

@@ -12,6 +12,7 @@
 //!
 //! Memory grows with the series (five f64 per sample). The pipeline runs it as Low-class work
 //! on a channel's samples and starts it again over its ring buffer when it wants to forget.
+//! Like the batch profile, it works on the samples less the first one (see `stats`).
 
 use super::profile::{CorrelationProfile, MatrixProfile, correlation_profile, pair_correlation};
 use super::stats::{WindowStats, centred_dot};
@@ -24,7 +25,7 @@ use super::{
 pub struct StreamingMatrixProfile {
     window: usize,
     exclusion: usize,
-    series: Vec<f64>,
+    /// The samples (less the first) and their windows' statistics.
     stats: WindowStats,
     profile: CorrelationProfile,
     /// `row[j] = C(j, s)` for the last window `s` and every `j < s − e`.
@@ -40,7 +41,6 @@ impl StreamingMatrixProfile {
         Ok(StreamingMatrixProfile {
             window,
             exclusion: exclusion_zone(window),
-            series: Vec::new(),
             stats: WindowStats::new(window),
             profile: CorrelationProfile::new(0),
             row: Vec::new(),
@@ -57,10 +57,9 @@ impl StreamingMatrixProfile {
         }
         validate(series, window)?;
         streaming.stats = WindowStats::of(series, window);
-        let (profile, row) = correlation_profile(series, window, &streaming.stats);
+        let (profile, row) = correlation_profile(&streaming.stats);
         streaming.profile = profile;
         streaming.row = row;
-        streaming.series = series.to_vec();
         Ok(streaming)
     }
 
@@ -70,21 +69,16 @@ impl StreamingMatrixProfile {
 
     /// Samples taken in so far.
     pub fn len(&self) -> usize {
-        self.series.len()
+        self.stats.shifted.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.series.is_empty()
-    }
-
-    /// The samples taken in so far.
-    pub fn series(&self) -> &[f64] {
-        &self.series
+        self.stats.shifted.is_empty()
     }
 
     /// Whether every window has a neighbour outside its exclusion zone yet.
     pub fn is_defined(&self) -> bool {
-        profile_is_defined(self.series.len(), self.window)
+        profile_is_defined(self.len(), self.window)
     }
 
     /// Appends every sample of `samples`; stops at the first bad one, keeping those before it.
@@ -95,18 +89,18 @@ impl StreamingMatrixProfile {
     /// Appends one sample and updates the profile in O(n). A sample that is not finite or too
     /// large is refused (by its index in the series) and changes nothing.
     pub fn push(&mut self, x: f64) -> Result<(), MatrixProfileError> {
-        check_sample(self.series.len(), x)?;
-        self.series.push(x);
-        self.stats.observe(&self.series);
-        if self.series.len() < self.window {
+        check_sample(self.len(), x)?;
+        self.stats.push(x);
+        if self.len() < self.window {
             return Ok(());
         }
-        let s = self.series.len() - self.window;
+        let s = self.len() - self.window;
         self.profile.corr.push(f64::NEG_INFINITY);
         self.profile.index.push(usize::MAX);
-        let Some(neighbours) = s.checked_sub(self.exclusion) else {
+        let neighbours = s.saturating_sub(self.exclusion);
+        if neighbours == 0 {
             return Ok(());
-        };
+        }
         // Windows 0..neighbours are outside s's zone; row[j] becomes C(j, s), from C(j−1, s−1)
         // for j ≥ 1 (updated from the top so that row[j − 1] is still the old value) and
         // directly for j = 0, as the batch traversal starts each diagonal.
@@ -117,7 +111,7 @@ impl StreamingMatrixProfile {
             self.row[j] = self.row[j - 1] + (stats.df[j] * dg_s + df_s * stats.dg[j]);
         }
         self.row[0] = centred_dot(
-            &self.series,
+            &stats.shifted,
             self.window,
             0,
             s,
@@ -147,9 +141,9 @@ impl StreamingMatrixProfile {
         if !self.is_defined() {
             return Err(MatrixProfileError::WindowTooLarge {
                 window: self.window,
-                n: self.series.len(),
+                n: self.len(),
             });
         }
-        Ok(self.profile.to_distances(&self.series, &self.stats))
+        Ok(self.profile.to_distances(&self.stats))
     }
 }
