@@ -193,14 +193,174 @@ pub fn matrix_profile(series: &[f64], window: usize) -> Result<MatrixProfile, Ma
 /// The correlation profile of a validated series (its statistics), and the last row of centred dot products,
 /// `C(j, l−1)` for `j < l − 1 − e` (what the streaming profile needs to go on).
 pub(crate) fn correlation_profile(stats: &WindowStats) -> (CorrelationProfile, Vec<f64>) {
+    let mut profile = CorrelationProfile::new(stats.len());
+    let mut last_row = vec![
+        0.0;
+        stats
+            .len()
+            .saturating_sub(exclusion_zone(stats.window()) + 1)
+    ];
+    #[cfg(target_arch = "x86_64")]
+    match Avx2::detect() {
+        Some(avx2) => traverse(stats, &mut profile, &mut last_row, &avx2),
+        None => traverse(stats, &mut profile, &mut last_row, &Portable),
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    traverse(stats, &mut profile, &mut last_row, &Portable);
+    fix_constant_windows(stats, exclusion_zone(stats.window()), &mut profile);
+    (profile, last_row)
+}
+
+/// The cells of one band row in whole chunks of [`LANES`] ([`row_cells`]), compiled for some
+/// instruction set. Each implementation is a function of its own, not inlined into the
+/// traversal: its slices then arrive as separate arguments, which the compiler knows do not
+/// overlap, and that is what lets it vectorise the loop.
+trait RowKernel {
+    fn cells(
+        &self,
+        cov: &mut [f64],
+        df: &[f64],
+        dg: &[f64],
+        inv: &[f64],
+        corr_col: &mut [f64],
+        index_col: &mut [usize],
+        row: (usize, f64, f64, f64),
+    ) -> f64;
+}
+
+/// [`row_cells`] for any CPU of the target (SSE2 vectors of two f64 on x86-64).
+struct Portable;
+
+impl RowKernel for Portable {
+    #[inline(never)]
+    fn cells(
+        &self,
+        cov: &mut [f64],
+        df: &[f64],
+        dg: &[f64],
+        inv: &[f64],
+        corr_col: &mut [f64],
+        index_col: &mut [usize],
+        row: (usize, f64, f64, f64),
+    ) -> f64 {
+        row_cells(cov, df, dg, inv, corr_col, index_col, row)
+    }
+}
+
+/// [`row_cells`] compiled for AVX2 (vectors of four f64). Without FMA, so every product and
+/// sum is rounded as in [`Portable`]: the two give the same bits. Only [`Avx2::detect`] makes
+/// one, on a CPU that has AVX2.
+#[cfg(target_arch = "x86_64")]
+struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    fn detect() -> Option<Avx2> {
+        std::arch::is_x86_feature_detected!("avx2").then_some(Avx2(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl RowKernel for Avx2 {
+    fn cells(
+        &self,
+        cov: &mut [f64],
+        df: &[f64],
+        dg: &[f64],
+        inv: &[f64],
+        corr_col: &mut [f64],
+        index_col: &mut [usize],
+        row: (usize, f64, f64, f64),
+    ) -> f64 {
+        // SAFETY: an `Avx2` exists only when the CPU has AVX2 (`Avx2::detect`), which is all
+        // `row_cells_avx2` requires.
+        unsafe { row_cells_avx2(cov, df, dg, inv, corr_col, index_col, row) }
+    }
+}
+
+/// [`row_cells`] written with AVX2 intrinsics, four cells per step: the same products and
+/// sums in the same order (no FMA), and one movemask to see whether any column improved,
+/// which the compiler does not find on its own.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn row_cells_avx2(
+    cov: &mut [f64],
+    df: &[f64],
+    dg: &[f64],
+    inv: &[f64],
+    corr_col: &mut [f64],
+    index_col: &mut [usize],
+    (i, df_i, dg_i, inv_i): (usize, f64, f64, f64),
+) -> f64 {
+    use std::arch::x86_64::{
+        _CMP_GT_OQ, _mm256_add_pd, _mm256_cmp_pd, _mm256_loadu_pd, _mm256_max_pd,
+        _mm256_movemask_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_storeu_pd,
+    };
+    const STEP: usize = 4;
+    let n = cov.len();
+    assert!(
+        n.is_multiple_of(STEP)
+            && df.len() == n
+            && dg.len() == n
+            && inv.len() == n
+            && corr_col.len() == n
+            && index_col.len() == n
+    );
+    let (df_i_v, dg_i_v, inv_i_v) = (
+        _mm256_set1_pd(df_i),
+        _mm256_set1_pd(dg_i),
+        _mm256_set1_pd(inv_i),
+    );
+    let mut max = _mm256_set1_pd(f64::NEG_INFINITY);
+    for t in (0..n).step_by(STEP) {
+        // SAFETY: t + STEP ≤ n, the length of every slice (asserted above), so each load and
+        // store stays inside its slice; unaligned loads and stores have no other requirement.
+        let (rho, improved) = unsafe {
+            let c = _mm256_loadu_pd(cov.as_ptr().add(t));
+            let dg_j = _mm256_loadu_pd(dg.as_ptr().add(t));
+            let df_j = _mm256_loadu_pd(df.as_ptr().add(t));
+            let c = _mm256_add_pd(
+                c,
+                _mm256_add_pd(_mm256_mul_pd(df_i_v, dg_j), _mm256_mul_pd(df_j, dg_i_v)),
+            );
+            _mm256_storeu_pd(cov.as_mut_ptr().add(t), c);
+            let inv_j = _mm256_loadu_pd(inv.as_ptr().add(t));
+            let rho = _mm256_mul_pd(_mm256_mul_pd(c, inv_i_v), inv_j);
+            let corr = _mm256_loadu_pd(corr_col.as_ptr().add(t));
+            let improved = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(rho, corr));
+            (rho, improved)
+        };
+        max = _mm256_max_pd(rho, max);
+        if improved != 0 {
+            let mut lanes = [0.0; STEP];
+            // SAFETY: `lanes` holds four f64.
+            unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), rho) };
+            for (lane, &value) in lanes.iter().enumerate() {
+                if improved & (1 << lane) != 0 {
+                    corr_col[t + lane] = value;
+                    index_col[t + lane] = i;
+                }
+            }
+        }
+    }
+    let mut lanes = [0.0; STEP];
+    // SAFETY: `lanes` holds four f64.
+    unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), max) };
+    lanes.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Visits every cell outside the exclusion zone, band of diagonals by band, and leaves in
+/// `last_row[j]` the centred dot product `C(j, l − 1)`.
+fn traverse(
+    stats: &WindowStats,
+    profile: &mut CorrelationProfile,
+    last_row: &mut [f64],
+    kernel: &impl RowKernel,
+) {
     let (series, window) = (&stats.shifted[..], stats.window());
     let windows = stats.len();
-    let exclusion = exclusion_zone(window);
-    let mut profile = CorrelationProfile::new(windows);
-    let mut last_row = vec![0.0; windows.saturating_sub(exclusion + 1)];
     let mut cov = [0.0; BAND];
-    let first_diagonal = exclusion + 1;
-    let mut band_start = first_diagonal;
+    let mut band_start = exclusion_zone(window) + 1;
     while band_start < windows {
         let width = BAND.min(windows - band_start);
         for (t, c) in cov[..width].iter_mut().enumerate() {
@@ -211,7 +371,7 @@ pub(crate) fn correlation_profile(stats: &WindowStats) -> (CorrelationProfile, V
             // Cells (i, i + band_start + t) for t < live; the band's diagonals run out one by
             // one at the bottom of the matrix.
             let live = width.min(windows - band_start - i);
-            band_row(stats, &mut profile, &mut cov[..live], i, band_start);
+            band_row(stats, profile, &mut cov[..live], i, band_start, kernel);
         }
         // The last cell of diagonal k is (l − 1 − k, l − 1).
         for t in 0..width {
@@ -219,21 +379,27 @@ pub(crate) fn correlation_profile(stats: &WindowStats) -> (CorrelationProfile, V
         }
         band_start += width;
     }
-    fix_constant_windows(stats, exclusion, &mut profile);
-    (profile, last_row)
 }
 
 /// One row of a band: cells `(i, i + k0 + t)` for `t < cov.len()`. Updates the band's dot
 /// products, the column profiles of the cells and the row profile of `i`.
-#[inline]
+///
+/// The loop over the cells only computes, compares and selects (no branches, no bounds
+/// checks), so that it vectorises; the row's maximum is kept per lane, and its position is
+/// looked for again only when it beats the row's profile so far, which becomes rare as the
+/// bands go by. The arithmetic is the same in every lane and in the remainder, so the result
+/// does not depend on the vector width.
+#[inline(always)]
 fn band_row(
     stats: &WindowStats,
     profile: &mut CorrelationProfile,
     cov: &mut [f64],
     i: usize,
     k0: usize,
+    kernel: &impl RowKernel,
 ) {
     let width = cov.len();
+    let chunks = width / LANES * LANES;
     let (df_i, dg_i, inv_i) = (stats.df[i], stats.dg[i], stats.inv_norm[i]);
     let j0 = i + k0;
     let df = &stats.df[j0..j0 + width];
@@ -244,50 +410,84 @@ fn band_row(
     let corr_col = &mut corr_cols[..width];
     let index_col = &mut index_cols[..width];
 
-    let mut best = [f64::NEG_INFINITY; LANES];
-    let mut best_t = [0usize; LANES];
-    let chunks = width / LANES * LANES;
-    let mut t = 0;
-    while t < chunks {
+    let mut row_max = kernel.cells(
+        &mut cov[..chunks],
+        &df[..chunks],
+        &dg[..chunks],
+        &inv[..chunks],
+        &mut corr_col[..chunks],
+        &mut index_col[..chunks],
+        (i, df_i, dg_i, inv_i),
+    );
+    for t in chunks..width {
+        cov[t] += df_i * dg[t] + df[t] * dg_i;
+        let rho = cov[t] * inv_i * inv[t];
+        if rho > corr_col[t] {
+            corr_col[t] = rho;
+            index_col[t] = i;
+        }
+        row_max = if rho > row_max { rho } else { row_max };
+    }
+    if row_max > corr_row[i] {
+        // The first cell of the row at the maximum: the same products as in the kernels, so
+        // the same bits, and one of them is the maximum.
+        if let Some(t) = (0..width).position(|t| cov[t] * inv_i * inv[t] == row_max) {
+            corr_row[i] = row_max;
+            index_row[i] = j0 + t;
+        }
+    }
+}
+
+/// The cells of one band row in whole chunks of [`LANES`]: updates the dot products and the
+/// column profiles, returns the row's largest correlation. Every slice has the same length, a
+/// multiple of [`LANES`].
+#[inline(always)]
+fn row_cells(
+    cov: &mut [f64],
+    df: &[f64],
+    dg: &[f64],
+    inv: &[f64],
+    corr_col: &mut [f64],
+    index_col: &mut [usize],
+    (i, df_i, dg_i, inv_i): (usize, f64, f64, f64),
+) -> f64 {
+    let mut lane_max = [f64::NEG_INFINITY; LANES];
+    for ((((c, df), dg), inv), (corr, index)) in cov
+        .chunks_exact_mut(LANES)
+        .zip(df.chunks_exact(LANES))
+        .zip(dg.chunks_exact(LANES))
+        .zip(inv.chunks_exact(LANES))
+        .zip(
+            corr_col
+                .chunks_exact_mut(LANES)
+                .zip(index_col.chunks_exact_mut(LANES)),
+        )
+    {
+        let mut rho = [0.0; LANES];
+        let mut better = [false; LANES];
         for lane in 0..LANES {
-            let u = t + lane;
             // df[0] = dg[0] = 0: row 0 leaves the directly computed products unchanged.
-            let c = cov[u] + (df_i * dg[u] + df[u] * dg_i);
-            cov[u] = c;
-            let rho = c * inv_i * inv[u];
-            let col_better = rho > corr_col[u];
-            corr_col[u] = if col_better { rho } else { corr_col[u] };
-            index_col[u] = if col_better { i } else { index_col[u] };
-            let row_better = rho > best[lane];
-            best[lane] = if row_better { rho } else { best[lane] };
-            best_t[lane] = if row_better { u } else { best_t[lane] };
+            c[lane] += df_i * dg[lane] + df[lane] * dg_i;
+            rho[lane] = c[lane] * inv_i * inv[lane];
+            better[lane] = rho[lane] > corr[lane];
+            lane_max[lane] = if rho[lane] > lane_max[lane] {
+                rho[lane]
+            } else {
+                lane_max[lane]
+            };
         }
-        t += LANES;
-    }
-    let (mut row_best, mut row_t) = (f64::NEG_INFINITY, usize::MAX);
-    for lane in 0..LANES {
-        if best[lane] > row_best || (best[lane] == row_best && best_t[lane] < row_t) {
-            row_best = best[lane];
-            row_t = best_t[lane];
-        }
-    }
-    for u in chunks..width {
-        let c = cov[u] + (df_i * dg[u] + df[u] * dg_i);
-        cov[u] = c;
-        let rho = c * inv_i * inv[u];
-        if rho > corr_col[u] {
-            corr_col[u] = rho;
-            index_col[u] = i;
-        }
-        if rho > row_best {
-            row_best = rho;
-            row_t = u;
+        // Column improvements get rare as the traversal goes on: written apart, the loop above
+        // stores nothing but the dot products.
+        if better.iter().any(|&b| b) {
+            for lane in 0..LANES {
+                if better[lane] {
+                    corr[lane] = rho[lane];
+                    index[lane] = i;
+                }
+            }
         }
     }
-    if row_best > corr_row[i] {
-        corr_row[i] = row_best;
-        index_row[i] = j0 + row_t;
-    }
+    lane_max.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
 /// Applies the constant windows' conventions after the traversal, which gave every pair with
