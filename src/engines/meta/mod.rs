@@ -58,7 +58,11 @@ pub fn exclusion_zone(window: usize) -> usize {
 /// worst placed: its farthest neighbour is `⌊l/2⌋` positions away (`l = n − m + 1` windows), so
 /// the condition is `⌊l/2⌋ > ⌈m/4⌉` (stumpy warns and returns infinite distances otherwise).
 pub fn profile_is_defined(n: usize, window: usize) -> bool {
-    window >= MIN_WINDOW && window <= n && (n - window + 1) / 2 > exclusion_zone(window)
+    if window < MIN_WINDOW || window > n {
+        return false;
+    }
+    let windows = n - window + 1;
+    windows / 2 > exclusion_zone(window)
 }
 
 /// The largest window whose profile is defined for `n` samples, if any (about `2n/3`).

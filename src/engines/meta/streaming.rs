@@ -1,14 +1,15 @@
 //! The matrix profile of a growing series, one sample at a time (STAMPI: Yeh et al., "Matrix
 //! Profile I", ICDM 2016, §3.3 and Table 5).
 //!
-//! Each new sample completes one new window `s`. Its centred dot products with every earlier
-//! window follow in O(1) each from the previous window's (`C(j, s) = C(j−1, s−1) + df[j]·dg[s]
-//! + df[s]·dg[j]`, the same update the batch profile uses along its diagonals), so the new
-//! window's row of the distance matrix costs O(n): it gives the new window's profile entry and
+//! Each new sample completes one new window `s`. Its centred dot products with the earlier
+//! windows follow in O(1) each from those of the window before it, `C(j, s)` from
+//! `C(j − 1, s − 1)`, by the update the batch profile uses along its diagonals (`stats`). So the
+//! new row of the distance matrix costs O(n): it gives the new window's profile entry, and
 //! lowers the entries of the windows it is nearer to than their neighbour so far. Nothing is
-//! ever recomputed, so a series of `n` samples costs what one batch profile costs, and the
-//! profile equals the batch profile of the same samples bit for bit (the arithmetic is the
-//! same, in the same order); only the index may differ where several neighbours tie.
+//! recomputed, so a series of `n` samples costs what one batch profile costs. The correlations
+//! are the batch profile's bit for bit (the same arithmetic in the same order), and so are the
+//! distances wherever both picked the same neighbour; where several neighbours tie, the index
+//! may differ.
 //!
 //! Memory grows with the series (five f64 per sample). The pipeline runs it as Low-class work
 //! on a channel's samples and starts it again over its ring buffer when it wants to forget.
