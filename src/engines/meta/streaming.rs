@@ -15,7 +15,10 @@
 //! on a channel's samples and starts it again over its ring buffer when it wants to forget.
 //! Like the batch profile, it works on the samples less the first one (see `stats`).
 
-use super::profile::{CorrelationProfile, MatrixProfile, correlation_profile, pair_correlation};
+use super::profile::{
+    CONSTANT_VS_VARYING_CORRELATION, CorrelationProfile, MatrixProfile, correlation_profile,
+    pair_correlation,
+};
 use super::stats::{WindowStats, centred_dot};
 use super::{
     MIN_WINDOW, MatrixProfileError, check_sample, exclusion_zone, profile_is_defined, validate,
@@ -29,8 +32,13 @@ pub struct StreamingMatrixProfile {
     /// The samples (less the first) and their windows' statistics.
     stats: WindowStats,
     profile: CorrelationProfile,
-    /// `row[j] = C(j, s)` for the last window `s` and every `j < s − e`.
+    /// The last window's products with the windows outside its zone, `C(j, s)` for `j < s − e`,
+    /// at `row[row_start + j]`. Each push moves `row_start` one place down, so that the old
+    /// `C(j − 1, s − 1)` already sits where the new `C(j, s)` goes.
     row: Vec<f64>,
+    row_start: usize,
+    /// The constant windows, in order.
+    constants: Vec<usize>,
 }
 
 impl StreamingMatrixProfile {
@@ -45,6 +53,8 @@ impl StreamingMatrixProfile {
             stats: WindowStats::new(window),
             profile: CorrelationProfile::new(0),
             row: Vec::new(),
+            row_start: 0,
+            constants: Vec::new(),
         })
     }
 
@@ -61,6 +71,9 @@ impl StreamingMatrixProfile {
         let (profile, row) = correlation_profile(&streaming.stats);
         streaming.profile = profile;
         streaming.row = row;
+        streaming.constants = (0..streaming.stats.len())
+            .filter(|&i| streaming.stats.constant[i])
+            .collect();
         Ok(streaming)
     }
 
@@ -98,20 +111,20 @@ impl StreamingMatrixProfile {
         let s = self.len() - self.window;
         self.profile.corr.push(f64::NEG_INFINITY);
         self.profile.index.push(usize::MAX);
+        if self.stats.constant[s] {
+            self.constants.push(s);
+        }
         let neighbours = s.saturating_sub(self.exclusion);
         if neighbours == 0 {
             return Ok(());
         }
-        // Windows 0..neighbours are outside s's zone; row[j] becomes C(j, s), from C(j−1, s−1)
-        // for j ≥ 1 (updated from the top so that row[j − 1] is still the old value) and
-        // directly for j = 0, as the batch traversal starts each diagonal.
+        let row = shift_row(&mut self.row, &mut self.row_start, neighbours);
         let stats = &self.stats;
-        self.row.resize(neighbours, 0.0);
-        let (df_s, dg_s) = (stats.df[s], stats.dg[s]);
-        for j in (1..neighbours).rev() {
-            self.row[j] = self.row[j - 1] + (stats.df[j] * dg_s + df_s * stats.dg[j]);
-        }
-        self.row[0] = centred_dot(
+        // Windows j < neighbours are outside s's zone. C(j, s) follows from C(j − 1, s − 1),
+        // which is already in its place; j = 0 starts a new diagonal with a direct product,
+        // as in the batch traversal.
+        let (df_s, dg_s, inv_s) = (stats.df[s], stats.dg[s], stats.inv_norm[s]);
+        row[0] = centred_dot(
             &stats.shifted,
             self.window,
             0,
@@ -119,20 +132,38 @@ impl StreamingMatrixProfile {
             stats.mean[0],
             stats.mean[s],
         );
-        let (mut best, mut best_j) = (f64::NEG_INFINITY, usize::MAX);
-        for (j, &cov) in self.row.iter().enumerate() {
-            let rho = pair_correlation(stats, cov, j, s);
-            if rho > self.profile.corr[j] {
-                self.profile.corr[j] = rho;
-                self.profile.index[j] = s;
+        let (df, dg) = (&stats.df[..neighbours], &stats.dg[..neighbours]);
+        for j in 1..neighbours {
+            row[j] += df[j] * dg_s + df_s * dg[j];
+        }
+        let (corr, corr_s) = self.profile.corr.split_at_mut(s);
+        let (index, index_s) = self.profile.index.split_at_mut(s);
+        let (corr, index) = (&mut corr[..neighbours], &mut index[..neighbours]);
+        let mut consider = |j: usize, rho: f64, best: &mut (f64, usize)| {
+            if rho > corr[j] {
+                corr[j] = rho;
+                index[j] = s;
             }
-            if rho > best {
-                best = rho;
-                best_j = j;
+            if rho > best.0 {
+                *best = (rho, j);
+            }
+        };
+        let mut best = (f64::NEG_INFINITY, usize::MAX);
+        if stats.constant[s] {
+            for j in 0..neighbours {
+                consider(j, pair_correlation(stats, 0.0, j, s), &mut best);
+            }
+        } else {
+            // A constant j (inverse norm 0) gets 0 here, and its conventional ½ below.
+            let inv = &stats.inv_norm[..neighbours];
+            for j in 0..neighbours {
+                consider(j, row[j] * inv[j] * inv_s, &mut best);
+            }
+            for &j in self.constants.iter().take_while(|&&j| j < neighbours) {
+                consider(j, CONSTANT_VS_VARYING_CORRELATION, &mut best);
             }
         }
-        self.profile.corr[s] = best;
-        self.profile.index[s] = best_j;
+        (corr_s[0], index_s[0]) = best;
         Ok(())
     }
 
@@ -147,4 +178,19 @@ impl StreamingMatrixProfile {
         }
         Ok(self.profile.to_distances(&self.stats))
     }
+}
+
+/// Moves the row one place down (C(j − 1, s − 1) becomes the start of C(j, s)) and returns
+/// its `neighbours` entries; makes room in front, by doubling, when there is none.
+fn shift_row<'a>(row: &'a mut Vec<f64>, row_start: &mut usize, neighbours: usize) -> &'a mut [f64] {
+    if *row_start == 0 {
+        let kept = neighbours - 1;
+        let room = kept.max(64);
+        let mut grown = vec![0.0; room + kept];
+        grown[room..].copy_from_slice(&row[*row_start..*row_start + kept]);
+        *row = grown;
+        *row_start = room;
+    }
+    *row_start -= 1;
+    &mut row[*row_start..*row_start + neighbours]
 }
