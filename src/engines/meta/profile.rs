@@ -32,11 +32,18 @@ const LANES: usize = 8;
 pub const SQUARED_DISTANCE_FLOOR: f64 = 1e-14;
 
 /// Profile entries with a correlation above `1 − REFINE_GAP` (distance below `√(0.2m)`) are
-/// recomputed from the definition. The correlation of the traversal carries a rounding error
-/// δ that grows along each diagonal (about ε per step, relative to the two windows' norms), and
-/// `√(2m(1 − ρ))` magnifies it to `δ / (2(1 − ρ))` in the relative distance: at most 5δ above
-/// this gap, without bound below it.
+/// recomputed from the definition. `√(2m(1 − ρ))` magnifies an error δ of the correlation to
+/// `δ / (2(1 − ρ))` in the relative distance: at most 5δ above this gap, without bound below it.
 pub const REFINE_GAP: f64 = 0.1;
+
+/// Profile entries whose pair is ill-conditioned are recomputed from the definition. Each
+/// step along a diagonal adds a term bounded by `T = 2·max|df|·max|dg|` and rounds by about
+/// ε of it, so after K steps a product is off by about `ε·K·T`, and the correlation by that
+/// times `1/(‖x̃ᵢ‖‖x̃ⱼ‖)`. Where `T/(‖x̃ᵢ‖‖x̃ⱼ‖)` is at most this limit the correlation keeps a
+/// relative precision of about ε·K (2·10⁻¹¹ at K = 10⁵); above it (short windows, quiet
+/// windows in a loud series) the error grows without bound. Most entries of short windows are
+/// refined, few of long ones, and the refinement costs O(m) against the O(n) of the entry.
+pub const CONDITION_LIMIT: f64 = 1.0;
 
 /// Correlation of a constant window with a non-constant one, by convention: distance `√m`
 /// (stumpy's `_compute_diagonal`, which sets `pearson = 0.5` for that pair).
@@ -95,11 +102,17 @@ impl CorrelationProfile {
         }
     }
 
-    /// The profile as distances. Close pairs (`ρ > 1 −` [`REFINE_GAP`]) get their distance
-    /// again straight from the definition ([`znormalised_distance`], about 6m operations each).
+    /// The profile as distances. An entry is recomputed straight from the definition
+    /// ([`znormalised_distance`], about 6m operations) when its correlation could be off by
+    /// more than the conversion tolerates: for close pairs (`ρ > 1 −` [`REFINE_GAP`]), and for
+    /// ill-conditioned ones, whose norms are small next to the terms the running products
+    /// summed (see [`CONDITION_LIMIT`]).
     pub fn to_distances(&self, stats: &WindowStats) -> MatrixProfile {
         let window = stats.window();
         let series = &stats.shifted;
+        let max_abs = |v: &[f64]| v.iter().fold(0.0f64, |a, &x| a.max(x.abs()));
+        // Bound on |df[i]·dg[j] + df[j]·dg[i]|, the terms of every update.
+        let term_bound = 2.0 * max_abs(&stats.df) * max_abs(&stats.dg);
         let distance = self
             .corr
             .iter()
@@ -107,7 +120,10 @@ impl CorrelationProfile {
             .enumerate()
             .map(|(i, (&rho, &j))| {
                 let both_vary = j != usize::MAX && !stats.constant[i] && !stats.constant[j];
-                if rho > 1.0 - REFINE_GAP && both_vary {
+                let close = rho > 1.0 - REFINE_GAP;
+                let ill_conditioned =
+                    || term_bound * stats.inv_norm[i] * stats.inv_norm[j] > CONDITION_LIMIT;
+                if both_vary && (close || ill_conditioned()) {
                     floor_distance(znormalised_distance(series, window, i, j))
                 } else {
                     correlation_to_distance(rho, window)
