@@ -10,9 +10,12 @@
 //!
 //! - [`matrix_profile`] computes the exact profile in O(n²) time and O(n) memory by walking the
 //!   diagonals of the distance matrix with running centred dot products (STOMP, Zhu et al.
-//!   2016, with the mean-centred update of SCAMP, Zimmerman et al. 2019; see `profile`).
+//!   2016, with the mean-centred update of SCAMP, Zimmerman et al. 2019; see `profile`), then
+//!   recomputes from the definition the entries whose correlation the running products cannot
+//!   give to full precision (close pairs, windows with small norms).
 //! - [`StreamingMatrixProfile`] appends one sample at a time and updates the profile in O(n)
-//!   (STAMPI, Yeh et al. 2016, Table 5); its profile is the batch profile, bit for bit.
+//!   (STAMPI, Yeh et al. 2016, Table 5); its profile is the batch profile, bit for bit wherever
+//!   both chose the same neighbour (ties may pick different ones).
 //! - [`motifs`] and [`discords`] pick the top-k pairs and outliers from a profile, each later
 //!   pick excluded when it falls in the exclusion zone of an earlier one (see `motifs`).
 //!

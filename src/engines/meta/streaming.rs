@@ -70,7 +70,7 @@ impl StreamingMatrixProfile {
         streaming.stats = WindowStats::of(series, window);
         let (profile, row) = correlation_profile(&streaming.stats);
         streaming.profile = profile;
-        streaming.row = row;
+        (streaming.row, streaming.row_start) = with_room(&row);
         streaming.constants = (0..streaming.stats.len())
             .filter(|&i| streaming.stats.constant[i])
             .collect();
@@ -181,16 +181,20 @@ impl StreamingMatrixProfile {
 }
 
 /// Moves the row one place down (C(j − 1, s − 1) becomes the start of C(j, s)) and returns
-/// its `neighbours` entries; makes room in front, by doubling, when there is none.
+/// its `neighbours` entries; makes room in front first when there is none.
 fn shift_row<'a>(row: &'a mut Vec<f64>, row_start: &mut usize, neighbours: usize) -> &'a mut [f64] {
     if *row_start == 0 {
-        let kept = neighbours - 1;
-        let room = kept.max(64);
-        let mut grown = vec![0.0; room + kept];
-        grown[room..].copy_from_slice(&row[*row_start..*row_start + kept]);
-        *row = grown;
-        *row_start = room;
+        (*row, *row_start) = with_room(&row[..neighbours - 1]);
     }
     *row_start -= 1;
     &mut row[*row_start..*row_start + neighbours]
+}
+
+/// `entries` with as much room in front as they take (at least 64), so that moving the row
+/// down costs O(1) amortised.
+fn with_room(entries: &[f64]) -> (Vec<f64>, usize) {
+    let room = entries.len().max(64);
+    let mut row = vec![0.0; room + entries.len()];
+    row[room..].copy_from_slice(entries);
+    (row, room)
 }
