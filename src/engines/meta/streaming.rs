@@ -11,8 +11,9 @@
 //! distances wherever both picked the same neighbour; where several neighbours tie, the index
 //! may differ.
 //!
-//! Memory grows with the series (five f64 per sample). The pipeline runs it as Low-class work
-//! on a channel's samples and starts it again over its ring buffer when it wants to forget.
+//! Memory grows with the series (about ten words per sample). It is meant for the pipeline to
+//! run as Low-class work on a channel's samples, started again over the ring buffer
+//! ([`StreamingMatrixProfile::with_series`]) when old samples should be forgotten.
 //! Like the batch profile, it works on the samples less the first one (see `stats`).
 
 use super::profile::{
