@@ -33,6 +33,8 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Check LTLf formulas against a JSON-lines trace: prints true or false.
     Check(CheckArgs),
+    /// Motif discovery with the matrix profile: the closest pairs of windows and the discords.
+    Motifs(MotifsArgs),
 }
 
 /// What the engines look for on live channels.
@@ -233,4 +235,18 @@ pub struct CheckArgs {
     pub explain: bool,
     /// Trace: one JSON object per line (`-` for stdin).
     pub trace: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MotifsArgs {
+    /// Window (subsequence) length in samples, at least 3.
+    #[arg(long, value_name = "M")]
+    pub window: usize,
+    /// How many motif pairs, and how many discords, to print.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub top: usize,
+    #[arg(long)]
+    pub json: bool,
+    /// Series, one number per line (`-` for stdin).
+    pub file: PathBuf,
 }

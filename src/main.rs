@@ -56,6 +56,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             Ok(headless::analyze::run(&opts, &mut stdout)?)
         }
+        Some(Command::Motifs(args)) => {
+            let opts = headless::motifs::MotifsOptions {
+                window: args.window,
+                top: args.top,
+                json: args.json,
+                file: args.file,
+            };
+            Ok(headless::motifs::run(&opts, &mut stdout)?)
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod check;
 pub mod compare;
 pub mod input;
+pub mod motifs;
 #[cfg(feature = "app")]
 pub mod record;
 #[cfg(feature = "app")]
