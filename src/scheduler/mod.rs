@@ -136,6 +136,16 @@ impl SchedulerConfig {
                 "the queues must hold at least one task in all".to_owned(),
             );
         }
+        if self.total_capacity > executor::MAX_TOTAL_CAPACITY {
+            return invalid(
+                "total_capacity",
+                format!(
+                    "{} is more than the {} tasks the queue counter holds",
+                    self.total_capacity,
+                    executor::MAX_TOTAL_CAPACITY
+                ),
+            );
+        }
         if self.aging_after.is_zero() {
             return invalid(
                 "aging_after",
@@ -182,7 +192,7 @@ pub enum SubmitError {
     #[error(
         "{} task for {} not accepted: the {} queue ({capacity}) or all queues ({total_capacity}) \
          are full with work that may not be shed",
-        task.class, task.label, task.class
+        task.class(), task.label(), task.class()
     )]
     Full {
         capacity: usize,
@@ -195,7 +205,7 @@ pub enum SubmitError {
     )]
     Shed { class: TaskClass, label: TaskLabel },
     /// The scheduler is shutting down; the task is handed back.
-    #[error("{} task for {} not accepted: the scheduler is shutting down", task.class, task.label)]
+    #[error("{} task for {} not accepted: the scheduler is shutting down", task.class(), task.label())]
     ShutDown { task: Task },
 }
 
@@ -280,12 +290,12 @@ impl Scheduler {
     /// Cancels every queued task working on `channel` (the channel went away); returns how many.
     /// Running tasks finish; tasks submitted afterwards are accepted as usual.
     pub fn cancel_channel(&self, channel: ChannelId) -> usize {
-        self.shared.cancel_where(|t| t.label.channel == channel)
+        self.shared.cancel_where(|t| t.label().channel == channel)
     }
 
     /// Cancels every queued task with exactly this label; returns how many.
     pub fn cancel_label(&self, label: TaskLabel) -> usize {
-        self.shared.cancel_where(|t| t.label == label)
+        self.shared.cancel_where(|t| t.label() == label)
     }
 
     /// A snapshot of the statistics. Takes no lock a worker waits on for more than a histogram
