@@ -1,7 +1,10 @@
 //! Lost wake-ups: many producers submitting tiny tasks to a pool whose workers keep going idle
 //! and parking. A wake-up lost between a producer's push and a worker's decision to park would
 //! leave a task queued with every worker asleep: `wait_idle` would then time out and the counts
-//! would not add up. Repeated, with pauses that let the workers park between rounds.
+//! would not add up. Repeated, with pauses that let the workers park between rounds; and one
+//! task at a time, each submitted the moment the previous one ends, which is when the worker
+//! that ran it is on its way to parking (a lost wake-up then strands that very task, with no
+//! later submission to rescue it).
 
 #![cfg(feature = "scheduler")]
 
@@ -10,7 +13,7 @@ mod scheduler_support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use midstream::scheduler::{Scheduler, SchedulerConfig, Task, TaskClass, TaskLabel};
 use scheduler_support::PATIENCE;
@@ -73,7 +76,7 @@ fn run_rounds(config: SchedulerConfig) {
 fn config(workers: usize, spin: Duration) -> SchedulerConfig {
     SchedulerConfig {
         workers,
-        class_capacity: [(PRODUCERS as usize) * TASKS_PER_PRODUCER as usize; 4],
+        class_capacity: [PRODUCERS * TASKS_PER_PRODUCER as usize; 4],
         total_capacity: PRODUCERS * TASKS_PER_PRODUCER as usize,
         spin_before_park: spin,
         ..SchedulerConfig::default()
@@ -94,4 +97,43 @@ fn no_task_is_stranded_when_workers_park_at_once() {
 #[test]
 fn no_task_is_stranded_with_more_workers_than_cores() {
     run_rounds(config(5, Duration::from_micros(5)));
+}
+
+/// Single tasks, each submitted as soon as the previous one has run: every submission races
+/// with the worker that ran the previous task deciding to park.
+fn back_to_back(workers: usize, spin: Duration) {
+    const TASKS: u64 = 20_000;
+    let scheduler = Scheduler::new(config(workers, spin)).unwrap_or_else(|e| panic!("{e}"));
+    let done = Arc::new(AtomicU64::new(0));
+    for i in 0..TASKS {
+        let flag = Arc::clone(&done);
+        let task = Task::new(
+            TaskClass::Critical,
+            TaskLabel::new("wakeup", 0),
+            move || {
+                flag.store(i + 1, Ordering::Release);
+            },
+        );
+        scheduler
+            .submit_detached(task)
+            .unwrap_or_else(|e| panic!("task {i}: {e}"));
+        // Poll without parking this thread, so the next submission follows at once.
+        let deadline = Instant::now() + PATIENCE;
+        while done.load(Ordering::Acquire) != i + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "task {i} stranded ({workers} workers, spin {spin:?})"
+            );
+            std::hint::spin_loop();
+        }
+    }
+    assert!(scheduler.wait_idle(PATIENCE));
+}
+
+#[test]
+fn back_to_back_tasks_are_never_stranded() {
+    back_to_back(1, Duration::ZERO);
+    back_to_back(2, Duration::ZERO);
+    back_to_back(2, Duration::from_micros(1));
+    back_to_back(3, Duration::ZERO);
 }
