@@ -758,8 +758,8 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Tasks still on the injection stack (a submission racing with the last shutdown
-        // step) are owned here; the heaps drop their own.
+        // The workers have exited, and they exit only with nothing queued, so this finds
+        // nothing unless a worker died; whatever is left is cancelled, so no handle waits forever.
         let run = &mut self.queue.get_mut().run;
         let mut head = self.hot.inject.swap(ptr::null_mut(), Ordering::Acquire);
         while !head.is_null() {
@@ -767,6 +767,11 @@ impl Drop for Shared {
             let node = unsafe { TaskNode::from_raw(head) };
             head = node.header().next;
             run.push(QueuedTask::new(node));
+        }
+        for task in run.drain() {
+            if let Some(state) = &task.node.header().state {
+                state.finish(TaskStatus::Cancelled);
+            }
         }
     }
 }

@@ -470,6 +470,47 @@ mod tests {
     }
 
     #[test]
+    fn a_task_node_owns_its_closure_until_run_or_dropped() {
+        let captured = Arc::new(());
+        let held = Arc::clone(&captured);
+        let task = Task::new(TaskClass::Low, TaskLabel::new("test", 3), move || {
+            drop(held)
+        })
+        .with_deadline_in(Duration::from_secs(60));
+        assert_eq!(task.class(), TaskClass::Low);
+        assert_eq!(task.label(), TaskLabel::new("test", 3));
+        assert!(task.deadline().is_some());
+        assert_eq!(Arc::strong_count(&captured), 2);
+        // Dropped unrun (a cancelled or shed task): the captures go with it.
+        drop(task);
+        assert_eq!(Arc::strong_count(&captured), 1);
+
+        let ran = Arc::new(AtomicU8::new(0));
+        let flag = Arc::clone(&ran);
+        Task::new(TaskClass::High, TaskLabel::new("test", 4), move || {
+            flag.store(1, Ordering::SeqCst)
+        })
+        .node
+        .run();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert_eq!(Arc::strong_count(&ran), 1, "the closure was consumed");
+    }
+
+    #[test]
+    fn a_panicking_task_node_releases_its_captures() {
+        let captured = Arc::new(());
+        let held = Arc::clone(&captured);
+        let node = Task::new(TaskClass::Normal, TaskLabel::new("test", 5), move || {
+            let _held = held;
+            panic!("deliberate panic in a task-node test");
+        })
+        .node;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.run()));
+        assert!(outcome.is_err());
+        assert_eq!(Arc::strong_count(&captured), 1);
+    }
+
+    #[test]
     fn class_indices_follow_priority_order() {
         for (i, class) in TaskClass::ALL.iter().enumerate() {
             assert_eq!(class.index(), i);
