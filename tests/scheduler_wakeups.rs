@@ -102,7 +102,7 @@ fn no_task_is_stranded_with_more_workers_than_cores() {
 /// Single tasks, each submitted as soon as the previous one has run: every submission races
 /// with the worker that ran the previous task deciding to park.
 fn back_to_back(workers: usize, spin: Duration) {
-    const TASKS: u64 = 20_000;
+    const TASKS: u64 = 50_000;
     let scheduler = Scheduler::new(config(workers, spin)).unwrap_or_else(|e| panic!("{e}"));
     let done = Arc::new(AtomicU64::new(0));
     for i in 0..TASKS {

@@ -13,17 +13,21 @@
 //!
 //! # Waking workers
 //!
-//! A worker with nothing to do *searches*: it polls the [`State`] word for queued work for
-//! [`SchedulerConfig::spin_before_park`], then parks. At most `max(1, cores / 2)` searchers
-//! busy-wait on the CPU (the rule of Go's scheduler: an idle pool leaves cores to the producers
-//! sharing the machine); the others poll between `yield_now` calls, which gives their core to any
-//! producer that wants it. Under steady load, dispatch costs no system call; an idle pool parks
-//! and uses no CPU.
+//! A worker is *searching* whenever it is not inside a task's closure or parked: while it
+//! dispatches, records a finished task, or polls for work. An idle worker polls the [`State`]
+//! word for queued work for [`SchedulerConfig::spin_before_park`] and then parks, but at most
+//! `max(1, cores / 2)` workers poll (busy-waiting on the CPU; the rule of Go's scheduler) and
+//! the others park at once, so an idle pool leaves cores to the producers sharing the machine.
+//! Nothing polls by `yield_now`: with the kernel's EEVDF scheduler every yield pushes the
+//! yielder's deadline back by a time slice, so a thread polling that way on a loaded machine
+//! ends up behind every CPU-bound thread for tens of milliseconds.
 //!
 //! Who wakes whom, all decided on the one [`State`] word:
-//! - A producer wakes a parked worker only if no worker is searching and some worker is parked
-//!   (read from the same atomic addition that reserved its place, so this costs nothing extra).
-//! - A worker that takes a task while more are queued, when nobody else is searching, wakes a
+//! - A producer wakes a parked worker only if no worker is searching (all are running task
+//!   closures or parked) and some worker is parked. It reads that from the same atomic addition
+//!   that reserved its place, so this costs nothing when a worker is searching, and a worker is
+//!   searching except while it runs user code.
+//! - A worker about to run a task while more are queued, when nobody else is searching, wakes a
 //!   parked worker, so a burst fans out to every worker.
 //! - A woken worker is counted as searching from the moment it is chosen, so two producers do
 //!   not both wake one for the same task.
@@ -35,8 +39,9 @@
 //! addition returns a State that counts the worker as parked; if it also shows no searcher, the
 //! producer wakes one. If it shows a searcher, that searcher cannot park while the task is
 //! counted as queued, so it either takes this task or takes another one, and then the second rule
-//! applies (more queued, nobody searching: wake one). Running workers look at the queue before
-//! they search. `tests/scheduler_wakeups.rs` checks this under many producers and tiny tasks.
+//! applies (more queued, nobody searching: wake one). A worker running a closure searches again
+//! as soon as the closure returns. `tests/scheduler_wakeups.rs` checks this under many producers
+//! and tiny tasks, and with single tasks submitted as the previous one ends.
 
 use std::hint;
 use std::panic::{self, AssertUnwindSafe};
@@ -60,9 +65,6 @@ use super::{SchedulerConfig, ShutdownMode, SubmitError};
 /// Polls between two clock reads of a busy-waiting searcher (a spin-loop hint each, about
 /// 30 ns on the 2-core target machine, so about 2 µs).
 const BUSY_POLLS_PER_CLOCK_READ: u32 = 64;
-/// A busy-waiting searcher yields its core this often, so that a producer sharing the core
-/// (the kernel may put them together) is not kept off it for a whole time slice.
-const BUSY_YIELD_EVERY: Duration = Duration::from_micros(10);
 /// Longest a `wait_idle` caller sleeps between checks, in case a worker's notification raced
 /// with its check.
 const IDLE_POLL: Duration = Duration::from_millis(1);
@@ -600,9 +602,9 @@ impl Shared {
         }
     }
 
-    /// Takes the next task, moving injected tasks into the heaps first. `searching`: the caller
-    /// is counted as searching, which it stops being if it gets a task.
-    fn dispatch(&self, searching: bool, me: &WorkerCounters) -> Dispatch {
+    /// Takes the next task, moving injected tasks into the heaps first. The caller is counted
+    /// as searching; with a task it stops being so, until the task's closure returns.
+    fn dispatch(&self, me: &WorkerCounters) -> Dispatch {
         let mut q = self.queue.lock();
         self.move_injected(&mut q.run);
         if q.shutdown == Some(ShutdownMode::CancelPending) {
@@ -623,7 +625,7 @@ impl Shared {
         // Before the queued count drops, so `wait_idle` never sees the task nowhere.
         me.busy.store(true, Ordering::Release);
         self.hot.class_queued[task.class.index()].fetch_sub(1, Ordering::AcqRel);
-        let delta = State::QUEUED_ONE + if searching { State::SEARCHING_ONE } else { 0 };
+        let delta = State::QUEUED_ONE + State::SEARCHING_ONE;
         let now = self.hot.state.fetch_sub(delta, Ordering::AcqRel) - delta;
         drop(q);
         // More work and nobody else looking: fan out.
@@ -631,48 +633,36 @@ impl Shared {
         Dispatch::Run(task, start)
     }
 
-    /// Polls for queued work (or the shutdown) for up to `spin_before_park`; true if it showed
-    /// up. Busy-waits if fewer than `max_spinners` workers do, else polls between yields.
+    /// Polls for queued work (or the shutdown) for up to `spin_before_park` if fewer than
+    /// `max_spinners` workers do; true if it showed up. Others return false at once (and park).
     fn search(&self, log: &mut SampleLog, me: &WorkerCounters) -> bool {
         let window = self.config.spin_before_park;
         if window.is_zero() {
             return false;
         }
-        let busy = self.spinners.fetch_add(1, Ordering::AcqRel) < self.max_spinners;
-        if !busy {
+        if self.spinners.fetch_add(1, Ordering::AcqRel) >= self.max_spinners {
             self.spinners.fetch_sub(1, Ordering::AcqRel);
+            return false;
         }
         let started = Instant::now();
-        let mut last_yield = started;
         let found = 'search: loop {
-            let polls = if busy { BUSY_POLLS_PER_CLOCK_READ } else { 1 };
-            for _ in 0..polls {
+            for _ in 0..BUSY_POLLS_PER_CLOCK_READ {
                 let s = self.hot.state.load(Ordering::Acquire);
                 if State::queued(s) > 0 || State::closing(s) {
                     break 'search true;
                 }
-                if busy {
-                    hint::spin_loop();
-                } else {
-                    thread::yield_now();
-                }
+                hint::spin_loop();
             }
             let now = Instant::now();
             if now.saturating_duration_since(started) >= window {
                 break false;
-            }
-            if busy && now.saturating_duration_since(last_yield) >= BUSY_YIELD_EVERY {
-                thread::yield_now();
-                last_yield = now;
             }
             if log.is_dirty() && self.idle_waiters.load(Ordering::Relaxed) > 0 {
                 self.publish(log, me, now);
                 self.notify_idle_waiters();
             }
         };
-        if busy {
-            self.spinners.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.spinners.fetch_sub(1, Ordering::AcqRel);
         found
     }
 
@@ -716,6 +706,11 @@ impl Shared {
             state.set_running();
         }
         let outcome = panic::catch_unwind(AssertUnwindSafe(move || node.run()));
+        // Out of user code: searching again (the bookkeeping below is short and bounded), so
+        // producers need not wake anyone for the next task.
+        self.hot
+            .state
+            .fetch_add(State::SEARCHING_ONE, Ordering::AcqRel);
         let end = Instant::now();
         let i = class.index();
         let status = match outcome {
@@ -785,42 +780,39 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
     let interval = shared.config.stats_publish_interval;
     let me = &shared.per_worker[index];
     let mut log = SampleLog::new(Instant::now());
-    // Counted in the State word's searching field.
-    let mut searching = false;
+    // Searching (see the module documentation) except inside `execute`'s closure and parked.
+    shared
+        .hot
+        .state
+        .fetch_add(State::SEARCHING_ONE, Ordering::AcqRel);
     loop {
         let s = shared.hot.state.load(Ordering::Acquire);
         if State::queued(s) > 0 {
-            match shared.dispatch(searching, me) {
+            match shared.dispatch(me) {
                 Dispatch::Run(task, start) => {
-                    searching = false;
                     let end = shared.execute(task, start, me, &mut log);
                     if log.publish_due(end, interval) {
                         shared.publish(&mut log, me, end);
                     }
-                    continue;
                 }
                 // A producer is between its reservation and its push (or was preempted there):
-                // give it the core rather than hammer the lock.
+                // give it the core rather than hammer the lock. Rare, so the yield's cost under
+                // EEVDF (see the module documentation) does not add up.
                 Dispatch::Nothing => thread::yield_now(),
             }
-        } else if State::closing(s) {
-            break;
-        }
-        if !searching {
-            shared
-                .hot
-                .state
-                .fetch_add(State::SEARCHING_ONE, Ordering::AcqRel);
-            searching = true;
-            let now = Instant::now();
-            if log.publish_due(now, interval)
-                || (log.is_dirty() && shared.idle_waiters.load(Ordering::Relaxed) > 0)
-            {
-                shared.publish(&mut log, me, now);
-            }
-            shared.notify_idle_waiters();
             continue;
         }
+        if State::closing(s) {
+            break;
+        }
+        // Idle from here on.
+        let now = Instant::now();
+        if log.publish_due(now, interval)
+            || (log.is_dirty() && shared.idle_waiters.load(Ordering::Relaxed) > 0)
+        {
+            shared.publish(&mut log, me, now);
+        }
+        shared.notify_idle_waiters();
         if shared.search(&mut log, me) {
             continue;
         }
@@ -830,23 +822,22 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
             continue;
         }
         shared.notify_idle_waiters();
-        searching = match shared.parking.wait() {
-            Woken::Permit => true,
-            Woken::Closed => {
-                shared
-                    .hot
-                    .state
-                    .fetch_sub(State::SLEEPING_ONE, Ordering::AcqRel);
-                false
-            }
-        };
+        if let Woken::Closed = shared.parking.wait() {
+            // Still counted as parked: count as searching again, to leave as every worker does.
+            shared
+                .hot
+                .state
+                .fetch_sub(State::SLEEPING_ONE, Ordering::AcqRel);
+            shared
+                .hot
+                .state
+                .fetch_add(State::SEARCHING_ONE, Ordering::AcqRel);
+        }
     }
-    if searching {
-        shared
-            .hot
-            .state
-            .fetch_sub(State::SEARCHING_ONE, Ordering::AcqRel);
-    }
+    shared
+        .hot
+        .state
+        .fetch_sub(State::SEARCHING_ONE, Ordering::AcqRel);
     shared.publish(&mut log, me, Instant::now());
     shared.notify_idle_waiters();
 }
