@@ -20,13 +20,15 @@
 //! the others park at once, so an idle pool leaves cores to the producers sharing the machine.
 //! Nothing polls by `yield_now`: with the kernel's EEVDF scheduler every yield pushes the
 //! yielder's deadline back by a time slice, so a thread polling that way on a loaded machine
-//! ends up behind every CPU-bound thread for tens of milliseconds.
+//! ends up behind every CPU-bound thread for tens of milliseconds. The busy-waiting searcher
+//! only yields every [`BUSY_YIELD_EVERY`], in case it shares a core with a producer.
 //!
 //! Who wakes whom, all decided on the one [`State`] word:
 //! - A producer wakes a parked worker only if no worker is searching (all are running task
 //!   closures or parked) and some worker is parked. It reads that from the same atomic addition
 //!   that reserved its place, so this costs nothing when a worker is searching, and a worker is
-//!   searching except while it runs user code.
+//!   searching except while it runs user code. It also wakes one when [`BACKLOG_WAKE`] tasks
+//!   were already waiting: a searcher preempted on a loaded machine still counts as searching.
 //! - A worker about to run a task while more are queued, when nobody else is searching, wakes a
 //!   parked worker, so a burst fans out to every worker.
 //! - A woken worker is counted as searching from the moment it is chosen, so two producers do
@@ -65,6 +67,18 @@ use super::{SchedulerConfig, ShutdownMode, SubmitError};
 /// Polls between two clock reads of a busy-waiting searcher (a spin-loop hint each, about
 /// 30 ns on the 2-core target machine, so about 2 µs).
 const BUSY_POLLS_PER_CLOCK_READ: u32 = 64;
+/// A busy-waiting searcher yields its core this often. On 2 cores the kernel may put it on the
+/// producer's core, and without a yield the producer would wait for the end of its time slice
+/// (milliseconds) to submit the task the spinner waits for. A few yields per search window
+/// keep the cost of yielding under EEVDF (see the module documentation) small.
+const BUSY_YIELD_EVERY: Duration = Duration::from_micros(10);
+/// A producer that finds at least this many tasks already queued wakes a parked worker even
+/// though a worker counts as searching: that searcher is evidently not taking work (on a loaded
+/// machine it may be preempted for a whole time slice). Four is above the backlog a lone
+/// producer builds in a burst before the searcher's own fan-out wake-up (rule 2) fires, so on
+/// an unloaded machine producers still do not pay for wake-ups; at 100,000 tasks/s it is 40 µs
+/// of waiting, under the 50 µs Critical wait goal.
+const BACKLOG_WAKE: u64 = 4;
 /// Longest a `wait_idle` caller sleeps between checks, in case a worker's notification raced
 /// with its check.
 const IDLE_POLL: Duration = Duration::from_millis(1);
@@ -322,7 +336,9 @@ impl Shared {
             self.counters.submitted[i].fetch_add(1, Ordering::Relaxed);
             let label = node.header().label;
             self.push_injected(node);
-            if State::searching(old) == 0 && State::sleeping(old) > 0 {
+            if State::sleeping(old) > 0
+                && (State::searching(old) == 0 || State::queued(old) >= BACKLOG_WAKE)
+            {
                 self.wake_one();
             }
             return Ok(handle(state, label));
@@ -465,8 +481,26 @@ impl Shared {
         self.parking.post();
     }
 
+    /// Wakes a parked worker if one is parked and work is queued (rule 1, or the backlog rule,
+    /// decided by the caller).
     fn wake_one(&self) {
-        self.wake_if_unwatched(self.hot.state.load(Ordering::Acquire));
+        let mut s = self.hot.state.load(Ordering::Acquire);
+        loop {
+            if State::queued(s) == 0 || State::sleeping(s) == 0 {
+                return;
+            }
+            let woken = s - State::SLEEPING_ONE + State::SEARCHING_ONE;
+            match self.hot.state.compare_exchange_weak(
+                s,
+                woken,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(current) => s = current,
+            }
+        }
+        self.parking.post();
     }
 
     /// Settles a task that leaves the queue without running; its closure is dropped here,
@@ -645,6 +679,7 @@ impl Shared {
             return false;
         }
         let started = Instant::now();
+        let mut last_yield = started;
         let found = 'search: loop {
             for _ in 0..BUSY_POLLS_PER_CLOCK_READ {
                 let s = self.hot.state.load(Ordering::Acquire);
@@ -656,6 +691,10 @@ impl Shared {
             let now = Instant::now();
             if now.saturating_duration_since(started) >= window {
                 break false;
+            }
+            if now.saturating_duration_since(last_yield) >= BUSY_YIELD_EVERY {
+                thread::yield_now();
+                last_yield = now;
             }
             if log.is_dirty() && self.idle_waiters.load(Ordering::Relaxed) > 0 {
                 self.publish(log, me, now);
