@@ -27,8 +27,9 @@
 //! - A producer wakes a parked worker only if no worker is searching (all are running task
 //!   closures or parked) and some worker is parked. It reads that from the same atomic addition
 //!   that reserved its place, so this costs nothing when a worker is searching, and a worker is
-//!   searching except while it runs user code. It also wakes one when [`BACKLOG_WAKE`] tasks
-//!   were already waiting: a searcher preempted on a loaded machine still counts as searching.
+//!   searching except while it runs user code. It also wakes one when tasks were already
+//!   waiting and no searcher has shown progress for [`STALL`]: a searcher preempted on a loaded
+//!   machine still counts as searching.
 //! - A worker about to run a task while more are queued, when nobody else is searching, wakes a
 //!   parked worker, so a burst fans out to every worker.
 //! - A woken worker is counted as searching from the moment it is chosen, so two producers do
@@ -72,13 +73,13 @@ const BUSY_POLLS_PER_CLOCK_READ: u32 = 64;
 /// (milliseconds) to submit the task the spinner waits for. A few yields per search window
 /// keep the cost of yielding under EEVDF (see the module documentation) small.
 const BUSY_YIELD_EVERY: Duration = Duration::from_micros(10);
-/// A producer that finds at least this many tasks already queued wakes a parked worker even
-/// though a worker counts as searching: that searcher is evidently not taking work (on a loaded
-/// machine it may be preempted for a whole time slice). Four is above the backlog a lone
-/// producer builds in a burst before the searcher's own fan-out wake-up (rule 2) fires, so on
-/// an unloaded machine producers still do not pay for wake-ups; at 100,000 tasks/s it is 40 µs
-/// of waiting, under the 50 µs Critical wait goal.
-const BACKLOG_WAKE: u64 = 4;
+/// A producer that finds tasks already queued wakes a parked worker even though a worker counts
+/// as searching, if no searching worker has shown progress (a poll of the busy-waiting
+/// searcher, every [`BUSY_POLLS_PER_CLOCK_READ`] polls or about 2 µs, or a dispatch) for this
+/// long: that searcher is evidently not running (on a loaded machine it may be preempted for a
+/// whole time slice). Ten heartbeats, so an unloaded pool never looks stalled; at 100,000
+/// tasks/s it is two task intervals, well under the 50 µs Critical wait goal.
+const STALL: Duration = Duration::from_micros(20);
 /// Longest a `wait_idle` caller sleeps between checks, in case a worker's notification raced
 /// with its check.
 const IDLE_POLL: Duration = Duration::from_millis(1);
@@ -224,6 +225,8 @@ pub(crate) struct Shared {
     started: Instant,
     hot: Hot,
     next_seq: CachePadded<AtomicU64>,
+    /// When a searching worker last showed progress, in ns since `started` (see [`STALL`]).
+    progress_ns: CachePadded<AtomicU64>,
     /// Busy-waiting searchers, at most `max_spinners`.
     spinners: CachePadded<AtomicUsize>,
     max_spinners: usize,
@@ -262,6 +265,7 @@ impl Shared {
             started,
             hot: Hot::default(),
             next_seq: CachePadded::default(),
+            progress_ns: CachePadded::default(),
             spinners: CachePadded::default(),
             max_spinners: (cores / 2).max(1),
             queue: Mutex::new(QueueState {
@@ -300,10 +304,11 @@ impl Shared {
         let i = class.index();
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let state = with_handle.then(|| Arc::new(TaskState::new()));
+        let enqueued = Instant::now();
         {
             let header = node.header_mut();
             header.seq = seq;
-            header.enqueued = Some(Instant::now());
+            header.enqueued = Some(enqueued);
             header.state = state.clone();
         }
         let handle = |state: Option<Arc<TaskState>>, label| {
@@ -337,7 +342,8 @@ impl Shared {
             let label = node.header().label;
             self.push_injected(node);
             if State::sleeping(old) > 0
-                && (State::searching(old) == 0 || State::queued(old) >= BACKLOG_WAKE)
+                && (State::searching(old) == 0
+                    || (State::queued(old) > 0 && self.searchers_stalled(enqueued)))
             {
                 self.wake_one();
             }
@@ -481,7 +487,22 @@ impl Shared {
         self.parking.post();
     }
 
-    /// Wakes a parked worker if one is parked and work is queued (rule 1, or the backlog rule,
+    fn since_start_ns(&self, at: Instant) -> u64 {
+        duration_ns(at.saturating_duration_since(self.started))
+    }
+
+    fn note_progress(&self, at: Instant) {
+        self.progress_ns
+            .store(self.since_start_ns(at), Ordering::Relaxed);
+    }
+
+    /// True if no searching worker has shown progress for [`STALL`] before `now`.
+    fn searchers_stalled(&self, now: Instant) -> bool {
+        let last = self.progress_ns.load(Ordering::Relaxed);
+        self.since_start_ns(now).saturating_sub(last) > duration_ns(STALL)
+    }
+
+    /// Wakes a parked worker if one is parked and work is queued (rule 1, or the stall rule,
     /// decided by the caller).
     fn wake_one(&self) {
         let mut s = self.hot.state.load(Ordering::Acquire);
@@ -653,6 +674,7 @@ impl Shared {
         // The clock is read after the task was taken off the injection stack, so `start` is
         // never before its enqueue time.
         let start = Instant::now();
+        self.note_progress(start);
         let Some(task) = q.run.pop(start) else {
             return Dispatch::Nothing;
         };
@@ -689,6 +711,7 @@ impl Shared {
                 hint::spin_loop();
             }
             let now = Instant::now();
+            self.note_progress(now);
             if now.saturating_duration_since(started) >= window {
                 break false;
             }
