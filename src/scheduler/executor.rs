@@ -73,6 +73,12 @@ const BUSY_POLLS_PER_CLOCK_READ: u32 = 64;
 /// (milliseconds) to submit the task the spinner waits for. A few yields per search window
 /// keep the cost of yielding under EEVDF (see the module documentation) small.
 const BUSY_YIELD_EVERY: Duration = Duration::from_micros(10);
+/// A `yield_now` of the busy-waiting searcher that takes longer than this ran another thread on
+/// its core (alone on it, the system call returns in about 1 µs on the 2-core VM): the searcher
+/// then stops and parks, leaving the core to that thread; a later wake-up places a worker on an
+/// idle core. Without this, a spinner the kernel puts on the producer's core keeps it there and
+/// takes a share of that core for the rest of the run.
+const SHARED_CORE_YIELD: Duration = Duration::from_micros(5);
 /// A producer that finds tasks already queued wakes a parked worker even though a worker counts
 /// as searching, if no searching worker has shown progress (a poll of the busy-waiting
 /// searcher, every [`BUSY_POLLS_PER_CLOCK_READ`] polls or about 2 µs, or a dispatch) for this
@@ -717,7 +723,10 @@ impl Shared {
             }
             if now.saturating_duration_since(last_yield) >= BUSY_YIELD_EVERY {
                 thread::yield_now();
-                last_yield = now;
+                last_yield = Instant::now();
+                if last_yield.saturating_duration_since(now) >= SHARED_CORE_YIELD {
+                    break false;
+                }
             }
             if log.is_dirty() && self.idle_waiters.load(Ordering::Relaxed) > 0 {
                 self.publish(log, me, now);
