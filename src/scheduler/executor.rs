@@ -729,7 +729,7 @@ impl Shared {
                 }
             }
             if log.is_dirty() && self.idle_waiters.load(Ordering::Relaxed) > 0 {
-                self.publish(log, me, now);
+                self.publish_aside(log, me, now);
                 self.notify_idle_waiters();
             }
         };
@@ -820,6 +820,27 @@ impl Shared {
             me.dirty.store(false, Ordering::Release);
         }
     }
+
+    /// [`Shared::publish`] by a searching worker. A publish takes tens of microseconds when it
+    /// has to copy the histograms (a reader holds the current ones), so the worker stops
+    /// counting as searching meanwhile, like when it runs a task: producers and the fan-out
+    /// rule then wake a parked worker for work that comes in.
+    fn publish_aside(&self, log: &mut SampleLog, me: &WorkerCounters, now: Instant) {
+        if !log.is_dirty() {
+            log.publish(&self.publisher, &self.published, now);
+            return;
+        }
+        let left = self
+            .hot
+            .state
+            .fetch_sub(State::SEARCHING_ONE, Ordering::AcqRel)
+            - State::SEARCHING_ONE;
+        self.wake_if_unwatched(left);
+        self.publish(log, me, now);
+        self.hot
+            .state
+            .fetch_add(State::SEARCHING_ONE, Ordering::AcqRel);
+    }
 }
 
 impl Drop for Shared {
@@ -863,7 +884,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
                 Dispatch::Run(task, start) => {
                     let end = shared.execute(task, start, me, &mut log);
                     if log.publish_due(end, interval) {
-                        shared.publish(&mut log, me, end);
+                        shared.publish_aside(&mut log, me, end);
                     }
                 }
                 // A producer is between its reservation and its push (or was preempted there):
@@ -881,14 +902,14 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
         if log.publish_due(now, interval)
             || (log.is_dirty() && shared.idle_waiters.load(Ordering::Relaxed) > 0)
         {
-            shared.publish(&mut log, me, now);
+            shared.publish_aside(&mut log, me, now);
         }
         shared.notify_idle_waiters();
         if shared.search(&mut log, me) {
             continue;
         }
         // Publish before parking, so an idle scheduler's histograms are complete.
-        shared.publish(&mut log, me, Instant::now());
+        shared.publish_aside(&mut log, me, Instant::now());
         if !shared.try_park() {
             continue;
         }
