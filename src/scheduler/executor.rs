@@ -21,7 +21,9 @@
 //! Nothing polls by `yield_now`: with the kernel's EEVDF scheduler every yield pushes the
 //! yielder's deadline back by a time slice, so a thread polling that way on a loaded machine
 //! ends up behind every CPU-bound thread for tens of milliseconds. The busy-waiting searcher
-//! only yields every [`BUSY_YIELD_EVERY`], in case it shares a core with a producer.
+//! only yields every [`BUSY_YIELD_EVERY`], in case it shares a core with a producer, and parks
+//! if that yield ran another thread ([`SHARED_CORE_YIELD`]). A worker publishing its latency
+//! samples does not count as searching either (see `Shared::publish_aside`).
 //!
 //! Who wakes whom, all decided on the one [`State`] word:
 //! - A producer wakes a parked worker only if no worker is searching (all are running task
