@@ -8,7 +8,7 @@
 //! # Admission and shedding
 //!
 //! Every class has its own capacity, and all classes together share a total capacity (the
-//! scheduler is *overloaded* when the total is reached). Places are counted by a [`Slots`]
+//! scheduler is *overloaded* when the total is reached). Places are counted by a `Slots`
 //! implementation rather than by the heaps: the executor admits most tasks without its lock
 //! (an atomic reservation, then a lock-free injection stack) and only comes here, under the
 //! lock, when a reservation fails, so the count also covers tasks not yet moved into a heap.
