@@ -30,7 +30,7 @@
 //!
 //! Submitting takes no lock on the common path: an atomic reservation of a queue place and a
 //! push on a lock-free injection stack, with one allocation per task (two with a handle).
-//! Idle workers poll for work before parking, at most `max(1, cores / 2)` of them, and a
+//! Idle workers poll for work before parking, at most one per core, and a
 //! producer wakes a parked worker only when every worker is running a task or parked. Details,
 //! and why no wake-up is lost, in the executor module's source documentation.
 
@@ -69,8 +69,8 @@ pub const DEFAULT_AGING_AFTER: Duration = Duration::from_millis(100);
 /// waker a system call (about 6 µs on the 2-core VM this was tuned on) and the wakee tens of
 /// microseconds of latency on a loaded machine; 50 µs of polling covers the gaps between tasks
 /// at the 100,000 tasks/s the scheduler is sized for (10 µs apart on average) while costing at
-/// most 50 µs of CPU per idle period. At most `max(1, cores / 2)` workers poll; the others
-/// park at once (see the executor's documentation).
+/// most 50 µs of CPU per idle period. At most one worker per core polls; any others park at
+/// once (see the executor's documentation).
 pub const DEFAULT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 /// Default longest delay between a task finishing and its latencies appearing in
 /// [`Scheduler::stats`]' histograms; a third of a 30 fps frame.
