@@ -96,8 +96,8 @@ impl Completions {
     /// Polls (spin-loop hints) for up to [`ROUND_TRIP_SPIN`] until `target` tasks have
     /// completed, then yields like [`Completions::wait_for`]. A `yield_now` costs about 0.7 µs
     /// on the 2-core VM, as much as the round trip being measured, so a waiter that yielded at
-    /// once would mostly measure its own system call. Spinning does not take the workers' core:
-    /// an idle pool busy-waits on at most `cores / 2` cores (here one) and parks the rest.
+    /// once would mostly measure its own system call. The spin is short, so it shares the cores
+    /// with the polling workers (one per core) for at most [`ROUND_TRIP_SPIN`].
     fn wait_for_round_trip(&self, target: u64) {
         let start = Instant::now();
         while self.done.load(Ordering::Acquire) < target {
