@@ -8,7 +8,11 @@
 //! # Admission and shedding
 //!
 //! Every class has its own capacity, and all classes together share a total capacity (the
-//! scheduler is *overloaded* when the total is reached). A submitted task of class `C`:
+//! scheduler is *overloaded* when the total is reached). Places are counted by a `Slots`
+//! implementation rather than by the heaps: the executor admits most tasks without its lock
+//! (an atomic reservation, then a lock-free injection stack) and only comes here, under the
+//! lock, when a reservation fails, so the count also covers tasks not yet moved into a heap.
+//! A submitted task of class `C`:
 //!
 //! 1. If `C`'s own queue is full:
 //!    - Low or Normal: the least urgent task among `C`'s queue and the new task is shed (it is
@@ -36,24 +40,40 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::task::{TaskClass, TaskFn, TaskLabel, TaskState};
+use super::task::{TaskClass, TaskLabel, TaskNode};
 
-/// A task inside the run queue.
+/// A task inside the run queue: its ordering key inline (so heap operations touch only the
+/// heap's own memory) and the node with everything else.
 pub(crate) struct QueuedTask {
+    pub(crate) deadline: Option<Instant>,
     pub(crate) seq: u64,
     pub(crate) class: TaskClass,
-    pub(crate) label: TaskLabel,
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) enqueued: Instant,
-    pub(crate) work: TaskFn,
-    /// Absent for tasks submitted without a handle.
-    pub(crate) state: Option<Arc<TaskState>>,
+    pub(crate) node: TaskNode,
 }
 
 impl QueuedTask {
+    /// A submitted node (its sequence number and enqueue time already set).
+    pub(crate) fn new(node: TaskNode) -> Self {
+        let header = node.header();
+        QueuedTask {
+            deadline: header.deadline,
+            seq: header.seq,
+            class: header.class,
+            node,
+        }
+    }
+
+    pub(crate) fn label(&self) -> TaskLabel {
+        self.node.header().label
+    }
+
+    /// When the task was submitted.
+    pub(crate) fn enqueued(&self) -> Option<Instant> {
+        self.node.header().enqueued
+    }
+
     /// Ordering key, smallest = most urgent: deadline tasks before the rest, earliest deadline
     /// first, then submission order.
     fn urgency_key(&self) -> (bool, Option<Instant>, u64) {
@@ -82,6 +102,26 @@ impl Ord for QueuedTask {
     }
 }
 
+/// Outcome of [`Slots::try_reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reserve {
+    /// A place in the class and in the total was taken.
+    Reserved,
+    /// The class is at its capacity; nothing was taken.
+    ClassFull,
+    /// The class has room but the total is reached; nothing was taken.
+    TotalFull,
+}
+
+/// The count of places taken, per class and in total, against the capacities.
+pub(crate) trait Slots {
+    /// Takes a place of `class` (and one of the total) if both have room.
+    fn try_reserve(&self, class: TaskClass) -> Reserve;
+    /// Moves one place from class `from` to class `to` (the total is unchanged); false if `to`
+    /// has no room.
+    fn transfer(&self, from: TaskClass, to: TaskClass) -> bool;
+}
+
 /// Outcome of [`RunQueue::admit`].
 pub(crate) enum Admission {
     /// Queued; `evicted` is a less urgent Low or Normal task shed to make room.
@@ -94,7 +134,6 @@ pub(crate) enum Admission {
 
 struct ClassQueue {
     heap: BinaryHeap<QueuedTask>,
-    capacity: usize,
     /// Last dispatch from this class, or when it last became non-empty: the aging clock.
     waiting_since: Instant,
 }
@@ -115,84 +154,83 @@ impl ClassQueue {
     }
 }
 
-/// The four class queues and their shared bound.
+/// The four class queues. Their places are counted by the caller's [`Slots`]: `admit` takes
+/// and moves places; tasks leaving by `pop`, `remove`, `remove_where` and `drain` are released
+/// by the caller.
 pub(crate) struct RunQueue {
     classes: [ClassQueue; TaskClass::COUNT],
     total: usize,
-    total_capacity: usize,
     aging_after: Duration,
-    next_seq: u64,
 }
 
 impl RunQueue {
-    /// `class_capacity` is indexed by [`TaskClass::index`]. Capacities must be at least 1 (the
-    /// scheduler's configuration checks that).
-    pub(crate) fn new(
-        class_capacity: [usize; TaskClass::COUNT],
-        total_capacity: usize,
-        aging_after: Duration,
-        now: Instant,
-    ) -> Self {
+    pub(crate) fn new(aging_after: Duration, now: Instant) -> Self {
         RunQueue {
-            classes: class_capacity.map(|capacity| ClassQueue {
-                heap: BinaryHeap::with_capacity(capacity.min(INITIAL_HEAP_CAPACITY)),
-                capacity,
+            classes: std::array::from_fn(|_| ClassQueue {
+                heap: BinaryHeap::with_capacity(INITIAL_HEAP_CAPACITY),
                 waiting_since: now,
             }),
             total: 0,
-            total_capacity,
             aging_after,
-            next_seq: 0,
         }
     }
 
-    /// Sequence number the next admitted task will get.
-    pub(crate) fn take_seq(&mut self) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        seq
-    }
-
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.total
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.total == 0
     }
 
+    #[cfg(test)]
     pub(crate) fn class_len(&self, class: TaskClass) -> usize {
         self.classes[class.index()].heap.len()
     }
 
-    /// Applies the admission rules of the module documentation.
-    pub(crate) fn admit(&mut self, task: QueuedTask) -> Admission {
+    /// Applies the admission rules of the module documentation, counting places in `slots`.
+    pub(crate) fn admit(&mut self, task: QueuedTask, slots: &impl Slots) -> Admission {
         let class = task.class;
-        let queue = &self.classes[class.index()];
-        if queue.heap.len() >= queue.capacity {
-            return match class {
-                TaskClass::Critical | TaskClass::High => Admission::Full(task),
-                TaskClass::Normal | TaskClass::Low => self.replace_least_urgent(class, task),
-            };
-        }
-        if self.total >= self.total_capacity {
-            for victim in [TaskClass::Low, TaskClass::Normal] {
-                if victim == class {
-                    return self.replace_least_urgent(class, task);
-                }
-                if !self.classes[victim.index()].heap.is_empty() {
-                    let evicted = self.remove_least_urgent(victim);
+        // Only repeats when another thread took the place this one was about to move (the
+        // executor's producers reserve without the queue lock).
+        'retry: loop {
+            match slots.try_reserve(class) {
+                Reserve::Reserved => {
                     self.push(task);
-                    return Admission::Queued { evicted };
+                    return Admission::Queued { evicted: None };
+                }
+                Reserve::ClassFull => {
+                    return match class {
+                        TaskClass::Critical | TaskClass::High => Admission::Full(task),
+                        TaskClass::Normal | TaskClass::Low => {
+                            self.replace_least_urgent(class, task)
+                        }
+                    };
+                }
+                Reserve::TotalFull => {
+                    for victim in [TaskClass::Low, TaskClass::Normal] {
+                        if victim == class {
+                            return self.replace_least_urgent(class, task);
+                        }
+                        if !self.classes[victim.index()].heap.is_empty() {
+                            if !slots.transfer(victim, class) {
+                                continue 'retry;
+                            }
+                            let evicted = self.remove_least_urgent(victim);
+                            self.push(task);
+                            return Admission::Queued { evicted };
+                        }
+                    }
+                    return Admission::Full(task);
                 }
             }
-            return Admission::Full(task);
         }
-        self.push(task);
-        Admission::Queued { evicted: None }
     }
 
     /// Sheds the least urgent of `class`'s queue and `task`; queues `task` unless it is that one.
+    /// The evicted task's place goes to `task`.
     fn replace_least_urgent(&mut self, class: TaskClass, task: QueuedTask) -> Admission {
         let queue = &self.classes[class.index()];
         let displace = queue
@@ -216,10 +254,13 @@ impl RunQueue {
         removed
     }
 
-    fn push(&mut self, task: QueuedTask) {
+    /// Adds a task whose place is already counted.
+    pub(crate) fn push(&mut self, task: QueuedTask) {
         let queue = &mut self.classes[task.class.index()];
         if queue.heap.is_empty() {
-            queue.waiting_since = task.enqueued;
+            // The aging clock starts when the class becomes non-empty: when the task was
+            // submitted, not when the executor moved it into the heap.
+            queue.waiting_since = task.enqueued().unwrap_or(queue.waiting_since);
         }
         queue.heap.push(task);
         self.total += 1;
@@ -293,7 +334,7 @@ impl RunQueue {
     }
 }
 
-/// Heap storage reserved up front per class; more is allocated on demand up to the capacity.
+/// Heap storage reserved up front per class; more is allocated on demand.
 const INITIAL_HEAP_CAPACITY: usize = 256;
 
 #[cfg(test)]
@@ -302,8 +343,49 @@ mod tests {
 
     const AGING: Duration = Duration::from_millis(100);
 
+    use std::cell::Cell;
+
+    use crate::scheduler::task::Task;
+
+    /// Places counted in plain cells, as the executor counts them in atomics.
+    struct PlainSlots {
+        class: Cell<[usize; 4]>,
+        total: Cell<usize>,
+        class_capacity: [usize; 4],
+        total_capacity: usize,
+    }
+
+    impl Slots for PlainSlots {
+        fn try_reserve(&self, class: TaskClass) -> Reserve {
+            let mut taken = self.class.get();
+            if taken[class.index()] >= self.class_capacity[class.index()] {
+                return Reserve::ClassFull;
+            }
+            if self.total.get() >= self.total_capacity {
+                return Reserve::TotalFull;
+            }
+            taken[class.index()] += 1;
+            self.class.set(taken);
+            self.total.set(self.total.get() + 1);
+            Reserve::Reserved
+        }
+
+        fn transfer(&self, from: TaskClass, to: TaskClass) -> bool {
+            let mut taken = self.class.get();
+            if taken[to.index()] >= self.class_capacity[to.index()] {
+                return false;
+            }
+            taken[to.index()] += 1;
+            taken[from.index()] -= 1;
+            self.class.set(taken);
+            true
+        }
+    }
+
     struct Fixture {
         queue: RunQueue,
+        slots: PlainSlots,
+        next_seq: u64,
         t0: Instant,
     }
 
@@ -311,37 +393,44 @@ mod tests {
         fn new(class_capacity: [usize; 4], total: usize) -> Self {
             let t0 = Instant::now();
             Fixture {
-                queue: RunQueue::new(class_capacity, total, AGING, t0),
+                queue: RunQueue::new(AGING, t0),
+                slots: PlainSlots {
+                    class: Cell::new([0; 4]),
+                    total: Cell::new(0),
+                    class_capacity,
+                    total_capacity: total,
+                },
+                next_seq: 0,
                 t0,
             }
         }
 
         /// A task whose channel number is its name in these tests.
         fn task(&mut self, class: TaskClass, name: u32, deadline_ms: Option<u64>) -> QueuedTask {
-            QueuedTask {
-                seq: self.queue.take_seq(),
-                class,
-                label: TaskLabel::new("test", name),
-                deadline: deadline_ms.map(|ms| self.t0 + Duration::from_millis(ms)),
-                enqueued: self.t0,
-                work: Box::new(|| {}),
-                state: None,
+            let mut task = Task::new(class, TaskLabel::new("test", name), || {});
+            if let Some(ms) = deadline_ms {
+                task = task.with_deadline(self.t0 + Duration::from_millis(ms));
             }
+            let header = task.node.header_mut();
+            header.seq = self.next_seq;
+            header.enqueued = Some(self.t0);
+            self.next_seq += 1;
+            QueuedTask::new(task.node)
         }
 
         fn admit(&mut self, class: TaskClass, name: u32, deadline_ms: Option<u64>) -> Outcome {
             let task = self.task(class, name, deadline_ms);
-            match self.queue.admit(task) {
+            match self.queue.admit(task, &self.slots) {
                 Admission::Queued { evicted: None } => Outcome::Queued,
-                Admission::Queued { evicted: Some(t) } => Outcome::Evicted(t.label.channel),
-                Admission::Shed(t) => Outcome::Shed(t.label.channel),
-                Admission::Full(t) => Outcome::Full(t.label.channel),
+                Admission::Queued { evicted: Some(t) } => Outcome::Evicted(t.label().channel),
+                Admission::Shed(t) => Outcome::Shed(t.label().channel),
+                Admission::Full(t) => Outcome::Full(t.label().channel),
             }
         }
 
         fn drain_order(&mut self, now: Instant) -> Vec<u32> {
             std::iter::from_fn(|| self.queue.pop(now))
-                .map(|t| t.label.channel)
+                .map(|t| t.label().channel)
                 .collect()
         }
     }
@@ -452,13 +541,13 @@ mod tests {
         let t0 = f.t0;
         // Before the aging threshold: strict priority.
         assert_eq!(
-            f.queue.pop(t0 + AGING / 2).map(|t| t.label.channel),
+            f.queue.pop(t0 + AGING / 2).map(|t| t.label().channel),
             Some(2)
         );
         // Low has waited past the threshold: it goes next, then Critical resumes.
         let late = t0 + AGING;
-        assert_eq!(f.queue.pop(late).map(|t| t.label.channel), Some(1));
-        assert_eq!(f.queue.pop(late).map(|t| t.label.channel), Some(3));
+        assert_eq!(f.queue.pop(late).map(|t| t.label().channel), Some(1));
+        assert_eq!(f.queue.pop(late).map(|t| t.label().channel), Some(3));
     }
 
     #[test]
@@ -469,18 +558,21 @@ mod tests {
         f.admit(Low, 2, None);
         // Normal becomes non-empty later than Low.
         let mut normal = f.task(Normal, 3, None);
-        normal.enqueued = t0 + Duration::from_millis(20);
-        assert!(matches!(f.queue.admit(normal), Admission::Queued { .. }));
+        normal.node.header_mut().enqueued = Some(t0 + Duration::from_millis(20));
+        assert!(matches!(
+            f.queue.admit(normal, &f.slots),
+            Admission::Queued { .. }
+        ));
         f.admit(Critical, 4, None);
         f.admit(Critical, 5, None);
         let now = t0 + AGING + Duration::from_millis(30);
         // Both starve; Low has waited longer.
-        assert_eq!(f.queue.pop(now).map(|t| t.label.channel), Some(1));
-        assert_eq!(f.queue.pop(now).map(|t| t.label.channel), Some(3));
+        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(1));
+        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(3));
         // Low's clock restarted at `now`: strict priority again.
-        assert_eq!(f.queue.pop(now).map(|t| t.label.channel), Some(4));
-        assert_eq!(f.queue.pop(now).map(|t| t.label.channel), Some(5));
-        assert_eq!(f.queue.pop(now).map(|t| t.label.channel), Some(2));
+        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(4));
+        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(5));
+        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(2));
     }
 
     #[test]
@@ -490,7 +582,7 @@ mod tests {
         f.admit(High, 2, None);
         f.admit(Normal, 1, Some(3));
         f.admit(Low, 3, None);
-        let removed = f.queue.remove_where(|t| t.label.channel == 1);
+        let removed = f.queue.remove_where(|t| t.label().channel == 1);
         assert_eq!(removed.len(), 2);
         assert_eq!(f.queue.len(), 2);
         assert_eq!(f.queue.class_len(Normal), 0);

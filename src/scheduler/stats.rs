@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::{CreationError, Histogram};
@@ -111,11 +111,6 @@ impl SampleLog {
                 || now.saturating_duration_since(self.last_publish) >= interval)
     }
 
-    /// Time left until the interval has passed (zero when it has).
-    pub(crate) fn until_due(&self, now: Instant, interval: Duration) -> Duration {
-        interval.saturating_sub(now.saturating_duration_since(self.last_publish))
-    }
-
     /// Adds the log to the shared histograms and empties it.
     ///
     /// Publishers take `publisher` first, so they never overwrite each other. When no reader
@@ -156,23 +151,42 @@ pub(crate) fn bump(counter: &AtomicU64, by: u64) {
     );
 }
 
-/// Counters per class written under the queue lock.
+/// Counters per class of the submission path. `submitted` is written by producers on every
+/// submission (a cache line of its own, which stays with a lone producer); the others only on
+/// the overload and cancellation paths, under the queue lock.
 #[derive(Debug, Default)]
 pub(crate) struct QueueCounters {
-    pub(crate) submitted: [AtomicU64; TaskClass::COUNT],
+    pub(crate) submitted: CachePadded<[AtomicU64; TaskClass::COUNT]>,
     pub(crate) shed: [AtomicU64; TaskClass::COUNT],
     pub(crate) rejected: [AtomicU64; TaskClass::COUNT],
     pub(crate) cancelled: [AtomicU64; TaskClass::COUNT],
-    pub(crate) depth: [AtomicUsize; TaskClass::COUNT],
 }
 
-/// Counters per class written by one worker only; padded so workers do not share cache lines.
+/// Aligns `T` to 128 bytes (two cache lines, against the adjacent-line prefetcher), so that
+/// data written by different threads does not share a line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Counters per class written by one worker only, and the worker's own flags; padded so
+/// workers do not share cache lines.
 #[derive(Debug, Default)]
 #[repr(align(128))]
 pub(crate) struct WorkerCounters {
     pub(crate) completed: [AtomicU64; TaskClass::COUNT],
     pub(crate) panicked: [AtomicU64; TaskClass::COUNT],
     pub(crate) deadline_misses: [AtomicU64; TaskClass::COUNT],
+    /// The worker holds a task (from its dispatch until its sample is logged).
+    pub(crate) busy: AtomicBool,
+    /// The worker holds unpublished samples.
+    pub(crate) dirty: AtomicBool,
 }
 
 /// Shed tasks per class and label.
@@ -259,6 +273,8 @@ pub(crate) struct StatsSources<'a> {
     pub(crate) workers: usize,
     pub(crate) class_capacity: [usize; TaskClass::COUNT],
     pub(crate) queue: &'a QueueCounters,
+    /// Tasks queued per class (admitted, not yet started or removed).
+    pub(crate) depth: &'a [AtomicUsize; TaskClass::COUNT],
     pub(crate) per_worker: &'a [WorkerCounters],
     pub(crate) shed_ledger: &'a ShedLedger,
     pub(crate) published: &'a Mutex<Arc<HistogramSet>>,
@@ -291,7 +307,7 @@ impl StatsSources<'_> {
                 shed: load(&self.queue.shed[i]),
                 rejected: load(&self.queue.rejected[i]),
                 deadline_misses: sum_workers(|w| &w.deadline_misses, i),
-                queue_depth: self.queue.depth[i].load(Ordering::Acquire),
+                queue_depth: self.depth[i].load(Ordering::Acquire),
                 capacity: self.class_capacity[i],
                 tasks_per_s: rates[i],
             }

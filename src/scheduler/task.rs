@@ -2,6 +2,7 @@
 //! and the handle through which its submitter follows it.
 
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::{self, Thread};
@@ -80,27 +81,141 @@ impl fmt::Display for TaskLabel {
     }
 }
 
-/// The closure a task runs.
+/// The closure type a task runs, for callers that hold boxed work; [`Task::new`] accepts any
+/// `FnOnce() + Send + 'static`, a `TaskFn` included.
 pub type TaskFn = Box<dyn FnOnce() + Send + 'static>;
 
-/// A task's closure, reachable only by value, so that a [`Task`] (and a [`SubmitError`] handing
-/// one back) is `Sync` and fits in `Send + Sync` error types.
-///
-/// [`SubmitError`]: super::SubmitError
-pub(crate) struct TaskWork(TaskFn);
+/// What the scheduler keeps about a task, at the start of the task's single allocation (see
+/// [`TaskNode`]).
+pub(crate) struct Header {
+    /// Link of the executor's injection stack; null outside it.
+    pub(crate) next: *mut Header,
+    pub(crate) class: TaskClass,
+    pub(crate) label: TaskLabel,
+    pub(crate) deadline: Option<Instant>,
+    /// Set by `submit`: submission sequence number, enqueue time, and the handle's shared
+    /// status (absent for detached tasks).
+    pub(crate) seq: u64,
+    pub(crate) enqueued: Option<Instant>,
+    pub(crate) state: Option<Arc<TaskState>>,
+    /// Type-erased operations on the whole node (`Node<F>` for the closure's type `F`).
+    ops: &'static NodeOps,
+}
 
-// SAFETY: `Sync` only lets `&TaskWork` be shared between threads. `TaskWork` gives no access to
-// the closure through a shared reference — its only method consumes it — so no thread can call
-// or inspect the closure through one. This is the argument of the `sync_wrapper` crate.
-unsafe impl Sync for TaskWork {}
+struct NodeOps {
+    /// Frees the node and then calls its closure.
+    run: unsafe fn(NonNull<Header>),
+    /// Frees the node and drops its closure uncalled.
+    drop: unsafe fn(NonNull<Header>),
+}
 
-impl TaskWork {
-    pub(crate) fn new(work: TaskFn) -> Self {
-        TaskWork(work)
+/// The single allocation of a task: its [`Header`], then its closure. `repr(C)` puts the header
+/// at offset 0, so a pointer to the node is a pointer to its header.
+#[repr(C)]
+struct Node<F> {
+    header: Header,
+    work: F,
+}
+
+impl<F: FnOnce() + Send + 'static> Node<F> {
+    const OPS: NodeOps = NodeOps {
+        run: Self::run,
+        drop: Self::drop,
+    };
+
+    /// # Safety
+    /// `header` came from `Box::<Node<F>>::into_raw` and is not used afterwards.
+    unsafe fn run(header: NonNull<Header>) {
+        // SAFETY: by the caller's contract the pointer owns a `Node<F>` allocation.
+        let node = unsafe { Box::from_raw(header.as_ptr().cast::<Node<F>>()) };
+        // Moving the closure out frees the allocation before the closure runs (a panic in it
+        // unwinds through its own captures only).
+        let Node { header, work } = *node;
+        drop(header);
+        work();
     }
 
-    pub(crate) fn into_inner(self) -> TaskFn {
-        self.0
+    /// # Safety
+    /// As for [`Node::run`].
+    unsafe fn drop(header: NonNull<Header>) {
+        // SAFETY: as in `run`.
+        drop(unsafe { Box::from_raw(header.as_ptr().cast::<Node<F>>()) });
+    }
+}
+
+/// An owned task node: a task's header and closure in one heap allocation, so that submitting
+/// a task allocates once (twice with a handle) and the executor can link it into its lock-free
+/// injection stack without another allocation.
+pub(crate) struct TaskNode(NonNull<Header>);
+
+// SAFETY: a `TaskNode` owns its node like a `Box` does. The closure is `Send` (checked in
+// `TaskNode::new`) and the header's fields are `Send`; the `next` pointer is only used by the
+// executor while it owns the node.
+unsafe impl Send for TaskNode {}
+// SAFETY: `Sync` only lets `&TaskNode` be shared between threads. Through a shared reference a
+// `TaskNode` gives access to header fields that are `Copy` or `Sync` (class, label, deadline,
+// sequence number, the `Arc<TaskState>`), never to the closure, which only the consuming
+// `run` and `drop` touch. This is the argument of the `sync_wrapper` crate.
+unsafe impl Sync for TaskNode {}
+
+impl TaskNode {
+    fn new<F: FnOnce() + Send + 'static>(class: TaskClass, label: TaskLabel, work: F) -> Self {
+        let node = Box::new(Node {
+            header: Header {
+                next: std::ptr::null_mut(),
+                class,
+                label,
+                deadline: None,
+                seq: 0,
+                enqueued: None,
+                state: None,
+                ops: &Node::<F>::OPS,
+            },
+            work,
+        });
+        // SAFETY: `Box::into_raw` never returns null; `Node<F>` starts with its header.
+        TaskNode(unsafe { NonNull::new_unchecked(Box::into_raw(node).cast::<Header>()) })
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the node is alive while `self` owns it.
+        unsafe { self.0.as_ref() }
+    }
+
+    pub(crate) fn header_mut(&mut self) -> &mut Header {
+        // SAFETY: as in `header`, and `&mut self` makes the access exclusive.
+        unsafe { self.0.as_mut() }
+    }
+
+    /// Gives up ownership, for linking into the injection stack.
+    pub(crate) fn into_raw(self) -> *mut Header {
+        let raw = self.0.as_ptr();
+        std::mem::forget(self);
+        raw
+    }
+
+    /// # Safety
+    /// `raw` came from [`TaskNode::into_raw`] and is owned by nobody else.
+    pub(crate) unsafe fn from_raw(raw: *mut Header) -> TaskNode {
+        // SAFETY: by the caller's contract `raw` is a live node pointer, so not null.
+        TaskNode(unsafe { NonNull::new_unchecked(raw) })
+    }
+
+    /// Frees the node and calls the closure.
+    pub(crate) fn run(self) {
+        let header = self.0;
+        let run = self.header().ops.run;
+        std::mem::forget(self);
+        // SAFETY: `self` owned the node and was forgotten, so the node is used once, here.
+        unsafe { run(header) }
+    }
+}
+
+impl Drop for TaskNode {
+    fn drop(&mut self) {
+        let drop_node = self.header().ops.drop;
+        // SAFETY: the node is owned by `self`, which is being dropped.
+        unsafe { drop_node(self.0) }
     }
 }
 
@@ -109,55 +224,50 @@ impl TaskWork {
 /// Within a class, tasks run earliest deadline first; tasks without a deadline come after all
 /// tasks with one, in submission order.
 pub struct Task {
-    pub(crate) class: TaskClass,
-    pub(crate) label: TaskLabel,
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) work: TaskWork,
+    pub(crate) node: TaskNode,
 }
 
 impl Task {
-    /// A task without a deadline.
+    /// A task without a deadline. The closure and the scheduler's bookkeeping share one heap
+    /// allocation.
     pub fn new(class: TaskClass, label: TaskLabel, work: impl FnOnce() + Send + 'static) -> Self {
         Task {
-            class,
-            label,
-            deadline: None,
-            work: TaskWork(Box::new(work)),
+            node: TaskNode::new(class, label, work),
         }
     }
 
     /// Sets the instant by which the task should have finished. A task that finishes later is
     /// counted as a deadline miss; it still runs (dropping late work is the submitter's call).
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(deadline);
+        self.node.header_mut().deadline = Some(deadline);
         self
     }
 
     /// Sets the deadline `budget` from now. A budget too large to represent means no deadline.
     pub fn with_deadline_in(mut self, budget: Duration) -> Self {
-        self.deadline = Instant::now().checked_add(budget);
+        self.node.header_mut().deadline = Instant::now().checked_add(budget);
         self
     }
 
     pub fn class(&self) -> TaskClass {
-        self.class
+        self.node.header().class
     }
 
     pub fn label(&self) -> TaskLabel {
-        self.label
+        self.node.header().label
     }
 
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.node.header().deadline
     }
 }
 
 impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
-            .field("class", &self.class)
-            .field("label", &self.label)
-            .field("deadline", &self.deadline)
+            .field("class", &self.class())
+            .field("label", &self.label())
+            .field("deadline", &self.deadline())
             .finish_non_exhaustive()
     }
 }
@@ -357,6 +467,47 @@ mod tests {
         assert_send_sync::<crate::scheduler::SchedulerError>();
         assert_send_sync::<crate::scheduler::Scheduler>();
         assert_send_sync::<crate::scheduler::SchedulerStats>();
+    }
+
+    #[test]
+    fn a_task_node_owns_its_closure_until_run_or_dropped() {
+        let captured = Arc::new(());
+        let held = Arc::clone(&captured);
+        let task = Task::new(TaskClass::Low, TaskLabel::new("test", 3), move || {
+            drop(held)
+        })
+        .with_deadline_in(Duration::from_secs(60));
+        assert_eq!(task.class(), TaskClass::Low);
+        assert_eq!(task.label(), TaskLabel::new("test", 3));
+        assert!(task.deadline().is_some());
+        assert_eq!(Arc::strong_count(&captured), 2);
+        // Dropped unrun (a cancelled or shed task): the captures go with it.
+        drop(task);
+        assert_eq!(Arc::strong_count(&captured), 1);
+
+        let ran = Arc::new(AtomicU8::new(0));
+        let flag = Arc::clone(&ran);
+        Task::new(TaskClass::High, TaskLabel::new("test", 4), move || {
+            flag.store(1, Ordering::SeqCst)
+        })
+        .node
+        .run();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert_eq!(Arc::strong_count(&ran), 1, "the closure was consumed");
+    }
+
+    #[test]
+    fn a_panicking_task_node_releases_its_captures() {
+        let captured = Arc::new(());
+        let held = Arc::clone(&captured);
+        let node = Task::new(TaskClass::Normal, TaskLabel::new("test", 5), move || {
+            let _held = held;
+            panic!("deliberate panic in a task-node test");
+        })
+        .node;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.run()));
+        assert!(outcome.is_err());
+        assert_eq!(Arc::strong_count(&captured), 1);
     }
 
     #[test]
