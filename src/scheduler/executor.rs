@@ -479,23 +479,8 @@ impl Shared {
 
     /// Wakes a parked worker if work is queued, nobody searches and somebody is parked; the
     /// woken worker is counted as searching at once.
-    fn wake_if_unwatched(&self, mut s: u64) {
-        loop {
-            if State::queued(s) == 0 || State::searching(s) > 0 || State::sleeping(s) == 0 {
-                return;
-            }
-            let woken = s - State::SLEEPING_ONE + State::SEARCHING_ONE;
-            match self.hot.state.compare_exchange_weak(
-                s,
-                woken,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(current) => s = current,
-            }
-        }
-        self.parking.post();
+    fn wake_if_unwatched(&self, s: u64) {
+        self.wake_parked(s, |s| State::searching(s) == 0);
     }
 
     fn since_start_ns(&self, at: Instant) -> u64 {
@@ -516,9 +501,14 @@ impl Shared {
     /// Wakes a parked worker if one is parked and work is queued (rule 1, or the stall rule,
     /// decided by the caller).
     fn wake_one(&self) {
-        let mut s = self.hot.state.load(Ordering::Acquire);
+        self.wake_parked(self.hot.state.load(Ordering::Acquire), |_| true);
+    }
+
+    /// Moves one parked worker to searching and posts it, starting from the state word `s`,
+    /// while work is queued, a worker is parked and `also` holds for the current state.
+    fn wake_parked(&self, mut s: u64, also: impl Fn(u64) -> bool) {
         loop {
-            if State::queued(s) == 0 || State::sleeping(s) == 0 {
+            if State::queued(s) == 0 || State::sleeping(s) == 0 || !also(s) {
                 return;
             }
             let woken = s - State::SLEEPING_ONE + State::SEARCHING_ONE;
