@@ -258,14 +258,10 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
-    /// Reads `dir` and checks it against the shipped budgets.
-    pub fn load(dir: &Path) -> Self {
-        let (results, mut errors) = load_results(dir);
-        let budgets = budgets().unwrap_or_else(|e| {
-            errors.push(e);
-            Vec::new()
-        });
-        let mut report = Self::check(&results, &budgets);
+    /// Reads `dir` and checks it against `budgets`.
+    pub fn load(dir: &Path, budgets: &[Budget]) -> Self {
+        let (results, errors) = load_results(dir);
+        let mut report = Self::check(&results, budgets);
         report.dir = dir.to_owned();
         report.errors.extend(errors);
         report

@@ -222,14 +222,24 @@ async fn bridge_client(mut client: ClientHandle, events: mpsc::Sender<SourceEven
 /// [`BENCHMARK_POLL`], off the async threads, and hands the pipeline each report that differs
 /// from the last (the Benchmarks pane). Ends when the pipeline is gone.
 async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>) {
+    // The budgets are built in: parsed once. A broken budgets file shows as the report's
+    // error, with the results still listed.
+    let (budgets, budget_error) = match benchmarks::budgets() {
+        Ok(budgets) => (Arc::new(budgets), None),
+        Err(e) => (Arc::new(Vec::new()), Some(e)),
+    };
     let mut last: Option<Arc<BenchReport>> = None;
     let mut poll = tokio::time::interval(BENCHMARK_POLL);
     loop {
         poll.tick().await;
         let read = dir.clone();
-        let Ok(report) = tokio::task::spawn_blocking(move || BenchReport::load(&read)).await else {
+        let budgets = budgets.clone();
+        let Ok(mut report) =
+            tokio::task::spawn_blocking(move || BenchReport::load(&read, &budgets)).await
+        else {
             return;
         };
+        report.errors.extend(budget_error.clone());
         if last.as_deref() == Some(&report) {
             continue;
         }
