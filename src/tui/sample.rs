@@ -609,5 +609,6 @@ fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
         repetitions,
         formulas,
         scheduler: scheduler_stats(),
+        meta: BTreeMap::new(),
     }
 }
