@@ -26,7 +26,8 @@ use parking_lot::Mutex;
 
 use super::channel::RING_CAPACITY;
 use super::snapshot::{DiscordView, DynamicsView, MetaView, MotifView};
-use crate::engines::meta::{self as engine, MIN_WINDOW};
+use crate::engines::meta::tuning::{self, MAX_MOTIF_WINDOW_DENOMINATOR, MIN_PERIOD_STRENGTH};
+use crate::engines::meta::{self as engine, MIN_WINDOW, edm};
 
 /// New samples between two rounds on a channel. The same stride as the attractor analysis
 /// (256): at the demo's 200 samples/s a round every 1.3 s keeps the Motifs pane current, while
@@ -56,8 +57,9 @@ pub const META_GROW_MARGIN: u32 = 8;
 /// several motif pairs; a few ms of matrix profile.
 pub const DEFAULT_LENGTH: usize = 1024;
 
-/// The shortest N the budget rule shrinks to: still [`MIN_MOTIF_PERIODS`] windows of the
-/// default motif window, so motif pairs remain possible.
+/// The shortest N the budget rule shrinks to: eight windows of the default motif window, so
+/// motif pairs remain possible, and room for the dynamics profile up to [`MAX_EMBEDDING`]
+/// (`edm::profile_min_samples`).
 pub const MIN_LENGTH: usize = 256;
 
 /// The longest N: the channel's ring buffer holds no more.
@@ -69,10 +71,6 @@ pub const META_TOP: usize = 3;
 /// Motif window when the data show no dominant period (noise, chaotic maps): 32 samples, short
 /// enough to find motifs in the shortest N ([`MIN_LENGTH`] holds eight of them).
 pub const DEFAULT_MOTIF_WINDOW: usize = 32;
-
-/// Windows per analysed series the tuned m is limited to at least: m is at most N divided by
-/// this, so a motif pair (two windows outside each other's exclusion zones) has room to recur.
-pub const MIN_MOTIF_PERIODS: usize = 4;
 
 /// Hysteresis of the motif window: a proposal within this fraction of the current m (or within
 /// [`WINDOW_DEADBAND_MIN_SAMPLES`]) keeps m. The autocorrelation peak of a noisy periodic
@@ -225,17 +223,31 @@ pub struct RoundOutcome {
     pub errors: Vec<String>,
 }
 
-/// The motif window this round's data propose, and the dominant period behind it.
-fn propose_window(_series: &[f64]) -> (usize, Option<usize>) {
-    (DEFAULT_MOTIF_WINDOW, None)
+/// The motif window this round's data propose (`tuning::motif_window`: the dominant period by
+/// autocorrelation, else [`DEFAULT_MOTIF_WINDOW`]) and the period behind it, if one was found.
+///
+/// The period is found again by `tuning::dominant_period` over lags up to m + 1 only, which
+/// costs O(n·m) instead of the O(n²/4) of the full search: when `motif_window` took a period,
+/// that period is the highest peak after the first zero crossing, so it is also the highest
+/// among the shorter lags (and when it was clamped up to the shortest window, the peak lies
+/// below m). It counts only when it is strong enough and clamps to m as `motif_window`
+/// clamps it, so a weak peak never stands behind the default.
+fn propose_window(series: &[f64]) -> (usize, Option<usize>) {
+    let m = tuning::motif_window(series, DEFAULT_MOTIF_WINDOW);
+    let max = series.len() / MAX_MOTIF_WINDOW_DENOMINATOR;
+    let period = tuning::dominant_period(series, 2, m + 1)
+        .filter(|p| p.strength >= MIN_PERIOD_STRENGTH)
+        .filter(|_| max >= tuning::MIN_MOTIF_WINDOW)
+        .filter(|p| p.lag.clamp(tuning::MIN_MOTIF_WINDOW, max) == m)
+        .map(|p| p.lag);
+    (m, period)
 }
 
-/// The largest motif window a series of `n` samples takes ([`MIN_MOTIF_PERIODS`] windows, and
-/// a defined matrix profile), if any.
+/// The largest motif window a series of `n` samples takes (a quarter of it, as
+/// `tuning::motif_window` allows, and a defined matrix profile), if any.
 pub fn largest_window(n: usize) -> Option<usize> {
-    let by_periods = n / MIN_MOTIF_PERIODS;
     engine::max_window(n)
-        .map(|max| max.min(by_periods))
+        .map(|max| max.min(n / MAX_MOTIF_WINDOW_DENOMINATOR))
         .filter(|&m| m >= MIN_WINDOW)
 }
 
@@ -254,7 +266,7 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
         outcome.errors.push(format!(
             "{} samples are too few: a round needs at least {}",
             series.len(),
-            MIN_WINDOW * MIN_MOTIF_PERIODS
+            MIN_WINDOW * MAX_MOTIF_WINDOW_DENOMINATOR
         ));
         return outcome;
     };
@@ -291,6 +303,19 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
                 .collect();
         }
         Err(err) => outcome.errors.push(format!("motifs: {err}")),
+    }
+    match edm::profile_dynamics(series, MAX_EMBEDDING) {
+        Ok(profile) => {
+            outcome.dynamics = Some(DynamicsView {
+                e: profile.e,
+                theta: profile.theta,
+                nonlinear: profile.nonlinear,
+                forecast_skill: profile.forecast_skill,
+                rho_by_e: profile.rho_by_e,
+                rho_by_theta: profile.rho_by_theta,
+            })
+        }
+        Err(err) => outcome.errors.push(format!("dynamics: {err}")),
     }
     outcome
 }
@@ -487,6 +512,29 @@ mod tests {
     }
 
     #[test]
+    fn the_window_comes_from_the_period_and_the_period_is_reported() {
+        let sine: Vec<f64> = (0..1024)
+            .map(|i| (2.0 * std::f64::consts::PI * i as f64 / 50.0).sin())
+            .collect();
+        assert_eq!(propose_window(&sine), (50, Some(50)));
+        // A period under the shortest window: m is clamped up, the period stays what it is.
+        let fast: Vec<f64> = (0..1024)
+            .map(|i| (2.0 * std::f64::consts::PI * i as f64 / 5.0).sin())
+            .collect();
+        assert_eq!(propose_window(&fast), (tuning::MIN_MOTIF_WINDOW, Some(5)));
+        // No period (a ramp never crosses zero within n/4 of autocorrelation): the default
+        // and no period.
+        let ramp: Vec<f64> = (0..1024).map(f64::from).collect();
+        assert_eq!(propose_window(&ramp), (DEFAULT_MOTIF_WINDOW, None));
+        let mut m = WindowTuner::default();
+        let round = analyse(&sine, 0, &mut m);
+        assert_eq!((round.window, round.period), (50, Some(50)));
+        let dynamics = round.dynamics.expect("a sine has a dynamics profile");
+        assert!(dynamics.forecast_skill > 0.99, "{dynamics:?}");
+        assert!(!dynamics.nonlinear, "{dynamics:?}");
+    }
+
+    #[test]
     fn positions_are_in_the_channels_sample_count() {
         // Noise with one shape planted twice: the top motif is the planted pair, at the
         // planted places plus the window's first sample.
@@ -509,8 +557,22 @@ mod tests {
         let mut m = WindowTuner::default();
         let outcome = analyse(&series, 50_000, &mut m);
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        // The planted pair, wherever m put its best-matching part.
         let top = outcome.motifs[0];
-        assert_eq!((top.a, top.b), (50_100, 50_400), "{top:?}");
+        assert_eq!(top.b - top.a, 300, "{top:?}");
+        assert!((50_100..50_100 + DEFAULT_MOTIF_WINDOW as u64).contains(&top.a));
         assert!(top.distance < 0.5, "{top:?}");
+        // Every position is the engine's, shifted by the window's first sample.
+        let found = engine::discover(&series, outcome.window, META_TOP).unwrap();
+        for (view, pair) in outcome.motifs.iter().zip(&found.motifs) {
+            assert_eq!(
+                (view.a, view.b),
+                (50_000 + pair.a as u64, 50_000 + pair.b as u64)
+            );
+        }
+        for (view, discord) in outcome.discords.iter().zip(&found.discords) {
+            assert_eq!(view.index, 50_000 + discord.index as u64);
+        }
+        assert_eq!(outcome.motifs.len(), found.motifs.len());
     }
 }

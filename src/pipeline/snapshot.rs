@@ -115,6 +115,10 @@ pub struct DynamicsView {
     pub nonlinear: bool,
     /// Forecast skill ρ (correlation of predictions and observations) at the best E and θ.
     pub forecast_skill: f64,
+    /// Simplex ρ for E = 1, 2, … (index E − 1).
+    pub rho_by_e: Vec<f64>,
+    /// S-map ρ for each θ tried, as (θ, ρ).
+    pub rho_by_theta: Vec<(f64, f64)>,
 }
 
 /// One attractor analysis of a channel's sliding window, and the history before it.
