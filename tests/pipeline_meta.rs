@@ -93,7 +93,7 @@ fn run(wave: &[f64], xy: &[(f64, f64)]) -> (Snapshot, Arc<Scheduler>) {
         ] {
             pipeline.handle(SourceEvent::Records(records), Instant::now());
         }
-        if end as u64 % meta::META_EVERY == 0 || end == SAMPLES {
+        if (end as u64).is_multiple_of(meta::META_EVERY) || end == SAMPLES {
             assert!(
                 pipeline.drain_engines(Duration::from_secs(120)),
                 "engines finished"

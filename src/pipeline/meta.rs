@@ -252,8 +252,50 @@ pub fn largest_window(n: usize) -> Option<usize> {
 }
 
 /// One round on `series`, the channel's samples from `first_sample` on: the window m (through
-/// `tuner`), motifs and discords in the channel's sample count, the dynamics profile.
+/// `tuner`), motifs and discords in the channel's sample count ([`analyse_motifs`]), and the
+/// dynamics profile (`edm::profile_dynamics` up to [`MAX_EMBEDDING`]).
 pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> RoundOutcome {
+    let mut outcome = analyse_motifs(series, first_sample, tuner);
+    if unusable(series).is_some() {
+        return outcome;
+    }
+    match edm::profile_dynamics(series, MAX_EMBEDDING) {
+        Ok(profile) => {
+            outcome.dynamics = Some(DynamicsView {
+                e: profile.e,
+                theta: profile.theta,
+                nonlinear: profile.nonlinear,
+                forecast_skill: profile.forecast_skill,
+                rho_by_e: profile.rho_by_e,
+                rho_by_theta: profile.rho_by_theta,
+            })
+        }
+        Err(err) => outcome.errors.push(format!("dynamics: {err}")),
+    }
+    outcome
+}
+
+/// Why a window cannot be analysed at all (too short, constant), if it cannot.
+fn unusable(series: &[f64]) -> Option<String> {
+    if largest_window(series.len()).is_none() {
+        return Some(format!(
+            "{} samples are too few: a round needs at least {}",
+            series.len(),
+            MIN_WINDOW * MAX_MOTIF_WINDOW_DENOMINATOR
+        ));
+    }
+    let first = *series.first()?;
+    series.iter().all(|&x| x == first).then(|| {
+        format!(
+            "the last {} samples are all {first}: a constant window has no motifs or dynamics",
+            series.len()
+        )
+    })
+}
+
+/// The motif part of a round (no dynamics): the window m through `tuner`, the top motif pairs
+/// and discords in the channel's sample count.
+pub fn analyse_motifs(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> RoundOutcome {
     let mut outcome = RoundOutcome {
         window: tuner.current().unwrap_or(DEFAULT_MOTIF_WINDOW),
         period: None,
@@ -262,23 +304,11 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
         dynamics: None,
         errors: Vec::new(),
     };
-    let Some(largest) = largest_window(series.len()) else {
-        outcome.errors.push(format!(
-            "{} samples are too few: a round needs at least {}",
-            series.len(),
-            MIN_WINDOW * MAX_MOTIF_WINDOW_DENOMINATOR
-        ));
-        return outcome;
-    };
-    if let Some(&first) = series.first()
-        && series.iter().all(|&x| x == first)
-    {
-        outcome.errors.push(format!(
-            "the last {} samples are all {first}: a constant window has no motifs or dynamics",
-            series.len()
-        ));
+    if let Some(why) = unusable(series) {
+        outcome.errors.push(why);
         return outcome;
     }
+    let largest = largest_window(series.len()).unwrap_or(MIN_WINDOW);
     let (proposal, period) = propose_window(series);
     outcome.period = period;
     outcome.window = tuner.update(proposal).clamp(MIN_WINDOW, largest);
@@ -303,19 +333,6 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
                 .collect();
         }
         Err(err) => outcome.errors.push(format!("motifs: {err}")),
-    }
-    match edm::profile_dynamics(series, MAX_EMBEDDING) {
-        Ok(profile) => {
-            outcome.dynamics = Some(DynamicsView {
-                e: profile.e,
-                theta: profile.theta,
-                nonlinear: profile.nonlinear,
-                forecast_skill: profile.forecast_skill,
-                rho_by_e: profile.rho_by_e,
-                rho_by_theta: profile.rho_by_theta,
-            })
-        }
-        Err(err) => outcome.errors.push(format!("dynamics: {err}")),
     }
     outcome
 }
