@@ -13,6 +13,7 @@ use midstream::pipeline::meta::{
 };
 use midstream::pipeline::{MetaView, Pipeline, Snapshot};
 use midstream::scheduler::{Scheduler, SchedulerConfig, TaskClass};
+use midstream::trace::{TraceHeader, TraceWriter, WriterOptions};
 
 /// The sine's period in samples.
 const PERIOD: usize = 50;
@@ -255,4 +256,77 @@ fn the_budget_rule_shrinks_n_when_over_and_grows_it_when_well_under() {
     assert_eq!(MAX_LENGTH, 8192);
     // In between: N stays.
     assert_eq!(n.update(8192, META_RUN_BUDGET / 2, META_RUN_BUDGET), 8192);
+}
+
+#[test]
+fn replay_headless_prints_each_numeric_channels_meta_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sine.mtr");
+    let catalog = catalog();
+    let header = TraceHeader {
+        version: midstream::trace::FORMAT_VERSION,
+        started_unix_ns: 0,
+        source: "test".into(),
+        catalog: catalog.clone(),
+    };
+    let mut writer = TraceWriter::create(&path, &header, WriterOptions::default()).unwrap();
+    let wave = noisy_sine(11);
+    for (i, &x) in wave.iter().enumerate().take(1000) {
+        for (channel, value) in [(0, Value::Scalar(x)), (1, Value::Scalar(3.0))] {
+            writer
+                .append(&Record {
+                    channel,
+                    seq: i as u64,
+                    t_ns: i as u64 * 5_000_000,
+                    value,
+                })
+                .unwrap();
+        }
+    }
+    writer.finish().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_midstream-tui"))
+        .args(["replay", "--headless"])
+        .arg(&path)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env_remove("MIDSTREAM_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("meta on {name}: ")))
+            .unwrap_or_else(|| panic!("no meta line for {name}:\n{stdout}"))
+            .to_string()
+    };
+    let wave_line = line("wave");
+    assert!(
+        [
+            "window 49 (period 49)",
+            "window 50 (period 50)",
+            "window 51 (period 51)"
+        ]
+        .iter()
+        .any(|w| wave_line.contains(w)),
+        "{wave_line}"
+    );
+    assert!(
+        wave_line.contains(", motif ") && wave_line.contains(", E "),
+        "{wave_line}"
+    );
+    let flat = line("flat");
+    assert!(
+        flat.contains("failed: the last") && flat.contains("constant"),
+        "{flat}"
+    );
+    // Event, text and empty channels get no line; xy and tokens had no records.
+    assert!(
+        !stdout.contains("meta on tokens") && !stdout.contains("meta on xy"),
+        "{stdout}"
+    );
 }
