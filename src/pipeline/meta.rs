@@ -30,9 +30,9 @@ use crate::engines::meta::tuning::{self, MAX_MOTIF_WINDOW_DENOMINATOR, MIN_PERIO
 use crate::engines::meta::{self as engine, MIN_WINDOW, edm};
 
 /// New samples between two rounds on a channel. The same stride as the attractor analysis
-/// (256): at the demo's 200 samples/s a round every 1.3 s keeps the Motifs pane current, while
-/// a round over the default 1,024 samples (a few ms of matrix profile) stays a small, steady
-/// load next to the Critical and High work on two cores.
+/// (256): at the demo's 200 samples/s a round every 1.3 s keeps the Motifs pane current, and
+/// with rounds held to [`META_RUN_BUDGET`] the Low work stays a small, steady load next to the
+/// Critical and High work on two cores.
 pub const META_EVERY: u64 = 256;
 
 /// Deadline of a round's task, from its submission: done before the next round of the
@@ -42,9 +42,12 @@ pub const META_EVERY: u64 = 256;
 pub const META_BUDGET: Duration = Duration::from_secs(1);
 
 /// Run time one round may take; the analysis length N is tuned to it ([`LengthTuner`]). A
-/// twentieth of [`META_BUDGET`]: with the demo's six numeric channels each running a round
-/// every 1.3 s, rounds at this budget keep Low work under a quarter of one core (6 × 50 ms per
-/// 1.3 s), leaving the machine's two cores to the classes above it.
+/// twentieth of [`META_BUDGET`]: with the demo's nine numeric channels each running a round
+/// every 1.3 s, rounds at this budget keep Low work under a third of one core (9 × 50 ms per
+/// 1.3 s), leaving the machine's two cores to the classes above it. Measured
+/// (`benches/pipeline_bench.rs`, group `pipeline_meta`, a loaded 2-core machine): a round
+/// takes about 5 ms at N = 256, 22 ms at 512, 75 ms at 1,024 and 300 ms at 2,048 (mostly the
+/// S-map), so N settles at 512 there.
 pub const META_RUN_BUDGET: Duration = Duration::from_millis(50);
 
 /// N grows only when a round took less than [`META_RUN_BUDGET`] divided by this. The matrix
@@ -54,7 +57,7 @@ pub const META_RUN_BUDGET: Duration = Duration::from_millis(50);
 pub const META_GROW_MARGIN: u32 = 8;
 
 /// Samples analysed per round to start with (N): 20 periods of a 50-sample cycle, enough for
-/// several motif pairs; a few ms of matrix profile.
+/// several motif pairs; the budget rule moves it from the first round on.
 pub const DEFAULT_LENGTH: usize = 1024;
 
 /// The shortest N the budget rule shrinks to: eight windows of the default motif window, so

@@ -60,7 +60,9 @@ pub struct MetaView {
     pub length: usize,
     /// Motif window m used in this round (samples).
     pub window: usize,
-    /// The dominant period (samples) the window was tuned from, when one was found.
+    /// The dominant period (samples) this round's samples show, when they show one; the
+    /// window follows it through the hysteresis rule (`pipeline::meta::WindowTuner`), so the
+    /// two differ while a change of period is not yet confirmed.
     pub period: Option<usize>,
     /// Top motif pairs, closest first, positions in the channel's sample count.
     pub motifs: Vec<MotifView>,
