@@ -374,8 +374,8 @@ struct Candidate {
 fn neighbour_order(p: usize) -> impl Fn(&Candidate, &Candidate) -> Ordering {
     move |a, b| {
         a.d2.total_cmp(&b.d2)
-            .then(a.row.abs_diff(p).cmp(&b.row.abs_diff(p)))
-            .then(a.row.cmp(&b.row))
+            .then_with(|| a.row.abs_diff(p).cmp(&b.row.abs_diff(p)))
+            .then_with(|| a.row.cmp(&b.row))
     }
 }
 
@@ -568,12 +568,7 @@ fn smap_forecasts(
             }
         }));
         for (&theta, out) in thetas.iter().zip(forecasts.iter_mut()) {
-            weights.clear();
-            weights.extend(
-                unit.iter()
-                    .zip(&distances)
-                    .map(|(&u, &d)| localisation_weight(theta, u, d, d_mean)),
-            );
+            Localisation::new(theta, d_mean).weights(&unit, &distances, &mut weights);
             let (a, b) = solver.design(k, cols);
             a[..k].copy_from_slice(&weights);
             for (column, feature) in a[k..].chunks_exact_mut(k).zip(features.chunks_exact(k)) {
@@ -603,23 +598,55 @@ fn smap_forecasts(
 /// most of the exponentials, which are half the cost of an S-map run over the θ grid.
 const MAX_POWER_THETA: f64 = 64.0;
 
-/// The S-map weight `exp(−θ d / d_mean)` of a neighbour at distance `d`, given its unit weight
-/// `u = exp(−d / d_mean)`; 1 for θ = 0 (pyEDM) and when every neighbour is at distance 0
-/// (where pyEDM divides by zero).
-fn localisation_weight(theta: f64, unit: f64, d: f64, d_mean: f64) -> f64 {
-    if theta == 0.0 || d_mean == 0.0 {
-        return 1.0;
-    }
-    let twice = 2.0 * theta;
-    if twice.fract() == 0.0 && theta <= MAX_POWER_THETA {
-        let whole = unit.powi(theta.floor() as i32);
-        if theta.fract() == 0.0 {
-            whole
+/// How the S-map weights `exp(−θ d / d_mean)` of one θ are computed from the unit weights
+/// `u = exp(−d / d_mean)`, decided once per θ.
+#[derive(Debug, Clone, Copy)]
+enum Localisation {
+    /// θ = 0 (pyEDM's `W = 1`), or every neighbour at distance 0 (where pyEDM divides by zero).
+    Uniform,
+    /// `u^whole`, times `√u` when `half`.
+    Power { whole: u32, half: bool },
+    /// `exp(−scale · d)`, `scale = θ / d_mean`.
+    Exponential { scale: f64 },
+}
+
+impl Localisation {
+    fn new(theta: f64, d_mean: f64) -> Self {
+        if theta == 0.0 || d_mean == 0.0 {
+            Localisation::Uniform
+        } else if (2.0 * theta).fract() == 0.0 && theta <= MAX_POWER_THETA {
+            Localisation::Power {
+                whole: theta.floor() as u32,
+                half: theta.fract() != 0.0,
+            }
         } else {
-            whole * unit.sqrt()
+            Localisation::Exponential {
+                scale: theta / d_mean,
+            }
         }
-    } else {
-        (-theta * d / d_mean).exp()
+    }
+
+    /// Fills `weights` for neighbours with unit weights `unit` and distances `distances`.
+    fn weights(self, unit: &[f64], distances: &[f64], weights: &mut Vec<f64>) {
+        weights.clear();
+        match self {
+            Localisation::Uniform => weights.resize(unit.len(), 1.0),
+            Localisation::Power { whole, half } => weights.extend(unit.iter().map(|&u| {
+                // Binary powering, inline (powi is an out-of-line call).
+                let (mut base, mut k, mut w) = (u, whole, 1.0);
+                while k > 0 {
+                    if k & 1 == 1 {
+                        w *= base;
+                    }
+                    base *= base;
+                    k >>= 1;
+                }
+                if half { w * u.sqrt() } else { w }
+            })),
+            Localisation::Exponential { scale } => {
+                weights.extend(distances.iter().map(|&d| (-scale * d).exp()))
+            }
+        }
     }
 }
 
