@@ -8,7 +8,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use midstream::engines::meta::edm::{
-    EdmParams, Skill, embed_dimension, predict_nonlinear, simplex, smap,
+    EMBEDDING_RHO_TOLERANCE, EdmParams, Skill, embed_dimension, predict_nonlinear,
+    profile_dynamics, simplex, smap,
 };
 use midstream::engines::meta::tuning::{autocorrelation, dominant_period};
 use serde_json::Value;
@@ -22,7 +23,7 @@ const SIMPLEX_TOL: f64 = 1e-12;
 
 /// S-map agreement with pyEDM. pyEDM solves each weighted regression with LAPACK's gelsd
 /// (bidiagonalisation + divide and conquer), this engine with Householder QR and a Jacobi SVD;
-/// both are backward stable, so forecasts agree to about `cond(A)·ε`. Measured: at most 3.9e-15
+/// both are backward stable, so forecasts agree to about `cond(A)·ε`. Measured: at most 4.4e-15
 /// relative on ρ, MAE and RMSE over these fixtures (θ up to 9); 1e-10 allows designs a few
 /// orders of magnitude worse conditioned than these.
 const SMAP_TOL: f64 = 1e-10;
@@ -219,4 +220,46 @@ fn autocorrelation_and_dominant_period_match_statsmodels() {
             }
         }
     }
+}
+
+/// `profile_dynamics` on series whose pyEDM curves were computed on exactly its halves: its
+/// simplex curve is pyEDM's `EmbedDimension`, and its `E` is the documented rule applied to
+/// pyEDM's curve.
+#[test]
+fn profile_dynamics_uses_pyedm_curves_on_the_two_halves() {
+    let refs = references();
+    let mut checked = 0;
+    for curve in refs["curves"].as_array().expect("curves") {
+        let file = curve["file"].as_str().expect("file");
+        let series = read_series(file);
+        let n = series.len();
+        let halves = range(&curve["lib"]) == (0..n / 2) && range(&curve["pred"]) == (n / 2..n);
+        if !halves || uint(&curve["tau"]) != 1 || uint(&curve["Tp"]) != 1 {
+            continue;
+        }
+        let max_e = uint(&curve["max_e"]);
+        let profile = profile_dynamics(&series, max_e).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let want: Vec<f64> = curve["embed_dimension"]
+            .as_array()
+            .expect("curve")
+            .iter()
+            .map(|s| s["rho"].as_f64().expect("rho"))
+            .collect();
+        for (g, w) in profile.rho_by_e.iter().zip(&want) {
+            assert!((g - w).abs() <= SIMPLEX_TOL, "{file}: {g} vs {w}");
+        }
+        let best = want.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e = 1 + want
+            .iter()
+            .position(|&r| r >= best - EMBEDDING_RHO_TOLERANCE)
+            .expect("some E");
+        assert_eq!(profile.e, e, "{file}");
+        // Both the chaotic flow and the chaotic map are nonlinear by the S-map test.
+        assert!(profile.nonlinear, "{file}: {profile:?}");
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 2,
+        "the Lorenz and logistic curves are on the halves"
+    );
 }

@@ -25,7 +25,9 @@
 //! windows are at distance 0, a constant and a non-constant one at `√m` (as if `ρ = ½`).
 //!
 //! Files by concern: `stats` (per-window means, norms and the update terms), `profile` (the
-//! batch computation), `streaming` (STAMPI), `motifs` (top-k selection).
+//! batch computation), `streaming` (STAMPI), `motifs` (top-k selection); `edm` (simplex
+//! projection, S-map and the self-tuning dynamics profile) and `tuning` (dominant period and
+//! motif window) are the self-tuning side.
 
 pub mod edm;
 pub mod motifs;

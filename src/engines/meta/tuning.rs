@@ -113,3 +113,114 @@ pub fn motif_window(series: &[f64], default: usize) -> usize {
         _ => default,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(n: usize, period: f64) -> Vec<f64> {
+        (0..n)
+            .map(|t| (std::f64::consts::TAU * t as f64 / period).sin())
+            .collect()
+    }
+
+    /// Uniform noise in [−0.5, 0.5) from xorshift64.
+    fn noise(seed: u64, n: usize) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sines_dominant_period_is_its_period() {
+        for period in [12.0, 50.0, 64.0, 100.0, 37.3] {
+            let p = dominant_period(&sine(2000, period), 2, 500).unwrap();
+            assert_eq!(p.lag, period.round() as usize, "period {period}: {p:?}");
+            assert!(p.strength > 0.9, "{p:?}");
+            assert_eq!(
+                motif_window(&sine(2000, period), 100),
+                period.round() as usize
+            );
+        }
+    }
+
+    #[test]
+    fn a_noisy_sine_keeps_its_period() {
+        let n = 2048;
+        let x: Vec<f64> = sine(n, 40.0)
+            .iter()
+            .zip(noise(3, n))
+            .map(|(s, e)| s + 2.0 * e)
+            .collect();
+        let p = dominant_period(&x, 2, n / 4).unwrap();
+        assert_eq!(p.lag, 40);
+        assert!(p.strength > MIN_PERIOD_STRENGTH, "{p:?}");
+        assert_eq!(motif_window(&x, 100), 40);
+    }
+
+    #[test]
+    fn the_fundamental_beats_its_harmonic() {
+        let x: Vec<f64> = (0..2048)
+            .map(|t| {
+                let t = t as f64 * std::f64::consts::TAU;
+                (t / 80.0).sin() + 0.6 * (t / 20.0).sin()
+            })
+            .collect();
+        assert_eq!(dominant_period(&x, 2, 512).unwrap().lag, 80);
+    }
+
+    #[test]
+    fn noise_gets_the_default_window() {
+        for seed in 1..=5 {
+            let x = noise(seed, 2048);
+            let p = dominant_period(&x, 2, 512);
+            assert!(p.is_none_or(|p| p.strength < 0.1), "{p:?}");
+            assert_eq!(motif_window(&x, 77), 77);
+        }
+    }
+
+    #[test]
+    fn windows_are_clamped() {
+        assert_eq!(motif_window(&sine(1000, 5.0), 100), MIN_MOTIF_WINDOW);
+        assert_eq!(motif_window(&sine(1000, 200.0), 100), 200);
+        // Too short to hold a window of MIN_MOTIF_WINDOW in n/4.
+        assert_eq!(motif_window(&sine(20, 4.0), 9), 9);
+    }
+
+    #[test]
+    fn bad_input_has_no_period() {
+        assert_eq!(dominant_period(&[3.0; 100], 2, 50), None);
+        assert_eq!(autocorrelation(&[3.0; 100], 5), None);
+        let mut x = sine(500, 25.0);
+        x[17] = f64::NAN;
+        assert_eq!(dominant_period(&x, 2, 100), None);
+        assert_eq!(motif_window(&x, 64), 64);
+        assert_eq!(dominant_period(&[], 2, 10), None);
+        assert_eq!(
+            dominant_period(&sine(100, 10.0), 50, 40),
+            None,
+            "empty lag range"
+        );
+        // A trend never crosses zero within the range.
+        let trend: Vec<f64> = (0..500).map(|t| t as f64).collect();
+        assert_eq!(dominant_period(&trend, 2, 50), None);
+    }
+
+    #[test]
+    fn autocorrelation_by_hand() {
+        // x = [1, 2, 3, 4]: centred [−1.5, −0.5, 0.5, 1.5], c0 = 5;
+        // r1 = (0.75 − 0.25 + 0.75) / 5 = 0.25, r2 = (−0.75 − 0.75) / 5 = −0.3.
+        let r = autocorrelation(&[1.0, 2.0, 3.0, 4.0], 10).unwrap();
+        let want = [1.0, 0.25, -0.3, -0.45];
+        assert_eq!(r.len(), 4);
+        for (g, w) in r.iter().zip(want) {
+            assert!((g - w).abs() < 1e-15, "{r:?}");
+        }
+    }
+}
