@@ -1,7 +1,10 @@
 //! Meta-learning runs live, as Low-class scheduler work: a periodic channel gets a round whose
 //! tuned motif window is its period, whose motif pair lies in the channel's own sample count
 //! and is really close (recomputed here from the samples fed), and whose dynamics profile is
-//! published; a constant channel gets an error, not a crash; the budget rule moves N.
+//! published; a constant channel gets an error, not a crash; the budget rule moves N; and
+//! `replay --headless` prints each numeric channel's round.
+
+#![cfg(feature = "app")]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
