@@ -3,6 +3,11 @@
 //! cells), motif and discord selection from a profile, and streaming appends (STAMPI) at
 //! n = 10,000. Throughput of the profile runs is in cells (pairs of windows) per second.
 //!
+//! EDM and tuning groups: simplex projection on the logistic map (n = 1,000: library and
+//! predictions 500 each, E = 3), the self-tuning `profile_dynamics` (E = 1..10 by simplex, then
+//! S-map over the 16-value θ grid) at n = 1,000 and 2,000, and the dominant period of a noisy
+//! sine at n = 2,048 (lags up to n/4, as `motif_window` searches).
+//!
 //! For comparison, on the same (shared, loaded) 2-core machine: stumpy 1.14 `stump` on a
 //! random walk of n = 10,000 with m = 100, numba JIT warm, took 235 ms with one numba thread
 //! and 359 ms with two (the machine being busy); this engine, single-threaded, about 23 ms.
@@ -10,6 +15,8 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use midstream::engines::meta::edm::{EdmParams, profile_dynamics, simplex};
+use midstream::engines::meta::tuning::dominant_period;
 use midstream::engines::meta::{StreamingMatrixProfile, discords, matrix_profile, motifs};
 
 const WINDOW: usize = 100;
@@ -100,5 +107,64 @@ fn bench_streaming(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_profile, bench_selection, bench_streaming);
+/// The logistic map at r = 3.9 plus a little uniform noise, so no two states coincide.
+fn noisy_logistic(seed: u64, n: usize) -> Vec<f64> {
+    let mut rng = Xorshift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut x = 0.4;
+    (0..n)
+        .map(|_| {
+            x = 3.9 * x * (1.0 - x);
+            x + 0.01 * (rng.unit() - 0.5)
+        })
+        .collect()
+}
+
+/// pyEDM's `EmbedDimension` default `maxE`.
+const PROFILE_MAX_E: usize = 10;
+
+fn bench_edm(c: &mut Criterion) {
+    let mut group = c.benchmark_group("edm");
+    let series = noisy_logistic(5, 1_000);
+    let params = EdmParams {
+        e: 3,
+        ..EdmParams::default()
+    };
+    group.bench_function("simplex/1000", |bench| {
+        bench.iter(|| simplex(black_box(&series), 0..500, 500..1_000, &params).expect("simplex"))
+    });
+    group.sample_size(10);
+    for n in [1_000, 2_000] {
+        let series = noisy_logistic(6, n);
+        group.bench_with_input(
+            BenchmarkId::new("profile_dynamics", n),
+            &series,
+            |bench, s| {
+                bench.iter(|| profile_dynamics(black_box(s), PROFILE_MAX_E).expect("profile"))
+            },
+        );
+    }
+    group.finish();
+}
+
+fn bench_tuning(c: &mut Criterion) {
+    let n = 2_048;
+    let mut rng = Xorshift(7);
+    let series: Vec<f64> = (0..n)
+        .map(|t| (std::f64::consts::TAU * t as f64 / 40.0).sin() + rng.unit() - 0.5)
+        .collect();
+    let mut group = c.benchmark_group("tuning");
+    group.bench_function("dominant_period/2048", |bench| {
+        bench.iter(|| dominant_period(black_box(&series), 2, n / 4))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_profile,
+    bench_selection,
+    bench_streaming,
+    bench_edm,
+    bench_tuning
+);
 criterion_main!(benches);

@@ -25,16 +25,25 @@
 //! windows are at distance 0, a constant and a non-constant one at `√m` (as if `ρ = ½`).
 //!
 //! Files by concern: `stats` (per-window means, norms and the update terms), `profile` (the
-//! batch computation), `streaming` (STAMPI), `motifs` (top-k selection).
+//! batch computation), `streaming` (STAMPI), `motifs` (top-k selection); `edm` (simplex
+//! projection, S-map and the self-tuning dynamics profile) and `tuning` (dominant period and
+//! motif window) are the self-tuning side.
 
+pub mod edm;
 pub mod motifs;
 pub mod profile;
 mod stats;
 pub mod streaming;
+pub mod tuning;
 
+pub use edm::{
+    DynamicsProfile, EdmError, EdmParams, Skill, embed_dimension, predict_nonlinear,
+    profile_dynamics, simplex, smap,
+};
 pub use motifs::{Discord, MotifDiscovery, MotifPair, discords, discover, motifs};
 pub use profile::{MatrixProfile, matrix_profile};
 pub use streaming::StreamingMatrixProfile;
+pub use tuning::{Period, dominant_period, motif_window};
 
 /// The smallest window with a meaningful z-normalised distance: with `m = 2` every window
 /// normalises to `[−1, 1]` or `[1, −1]`, and with `m = 1` the standard deviation is zero
