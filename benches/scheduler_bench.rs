@@ -1,9 +1,10 @@
 //! Scheduler benchmarks (issue 6).
 //!
 //! Goals on the 2-core machine, and the benchmark that measures each:
-//! - schedule one task ≤ 100 ns median: `schedule_one_task/*`, the mean cost of `Task::new` +
-//!   `submit` (with a handle) or `submit_detached`, on a running pool whose workers run the
-//!   tasks concurrently;
+//! - schedule one task ≤ 100 ns median: `schedule_one_task/*/workers/{1,2}`, the mean cost of
+//!   `Task::new` + `submit` (with a handle) or `submit_detached`, on a running pool whose workers
+//!   run the tasks concurrently; with 1 worker the producer and the worker each have a core of
+//!   the 2-core machine, with 2 the three threads share them;
 //! - schedule + dispatch + run a no-op ≤ 1 µs median: `schedule_dispatch_run_noop/workers/{1,2}`,
 //!   the full round trip from creating and submitting a no-op task until the submitting thread
 //!   sees it has run, one task at a time;
@@ -126,42 +127,45 @@ fn submit(scheduler: &Scheduler, task: Task) {
 /// the tasks concurrently (so the producer contends with them as it would in the pipeline).
 /// Between chunks the benchmark waits, untimed, for the chunk to complete, so the queue stays
 /// short and the pool is running (its workers searching for work) when the next chunk starts.
+/// With one worker and with one per core.
 fn schedule_one_task(c: &mut Criterion) {
     let mut group = c.benchmark_group("schedule_one_task");
-    for with_handle in [true, false] {
-        let name = if with_handle {
-            "submit"
-        } else {
-            "submit_detached"
-        };
-        let s = scheduler(WORKERS);
-        let completions = Completions::new();
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                let mut remaining = iters;
-                while remaining > 0 {
-                    let chunk = remaining.min(SUBMIT_CHUNK);
-                    let target = completions.count() + chunk;
-                    let start = Instant::now();
-                    for _ in 0..chunk {
-                        let task = completions.task(TaskClass::Normal, 0);
-                        if with_handle {
-                            match s.submit(task) {
-                                Ok(handle) => drop(black_box(handle)),
-                                Err(e) => panic!("{e}"),
+    for workers in [1, WORKERS] {
+        for with_handle in [true, false] {
+            let name = if with_handle {
+                "submit"
+            } else {
+                "submit_detached"
+            };
+            let s = scheduler(workers);
+            let completions = Completions::new();
+            group.bench_function(BenchmarkId::new(name, format!("workers/{workers}")), |b| {
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    let mut remaining = iters;
+                    while remaining > 0 {
+                        let chunk = remaining.min(SUBMIT_CHUNK);
+                        let target = completions.count() + chunk;
+                        let start = Instant::now();
+                        for _ in 0..chunk {
+                            let task = completions.task(TaskClass::Normal, 0);
+                            if with_handle {
+                                match s.submit(task) {
+                                    Ok(handle) => drop(black_box(handle)),
+                                    Err(e) => panic!("{e}"),
+                                }
+                            } else {
+                                submit(&s, task);
                             }
-                        } else {
-                            submit(&s, task);
                         }
+                        timed += start.elapsed();
+                        completions.wait_for(target);
+                        remaining -= chunk;
                     }
-                    timed += start.elapsed();
-                    completions.wait_for(target);
-                    remaining -= chunk;
-                }
-                timed
-            })
-        });
+                    timed
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -2,6 +2,8 @@
 //! (seen through `replay --headless`), patterns saved in its pattern directory are loaded, and
 //! a broken file is an error naming the file and the place.
 
+#![cfg(feature = "app")]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;

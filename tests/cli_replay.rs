@@ -1,5 +1,7 @@
 //! `midstream-tui replay --headless`: per-channel counts, gaps, and how reading ended.
 
+#![cfg(feature = "app")]
+
 use std::process::Command;
 
 use midstream::model::{Catalog, ChannelInfo, ChannelKind, Record, Value};

@@ -1,6 +1,8 @@
 //! The built-in generators: Lorenz against an independent RK4 integration, determinism by
 //! seed, and the qualitative behaviour each generator promises.
 
+#![cfg(feature = "app")]
+
 use std::collections::BTreeMap;
 
 use midstream::model::{ChannelKind, FieldValue, Record, Value};

@@ -2,6 +2,8 @@
 //! the whole-trace verdicts, reference patterns are found where they were planted, loops in a
 //! token stream are flagged, and the scheduler saw the work in the classes DESIGN.md gives.
 
+#![cfg(feature = "app")]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! Real QUIC connections on 127.0.0.1: a server streaming the demo source, clients with every
 //! trust mode, and hostile peers on both sides.
 
+#![cfg(feature = "app")]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

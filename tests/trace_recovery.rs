@@ -1,5 +1,7 @@
 //! Trace files: round trip, recovery after truncation at any byte, and damage found by CRC.
 
+#![cfg(feature = "app")]
+
 use std::collections::BTreeMap;
 
 use midstream::model::{Catalog, ChannelInfo, ChannelKind, FieldValue, Record, Value};

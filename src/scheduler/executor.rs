@@ -4,8 +4,9 @@
 //!
 //! A producer does not take the queue lock. It reserves a place with two atomic additions (the
 //! total in the [`State`] word, the class count beside it: one cache line), then pushes the task
-//! (one allocation holding header and closure, see [`TaskNode`]) on a lock-free injection stack
-//! in the same cache line. Workers take the whole stack at once under the queue lock and move
+//! (one allocation holding header and closure, see [`TaskNode`], usually a recycled slot of the
+//! `slots` module rather than fresh memory) on a lock-free injection stack in the same cache
+//! line. Workers take the whole stack at once under the queue lock and move
 //! its tasks into the class heaps, where the earliest-deadline and class-priority order and the
 //! aging rule of [`RunQueue`] apply. Only when a reservation fails (a bound is reached) does the
 //! producer take the lock, move the injected tasks into the heaps and apply the shedding rules

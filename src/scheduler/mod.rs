@@ -29,7 +29,9 @@
 //! A task that panics is caught on its worker, counted as panicked, and the worker carries on.
 //!
 //! Submitting takes no lock on the common path: an atomic reservation of a queue place and a
-//! push on a lock-free injection stack, with one allocation per task (two with a handle).
+//! push on a lock-free injection stack, with one allocation per task (two with a handle). The
+//! task's allocation is a recycled slot: memory freed by the worker that ran an earlier task,
+//! handed back to producers without the system allocator (see the `slots` module).
 //! Idle workers poll for work before parking, at most one per core, and a
 //! producer wakes a parked worker only when every worker is running a task or parked. Details,
 //! and why no wake-up is lost, in the executor module's source documentation.
@@ -37,6 +39,7 @@
 mod executor;
 pub mod latency;
 pub mod queue;
+mod slots;
 pub mod stats;
 pub mod task;
 

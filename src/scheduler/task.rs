@@ -1,8 +1,9 @@
 //! A unit of engine work — a closure with a priority class, an optional deadline and a label —
 //! and the handle through which its submitter follows it.
 
+use std::alloc::{self, Layout};
 use std::fmt;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::{self, Thread};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::slots;
 use crate::model::ChannelId;
 
 /// Priority class of a task. Classes are strict priorities (Critical first), except for the
@@ -123,14 +125,53 @@ impl<F: FnOnce() + Send + 'static> Node<F> {
         drop: Self::drop,
     };
 
+    /// Whether nodes of this closure type live in the scheduler's recycled slots (see
+    /// [`slots`]) rather than in their own system allocation.
+    const IN_SLOT: bool = slots::fits(Layout::new::<Node<F>>());
+
+    fn allocate(node: Node<F>) -> NonNull<Header> {
+        let raw = if Self::IN_SLOT {
+            slots::allocate().cast::<Node<F>>()
+        } else {
+            // Not `Box`: `free` must know which allocator to give the memory back to, and the
+            // layout says it without a flag in the header.
+            let layout = Layout::new::<Node<F>>();
+            // SAFETY: a node is never zero-sized (it holds a header).
+            let raw = unsafe { alloc::alloc(layout) }.cast::<Node<F>>();
+            NonNull::new(raw).unwrap_or_else(|| alloc::handle_alloc_error(layout))
+        };
+        // SAFETY: `raw` is fresh memory with the size and alignment of a `Node<F>`.
+        unsafe { raw.write(node) };
+        // `repr(C)` puts the header at offset 0.
+        raw.cast::<Header>()
+    }
+
+    /// Gives the node's memory back, its contents already moved out or dropped.
+    ///
     /// # Safety
-    /// `header` came from `Box::<Node<F>>::into_raw` and is not used afterwards.
+    /// `node` came from [`Node::allocate`] and holds no live value.
+    unsafe fn free(node: NonNull<Node<F>>) {
+        if Self::IN_SLOT {
+            // SAFETY: by the caller's contract, a slot with nothing left in it.
+            unsafe { slots::release(node.cast()) }
+        } else {
+            // SAFETY: allocated in `allocate` with this very layout.
+            unsafe { alloc::dealloc(node.as_ptr().cast(), Layout::new::<Node<F>>()) }
+        }
+    }
+
+    /// # Safety
+    /// `header` came from [`Node::allocate`] for this `F` and is not used afterwards.
     unsafe fn run(header: NonNull<Header>) {
-        // SAFETY: by the caller's contract the pointer owns a `Node<F>` allocation.
-        let node = unsafe { Box::from_raw(header.as_ptr().cast::<Node<F>>()) };
-        // Moving the closure out frees the allocation before the closure runs (a panic in it
-        // unwinds through its own captures only).
-        let Node { header, work } = *node;
+        let node = header.cast::<Node<F>>();
+        // SAFETY: by the caller's contract the pointer owns a live `Node<F>`; reading moves the
+        // value out, and the memory is freed before the closure runs, so that a panic in it
+        // unwinds through its own captures only.
+        let Node { header, work } = unsafe {
+            let value = node.read();
+            Self::free(node);
+            value
+        };
         drop(header);
         work();
     }
@@ -138,8 +179,12 @@ impl<F: FnOnce() + Send + 'static> Node<F> {
     /// # Safety
     /// As for [`Node::run`].
     unsafe fn drop(header: NonNull<Header>) {
-        // SAFETY: as in `run`.
-        drop(unsafe { Box::from_raw(header.as_ptr().cast::<Node<F>>()) });
+        let node = header.cast::<Node<F>>();
+        // SAFETY: as in `run`; the value is dropped in place, then its memory is freed.
+        unsafe {
+            ptr::drop_in_place(node.as_ptr());
+            Self::free(node);
+        }
     }
 }
 
@@ -160,7 +205,7 @@ unsafe impl Sync for TaskNode {}
 
 impl TaskNode {
     fn new<F: FnOnce() + Send + 'static>(class: TaskClass, label: TaskLabel, work: F) -> Self {
-        let node = Box::new(Node {
+        TaskNode(Node::allocate(Node {
             header: Header {
                 next: std::ptr::null_mut(),
                 class,
@@ -172,9 +217,7 @@ impl TaskNode {
                 ops: &Node::<F>::OPS,
             },
             work,
-        });
-        // SAFETY: `Box::into_raw` never returns null; `Node<F>` starts with its header.
-        TaskNode(unsafe { NonNull::new_unchecked(Box::into_raw(node).cast::<Header>()) })
+        }))
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -494,6 +537,45 @@ mod tests {
         .run();
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         assert_eq!(Arc::strong_count(&ran), 1, "the closure was consumed");
+    }
+
+    #[test]
+    fn nodes_in_slots_and_nodes_too_big_or_too_aligned_for_one_all_run_and_drop() {
+        #[derive(Clone)]
+        #[repr(align(128))]
+        struct Aligned(u8);
+        fn round_trip<C: Clone + Send + 'static>(capture: C, check: fn(&C) -> bool) {
+            let marker = Arc::new(());
+            for run in [false, true] {
+                let held = Arc::clone(&marker);
+                let ok = Arc::new(AtomicU8::new(0));
+                let flag = Arc::clone(&ok);
+                let capture = capture.clone();
+                let task = Task::new(TaskClass::Normal, TaskLabel::new("test", 6), move || {
+                    let _held = held;
+                    flag.store(u8::from(check(&capture)), Ordering::SeqCst);
+                });
+                if run {
+                    task.node.run();
+                    assert_eq!(ok.load(Ordering::SeqCst), 1, "the closure saw its captures");
+                } else {
+                    drop(task);
+                }
+                assert_eq!(Arc::strong_count(&marker), 1, "captures released");
+            }
+        }
+        // Checked at compile time: a small closure lives in a slot, one the size of a slot
+        // cannot fit next to the header.
+        const {
+            assert!(Node::<fn()>::IN_SLOT);
+            assert!(!slots::fits(Layout::new::<Node<[u8; slots::SLOT_BYTES]>>()));
+            assert!(!slots::fits(Layout::new::<Node<Aligned>>()));
+        }
+        round_trip(7u64, |c| *c == 7);
+        round_trip([3u8; slots::SLOT_BYTES], |c| c.iter().all(|&b| b == 3));
+        round_trip(Aligned(9), |c| {
+            c.0 == 9 && (c as *const Aligned as usize).is_multiple_of(128)
+        });
     }
 
     #[test]
