@@ -15,7 +15,7 @@ use midstream::pipeline::meta::{
     self, DEFAULT_LENGTH, LengthTuner, MAX_LENGTH, META_GROW_MARGIN, META_RUN_BUDGET, MIN_LENGTH,
 };
 use midstream::pipeline::{MetaView, Pipeline, Snapshot};
-use midstream::scheduler::{Scheduler, SchedulerConfig, TaskClass};
+use midstream::scheduler::{Scheduler, SchedulerConfig, Task, TaskClass, TaskLabel};
 use midstream::trace::{TraceHeader, TraceWriter, WriterOptions};
 
 /// The sine's period in samples.
@@ -70,8 +70,9 @@ fn noisy_sine(seed: u64) -> Vec<f64> {
 }
 
 /// Feeds the channels in batches of 64 records, as the network delivers them, letting the
-/// engines finish after every [`meta::META_EVERY`] samples (as a live source's pace does), so
-/// every round that falls due runs: the last one ends at the last multiple of `META_EVERY`.
+/// engines finish after each batch that completes [`meta::META_EVERY`] samples (as a live
+/// source's pace would; one round runs at a time, [`meta::META_MAX_IN_FLIGHT`]), so every
+/// round that falls due runs: the last one ends at the last multiple of `META_EVERY`.
 fn run(wave: &[f64], xy: &[(f64, f64)]) -> (Snapshot, Arc<Scheduler>) {
     let scheduler = Arc::new(Scheduler::new(SchedulerConfig::with_workers(2)).unwrap());
     let engines = Engines::new(scheduler.clone(), AnalysisConfig::default()).unwrap();
@@ -96,14 +97,18 @@ fn run(wave: &[f64], xy: &[(f64, f64)]) -> (Snapshot, Arc<Scheduler>) {
             batch(3, &|i| Value::Token(format!("w{i}"))),
         ] {
             pipeline.handle(SourceEvent::Records(records), Instant::now());
-        }
-        if (end as u64).is_multiple_of(meta::META_EVERY) || end == SAMPLES {
-            assert!(
-                pipeline.drain_engines(Duration::from_secs(120)),
-                "engines finished"
-            );
+            if (end as u64).is_multiple_of(meta::META_EVERY) {
+                assert!(
+                    pipeline.drain_engines(Duration::from_secs(120)),
+                    "engines finished"
+                );
+            }
         }
     }
+    assert!(
+        pipeline.finish_engines(Duration::from_secs(120)),
+        "engines finished"
+    );
     (pipeline.snapshot(Instant::now()), scheduler)
 }
 
@@ -332,4 +337,106 @@ fn replay_headless_prints_each_numeric_channels_meta_round() {
         !stdout.contains("meta on tokens") && !stdout.contains("meta on xy"),
         "{stdout}"
     );
+}
+
+#[test]
+fn one_round_runs_at_a_time_and_held_back_rounds_run_at_the_end() {
+    // All four channels fed at once, without letting the engines catch up: only
+    // META_MAX_IN_FLIGHT rounds may be queued or running, so the first due channel takes the
+    // place and the others wait; `finish_engines` then runs those still due.
+    assert_eq!(meta::META_MAX_IN_FLIGHT, 1);
+    let scheduler = Arc::new(Scheduler::new(SchedulerConfig::with_workers(2)).unwrap());
+    let engines = Engines::new(scheduler.clone(), AnalysisConfig::default()).unwrap();
+    let mut pipeline = Pipeline::new("test").with_engines(engines);
+    pipeline.handle(SourceEvent::Catalog(catalog()), Instant::now());
+    let wave = noisy_sine(3);
+    let n = meta::META_EVERY as usize;
+    for channel in [0u32, 1, 2] {
+        let records = (0..n)
+            .map(|i| Record {
+                channel,
+                seq: i as u64,
+                t_ns: i as u64,
+                value: if channel == 2 {
+                    Value::Vector(vec![wave[i], 0.0])
+                } else {
+                    Value::Scalar(wave[i])
+                },
+            })
+            .collect();
+        pipeline.handle(SourceEvent::Records(records), Instant::now());
+    }
+    assert!(pipeline.drain_engines(Duration::from_secs(120)));
+    let first = pipeline.snapshot(Instant::now()).analysis.meta;
+    assert_eq!(
+        first.len(),
+        1,
+        "one round in flight at a time: {:?}",
+        first.keys()
+    );
+    assert!(
+        first.contains_key(&0),
+        "the first channel due took the place"
+    );
+    assert!(pipeline.finish_engines(Duration::from_secs(120)));
+    let all = pipeline.snapshot(Instant::now()).analysis.meta;
+    assert_eq!(all.keys().copied().collect::<Vec<_>>(), [0, 1, 2]);
+    for view in all.values() {
+        assert_eq!(
+            (view.first_sample, view.end_sample()),
+            (0, meta::META_EVERY)
+        );
+        assert_eq!(view.rounds, 1);
+    }
+    assert_eq!(scheduler.stats().class(TaskClass::Low).completed, 3);
+}
+
+/// `n` samples of the noisy sine on channel 0, from sample `from` on.
+fn wave_records(from: usize, n: usize) -> Vec<Record> {
+    let wave = noisy_sine(5);
+    (from..from + n)
+        .map(|i| Record {
+            channel: 0,
+            seq: i as u64,
+            t_ns: i as u64,
+            value: Value::Scalar(wave[i]),
+        })
+        .collect()
+}
+
+#[test]
+fn a_round_shed_from_the_queue_does_not_stop_later_rounds() {
+    // One worker, room for one queued Low task.
+    let mut config = SchedulerConfig::with_workers(1);
+    config.class_capacity[TaskClass::Low.index()] = 1;
+    let scheduler = Arc::new(Scheduler::new(config).unwrap());
+    let engines = Engines::new(scheduler.clone(), AnalysisConfig::default()).unwrap();
+    let mut pipeline = Pipeline::new("test").with_engines(engines);
+    pipeline.handle(SourceEvent::Catalog(catalog()), Instant::now());
+    // Hold the worker so the round stays queued.
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let blocker = Task::new(TaskClass::Critical, TaskLabel::new("test", 99), move || {
+        let _ = started_tx.send(());
+        let _ = release_rx.recv();
+    });
+    scheduler.submit_detached(blocker).unwrap();
+    started_rx.recv().unwrap();
+    let n = meta::META_EVERY as usize;
+    pipeline.handle(SourceEvent::Records(wave_records(0, n)), Instant::now());
+    // A more urgent Low task takes the only place: the queued round is shed.
+    let urgent = Task::new(TaskClass::Low, TaskLabel::new("test", 98), || {})
+        .with_deadline_in(Duration::from_millis(1));
+    scheduler.submit_detached(urgent).unwrap();
+    assert_eq!(scheduler.stats().class(TaskClass::Low).shed, 1);
+    release_tx.send(()).unwrap();
+    assert!(pipeline.drain_engines(Duration::from_secs(60)));
+    assert!(pipeline.snapshot(Instant::now()).analysis.meta.is_empty());
+    // The shed round gave its places back: the next one runs.
+    pipeline.handle(SourceEvent::Records(wave_records(n, n)), Instant::now());
+    assert!(pipeline.finish_engines(Duration::from_secs(120)));
+    let meta = pipeline.snapshot(Instant::now()).analysis.meta;
+    let view = meta.get(&0).expect("a round after the shed one");
+    assert_eq!(view.end_sample(), 2 * meta::META_EVERY);
+    assert_eq!(view.rounds, 1);
 }

@@ -58,11 +58,9 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         let _ = replay.await;
         pipeline
     });
-    let drained = pipeline.drain_engines(DRAIN_TIMEOUT);
-    let snapshot = {
-        let mut pipeline = pipeline;
-        pipeline.snapshot(Instant::now())
-    };
+    let mut pipeline = pipeline;
+    let drained = pipeline.finish_engines(DRAIN_TIMEOUT);
+    let snapshot = pipeline.snapshot(Instant::now());
     let stats = scheduler.shutdown();
     writeln!(
         out,

@@ -178,6 +178,8 @@ pub struct Engines {
     repetition: BTreeMap<ChannelId, Arc<Track<RepetitionTrack>>>,
     chaos: BTreeMap<ChannelId, Arc<Track<ChaosTrack>>>,
     meta: BTreeMap<ChannelId, Arc<Track<MetaTrack>>>,
+    /// Meta-learning rounds queued or running (at most [`meta::META_MAX_IN_FLIGHT`]).
+    meta_in_flight: Arc<std::sync::atomic::AtomicUsize>,
     /// Sample period per channel, so exponents come per time unit.
     periods: BTreeMap<ChannelId, f64>,
     names: BTreeMap<ChannelId, String>,
@@ -212,6 +214,7 @@ impl Engines {
             repetition: BTreeMap::new(),
             chaos: BTreeMap::new(),
             meta: BTreeMap::new(),
+            meta_in_flight: Arc::default(),
             periods: BTreeMap::new(),
             names: BTreeMap::new(),
             results_changed: Arc::new(AtomicBool::new(false)),
@@ -484,35 +487,43 @@ impl Engines {
     }
 
     /// Submits a meta-learning round (a Low task with its own copy of the channel's last N
-    /// samples) when [`meta::META_EVERY`] new samples have come and no round of the channel is
-    /// queued or running.
-    pub fn meta_if_due(&mut self, channel: ChannelId, state: &ChannelState) {
+    /// samples) when [`meta::META_EVERY`] new samples have come, no round of the channel is
+    /// queued or running, and fewer than [`meta::META_MAX_IN_FLIGHT`] rounds of any channel
+    /// are (a due channel that finds no place goes at its next batch after one frees). True
+    /// when a round was submitted.
+    pub fn meta_if_due(&mut self, channel: ChannelId, state: &ChannelState) -> bool {
         let Some(track) = self.meta.get(&channel) else {
-            return;
+            return false;
         };
         let total = state.samples_pushed;
-        let length = {
+        let (length, in_flight) = {
             let mut t = track.lock();
             if !meta::is_due(total, t.analysed_at)
                 || t.running
                 || track.queued.load(Ordering::Acquire)
             {
-                return;
+                return false;
             }
+            let Some(in_flight) = meta::InFlight::take(&self.meta_in_flight) else {
+                return false;
+            };
             t.analysed_at = Some(total);
-            t.length.length()
+            (t.length.length(), in_flight)
         };
         let series = state.recent(0, length);
-        self.rejected += u64::from(self.schedule(
+        let refused = self.schedule(
             track,
             TaskClass::Low,
             TaskLabel::new("meta", channel),
             meta::META_BUDGET,
             move |t: &Track<MetaTrack>| {
                 meta::run_round(&t.state, series, total);
+                drop(in_flight);
                 true
             },
-        ));
+        );
+        self.rejected += u64::from(refused);
+        !refused
     }
 
     /// The latest meta-learning round per numeric channel, aged at `now`.

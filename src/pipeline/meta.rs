@@ -84,6 +84,12 @@ pub const WINDOW_DEADBAND: f64 = 0.1;
 /// A change of the motif window by this many samples or fewer is always noise.
 pub const WINDOW_DEADBAND_MIN_SAMPLES: usize = 1;
 
+/// Meta-learning rounds queued or running at once, over all channels. The scheduler does not
+/// preempt a running task, so a round holds its worker for its whole run time; one at a time
+/// leaves the other worker(s) to the Critical, High and Normal work, and nine channels' rounds
+/// at the settled ~22 ms still take turns well within the 1.3 s between a channel's rounds.
+pub const META_MAX_IN_FLIGHT: usize = 1;
+
 /// Largest embedding dimension the dynamics profile tries (pyEDM's `EmbedDimension` default
 /// `maxE = 10`).
 pub const MAX_EMBEDDING: usize = 10;
@@ -367,6 +373,30 @@ pub fn record(
         error,
     };
     track.latest = Some((view, finished));
+}
+
+/// Counts a round as in flight (queued or running) from its submission until its task is
+/// dropped: after it ran, or unrun when it was shed or cancelled.
+#[derive(Debug)]
+pub struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    /// Takes one of the [`META_MAX_IN_FLIGHT`] places of `counter`, if one is free.
+    pub fn take(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < META_MAX_IN_FLIGHT).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InFlight(counter.clone()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Clears [`MetaTrack::running`] when the round ends, also when it panics.

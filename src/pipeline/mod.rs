@@ -376,6 +376,30 @@ impl Pipeline {
             .as_ref()
             .is_none_or(|e| e.scheduler().wait_idle(timeout))
     }
+
+    /// At the end of a stream: drains the engines, then runs the meta-learning rounds that are
+    /// due but were held back by [`meta::META_MAX_IN_FLIGHT`] (a round is submitted at a
+    /// channel's next batch, and after the last batch there is none), draining after each;
+    /// each takes at most `timeout`. True when everything finished.
+    pub fn finish_engines(&mut self, timeout: Duration) -> bool {
+        loop {
+            if !self.drain_engines(timeout) {
+                return false;
+            }
+            let Some(engines) = self.engines.as_mut() else {
+                return true;
+            };
+            let mut submitted = false;
+            for info in &self.catalog.channels {
+                if let Some(state) = self.channels.get(&info.id) {
+                    submitted |= engines.meta_if_due(info.id, state);
+                }
+            }
+            if !submitted {
+                return true;
+            }
+        }
+    }
 }
 
 /// Sends a source's events to the pipeline in order; false when the pipeline is gone.
