@@ -46,7 +46,7 @@ pub const META_BUDGET: Duration = Duration::from_secs(1);
 /// every 1.3 s, rounds at this budget keep Low work under a third of one core (9 × 50 ms per
 /// 1.3 s), leaving the machine's two cores to the classes above it. Measured
 /// (`benches/pipeline_bench.rs`, group `pipeline_meta`, a loaded 2-core machine): a round
-/// takes about 5 ms at N = 256, 22 ms at 512, 75 ms at 1,024 and 300 ms at 2,048 (mostly the
+/// takes about 4 ms at N = 256, 15 ms at 512, 56 ms at 1,024 and 218 ms at 2,048 (mostly the
 /// S-map), so N settles at 512 there.
 pub const META_RUN_BUDGET: Duration = Duration::from_millis(50);
 
@@ -87,7 +87,7 @@ pub const WINDOW_DEADBAND_MIN_SAMPLES: usize = 1;
 /// Meta-learning rounds queued or running at once, over all channels. The scheduler does not
 /// preempt a running task, so a round holds its worker for its whole run time; one at a time
 /// leaves the other worker(s) to the Critical, High and Normal work, and nine channels' rounds
-/// at the settled ~22 ms still take turns well within the 1.3 s between a channel's rounds.
+/// at the settled ~15 ms still take turns well within the 1.3 s between a channel's rounds.
 pub const META_MAX_IN_FLIGHT: usize = 1;
 
 /// Largest embedding dimension the dynamics profile tries (pyEDM's `EmbedDimension` default
