@@ -9,6 +9,11 @@
 //! skipped (the next one covers the newer window), so the figure is the rate at which every
 //! record is taken in, monitored and searched, with the Chaos pane kept current.
 //!
+//! The `pipeline_meta` group times one meta-learning round (`pipeline::meta::analyse`: window
+//! tuning, matrix-profile motifs and discords, dynamics profile) on a demo channel's last N
+//! samples, for the N the budget rule moves between: what decides where N settles against the
+//! 50 ms Low run budget (`meta::META_RUN_BUDGET`).
+//!
 //! Run: `cargo bench --bench pipeline_bench -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::black_box;
@@ -20,6 +25,7 @@ use midstream::model::{Record, SourceEvent};
 use midstream::pipeline::Pipeline;
 use midstream::pipeline::engines::{AnalysisConfig, Engines};
 use midstream::pipeline::library;
+use midstream::pipeline::meta::{self, WindowTuner};
 use midstream::scheduler::{Scheduler, SchedulerConfig};
 use midstream::sources::DemoSource;
 use midstream::tui::session::DEMO_FORMULAS;
@@ -129,5 +135,54 @@ fn pipeline_bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pipeline_bench);
+/// The analysis lengths timed: the budget rule's floor, its start, and two doublings.
+const META_LENGTHS: [usize; 4] = [meta::MIN_LENGTH, 512, meta::DEFAULT_LENGTH, 2048];
+
+/// The demo channel `name`'s first `n` numeric samples (the first component of a vector).
+fn channel_samples(source: &mut DemoSource, name: &str, n: usize) -> Vec<f64> {
+    let id = source
+        .catalog()
+        .channels
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| c.id)
+        .expect("demo channel");
+    let mut records = Vec::new();
+    let mut samples = Vec::with_capacity(n);
+    while samples.len() < n {
+        records.clear();
+        source.tick(&mut records);
+        samples.extend(
+            records
+                .iter()
+                .filter(|r| r.channel == id)
+                .filter_map(|r| r.value.as_f64()),
+        );
+    }
+    samples.truncate(n);
+    samples
+}
+
+fn meta_bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pipeline_meta");
+    group.sample_size(10);
+    let longest = META_LENGTHS.iter().copied().max().unwrap_or(0);
+    // A periodic channel (m tuned to its period) and a chaotic one (no period: the default m).
+    for name in ["sine", "lorenz.x"] {
+        let series = channel_samples(&mut demo(), name, longest);
+        for n in META_LENGTHS {
+            let window = &series[series.len() - n..];
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_function(format!("round/{name}/{n}"), |b| {
+                b.iter(|| {
+                    let mut tuner = WindowTuner::default();
+                    black_box(meta::analyse(black_box(window), 0, &mut tuner))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, pipeline_bench, meta_bench);
 criterion_main!(benches);

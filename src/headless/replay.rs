@@ -1,6 +1,8 @@
 //! `replay --headless`: replays a trace through the pipeline and prints, per channel, the
-//! records replayed and the gaps, then how reading the trace ended, each formula's verdict and
-//! the pattern matches (the most recent ones the pipeline keeps, by channel and sample).
+//! records replayed and the gaps, then how reading the trace ended, each formula's verdict,
+//! the pattern matches (the most recent ones the pipeline keeps, by channel and sample) and,
+//! per numeric channel, the latest meta-learning round (tuned motif window, top motif pair,
+//! embedding dimension, nonlinearity).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::HeadlessError;
 use crate::pipeline::engines::{AnalysisConfig, Engines};
-use crate::pipeline::{FormulaStatus, Pipeline};
+use crate::pipeline::{FormulaStatus, MetaView, Pipeline};
 use crate::scheduler::{LatencyKind, Scheduler, SchedulerConfig, SchedulerStats, TaskClass};
 use crate::sources::replay::Replay;
 use crate::trace::read_trace;
@@ -56,11 +58,9 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         let _ = replay.await;
         pipeline
     });
-    let drained = pipeline.drain_engines(DRAIN_TIMEOUT);
-    let snapshot = {
-        let mut pipeline = pipeline;
-        pipeline.snapshot(Instant::now())
-    };
+    let mut pipeline = pipeline;
+    let drained = pipeline.finish_engines(DRAIN_TIMEOUT);
+    let snapshot = pipeline.snapshot(Instant::now());
     let stats = scheduler.shutdown();
     writeln!(
         out,
@@ -129,6 +129,11 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
             found.distance
         )?;
     }
+    for channel in &snapshot.channels {
+        if let Some(view) = snapshot.analysis.meta.get(&channel.info.id) {
+            writeln!(out, "{}", meta_line(&channel.info.name, view))?;
+        }
+    }
     if !drained {
         writeln!(
             out,
@@ -140,6 +145,41 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         write_scheduler_stats(&stats, out)?;
     }
     Ok(())
+}
+
+/// One channel's latest meta-learning round in one line: `meta on sine: samples 1792..2816,
+/// window 50 (period 50), motif 1800..1850 and 2400..2450 distance 0.123, E 2, nonlinear no`;
+/// what failed, if something did.
+pub fn meta_line(channel: &str, view: &MetaView) -> String {
+    let m = view.window as u64;
+    let period = view
+        .period
+        .map_or_else(|| "no period".to_string(), |p| format!("period {p}"));
+    let mut parts = vec![
+        format!("samples {}..{}", view.first_sample, view.end_sample()),
+        format!("window {} ({period})", view.window),
+    ];
+    if let Some(pair) = view.motifs.first() {
+        parts.push(format!(
+            "motif {}..{} and {}..{} distance {:.3}",
+            pair.a,
+            pair.a + m,
+            pair.b,
+            pair.b + m,
+            pair.distance
+        ));
+    }
+    if let Some(d) = &view.dynamics {
+        parts.push(format!(
+            "E {}, nonlinear {}",
+            d.e,
+            if d.nonlinear { "yes" } else { "no" }
+        ));
+    }
+    if let Some(error) = &view.error {
+        parts.push(format!("failed: {error}"));
+    }
+    format!("meta on {channel}: {}", parts.join(", "))
 }
 
 /// Per class: tasks, wait and run percentiles, deadline misses and shed or rejected work.
@@ -179,4 +219,55 @@ pub fn write_scheduler_stats(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::pipeline::{DynamicsView, MotifView};
+
+    #[test]
+    fn the_meta_line_names_window_pair_and_dynamics_or_the_failure() {
+        let mut view = MetaView {
+            rounds: 3,
+            series: vec![0.0; 1024].into(),
+            first_sample: 1792,
+            length: 1024,
+            window: 50,
+            period: Some(50),
+            motifs: vec![MotifView {
+                a: 1800,
+                b: 2400,
+                distance: 0.1234,
+            }],
+            discords: Vec::new(),
+            dynamics: Some(DynamicsView {
+                e: 2,
+                theta: 0.0,
+                nonlinear: false,
+                forecast_skill: 0.99,
+                rho_by_e: Vec::new(),
+                rho_by_theta: Vec::new(),
+            }),
+            elapsed_ms: 3.0,
+            age: Duration::ZERO,
+            error: None,
+        };
+        assert_eq!(
+            meta_line("sine", &view),
+            "meta on sine: samples 1792..2816, window 50 (period 50), motif 1800..1850 and \
+             2400..2450 distance 0.123, E 2, nonlinear no"
+        );
+        view.motifs.clear();
+        view.dynamics = None;
+        view.period = None;
+        view.error = Some("the last 1024 samples are all 3: a constant window".into());
+        assert_eq!(
+            meta_line("flat", &view),
+            "meta on flat: samples 1792..2816, window 50 (no period), failed: the last 1024 \
+             samples are all 3: a constant window"
+        );
+    }
 }

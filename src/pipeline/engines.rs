@@ -8,7 +8,8 @@
 //! raise a shared flag so a result that arrives while the source is quiet is still published.
 //!
 //! Classes (DESIGN.md): LTL monitor steps are Critical, pattern and repetition search High,
-//! attractor analysis Normal (every 256 new samples, on the last 4096).
+//! attractor analysis Normal (every 256 new samples, on the last 4096), meta-learning Low
+//! (motif discovery and self-tuning every 256 new samples, see [`super::meta`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -19,7 +20,10 @@ use parking_lot::Mutex;
 
 use super::channel::ChannelState;
 use super::library;
-use super::snapshot::{ChaosView, FormulaStatus, FormulaView, PatternMatchView, RepetitionView};
+use super::meta::{self, MetaTrack};
+use super::snapshot::{
+    ChaosView, FormulaStatus, FormulaView, MetaView, PatternMatchView, RepetitionView,
+};
 use crate::engines::attractor::{
     AnalysisOptions, AttractorAnalysis, AttractorError, SlidingWindow, analyze,
 };
@@ -88,6 +92,19 @@ impl<T> Track<T> {
 
     fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
         self.state.lock()
+    }
+}
+
+/// A queued task's hold on its track: the task clears the track's `queued` flag when it
+/// starts; a task dropped without running (shed to make room for more urgent work, or
+/// cancelled) clears it on drop, so the track is scheduled again next time instead of never.
+struct QueuedTask<T>(Option<Arc<Track<T>>>);
+
+impl<T> Drop for QueuedTask<T> {
+    fn drop(&mut self) {
+        if let Some(track) = self.0.take() {
+            track.queued.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -160,6 +177,9 @@ pub struct Engines {
     patterns: BTreeMap<ChannelId, Vec<NamedPatternTrack>>,
     repetition: BTreeMap<ChannelId, Arc<Track<RepetitionTrack>>>,
     chaos: BTreeMap<ChannelId, Arc<Track<ChaosTrack>>>,
+    meta: BTreeMap<ChannelId, Arc<Track<MetaTrack>>>,
+    /// Meta-learning rounds queued or running (at most [`meta::META_MAX_IN_FLIGHT`]).
+    meta_in_flight: Arc<std::sync::atomic::AtomicUsize>,
     /// Sample period per channel, so exponents come per time unit.
     periods: BTreeMap<ChannelId, f64>,
     names: BTreeMap<ChannelId, String>,
@@ -193,6 +213,8 @@ impl Engines {
             patterns: BTreeMap::new(),
             repetition: BTreeMap::new(),
             chaos: BTreeMap::new(),
+            meta: BTreeMap::new(),
+            meta_in_flight: Arc::default(),
             periods: BTreeMap::new(),
             names: BTreeMap::new(),
             results_changed: Arc::new(AtomicBool::new(false)),
@@ -255,6 +277,7 @@ impl Engines {
             self.patterns.remove(&id);
             self.repetition.remove(&id);
             self.chaos.remove(&id);
+            self.meta.remove(&id);
             self.periods.remove(&id);
             self.names.remove(&id);
         }
@@ -292,6 +315,7 @@ impl Engines {
                             history: VecDeque::new(),
                         }),
                     );
+                    self.meta.insert(info.id, Track::new(MetaTrack::default()));
                     if let Some(period_s) = info.period_s.filter(|p| p.is_finite() && *p > 0.0) {
                         self.periods.insert(info.id, period_s);
                     }
@@ -329,6 +353,7 @@ impl Engines {
         self.patterns.clear();
         self.repetition.clear();
         self.chaos.clear();
+        self.meta.clear();
         self.periods.clear();
         self.names.clear();
     }
@@ -396,11 +421,14 @@ impl Engines {
         if track.queued.swap(true, Ordering::AcqRel) {
             return false;
         }
-        let queued = track.clone();
+        let mut queued = QueuedTask(Some(track.clone()));
         let changed = self.results_changed.clone();
         let task = Task::new(class, label, move || {
-            queued.queued.store(false, Ordering::Release);
-            if work(&queued) {
+            let Some(track) = queued.0.take() else {
+                return;
+            };
+            track.queued.store(false, Ordering::Release);
+            if work(&track) {
                 changed.store(true, Ordering::Release);
             }
         })
@@ -456,6 +484,54 @@ impl Engines {
                 true
             },
         ));
+    }
+
+    /// Submits a meta-learning round (a Low task with its own copy of the channel's last N
+    /// samples) when [`meta::META_EVERY`] new samples have come, no round of the channel is
+    /// queued or running, and fewer than [`meta::META_MAX_IN_FLIGHT`] rounds of any channel
+    /// are (a due channel that finds no place goes at its next batch after one frees). True
+    /// when a round was submitted.
+    pub fn meta_if_due(&mut self, channel: ChannelId, state: &ChannelState) -> bool {
+        let Some(track) = self.meta.get(&channel) else {
+            return false;
+        };
+        let total = state.samples_pushed;
+        let (length, in_flight) = {
+            let mut t = track.lock();
+            if !meta::is_due(total, t.analysed_at)
+                || t.running
+                || track.queued.load(Ordering::Acquire)
+            {
+                return false;
+            }
+            let Some(in_flight) = meta::InFlight::take(&self.meta_in_flight) else {
+                return false;
+            };
+            t.analysed_at = Some(total);
+            (t.length.length(), in_flight)
+        };
+        let series = state.recent(0, length);
+        let refused = self.schedule(
+            track,
+            TaskClass::Low,
+            TaskLabel::new("meta", channel),
+            meta::META_BUDGET,
+            move |t: &Track<MetaTrack>| {
+                meta::run_round(&t.state, series, total);
+                drop(in_flight);
+                true
+            },
+        );
+        self.rejected += u64::from(refused);
+        !refused
+    }
+
+    /// The latest meta-learning round per numeric channel, aged at `now`.
+    pub fn meta_views(&self, now: Instant) -> BTreeMap<ChannelId, MetaView> {
+        self.meta
+            .iter()
+            .filter_map(|(id, track)| track.lock().view(now).map(|v| (*id, v)))
+            .collect()
     }
 
     /// The latest attractor analysis per numeric channel.

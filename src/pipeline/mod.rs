@@ -8,6 +8,7 @@ pub mod benchmarks;
 mod channel;
 pub mod engines;
 pub mod library;
+pub mod meta;
 pub mod recorder;
 pub mod snapshot;
 
@@ -22,8 +23,9 @@ pub use crate::model::{LinkState, SourceEvent};
 pub use channel::{ChannelState, RING_CAPACITY, RateMeter};
 pub use recorder::Recorder;
 pub use snapshot::{
-    AnalysisSnapshot, ChannelSnapshot, ChaosView, FormulaStatus, FormulaView, Notice,
-    PatternMatchView, RepetitionView, Snapshot, SourceStatus,
+    AnalysisSnapshot, ChannelSnapshot, ChaosView, DiscordView, DynamicsView, FormulaStatus,
+    FormulaView, MetaView, MotifView, Notice, PatternMatchView, RepetitionView, Snapshot,
+    SourceStatus,
 };
 
 use crate::model::{Catalog, ChannelId, Record};
@@ -170,6 +172,7 @@ impl Pipeline {
                 if let Some(state) = self.channels.get(&channel) {
                     engines.ingest(channel, &records[start..end]);
                     engines.analyse_if_due(channel, state);
+                    engines.meta_if_due(channel, state);
                 }
                 start = end;
             }
@@ -357,6 +360,7 @@ impl Pipeline {
             repetitions: engines.repetition_views(now),
             formulas: engines.formula_views(),
             scheduler: Some(engines.scheduler().stats()),
+            meta: engines.meta_views(now),
         }
     }
 
@@ -371,6 +375,30 @@ impl Pipeline {
         self.engines
             .as_ref()
             .is_none_or(|e| e.scheduler().wait_idle(timeout))
+    }
+
+    /// At the end of a stream: drains the engines, then runs the meta-learning rounds that are
+    /// due but were held back by [`meta::META_MAX_IN_FLIGHT`] (a round is submitted at a
+    /// channel's next batch, and after the last batch there is none), draining after each;
+    /// each takes at most `timeout`. True when everything finished.
+    pub fn finish_engines(&mut self, timeout: Duration) -> bool {
+        loop {
+            if !self.drain_engines(timeout) {
+                return false;
+            }
+            let Some(engines) = self.engines.as_mut() else {
+                return true;
+            };
+            let mut submitted = false;
+            for info in &self.catalog.channels {
+                if let Some(state) = self.channels.get(&info.id) {
+                    submitted |= engines.meta_if_due(info.id, state);
+                }
+            }
+            if !submitted {
+                return true;
+            }
+        }
     }
 }
 

@@ -41,6 +41,86 @@ pub struct AnalysisSnapshot {
     pub formulas: Vec<FormulaView>,
     /// The scheduler's statistics (Scheduler pane); `None` when no scheduler runs.
     pub scheduler: Option<SchedulerStats>,
+    /// The latest meta-learning round per numeric channel (Motifs pane).
+    pub meta: BTreeMap<ChannelId, MetaView>,
+}
+
+/// One meta-learning round on a channel's latest samples (see `pipeline::meta`): its motifs
+/// and discords, the dynamics profile, and what the self-tuning chose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetaView {
+    /// Rounds run on this channel so far, this one included.
+    pub rounds: u64,
+    /// The analysed samples, oldest first (shared between snapshots, not copied).
+    pub series: Arc<[f64]>,
+    /// Index of `series[0]` in the channel's sample count (the count starts at 0).
+    pub first_sample: u64,
+    /// The analysis length N the budget rule asks for from the next round on; `series` is
+    /// shorter while the channel has fewer samples.
+    pub length: usize,
+    /// Motif window m used in this round (samples).
+    pub window: usize,
+    /// The dominant period (samples) this round's samples show, when they show one; the
+    /// window follows it through the hysteresis rule (`pipeline::meta::WindowTuner`), so the
+    /// two differ while a change of period is not yet confirmed.
+    pub period: Option<usize>,
+    /// Top motif pairs, closest first, positions in the channel's sample count.
+    pub motifs: Vec<MotifView>,
+    /// Top discords, farthest first, positions in the channel's sample count.
+    pub discords: Vec<DiscordView>,
+    /// Empirical dynamic modelling of the same samples, when it succeeded.
+    pub dynamics: Option<DynamicsView>,
+    /// How long the round took (tuning, motifs and dynamics), milliseconds.
+    pub elapsed_ms: f64,
+    /// How long ago the round finished, when the snapshot was taken.
+    pub age: Duration,
+    /// What failed in this round (too short, constant, not finite), if anything: the parts
+    /// that failed are empty, the others are shown.
+    pub error: Option<String>,
+}
+
+impl MetaView {
+    /// The channel's sample count at the end of the analysed window.
+    pub fn end_sample(&self) -> u64 {
+        self.first_sample + self.series.len() as u64
+    }
+}
+
+/// Two windows of `window` samples that are each other's nearest neighbour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MotifView {
+    /// First samples of the earlier and the later window, in the channel's sample count.
+    pub a: u64,
+    pub b: u64,
+    /// Their z-normalised Euclidean distance.
+    pub distance: f64,
+}
+
+/// A window of `window` samples far from every other.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiscordView {
+    /// Its first sample, in the channel's sample count.
+    pub index: u64,
+    /// Distance to its nearest non-trivial neighbour.
+    pub distance: f64,
+}
+
+/// The dynamics profile of a window by empirical dynamic modelling (simplex projection for the
+/// embedding dimension, S-map for nonlinearity; Sugihara & May 1990, Sugihara 1994).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicsView {
+    /// Best embedding dimension E.
+    pub e: usize,
+    /// S-map localisation θ with the best forecast skill (0: a linear model does as well).
+    pub theta: f64,
+    /// Whether forecast skill improves with θ > 0: state-dependent, nonlinear dynamics.
+    pub nonlinear: bool,
+    /// Forecast skill ρ (correlation of predictions and observations) at the best E and θ.
+    pub forecast_skill: f64,
+    /// Simplex ρ for E = 1, 2, … (index E − 1).
+    pub rho_by_e: Vec<f64>,
+    /// S-map ρ for each θ tried, as (θ, ρ).
+    pub rho_by_theta: Vec<(f64, f64)>,
 }
 
 /// One attractor analysis of a channel's sliding window, and the history before it.

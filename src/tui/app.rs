@@ -34,17 +34,19 @@ pub enum Pane {
     Phase,
     Chaos,
     Patterns,
+    Motifs,
     Ltl,
     Scheduler,
     Benchmarks,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Streams,
         Pane::Phase,
         Pane::Chaos,
         Pane::Patterns,
+        Pane::Motifs,
         Pane::Ltl,
         Pane::Scheduler,
         Pane::Benchmarks,
@@ -57,6 +59,7 @@ impl Pane {
             Pane::Phase => "Phase",
             Pane::Chaos => "Chaos",
             Pane::Patterns => "Patterns",
+            Pane::Motifs => "Motifs",
             Pane::Ltl => "LTL",
             Pane::Scheduler => "Scheduler",
             Pane::Benchmarks => "Benchmarks",
@@ -537,6 +540,7 @@ mod tests {
             Pane::Phase,
             Pane::Chaos,
             Pane::Patterns,
+            Pane::Motifs,
             Pane::Ltl,
             Pane::Scheduler,
             Pane::Benchmarks,
@@ -561,7 +565,7 @@ mod tests {
         app.apply(Action::FocusPrevious, &snap);
         assert_eq!(
             app.expanded(),
-            Some(Pane::Patterns),
+            Some(Pane::Motifs),
             "expansion follows the focus"
         );
         app.apply(Action::Dismiss, &snap);

@@ -4,7 +4,8 @@
 //! [`GRID_MIN_WIDTH`]×[`GRID_MIN_HEIGHT`] the panes are shown at once: on the left the Streams
 //! table, the Patterns and the LTL panes; on the right the phase portrait (about square) beside
 //! the Chaos pane, and below them the performance slot, which holds the Scheduler pane, or the
-//! Benchmarks pane while that has the focus. On smaller screens the layout is compact:
+//! Benchmarks pane while that has the focus. Likewise the Patterns slot holds the Motifs pane
+//! while that has the focus (both find recurring shapes). On smaller screens the layout is compact:
 //! the Streams table and one other pane, the focused one (the phase portrait while the table
 //! has the focus), so `Tab` walks through every pane; the portrait-sized pane goes beside the
 //! table from [`WIDE_MIN_WIDTH`] columns and under it below. An expanded pane takes the body.
@@ -56,11 +57,13 @@ pub struct PaneAreas {
     pub phase: Option<Rect>,
     pub chaos: Option<Rect>,
     pub patterns: Option<Rect>,
+    pub motifs: Option<Rect>,
     pub ltl: Option<Rect>,
     pub scheduler: Option<Rect>,
     pub benchmarks: Option<Rect>,
     pub status: Rect,
-    /// The grid layout, where the Scheduler and Benchmarks panes take turns in one slot.
+    /// The grid layout, where the Scheduler and Benchmarks panes take turns in one slot, and
+    /// the Patterns and Motifs panes in another.
     pub grid: bool,
 }
 
@@ -71,6 +74,7 @@ impl PaneAreas {
             phase: None,
             chaos: None,
             patterns: None,
+            motifs: None,
             ltl: None,
             scheduler: None,
             benchmarks: None,
@@ -85,6 +89,7 @@ impl PaneAreas {
             Pane::Phase => &mut self.phase,
             Pane::Chaos => &mut self.chaos,
             Pane::Patterns => &mut self.patterns,
+            Pane::Motifs => &mut self.motifs,
             Pane::Ltl => &mut self.ltl,
             Pane::Scheduler => &mut self.scheduler,
             Pane::Benchmarks => &mut self.benchmarks,
@@ -98,6 +103,7 @@ impl PaneAreas {
             Pane::Phase => self.phase,
             Pane::Chaos => self.chaos,
             Pane::Patterns => self.patterns,
+            Pane::Motifs => self.motifs,
             Pane::Ltl => self.ltl,
             Pane::Scheduler => self.scheduler,
             Pane::Benchmarks => self.benchmarks,
@@ -105,12 +111,21 @@ impl PaneAreas {
     }
 
     /// True when some pane is not shown, so `Tab` is how the user reaches it. In the grid,
-    /// the Scheduler and Benchmarks panes taking turns in their slot does not count.
+    /// panes taking turns in a slot ([`takes_turns`]) do not count.
     pub fn hides_some(&self) -> bool {
-        Pane::ALL.iter().any(|&p| {
-            self.get(p).is_none() && !(self.grid && matches!(p, Pane::Scheduler | Pane::Benchmarks))
-        })
+        Pane::ALL
+            .iter()
+            .any(|&p| self.get(p).is_none() && !(self.grid && takes_turns(p)))
     }
+}
+
+/// Whether `pane` shares its grid slot with another, shown while it has the focus: the
+/// Scheduler and Benchmarks panes, the Patterns and Motifs panes.
+pub fn takes_turns(pane: Pane) -> bool {
+    matches!(
+        pane,
+        Pane::Scheduler | Pane::Benchmarks | Pane::Patterns | Pane::Motifs
+    )
 }
 
 /// The layout of a screen of `area` showing `channels` channels, with the focus on `focus`,
@@ -154,7 +169,11 @@ pub fn screen_layout(
         areas.streams = Some(streams);
         areas.phase = Some(phase);
         areas.chaos = Some(chaos);
-        areas.patterns = Some(patterns);
+        if focus == Pane::Motifs {
+            areas.motifs = Some(patterns);
+        } else {
+            areas.patterns = Some(patterns);
+        }
         areas.ltl = Some(ltl);
         if focus == Pane::Benchmarks {
             areas.benchmarks = Some(scheduler);
@@ -259,6 +278,7 @@ mod tests {
             Pane::Phase,
             Pane::Chaos,
             Pane::Patterns,
+            Pane::Motifs,
             Pane::Ltl,
             Pane::Scheduler,
         ] {

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::pipeline::Snapshot;
 
 use super::app::{App, Pane};
-use super::layout::{MIN_HEIGHT, MIN_WIDTH, PaneAreas, ScreenLayout, screen_layout};
+use super::layout::{MIN_HEIGHT, MIN_WIDTH, PaneAreas, ScreenLayout, screen_layout, takes_turns};
 use super::panes;
 use super::theme::Theme;
 
@@ -30,6 +30,7 @@ pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
                     Pane::Phase => panes::phase::render,
                     Pane::Chaos => panes::chaos::render,
                     Pane::Patterns => panes::patterns::render,
+                    Pane::Motifs => panes::motifs::render,
                     Pane::Ltl => panes::ltl::render,
                     Pane::Scheduler => panes::scheduler::render,
                     Pane::Benchmarks => panes::benchmarks::render,
@@ -46,11 +47,12 @@ pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
 }
 
 /// When some panes are not shown, the bottom border of the pane that `Tab` replaces says which
-/// of the seven it is and which comes next: ` 3/7 · Tab ▸ Patterns `. In the grid that is only
-/// the slot the Scheduler and Benchmarks panes share, while one of them has the focus.
+/// of the eight it is and which comes next: ` 3/8 · Tab ▸ Patterns `. In the grid that is only
+/// a slot two panes share (Scheduler and Benchmarks, Patterns and Motifs), while one of them
+/// has the focus.
 fn render_tab_hint(frame: &mut Frame, areas: &PaneAreas, app: &App, theme: &Theme) {
     let focus = app.focus();
-    let turn_taking = areas.grid && matches!(focus, Pane::Scheduler | Pane::Benchmarks);
+    let turn_taking = areas.grid && takes_turns(focus);
     if !areas.hides_some() && !turn_taking {
         return;
     }
@@ -188,7 +190,7 @@ mod tests {
         for pane in Pane::ALL {
             assert_eq!(
                 text.contains(&format!("┌ {} ", pane.title())),
-                pane != Pane::Benchmarks,
+                !matches!(pane, Pane::Benchmarks | Pane::Motifs),
                 "{pane:?}:\n{text}"
             );
         }
@@ -204,10 +206,22 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("┌ Scheduler "), "{text}");
-        assert!(text.contains("7/7 · Tab ▸ Streams"), "{text}");
+        assert!(text.contains("8/8 · Tab ▸ Streams"), "{text}");
         app.apply(Action::FocusPrevious, &latest);
         let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
-        assert!(text.contains("6/7 · Tab ▸ Benchmarks"), "{text}");
+        assert!(text.contains("7/8 · Tab ▸ Benchmarks"), "{text}");
+
+        // The Motifs pane takes the Patterns pane's slot while it has the focus.
+        while app.focus() != Pane::Motifs {
+            app.apply(Action::FocusNext, &latest);
+        }
+        let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
+        assert!(text.contains("┌ Motifs "), "{text}");
+        assert!(!text.contains("┌ Patterns "), "{text}");
+        assert!(text.contains("5/8 · Tab ▸ LTL"), "{text}");
+        app.apply(Action::FocusPrevious, &latest);
+        let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
+        assert!(text.contains("4/8 · Tab ▸ Motifs"), "{text}");
     }
 
     #[test]

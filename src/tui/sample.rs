@@ -2,8 +2,8 @@
 //! eight channels like the demo's (Lorenz and Rössler flows integrated with RK4, Hénon and
 //! logistic maps, a sine, events, tokens), each with `points` recent samples, and the engines'
 //! results on them: attractor analyses with the published exponents and dimensions, pattern
-//! matches, repetition loops, three formulas (one of each status) and scheduler statistics made
-//! from fixed latency samples.
+//! matches, repetition loops, three formulas (one of each status), scheduler statistics made
+//! from fixed latency samples, and meta-learning rounds (motifs computed, dynamics fixed).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,8 +13,8 @@ use std::time::Duration;
 use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Value};
 use crate::pipeline::benchmarks::{BenchReport, BenchResult};
 use crate::pipeline::{
-    AnalysisSnapshot, ChannelSnapshot, ChaosView, FormulaStatus, FormulaView, LinkState,
-    PatternMatchView, RepetitionView, Snapshot, SourceStatus,
+    AnalysisSnapshot, ChannelSnapshot, ChaosView, DynamicsView, FormulaStatus, FormulaView,
+    LinkState, MetaView, PatternMatchView, RepetitionView, Snapshot, SourceStatus, meta,
 };
 use crate::scheduler::{ClassStats, LabelShedCount, SchedulerStats, TaskClass, TaskLabel};
 
@@ -609,5 +609,62 @@ fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
         repetitions,
         formulas,
         scheduler: scheduler_stats(),
+        meta: meta_views(channels),
     }
+}
+
+/// Samples of each channel's meta-learning round in the sample snapshot (the live default N
+/// is 1,024; this keeps building the snapshot fast in debug tests).
+const SAMPLE_META_SAMPLES: usize = 512;
+
+/// Meta-learning rounds on the numeric sample channels: the motifs and discords are computed
+/// here on each channel's last [`SAMPLE_META_SAMPLES`] samples (`meta::analyse_motifs`, the
+/// live round's motif part); the dynamics profiles are fixed, being what
+/// `edm::profile_dynamics(…, 10)` gave on those samples of `demo_snapshot(1000)` (computing
+/// them here would take seconds in a debug build). Run times are made up; the ages grow with
+/// the channel id.
+fn meta_views(channels: &[ChannelSnapshot]) -> BTreeMap<ChannelId, MetaView> {
+    // (id, E, θ, nonlinear, ρ, run ms)
+    let profiles = [
+        (0, 1, 0.5, false, 0.998, 6.8),
+        (1, 1, 0.5, false, 0.998, 6.5),
+        (2, 1, 0.0, false, 1.000, 7.1),
+        (3, 2, 9.0, true, 1.000, 9.9),
+        (4, 1, 9.0, true, 1.000, 6.2),
+        (5, 1, 1.0, false, 0.999, 5.4),
+    ];
+    profiles
+        .into_iter()
+        .filter_map(|(id, e, theta, nonlinear, forecast_skill, elapsed_ms)| {
+            let channel = channels.iter().find(|c| c.info.id == id)?;
+            let recent = channel.recent.first()?;
+            let series = &recent[recent.len().saturating_sub(SAMPLE_META_SAMPLES)..];
+            let first_sample = channel.received.saturating_sub(series.len() as u64);
+            let mut tuner = meta::WindowTuner::default();
+            let outcome = meta::analyse_motifs(series, first_sample, &mut tuner);
+            let failed = !outcome.errors.is_empty();
+            let view = MetaView {
+                rounds: channel.received / meta::META_EVERY,
+                series: series.into(),
+                first_sample,
+                length: meta::DEFAULT_LENGTH,
+                window: outcome.window,
+                period: outcome.period,
+                motifs: outcome.motifs,
+                discords: outcome.discords,
+                dynamics: (!failed).then(|| DynamicsView {
+                    e,
+                    theta,
+                    nonlinear,
+                    forecast_skill,
+                    rho_by_e: Vec::new(),
+                    rho_by_theta: Vec::new(),
+                }),
+                elapsed_ms,
+                age: Duration::from_millis(300 + 150 * u64::from(id)),
+                error: failed.then(|| outcome.errors.join("; ")),
+            };
+            Some((id, view))
+        })
+        .collect()
 }

@@ -133,6 +133,25 @@ impl Theme {
         )
     }
 
+    /// The first window of a motif pair (Motifs pane): bold cyan.
+    pub fn motif_a(&self) -> Style {
+        self.paint(Style::new().add_modifier(Modifier::BOLD), Color::Cyan)
+    }
+
+    /// The second window of a motif pair: bold magenta; underlined as well, so that without
+    /// colour it still reads apart from the first.
+    pub fn motif_b(&self) -> Style {
+        self.paint(
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            Color::Magenta,
+        )
+    }
+
+    /// A discord (the window least like any other): bold red.
+    pub fn discord(&self) -> Style {
+        self.error()
+    }
+
     /// Styles of the phase portrait's age bands, oldest first: old points dim in the default
     /// colour, the newest bold in cyan.
     pub fn portrait_ages(&self) -> [Style; AGE_BANDS] {
@@ -178,6 +197,9 @@ mod tests {
             t.attractor_class("chaotic"),
             t.attractor_class("periodic"),
             t.highlight(),
+            t.motif_a(),
+            t.motif_b(),
+            t.discord(),
             t.tag(ModeTag::Live),
             t.tag(ModeTag::Recording),
         ]

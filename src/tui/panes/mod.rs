@@ -4,6 +4,7 @@ pub mod benchmarks;
 pub mod chaos;
 pub mod help;
 pub mod ltl;
+pub mod motifs;
 pub mod patterns;
 pub mod phase;
 pub mod scheduler;
@@ -47,6 +48,7 @@ mod tests {
     use crate::pipeline::Snapshot;
     use crate::scheduler::{LatencyKind, LatencyPercentiles, TaskClass};
     use crate::tui::app::{App, Pane};
+    use crate::tui::format;
     use crate::tui::keymap::Action;
     use crate::tui::sample::demo_snapshot;
     use crate::tui::theme::Theme;
@@ -331,6 +333,176 @@ mod tests {
             super::patterns::render(f, area, &App::new(), &empty, &Theme::COLOR);
         });
         insta::assert_snapshot!(backend);
+    }
+
+    /// Row `y` of a buffer as text.
+    fn row_text(backend: &TestBackend, y: u16) -> String {
+        let buf = backend.buffer();
+        (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()
+    }
+
+    /// The first cell (x, y) whose symbol is `symbol`.
+    fn find_cell(backend: &TestBackend, symbol: &str) -> Option<(u16, u16)> {
+        let buf = backend.buffer();
+        (0..buf.area.height)
+            .flat_map(|y| (0..buf.area.width).map(move |x| (x, y)))
+            .find(|&(x, y)| buf[(x, y)].symbol() == symbol)
+    }
+
+    #[test]
+    fn motifs_pane_draws_the_window_the_pair_the_discord_and_the_table() {
+        let snap = Arc::new(demo_snapshot(1000));
+        let mut app = focused_on("sine", &snap);
+        while app.focus() != Pane::Motifs {
+            app.apply(Action::FocusNext, &snap);
+        }
+        let backend = draw_pane(84, 18, |f, area| {
+            super::motifs::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        let view = &snap.analysis.meta[&5];
+        let pair = view.motifs[0];
+        let discord = view.discords[0];
+        for expected in [
+            "Motifs · sine · m = 125 (period 125), N = 1,024".to_string(),
+            format!(
+                "A #{} ↔ B #{}",
+                format::count(pair.a),
+                format::count(pair.b)
+            ),
+            format!("d {:.3}", pair.distance),
+            format!("▲ discord #{}", format::count(discord.index)),
+            "channel".to_string(),
+            "nonlin".to_string(),
+        ] {
+            assert!(text.contains(&expected), "{expected}:\n{text}");
+        }
+        // One table row per numeric channel, none for events and tokens.
+        for name in [
+            "lorenz", "lorenz.x", "rossler", "henon.x", "logistic", "sine",
+        ] {
+            assert!(
+                (0..18).any(|y| row_text(&backend, y).starts_with(&format!("│{name} "))),
+                "{name}:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("│events") && !text.contains("│tokens"),
+            "{text}"
+        );
+        // The sine row is selected (reversed: the pane has the focus) and says what was tuned.
+        let sine_row = (0..18)
+            .find(|&y| row_text(&backend, y).starts_with("│sine "))
+            .unwrap();
+        assert!(reversed_cells(&backend, sine_row) > 40);
+        assert!(
+            row_text(&backend, sine_row).contains(" 125    125 "),
+            "{text}"
+        );
+        // The ruler names A, B and the discord, each in its own colour.
+        let colour = |symbol| {
+            let (x, y) = find_cell(&backend, symbol).unwrap_or_else(|| panic!("{symbol}"));
+            backend.buffer()[(x, y)].fg
+        };
+        assert_eq!(colour("├"), Color::Cyan);
+        assert_eq!(colour("╞"), Color::Magenta);
+        assert_eq!(colour("▲"), Color::Red);
+        // The chart draws the windows over the series in the same colours.
+        let chart_colours: std::collections::BTreeSet<String> = backend
+            .buffer()
+            .content()
+            .iter()
+            .filter(|c| {
+                ('\u{2800}'..='\u{28FF}').contains(&c.symbol().chars().next().unwrap_or(' '))
+            })
+            .map(|c| format!("{:?}", c.fg))
+            .collect();
+        for c in ["Cyan", "Magenta", "Red"] {
+            assert!(chart_colours.contains(c), "{c} in {chart_colours:?}");
+        }
+    }
+
+    #[test]
+    fn motifs_pane_without_colour_tells_the_windows_apart_by_glyph() {
+        let snap = Arc::new(demo_snapshot(1000));
+        let app = focused_on("lorenz.x", &snap);
+        let backend = draw_pane(80, 16, |f, area| {
+            super::motifs::render(f, area, &app, &snap, &Theme::NO_COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        assert!(!has_color(&backend));
+        let text = backend.to_string();
+        for glyph in ["├", "┤", "A", "╞", "╡", "B", "▲"] {
+            assert!(text.contains(glyph), "{glyph}:\n{text}");
+        }
+        // B's ruler is underlined, A's is not.
+        let (bx, by) = find_cell(&backend, "╞").unwrap();
+        let (ax, ay) = find_cell(&backend, "├").unwrap();
+        let buf = backend.buffer();
+        assert!(buf[(bx, by)].modifier.contains(Modifier::UNDERLINED));
+        assert!(!buf[(ax, ay)].modifier.contains(Modifier::UNDERLINED));
+        assert!(text.contains("Motifs · lorenz.x"), "{text}");
+    }
+
+    #[test]
+    fn motifs_pane_shows_a_failed_round_and_fits_small_areas() {
+        let mut snap = demo_snapshot(1000);
+        if let Some(view) = snap.analysis.meta.get_mut(&4) {
+            view.error = Some("the last 512 samples are all 0: a constant window".into());
+            view.motifs.clear();
+            view.discords.clear();
+            view.dynamics = None;
+        }
+        let snap = Arc::new(snap);
+        let app = focused_on("logistic", &snap);
+        let backend = draw_pane(80, 16, |f, area| {
+            super::motifs::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        let text = backend.to_string();
+        assert!(
+            text.contains("✗ the last 512 samples are all 0: a constant window"),
+            "{text}"
+        );
+        assert!(text.contains("│✗ logistic"), "{text}");
+        // Small areas keep the caption and the focused row; nothing panics.
+        let small = draw_pane(60, 6, |f, area| {
+            super::motifs::render(f, area, &app, &snap, &Theme::NO_COLOR);
+        });
+        insta::assert_snapshot!(small);
+        assert!(
+            small.to_string().contains("│✗ logistic"),
+            "{}",
+            small.to_string()
+        );
+        for (w, h) in [(0, 0), (1, 1), (10, 3), (30, 4), (200, 2), (12, 40)] {
+            let _ = draw_pane(w, h, |f, area| {
+                super::motifs::render(f, area, &app, &snap, &Theme::COLOR);
+            });
+        }
+        // A text channel and a channel before its first round say so.
+        let tokens = focused_on("tokens", &snap);
+        let text = draw_pane(80, 12, |f, area| {
+            super::motifs::render(f, area, &tokens, &snap, &Theme::COLOR);
+        })
+        .to_string();
+        assert!(text.contains("tokens is not numeric"), "{text}");
+        let mut young = (*snap).clone();
+        young.analysis.meta.clear();
+        if let Some(c) = young.channels.iter_mut().find(|c| c.info.name == "sine") {
+            c.received = 100;
+        }
+        let young = Arc::new(young);
+        let sine = focused_on("sine", &young);
+        let text = draw_pane(80, 12, |f, area| {
+            super::motifs::render(f, area, &sine, &young, &Theme::COLOR);
+        })
+        .to_string();
+        assert!(text.contains("collecting: 100/256 samples"), "{text}");
+        let empty = draw_pane(60, 6, |f, area| {
+            super::motifs::render(f, area, &App::new(), &Snapshot::default(), &Theme::COLOR);
+        });
+        assert!(empty.to_string().contains("no channels yet"));
     }
 
     #[test]
