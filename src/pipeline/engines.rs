@@ -480,8 +480,7 @@ impl Engines {
                     result,
                     elapsed_ms,
                     options.dt.is_some(),
-                );
-                true
+                )
             },
         ));
     }
@@ -681,6 +680,10 @@ fn step_ltl(track: &mut LtlTrack) -> bool {
 const CHAOS_HISTORY: usize = 120;
 
 /// Stores an analysis result (or why it failed) in the track.
+/// Records an analysis of the window ending at sample `at_sample`; false, and nothing
+/// recorded, when an analysis of a later window has been recorded already. Two analyses of one
+/// channel can run at once (a track is free for the next task as soon as its task starts), and
+/// the older one may finish last.
 fn record_chaos(
     track: &mut ChaosTrack,
     window: usize,
@@ -688,7 +691,10 @@ fn record_chaos(
     result: Result<AttractorAnalysis, AttractorError>,
     elapsed_ms: f64,
     per_time: bool,
-) {
+) -> bool {
+    if track.view.as_ref().is_some_and(|v| v.at_sample > at_sample) {
+        return false;
+    }
     let unit = if per_time { "1/s" } else { "1/sample" }.to_owned();
     let view = match result {
         Ok(analysis) => {
@@ -736,6 +742,7 @@ fn record_chaos(
         }
     };
     track.view = Some(view);
+    true
 }
 
 /// Feeds the inbox to the search; true when a new match was found.
@@ -794,4 +801,47 @@ fn detect_repetition(track: &mut RepetitionTrack, channel: ChannelId, name: &str
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(n: usize) -> Vec<f64> {
+        (0..n).map(|i| (i as f64 * 0.3).sin()).collect()
+    }
+
+    #[test]
+    fn an_analysis_that_finishes_after_a_later_one_is_not_recorded() {
+        let mut track = ChaosTrack {
+            analysed_at: None,
+            view: None,
+            history: VecDeque::new(),
+        };
+        let options = AnalysisOptions::default();
+        let later = analyze(&sine(1_000), &options);
+        assert!(later.is_ok(), "a sine of 1,000 samples is analysable");
+        assert!(record_chaos(&mut track, 1_000, 2_000, later, 1.0, false));
+        let dim = track.view.as_ref().map(|v| v.dim);
+        // The window ending at sample 1,500 finishes last, as a failure: it changes nothing.
+        let earlier = analyze(&[1.0; 3], &options);
+        assert!(earlier.is_err());
+        assert!(!record_chaos(&mut track, 3, 1_500, earlier, 1.0, false));
+        let view = track.view.as_ref().expect("the later analysis stays");
+        assert_eq!((view.at_sample, Some(view.dim)), (2_000, dim));
+        assert!(view.error.is_none());
+        assert_eq!(track.history.len(), 1);
+        // A still later failure is recorded, keeping the last good figures beside its error.
+        assert!(record_chaos(
+            &mut track,
+            3,
+            2_500,
+            analyze(&[1.0; 3], &options),
+            1.0,
+            false
+        ));
+        let view = track.view.as_ref().expect("a view");
+        assert_eq!(view.at_sample, 2_500);
+        assert!(view.error.is_some());
+    }
 }
