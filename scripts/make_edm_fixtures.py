@@ -155,6 +155,9 @@ def main():
         "lorenz_x_1000.txt": lorenz_x(1000),
         "logistic_600.txt": logistic(600),
         "noisy_sine_800.txt": noisy_sine(rng, 800, 25.3, 0.2),
+        # Every RK4 step kept: a finely sampled flow, where one-step forecasts are nearly
+        # linear and the dynamics show only at a delay of about a tenth of an orbit.
+        "lorenz_x_fine_1024.txt": lorenz_x(1024, every=1),
     }
     for name, x in series.items():
         write_series(name, x)
@@ -208,10 +211,13 @@ def main():
     add(sn, "smap", (0, 400), (400, 800), 5, 4, 4, theta=1.5)
 
     curves = []
+    lf = "lorenz_x_fine_1024.txt"
     for name, lib, pred, max_e, tau, Tp, nl_e in [
         (lo, (0, 500), (500, 1000), 8, 1, 1, 3),
         (lg, (0, 300), (300, 600), 6, 1, 1, 2),
         (sn, (0, 400), (400, 800), 8, 2, 1, 3),
+        (lf, (0, 512), (512, 1024), 8, 1, 1, 1),
+        (lf, (0, 512), (512, 1024), 8, 10, 10, 2),
     ]:
         x = series[name]
         df = frame(x)

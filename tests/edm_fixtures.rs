@@ -8,8 +8,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use midstream::engines::meta::edm::{
-    EMBEDDING_RHO_TOLERANCE, EdmParams, Skill, embed_dimension, predict_nonlinear,
-    profile_dynamics, simplex, smap,
+    EMBEDDING_RHO_TOLERANCE, EdmParams, PROFILE_TAU, PROFILE_TP, Skill, embed_dimension,
+    predict_nonlinear, profile_dynamics, profile_dynamics_with, simplex, smap,
 };
 use midstream::engines::meta::tuning::{autocorrelation, dominant_period};
 use serde_json::Value;
@@ -222,44 +222,66 @@ fn autocorrelation_and_dominant_period_match_statsmodels() {
     }
 }
 
-/// `profile_dynamics` on series whose pyEDM curves were computed on exactly its halves: its
-/// simplex curve is pyEDM's `EmbedDimension`, and its `E` is the documented rule applied to
-/// pyEDM's curve.
+/// `profile_dynamics_with` on series whose pyEDM curves were computed on exactly its halves:
+/// its simplex curve is pyEDM's `EmbedDimension`, its `E` is the documented rule applied to
+/// pyEDM's curve, and its S-map curve is pyEDM's `PredictNonlinear` at that `E`. With τ = Tp = 1
+/// it is `profile_dynamics` itself.
 #[test]
 fn profile_dynamics_uses_pyedm_curves_on_the_two_halves() {
     let refs = references();
-    let mut checked = 0;
+    let mut checked = Vec::new();
     for curve in refs["curves"].as_array().expect("curves") {
         let file = curve["file"].as_str().expect("file");
         let series = read_series(file);
         let n = series.len();
-        let halves = range(&curve["lib"]) == (0..n / 2) && range(&curve["pred"]) == (n / 2..n);
-        if !halves || uint(&curve["tau"]) != 1 || uint(&curve["Tp"]) != 1 {
+        if range(&curve["lib"]) != (0..n / 2) || range(&curve["pred"]) != (n / 2..n) {
             continue;
         }
+        let (tau, tp) = (uint(&curve["tau"]), uint(&curve["Tp"]));
         let max_e = uint(&curve["max_e"]);
-        let profile = profile_dynamics(&series, max_e).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let want: Vec<f64> = curve["embed_dimension"]
-            .as_array()
-            .expect("curve")
-            .iter()
-            .map(|s| s["rho"].as_f64().expect("rho"))
-            .collect();
+        let profile = profile_dynamics_with(&series, max_e, tau, tp)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        if (tau, tp) == (PROFILE_TAU, PROFILE_TP) {
+            assert_eq!(profile_dynamics(&series, max_e).as_ref(), Ok(&profile));
+        }
+        let rho = |cases: &Value| -> Vec<f64> {
+            let cases = cases.as_array().expect("curve");
+            cases
+                .iter()
+                .map(|s| s["rho"].as_f64().expect("rho"))
+                .collect()
+        };
+        let want = rho(&curve["embed_dimension"]);
         for (g, w) in profile.rho_by_e.iter().zip(&want) {
-            assert!((g - w).abs() <= SIMPLEX_TOL, "{file}: {g} vs {w}");
+            assert!((g - w).abs() <= SIMPLEX_TOL, "{file} τ {tau}: {g} vs {w}");
         }
         let best = want.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let e = 1 + want
             .iter()
             .position(|&r| r >= best - EMBEDDING_RHO_TOLERANCE)
             .expect("some E");
-        assert_eq!(profile.e, e, "{file}");
-        // Both the chaotic flow and the chaotic map are nonlinear by the S-map test.
-        assert!(profile.nonlinear, "{file}: {profile:?}");
-        checked += 1;
+        assert_eq!((profile.e, profile.tau, profile.tp), (e, tau, tp), "{file}");
+        if uint(&curve["nonlinear_e"]) == e {
+            let want = rho(&curve["predict_nonlinear"]);
+            for ((_, g), w) in profile.rho_by_theta.iter().zip(&want) {
+                assert!((g - w).abs() <= SMAP_TOL, "{file} τ {tau}: {g} vs {w}");
+            }
+        }
+        checked.push((file.to_owned(), tau, profile.nonlinear));
     }
-    assert_eq!(
-        checked, 2,
-        "the Lorenz and logistic curves are on the halves"
-    );
+    // The chaotic flow sampled coarsely and the chaotic map are nonlinear one step ahead, the
+    // noisy sine is not; the flow sampled finely is not either (one step is nearly linear),
+    // but is at a lag and horizon of ten samples.
+    let expected = [
+        ("lorenz_x_1000.txt", 1, true),
+        ("logistic_600.txt", 1, true),
+        ("noisy_sine_800.txt", 2, false),
+        ("lorenz_x_fine_1024.txt", 1, false),
+        ("lorenz_x_fine_1024.txt", 10, true),
+    ];
+    let expected: Vec<(String, usize, bool)> = expected
+        .iter()
+        .map(|&(f, t, nl)| (f.to_owned(), t, nl))
+        .collect();
+    assert_eq!(checked, expected);
 }

@@ -171,8 +171,9 @@ pub fn meta_line(channel: &str, view: &MetaView) -> String {
     }
     if let Some(d) = &view.dynamics {
         parts.push(format!(
-            "E {}, nonlinear {}",
+            "E {} (tau {}), nonlinear {}",
             d.e,
+            d.tau,
             if d.nonlinear { "yes" } else { "no" }
         ));
     }
@@ -245,6 +246,7 @@ mod tests {
             discords: Vec::new(),
             dynamics: Some(DynamicsView {
                 e: 2,
+                tau: 12,
                 theta: 0.0,
                 nonlinear: false,
                 forecast_skill: 0.99,
@@ -258,7 +260,7 @@ mod tests {
         assert_eq!(
             meta_line("sine", &view),
             "meta on sine: samples 1792..2816, window 50 (period 50), motif 1800..1850 and \
-             2400..2450 distance 0.123, E 2, nonlinear no"
+             2400..2450 distance 0.123, E 2 (tau 12), nonlinear no"
         );
         view.motifs.clear();
         view.dynamics = None;

@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 
 use super::channel::RING_CAPACITY;
 use super::snapshot::{DiscordView, DynamicsView, MetaView, MotifView};
+use crate::engines::attractor::choose_delay;
 use crate::engines::meta::tuning::{self, MAX_MOTIF_WINDOW_DENOMINATOR, MIN_PERIOD_STRENGTH};
 use crate::engines::meta::{self as engine, MIN_WINDOW, edm};
 
@@ -262,16 +263,17 @@ pub fn largest_window(n: usize) -> Option<usize> {
 
 /// One round on `series`, the channel's samples from `first_sample` on: the window m (through
 /// `tuner`), motifs and discords in the channel's sample count ([`analyse_motifs`]), and the
-/// dynamics profile (`edm::profile_dynamics` up to [`MAX_EMBEDDING`]).
+/// dynamics profile ([`profile_dynamics`]).
 pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> RoundOutcome {
     let mut outcome = analyse_motifs(series, first_sample, tuner);
     if unusable(series).is_some() {
         return outcome;
     }
-    match edm::profile_dynamics(series, MAX_EMBEDDING) {
+    match profile_dynamics(series) {
         Ok(profile) => {
             outcome.dynamics = Some(DynamicsView {
                 e: profile.e,
+                tau: profile.tau,
                 theta: profile.theta,
                 nonlinear: profile.nonlinear,
                 forecast_skill: profile.forecast_skill,
@@ -282,6 +284,29 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
         Err(err) => outcome.errors.push(format!("dynamics: {err}")),
     }
     outcome
+}
+
+/// The dynamics profile of a round, with its lag and horizon tuned to the series: both are the
+/// series' embedding delay τ (`attractor::choose_delay`, the first minimum of the mutual
+/// information, 1 for maps and noise). One-step forecasts of a flow sampled much faster than
+/// it evolves are nearly linear whatever its dynamics (pyEDM on the Lorenz x sampled every
+/// 0.01: ρ 0.999 at every θ with τ = Tp = 1; 0.92 → 0.998 with τ = Tp = 10, see
+/// `tests/edm_fixtures.rs`), so a fixed τ = 1 would call every smooth flow linear. E goes up
+/// to [`MAX_EMBEDDING`], or less when the series is too short for that many lags of τ.
+pub fn profile_dynamics(series: &[f64]) -> Result<edm::DynamicsProfile, String> {
+    let tau = choose_delay(series).map_or(1, |choice| choice.delay.max(1));
+    let n = series.len();
+    let max_e = (1..=MAX_EMBEDDING)
+        .rev()
+        .find(|&e| edm::profile_min_samples_with(e, tau, tau) <= n)
+        .ok_or_else(|| {
+            format!(
+                "{n} samples are too few for the dynamics profile at the series' delay τ = {tau} \
+                 (it needs {})",
+                edm::profile_min_samples_with(1, tau, tau)
+            )
+        })?;
+    edm::profile_dynamics_with(series, max_e, tau, tau).map_err(|err| err.to_string())
 }
 
 /// Why a window cannot be analysed at all (too short, constant), if it cannot.
@@ -439,6 +464,41 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    /// The Lorenz x of `tests/fixtures/meta/edm` with every RK4 step kept (dt 0.01).
+    fn fine_lorenz_x() -> Vec<f64> {
+        include_str!("../../tests/fixtures/meta/edm/lorenz_x_fine_1024.txt")
+            .lines()
+            .map(|l| l.trim().parse().expect("a number per line"))
+            .collect()
+    }
+
+    #[test]
+    fn the_dynamics_profile_runs_at_the_series_delay() {
+        // A finely sampled flow: one step ahead it looks linear (the fixture test shows pyEDM
+        // agrees), at its embedding delay it is nonlinear.
+        let flow = fine_lorenz_x();
+        let profile = profile_dynamics(&flow).expect("a profile");
+        let delay = choose_delay(&flow).expect("a delay").delay;
+        assert!(delay > 1, "a finely sampled flow has a delay of several samples");
+        assert_eq!((profile.tau, profile.tp), (delay, delay));
+        assert!(profile.nonlinear, "{profile:?}");
+        assert!(!edm::profile_dynamics(&flow, MAX_EMBEDDING).expect("τ = 1").nonlinear);
+        // A map decorrelates at once: τ = 1.
+        let mut x = 0.4;
+        let logistic: Vec<f64> = (0..600)
+            .map(|_| {
+                x = 3.9 * x * (1.0 - x);
+                x
+            })
+            .collect();
+        let profile = profile_dynamics(&logistic).expect("a profile");
+        assert_eq!(profile.tau, 1);
+        assert!(profile.nonlinear);
+        // Too short for the delay's lags: a clear error, not a panic.
+        let err = profile_dynamics(&flow[..5]).expect_err("too short");
+        assert!(err.contains("too few"), "{err}");
+    }
 
     #[test]
     fn over_budget_halves_n_down_to_the_floor() {

@@ -111,6 +111,9 @@ pub struct DiscordView {
 pub struct DynamicsView {
     /// Best embedding dimension E.
     pub e: usize,
+    /// Lag between embedding coordinates, and forecast horizon, in samples: the channel's
+    /// embedding delay (see `pipeline::meta::analyse`).
+    pub tau: usize,
     /// S-map localisation θ with the best forecast skill (0: a linear model does as well).
     pub theta: f64,
     /// Whether forecast skill improves with θ > 0: state-dependent, nonlinear dynamics.

@@ -619,52 +619,55 @@ const SAMPLE_META_SAMPLES: usize = 512;
 
 /// Meta-learning rounds on the numeric sample channels: the motifs and discords are computed
 /// here on each channel's last [`SAMPLE_META_SAMPLES`] samples (`meta::analyse_motifs`, the
-/// live round's motif part); the dynamics profiles are fixed, being what
-/// `edm::profile_dynamics(…, 10)` gave on those samples of `demo_snapshot(1000)` (computing
-/// them here would take seconds in a debug build). Run times are made up; the ages grow with
+/// live round's motif part); the dynamics profiles are fixed, being what the live round's
+/// `meta::profile_dynamics` gave on those samples of `demo_snapshot(1000)` in a release build
+/// (computing them here would take seconds in a debug build). Run times are made up; the ages grow with
 /// the channel id.
 fn meta_views(channels: &[ChannelSnapshot]) -> BTreeMap<ChannelId, MetaView> {
-    // (id, E, θ, nonlinear, ρ, run ms)
+    // (id, E, τ, θ, nonlinear, ρ, run ms)
     let profiles = [
-        (0, 1, 0.5, false, 0.998, 6.8),
-        (1, 1, 0.5, false, 0.998, 6.5),
-        (2, 1, 0.0, false, 1.000, 7.1),
-        (3, 2, 9.0, true, 1.000, 9.9),
-        (4, 1, 9.0, true, 1.000, 6.2),
-        (5, 1, 1.0, false, 0.999, 5.4),
+        (0, 2, 16, 4.0, true, 0.850, 6.8),
+        (1, 2, 16, 4.0, true, 0.850, 6.5),
+        (2, 1, 10, 9.0, false, 0.997, 7.1),
+        (3, 2, 1, 9.0, true, 1.000, 9.9),
+        (4, 1, 1, 9.0, true, 1.000, 6.2),
+        (5, 2, 24, 0.1, false, 1.000, 5.4),
     ];
     profiles
         .into_iter()
-        .filter_map(|(id, e, theta, nonlinear, forecast_skill, elapsed_ms)| {
-            let channel = channels.iter().find(|c| c.info.id == id)?;
-            let recent = channel.recent.first()?;
-            let series = &recent[recent.len().saturating_sub(SAMPLE_META_SAMPLES)..];
-            let first_sample = channel.received.saturating_sub(series.len() as u64);
-            let mut tuner = meta::WindowTuner::default();
-            let outcome = meta::analyse_motifs(series, first_sample, &mut tuner);
-            let failed = !outcome.errors.is_empty();
-            let view = MetaView {
-                rounds: channel.received / meta::META_EVERY,
-                series: series.into(),
-                first_sample,
-                length: meta::DEFAULT_LENGTH,
-                window: outcome.window,
-                period: outcome.period,
-                motifs: outcome.motifs,
-                discords: outcome.discords,
-                dynamics: (!failed).then(|| DynamicsView {
-                    e,
-                    theta,
-                    nonlinear,
-                    forecast_skill,
-                    rho_by_e: Vec::new(),
-                    rho_by_theta: Vec::new(),
-                }),
-                elapsed_ms,
-                age: Duration::from_millis(300 + 150 * u64::from(id)),
-                error: failed.then(|| outcome.errors.join("; ")),
-            };
-            Some((id, view))
-        })
+        .filter_map(
+            |(id, e, tau, theta, nonlinear, forecast_skill, elapsed_ms)| {
+                let channel = channels.iter().find(|c| c.info.id == id)?;
+                let recent = channel.recent.first()?;
+                let series = &recent[recent.len().saturating_sub(SAMPLE_META_SAMPLES)..];
+                let first_sample = channel.received.saturating_sub(series.len() as u64);
+                let mut tuner = meta::WindowTuner::default();
+                let outcome = meta::analyse_motifs(series, first_sample, &mut tuner);
+                let failed = !outcome.errors.is_empty();
+                let view = MetaView {
+                    rounds: channel.received / meta::META_EVERY,
+                    series: series.into(),
+                    first_sample,
+                    length: meta::DEFAULT_LENGTH,
+                    window: outcome.window,
+                    period: outcome.period,
+                    motifs: outcome.motifs,
+                    discords: outcome.discords,
+                    dynamics: (!failed).then(|| DynamicsView {
+                        e,
+                        tau,
+                        theta,
+                        nonlinear,
+                        forecast_skill,
+                        rho_by_e: Vec::new(),
+                        rho_by_theta: Vec::new(),
+                    }),
+                    elapsed_ms,
+                    age: Duration::from_millis(300 + 150 * u64::from(id)),
+                    error: failed.then(|| outcome.errors.join("; ")),
+                };
+                Some((id, view))
+            },
+        )
         .collect()
 }

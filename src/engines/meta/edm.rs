@@ -94,7 +94,9 @@ pub const NONLINEAR_Z_SIGMAS: f64 = 3.0;
 const MAX_FISHER_RHO: f64 = 1.0 - 1e-12;
 
 /// Lag and horizon of [`profile_dynamics`]: one-step-ahead forecasts from consecutive samples,
-/// the standard choice of EmbedDimension/PredictNonlinear surveys.
+/// the standard choice of EmbedDimension/PredictNonlinear surveys. For a finely sampled flow
+/// one step ahead is nearly linear whatever the dynamics; [`profile_dynamics_with`] takes a lag
+/// and horizon matched to the series instead.
 pub const PROFILE_TAU: usize = 1;
 pub const PROFILE_TP: usize = 1;
 
@@ -725,6 +727,9 @@ pub fn predict_nonlinear(
 /// What simplex and S-map say about a series' dynamics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DynamicsProfile {
+    /// Lag between embedding coordinates and forecast horizon used, in samples.
+    pub tau: usize,
+    pub tp: usize,
     /// Chosen embedding dimension: the smallest `E` whose simplex ρ is within
     /// [`EMBEDDING_RHO_TOLERANCE`] of the best.
     pub e: usize,
@@ -744,7 +749,12 @@ pub struct DynamicsProfile {
 /// Fewest samples [`profile_dynamics`] accepts for `max_e`: each half must give the S-map
 /// enough library vectors at `E = max_e`.
 pub fn profile_min_samples(max_e: usize) -> usize {
-    let half = (max_e.max(1) - 1) * PROFILE_TAU + PROFILE_TP + smap_min_rows(max_e.max(1));
+    profile_min_samples_with(max_e, PROFILE_TAU, PROFILE_TP)
+}
+
+/// Fewest samples [`profile_dynamics_with`] accepts for `max_e`, lag `tau` and horizon `tp`.
+pub fn profile_min_samples_with(max_e: usize, tau: usize, tp: usize) -> usize {
+    let half = (max_e.max(1) - 1) * tau + tp + smap_min_rows(max_e.max(1));
     2 * half
 }
 
@@ -755,31 +765,40 @@ pub fn profile_min_samples(max_e: usize) -> usize {
 /// run over [`THETA_GRID`], and the series is called nonlinear when the best θ beats θ = 0 by
 /// more than [`NONLINEAR_Z_SIGMAS`] standard errors of ρ (Sugihara 1994; Fisher's z).
 pub fn profile_dynamics(series: &[f64], max_e: usize) -> Result<DynamicsProfile, EdmError> {
+    profile_dynamics_with(series, max_e, PROFILE_TAU, PROFILE_TP)
+}
+
+/// [`profile_dynamics`] with embedding lag `tau` and forecast horizon `tp` (samples). For a
+/// flow sampled much faster than it evolves, `tau = tp =` the embedding delay of the series
+/// (e.g. the first minimum of its mutual information) is the usual choice: it lets the S-map
+/// see the state dependence that one-step forecasts hide.
+pub fn profile_dynamics_with(
+    series: &[f64],
+    max_e: usize,
+    tau: usize,
+    tp: usize,
+) -> Result<DynamicsProfile, EdmError> {
     if max_e == 0 {
         return Err(EdmError::ZeroDimension);
     }
+    if tau == 0 {
+        return Err(EdmError::ZeroLag);
+    }
     let n = series.len();
-    let needed = profile_min_samples(max_e);
+    let needed = profile_min_samples_with(max_e, tau, tp);
     if n < needed {
         return Err(EdmError::SeriesTooShort { n, max_e, needed });
     }
     let half = n / 2;
     let (lib, pred) = (0..half, half..n);
-    let by_e = embed_dimension(
-        series,
-        lib.clone(),
-        pred.clone(),
-        max_e,
-        PROFILE_TAU,
-        PROFILE_TP,
-    )?;
+    let by_e = embed_dimension(series, lib.clone(), pred.clone(), max_e, tau, tp)?;
     let rho_by_e: Vec<f64> = by_e.iter().map(|(_, s)| s.rho).collect();
     let best_rho = rho_by_e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let e = by_e
         .iter()
         .find(|(_, s)| s.rho >= best_rho - EMBEDDING_RHO_TOLERANCE)
         .map_or(1, |&(e, _)| e);
-    let by_theta = predict_nonlinear(series, lib, pred, e, PROFILE_TAU, PROFILE_TP, &THETA_GRID)?;
+    let by_theta = predict_nonlinear(series, lib, pred, e, tau, tp, &THETA_GRID)?;
     let rho_by_theta: Vec<(f64, f64)> = by_theta.iter().map(|&(t, s)| (t, s.rho)).collect();
     let (theta, forecast_skill) =
         rho_by_theta
@@ -792,6 +811,8 @@ pub fn profile_dynamics(series: &[f64], max_e: usize) -> Result<DynamicsProfile,
     let forecasts = by_theta[0].1.n;
     let nonlinear = theta > 0.0 && significant_gain(linear_rho, forecast_skill, forecasts);
     Ok(DynamicsProfile {
+        tau,
+        tp,
         e,
         rho_by_e,
         theta,

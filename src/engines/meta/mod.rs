@@ -38,7 +38,7 @@ pub mod tuning;
 
 pub use edm::{
     DynamicsProfile, EdmError, EdmParams, Skill, embed_dimension, predict_nonlinear,
-    profile_dynamics, simplex, smap,
+    profile_dynamics, profile_dynamics_with, simplex, smap,
 };
 pub use motifs::{Discord, MotifDiscovery, MotifPair, discords, discover, motifs};
 pub use profile::{MatrixProfile, matrix_profile};

@@ -375,13 +375,14 @@ const fn column(header: &'static str, width: u16, numeric: bool, drop_rank: u8) 
 }
 
 /// The table's columns, in order.
-const COLUMNS: [Column; 12] = [
+const COLUMNS: [Column; 13] = [
     column("channel", 0, false, 0),
     column("m", 3, true, 0),
     column("period", 6, true, 3),
     column("motif", 6, true, 0),
     column("discord", 7, true, 6),
     column("E", 2, true, 0),
+    column("τ", 3, true, 4),
     column("θ", 4, true, 4),
     column("nonlin", 6, false, 0),
     column("ρ", 5, true, 0),
@@ -473,6 +474,7 @@ fn render_table(
             number(v.motifs.first().map(|p| p.distance), 3),
             number(v.discords.first().map(|d| d.distance), 3),
             dynamics.map_or_else(dash, |d| right(d.e.to_string())),
+            dynamics.map_or_else(dash, |d| right(d.tau.to_string())),
             dynamics.map_or_else(dash, |d| right(format!("{}", d.theta))),
             Cell::from(dynamics.map_or("—", |d| if d.nonlinear { "yes" } else { "no" })),
             number(dynamics.map(|d| d.forecast_skill), 3),
@@ -556,15 +558,16 @@ mod tests {
 
     #[test]
     fn narrow_tables_drop_the_least_needed_columns_first() {
-        assert_eq!(kept_columns(78).len(), COLUMNS.len());
-        // 58 cells: age, run time and period go (the rest needs 56 with the channel's 10).
+        assert_eq!(kept_columns(80).len(), COLUMNS.len());
+        assert_eq!(kept_columns(79).len(), COLUMNS.len() - 1, "age goes first");
+        // 58 cells: age, run time, period, then τ and θ go (the rest needs 51 with the
+        // channel's 10).
         let narrow = kept_columns(58);
         assert_eq!(
             narrow,
-            [
-                "channel", "m", "motif", "discord", "E", "θ", "nonlin", "ρ", "N"
-            ]
+            ["channel", "m", "motif", "discord", "E", "nonlin", "ρ", "N"]
         );
+        assert!(kept_columns(61).contains(&"θ"));
         let narrowest = kept_columns(20);
         assert_eq!(narrowest, ["channel", "m", "motif", "E", "nonlin", "ρ"]);
     }
