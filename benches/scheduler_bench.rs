@@ -10,7 +10,8 @@
 //!   sees it has run, one task at a time;
 //! - statistics read ≤ 10 µs: `stats_read/history/*`;
 //! - at 100,000 tasks/s of light work on 2 workers, Critical wait p99 ≤ 50 µs: `paced_load`
-//!   prints the percentiles it measured.
+//!   prints the percentiles it measured, with the product's urgent reserve (one worker kept
+//!   for Critical and High work) and without it.
 //!
 //! Run: `cargo bench --no-default-features --features scheduler --bench scheduler_bench --
 //! --warm-up-time 1 --measurement-time 3`. The machine is shared: check the load first.
@@ -23,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use midstream::scheduler::{
-    LatencyKind, LogBucketSpec, Scheduler, SchedulerConfig, Task, TaskClass, TaskLabel,
+    DEFAULT_URGENT_RESERVE, LatencyKind, LogBucketSpec, Scheduler, SchedulerConfig, Task,
+    TaskClass, TaskLabel,
 };
 
 /// Queue bounds for benchmarks: large enough that nothing is ever shed or refused, so every
@@ -46,9 +48,23 @@ const LABEL: TaskLabel = TaskLabel::new("bench", 0);
 /// goal. Longer would take the core from a worker that shares it on a loaded machine.
 const ROUND_TRIP_SPIN: Duration = Duration::from_micros(2);
 
+/// A pool of `workers` without an urgent reserve, so that every worker runs every class: the
+/// benchmarks of the executor's mechanics submit Normal tasks and mean all workers by
+/// "workers". The product's reserve is measured by `paced_load` and `mixed_priorities`.
 fn scheduler(workers: usize) -> Scheduler {
+    scheduler_with_reserve(workers, 0)
+}
+
+/// A pool as the pipeline has it: [`DEFAULT_URGENT_RESERVE`] workers kept for Critical and
+/// High work.
+fn product_scheduler(workers: usize) -> Scheduler {
+    scheduler_with_reserve(workers, DEFAULT_URGENT_RESERVE)
+}
+
+fn scheduler_with_reserve(workers: usize, urgent_reserve: usize) -> Scheduler {
     Scheduler::new(SchedulerConfig {
         workers,
+        urgent_reserve,
         class_capacity: [BENCH_CAPACITY; TaskClass::COUNT],
         total_capacity: BENCH_CAPACITY,
         ..SchedulerConfig::default()
@@ -416,7 +432,7 @@ fn mixed_priorities(c: &mut Criterion) {
     let mut group = c.benchmark_group("mixed_priorities");
     group.sample_size(20);
     group.throughput(Throughput::Elements(BATCH));
-    let s = scheduler(WORKERS);
+    let s = product_scheduler(WORKERS);
     let completions = Completions::new();
     group.bench_function("light_1000", |b| {
         b.iter(|| {
@@ -443,16 +459,25 @@ fn mixed_priorities(c: &mut Criterion) {
 /// of paced load; afterwards the per-class wait percentiles are printed. The criterion time
 /// only shows the pacing held (about 100 ms per iteration).
 fn paced_load(c: &mut Criterion) {
+    for (name, reserve) in [
+        ("100k_per_s_light_2_workers", DEFAULT_URGENT_RESERVE),
+        ("100k_per_s_light_2_workers_no_reserve", 0),
+    ] {
+        paced_load_with(c, name, scheduler_with_reserve(WORKERS, reserve));
+    }
+}
+
+/// One `paced_load` run on `s`, printed under `name`.
+fn paced_load_with(c: &mut Criterion, name: &str, s: Scheduler) {
     const RATE_PER_S: u64 = 100_000;
     const TASKS_PER_ITERATION: u64 = 10_000;
     let period = Duration::from_nanos(1_000_000_000 / RATE_PER_S);
     let mut group = c.benchmark_group("paced_load");
     group.sample_size(10);
-    let s = scheduler(WORKERS);
     let completions = Completions::new();
     let mut behind = 0u64;
     let mut paced_for = Duration::ZERO;
-    group.bench_function("100k_per_s_light_2_workers", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
             let mut next = start;
@@ -475,21 +500,21 @@ fn paced_load(c: &mut Criterion) {
     });
     group.finish();
     if !s.wait_idle(Duration::from_secs(60)) {
-        eprintln!("paced_load: scheduler not idle after 60 s");
+        eprintln!("paced_load {name}: scheduler not idle after 60 s");
     }
     let stats = s.stats();
     let total: u64 = stats.classes.iter().map(|c| c.completed).sum();
     eprintln!(
-        "paced_load: {total} tasks at {:.0} tasks/s offered; the producer was more than 100 µs \
-         behind schedule at {behind} submissions",
+        "paced_load {name}: {total} tasks at {:.0} tasks/s offered; the producer was more than \
+         100 µs behind schedule at {behind} submissions",
         total as f64 / paced_for.as_secs_f64().max(1e-9)
     );
     for class in TaskClass::ALL {
         let w = stats.percentiles(class, LatencyKind::Wait);
         let r = stats.percentiles(class, LatencyKind::Run);
         eprintln!(
-            "paced_load {class:>8} wait: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns, max {} ns; \
-             run p50 {} ns; deadline misses {}",
+            "paced_load {name} {class:>8} wait: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns, \
+             max {} ns; run p50 {} ns; deadline misses {}",
             w.p50_ns,
             w.p90_ns,
             w.p99_ns,
@@ -499,6 +524,54 @@ fn paced_load(c: &mut Criterion) {
             stats.class(class).deadline_misses
         );
     }
+}
+
+/// Critical tasks among long background work, as in the pipeline (LTL steps between
+/// attractor analyses and meta-learning rounds of milliseconds): for each iteration two Low
+/// tasks of about 5 ms each are queued and then, about every 100 µs (a sleep apart), a no-op
+/// Critical task, 100 of them. With the urgent reserve the Critical tasks run on the reserved worker at once;
+/// without it they wait for a worker to finish its background task. Prints the Critical wait
+/// percentiles of both; the criterion time is the iteration's.
+fn urgent_reserve(c: &mut Criterion) {
+    const CRITICAL_EVERY: Duration = Duration::from_micros(100);
+    /// About 5 ms here (`work_sizes/heavy` runs ten of `HEAVY_WORK` in 0.5 ms on 2 workers).
+    const BACKGROUND_WORK: u64 = HEAVY_WORK * 50;
+    const CRITICAL_PER_ITERATION: u64 = 100;
+    let mut group = c.benchmark_group("urgent_reserve");
+    group.sample_size(20);
+    for (name, reserve) in [
+        ("critical_among_5ms_background", DEFAULT_URGENT_RESERVE),
+        ("critical_among_5ms_background_no_reserve", 0),
+    ] {
+        let s = scheduler_with_reserve(WORKERS, reserve);
+        let completions = Completions::new();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let target = completions.count() + 2 + CRITICAL_PER_ITERATION;
+                for _ in 0..2 {
+                    submit(&s, completions.task(TaskClass::Low, BACKGROUND_WORK));
+                }
+                for _ in 0..CRITICAL_PER_ITERATION {
+                    // Sleep, not spin: on 2 cores a spinning producer would take the core the
+                    // reserved worker needs.
+                    thread::sleep(CRITICAL_EVERY);
+                    submit(&s, completions.task(TaskClass::Critical, 0));
+                }
+                completions.wait_for(target);
+            })
+        });
+        if !s.wait_idle(Duration::from_secs(60)) {
+            eprintln!("urgent_reserve {name}: scheduler not idle after 60 s");
+        }
+        let w = s
+            .stats()
+            .percentiles(TaskClass::Critical, LatencyKind::Wait);
+        eprintln!(
+            "urgent_reserve {name}: critical wait p50 {} ns, p90 {} ns, p99 {} ns, max {} ns",
+            w.p50_ns, w.p90_ns, w.p99_ns, w.max_ns
+        );
+    }
+    group.finish();
 }
 
 criterion_group!(
@@ -512,6 +585,7 @@ criterion_group!(
     batches,
     contention,
     mixed_priorities,
-    paced_load
+    paced_load,
+    urgent_reserve
 );
 criterion_main!(benches);

@@ -480,10 +480,17 @@ mod tests {
         let flow = fine_lorenz_x();
         let profile = profile_dynamics(&flow).expect("a profile");
         let delay = choose_delay(&flow).expect("a delay").delay;
-        assert!(delay > 1, "a finely sampled flow has a delay of several samples");
+        assert!(
+            delay > 1,
+            "a finely sampled flow has a delay of several samples"
+        );
         assert_eq!((profile.tau, profile.tp), (delay, delay));
         assert!(profile.nonlinear, "{profile:?}");
-        assert!(!edm::profile_dynamics(&flow, MAX_EMBEDDING).expect("τ = 1").nonlinear);
+        assert!(
+            !edm::profile_dynamics(&flow, MAX_EMBEDDING)
+                .expect("τ = 1")
+                .nonlinear
+        );
         // A map decorrelates at once: τ = 1.
         let mut x = 0.4;
         let logistic: Vec<f64> = (0..600)

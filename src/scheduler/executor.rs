@@ -40,6 +40,12 @@
 //!   parked worker, so a burst fans out to every worker.
 //! - A woken worker is counted as searching from the moment it is chosen, so two producers do
 //!   not both wake one for the same task.
+//! - The urgent reserve is apart from this: a worker that finds only Normal or Low work queued
+//!   while the background workers are all busy stays counted as searching and sleeps on its
+//!   own condition variable (`Shared::wait_in_reserve`), woken by a producer of Critical or
+//!   High work, by a background task ending, or at shutdown. A worker in reserve exists only
+//!   when no further worker could take background work, so no wake-up for background work is
+//!   lost by its counting as a searcher.
 //!
 //! The lost-wakeup argument: a worker parks only through a compare-and-swap on the State word
 //! that requires no queued task, and a producer's reservation is an atomic addition on the same
@@ -92,6 +98,10 @@ const SHARED_CORE_YIELD: Duration = Duration::from_micros(5);
 /// whole time slice). Ten heartbeats, so an unloaded pool never looks stalled; at 100,000
 /// tasks/s it is two task intervals, well under the 50 µs Critical wait goal.
 const STALL: Duration = Duration::from_micros(20);
+/// Longest a worker held back by the urgent reserve sleeps before it looks again. It is woken
+/// at once for a Critical or High task and when a background slot frees; the timeout only
+/// bounds the wait after a cancellation emptied the queue under it.
+const RESERVE_RECHECK: Duration = Duration::from_millis(5);
 /// Longest a `wait_idle` caller sleeps between checks, in case a worker's notification raced
 /// with its check.
 const IDLE_POLL: Duration = Duration::from_millis(1);
@@ -244,6 +254,14 @@ pub(crate) struct Shared {
     max_spinners: usize,
     queue: Mutex<QueueState>,
     parking: Parking,
+    /// Workers that may run Normal or Low tasks at once (`SchedulerConfig::urgent_reserve`).
+    background_limit: usize,
+    /// Normal and Low tasks running; raised under the queue lock, so never above the limit.
+    background_running: CachePadded<AtomicUsize>,
+    /// Workers held back by the reserve, and where they wait (see `wait_in_reserve`).
+    reserved: CachePadded<AtomicUsize>,
+    reserve_lock: Mutex<()>,
+    reserve_wake: Condvar,
     /// Threads inside `wait_idle`, and where they wait.
     idle_waiters: AtomicUsize,
     idle_lock: Mutex<()>,
@@ -263,6 +281,9 @@ enum Dispatch {
     /// Nothing to run: the queued count covers tasks a producer has not pushed yet, or the
     /// queue was cancelled by `shutdown_now`.
     Nothing,
+    /// Only Normal or Low tasks are queued and the background workers are all busy: this
+    /// worker is part of the urgent reserve until one of them finishes.
+    Reserved,
 }
 
 impl Shared {
@@ -285,6 +306,12 @@ impl Shared {
                 shutdown: None,
             }),
             parking: Parking::default(),
+            background_limit: config.workers
+                - config.urgent_reserve.min(config.workers.saturating_sub(1)),
+            background_running: CachePadded::default(),
+            reserved: CachePadded::default(),
+            reserve_lock: Mutex::new(()),
+            reserve_wake: Condvar::new(),
             idle_waiters: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
@@ -346,13 +373,17 @@ impl Shared {
             });
         }
         let total_ok = State::queued(old) < self.config.total_capacity as u64;
+        // SeqCst: the reserve's handshake (see `wait_in_reserve`); on x86 the same instruction.
         if total_ok
-            && self.hot.class_queued[i].fetch_add(1, Ordering::AcqRel)
+            && self.hot.class_queued[i].fetch_add(1, Ordering::SeqCst)
                 < self.config.class_capacity[i]
         {
             self.counters.submitted[i].fetch_add(1, Ordering::Relaxed);
             let label = node.header().label;
             self.push_injected(node);
+            if !class.is_background() {
+                self.wake_reserve();
+            }
             if State::sleeping(old) > 0
                 && (State::searching(old) == 0
                     || (State::queued(old) > 0 && self.searchers_stalled(enqueued)))
@@ -404,6 +435,9 @@ impl Shared {
             Admission::Queued { evicted } => {
                 // Any State read after the reservation will do (see the module documentation).
                 self.wake_if_unwatched(self.hot.state.load(Ordering::Acquire));
+                if !class.is_background() {
+                    self.wake_reserve();
+                }
                 if let Some(evicted) = evicted {
                     self.discard(evicted, TaskStatus::Shed);
                 }
@@ -482,6 +516,47 @@ impl Shared {
     /// woken worker is counted as searching at once.
     fn wake_if_unwatched(&self, s: u64) {
         self.wake_parked(s, |s| State::searching(s) == 0);
+    }
+
+    /// Waits, as part of the urgent reserve, until a Critical or High task is queued, a
+    /// background slot is free, the queue is empty (a cancellation, or the end of a drain), or
+    /// [`RESERVE_RECHECK`] has passed.
+    ///
+    /// No wake-up is lost: the worker announces itself in `reserved` and then checks the
+    /// condition, a producer reserves its place in `class_queued` and then reads `reserved`,
+    /// and a finishing background task lowers `background_running` and then reads `reserved`,
+    /// all sequentially consistent. Either the worker's check sees the change, or the other
+    /// side sees the worker and notifies under `reserve_lock`, which the worker holds from its
+    /// check until it sleeps.
+    fn wait_in_reserve(&self) {
+        self.reserved.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.reserve_lock.lock();
+        if !self.reserve_released() {
+            self.reserve_wake.wait_for(&mut guard, RESERVE_RECHECK);
+        }
+        drop(guard);
+        self.reserved.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn reserve_released(&self) -> bool {
+        let queued = |class: TaskClass| self.hot.class_queued[class.index()].load(Ordering::SeqCst);
+        queued(TaskClass::Critical) + queued(TaskClass::High) > 0
+            || self.background_running.load(Ordering::SeqCst) < self.background_limit
+            || State::queued(self.hot.state.load(Ordering::SeqCst)) == 0
+    }
+
+    /// Wakes the workers held in reserve, if any.
+    fn wake_reserve(&self) {
+        if self.reserved.load(Ordering::SeqCst) > 0 {
+            let _guard = self.reserve_lock.lock();
+            self.reserve_wake.notify_all();
+        }
+    }
+
+    /// A Normal or Low task ended: its background slot is free.
+    fn background_done(&self) {
+        self.background_running.fetch_sub(1, Ordering::SeqCst);
+        self.wake_reserve();
     }
 
     fn since_start_ns(&self, at: Instant) -> u64 {
@@ -604,6 +679,7 @@ impl Shared {
             self.discard(task, TaskStatus::Cancelled);
         }
         self.parking.close();
+        self.wake_reserve();
     }
 
     pub(crate) fn stats(&self) -> SchedulerStats {
@@ -677,9 +753,16 @@ impl Shared {
         // never before its enqueue time.
         let start = Instant::now();
         self.note_progress(start);
-        let Some(task) = q.run.pop(start) else {
+        let background = self.background_running.load(Ordering::SeqCst) < self.background_limit;
+        let Some(task) = q.run.pop(start, background) else {
+            if !background && q.run.has_background() {
+                return Dispatch::Reserved;
+            }
             return Dispatch::Nothing;
         };
+        if task.class.is_background() {
+            self.background_running.fetch_add(1, Ordering::SeqCst);
+        }
         // Before the queued count drops, so `wait_idle` never sees the task nowhere.
         me.busy.store(true, Ordering::Release);
         self.hot.class_queued[task.class.index()].fetch_sub(1, Ordering::AcqRel);
@@ -878,7 +961,11 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
         if State::queued(s) > 0 {
             match shared.dispatch(me) {
                 Dispatch::Run(task, start) => {
+                    let background = task.class.is_background();
                     let end = shared.execute(task, start, me, &mut log);
+                    if background {
+                        shared.background_done();
+                    }
                     if log.publish_due(end, interval) {
                         shared.publish_aside(&mut log, me, end);
                     }
@@ -887,6 +974,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
                 // give it the core rather than hammer the lock. Rare, so the yield's cost under
                 // EEVDF (see the module documentation) does not add up.
                 Dispatch::Nothing => thread::yield_now(),
+                Dispatch::Reserved => shared.wait_in_reserve(),
             }
             continue;
         }
@@ -988,7 +1076,8 @@ mod tests {
             .map(|_| {
                 let started = Arc::clone(&started);
                 let met = Arc::clone(&met);
-                let task = Task::new(TaskClass::Normal, TaskLabel::new("test", 0), move || {
+                // High: Normal work would leave one worker in the urgent reserve.
+                let task = Task::new(TaskClass::High, TaskLabel::new("test", 0), move || {
                     started.fetch_add(1, Ordering::SeqCst);
                     let deadline = Instant::now() + PATIENCE;
                     while started.load(Ordering::SeqCst) < 2 {

@@ -14,6 +14,11 @@
 //!   by class and label. High and Critical work is never shed: when there is no room for it,
 //!   [`Scheduler::submit`] returns [`SubmitError::Full`] with the task inside, so the submitter
 //!   decides (retry, wait, report) — Critical work is never dropped silently.
+//! - **Urgent reserve.** Normal and Low work (the long analyses) runs on at most `workers −`
+//!   [`SchedulerConfig::urgent_reserve`] workers at once (default: all but one), so a
+//!   Critical or High task finds a worker even while long analyses occupy the others; a
+//!   running task is never preempted, so without the reserve an LTL step could wait behind
+//!   two meta-learning rounds. The reserved worker sleeps until urgent work comes.
 //! - **Cancellation.** [`Scheduler::cancel_channel`] (a channel went away),
 //!   [`Scheduler::cancel_label`] and [`Scheduler::cancel`] remove queued tasks; a running task
 //!   is never interrupted.
@@ -78,6 +83,11 @@ pub const DEFAULT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 /// Default longest delay between a task finishing and its latencies appearing in
 /// [`Scheduler::stats`]' histograms; a third of a 30 fps frame.
 pub const DEFAULT_STATS_PUBLISH_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Default [`SchedulerConfig::urgent_reserve`]: one worker, so on the 2-core target the
+/// pipeline's attractor and meta-learning rounds share one worker and LTL steps and pattern
+/// search always have the other.
+pub const DEFAULT_URGENT_RESERVE: usize = 1;
 /// Most workers a scheduler may have.
 pub const MAX_WORKERS: usize = 1024;
 
@@ -98,6 +108,12 @@ pub struct SchedulerConfig {
     pub stats_publish_interval: Duration,
     /// Worker threads are named `{thread_name}-{index}`.
     pub thread_name: String,
+    /// Workers kept free of Normal and Low work: those classes run on at most `workers −
+    /// urgent_reserve` workers at once (and on all of them when there is only one), so a
+    /// Critical or High task finds a worker even while long analyses occupy the others. A
+    /// running task is never preempted, so without a reserve a Critical task queued behind two
+    /// 40 ms meta-learning rounds on a 2-worker pool waits up to 40 ms.
+    pub urgent_reserve: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -110,6 +126,7 @@ impl Default for SchedulerConfig {
             spin_before_park: DEFAULT_SPIN_BEFORE_PARK,
             stats_publish_interval: DEFAULT_STATS_PUBLISH_INTERVAL,
             thread_name: "midstream-worker".to_owned(),
+            urgent_reserve: DEFAULT_URGENT_RESERVE,
         }
     }
 }

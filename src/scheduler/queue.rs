@@ -267,15 +267,19 @@ impl RunQueue {
     }
 
     /// Takes the next task to run at `now`: the most urgent task of a starving class if there is
-    /// one (see the module documentation), else of the most urgent non-empty class.
-    pub(crate) fn pop(&mut self, now: Instant) -> Option<QueuedTask> {
+    /// one (see the module documentation), else of the most urgent non-empty class. Without
+    /// `background`, only Critical and High tasks are considered (the executor's urgent
+    /// reserve, see [`TaskClass::is_background`]).
+    pub(crate) fn pop(&mut self, now: Instant, background: bool) -> Option<QueuedTask> {
         if self.total == 0 {
             return None;
         }
+        let eligible = |class: TaskClass| background || !class.is_background();
         let mut starving: Option<(usize, Instant)> = None;
         for class in [TaskClass::High, TaskClass::Normal, TaskClass::Low] {
             let queue = &self.classes[class.index()];
-            if queue.heap.is_empty()
+            if !eligible(class)
+                || queue.heap.is_empty()
                 || now.saturating_duration_since(queue.waiting_since) < self.aging_after
             {
                 continue;
@@ -286,13 +290,22 @@ impl RunQueue {
         }
         let index = match starving {
             Some((index, _)) => index,
-            None => self.classes.iter().position(|q| !q.heap.is_empty())?,
+            None => TaskClass::ALL
+                .iter()
+                .position(|&c| eligible(c) && !self.classes[c.index()].heap.is_empty())?,
         };
         let queue = &mut self.classes[index];
         let task = queue.heap.pop()?;
         queue.waiting_since = now;
         self.total -= 1;
         Some(task)
+    }
+
+    /// Whether a Normal or Low task is queued.
+    pub(crate) fn has_background(&self) -> bool {
+        TaskClass::ALL
+            .iter()
+            .any(|&c| c.is_background() && !self.classes[c.index()].heap.is_empty())
     }
 
     /// Removes every queued task for which `matches` is true, most urgent class first.
@@ -429,7 +442,7 @@ mod tests {
         }
 
         fn drain_order(&mut self, now: Instant) -> Vec<u32> {
-            std::iter::from_fn(|| self.queue.pop(now))
+            std::iter::from_fn(|| self.queue.pop(now, true))
                 .map(|t| t.label().channel)
                 .collect()
         }
@@ -541,13 +554,13 @@ mod tests {
         let t0 = f.t0;
         // Before the aging threshold: strict priority.
         assert_eq!(
-            f.queue.pop(t0 + AGING / 2).map(|t| t.label().channel),
+            f.queue.pop(t0 + AGING / 2, true).map(|t| t.label().channel),
             Some(2)
         );
         // Low has waited past the threshold: it goes next, then Critical resumes.
         let late = t0 + AGING;
-        assert_eq!(f.queue.pop(late).map(|t| t.label().channel), Some(1));
-        assert_eq!(f.queue.pop(late).map(|t| t.label().channel), Some(3));
+        assert_eq!(f.queue.pop(late, true).map(|t| t.label().channel), Some(1));
+        assert_eq!(f.queue.pop(late, true).map(|t| t.label().channel), Some(3));
     }
 
     #[test]
@@ -567,12 +580,29 @@ mod tests {
         f.admit(Critical, 5, None);
         let now = t0 + AGING + Duration::from_millis(30);
         // Both starve; Low has waited longer.
-        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(1));
-        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(3));
+        assert_eq!(f.queue.pop(now, true).map(|t| t.label().channel), Some(1));
+        assert_eq!(f.queue.pop(now, true).map(|t| t.label().channel), Some(3));
         // Low's clock restarted at `now`: strict priority again.
-        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(4));
-        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(5));
-        assert_eq!(f.queue.pop(now).map(|t| t.label().channel), Some(2));
+        assert_eq!(f.queue.pop(now, true).map(|t| t.label().channel), Some(4));
+        assert_eq!(f.queue.pop(now, true).map(|t| t.label().channel), Some(5));
+        assert_eq!(f.queue.pop(now, true).map(|t| t.label().channel), Some(2));
+    }
+
+    #[test]
+    fn without_background_only_critical_and_high_are_taken() {
+        let mut f = Fixture::new([16; 4], 64);
+        f.admit(Low, 1, None);
+        f.admit(Normal, 2, Some(1));
+        f.admit(High, 3, None);
+        assert!(f.queue.has_background());
+        let t0 = f.t0;
+        // Even an aged Low task waits for a worker that may run background work.
+        let late = t0 + AGING * 2;
+        assert_eq!(f.queue.pop(late, false).map(|t| t.label().channel), Some(3));
+        assert!(f.queue.pop(late, false).is_none());
+        assert_eq!(f.queue.len(), 2);
+        assert_eq!(f.drain_order(t0), vec![2, 1]);
+        assert!(!f.queue.has_background());
     }
 
     #[test]

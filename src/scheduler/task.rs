@@ -44,6 +44,12 @@ impl TaskClass {
         self as usize
     }
 
+    /// Normal and Low: the long analyses that the urgent reserve keeps off some workers (see
+    /// [`SchedulerConfig::urgent_reserve`](super::SchedulerConfig::urgent_reserve)).
+    pub const fn is_background(self) -> bool {
+        matches!(self, TaskClass::Normal | TaskClass::Low)
+    }
+
     /// Lower-case name for display and JSON ("critical", "high", "normal", "low").
     pub const fn name(self) -> &'static str {
         match self {
