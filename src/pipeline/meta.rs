@@ -95,6 +95,12 @@ pub const META_MAX_IN_FLIGHT: usize = 1;
 /// `maxE = 10`).
 pub const MAX_EMBEDDING: usize = 10;
 
+/// Library vectors the dynamics profile wants per coefficient of its models (E + 1: the
+/// simplex's neighbours, the S-map's linear terms and constant) before it tries that E: the
+/// rule of thumb of ten observations per fitted parameter. Without it a short window at a long
+/// delay is profiled up to E = 9 on a few dozen vectors, and picks an E from noise.
+pub const LIBRARY_VECTORS_PER_COEFFICIENT: usize = 10;
+
 /// Whether a channel that has had `total` samples, last analysed when it had `analysed_at`, is
 /// due for a round: every [`META_EVERY`] samples, the first time as soon as it has that many.
 pub fn is_due(total: u64, analysed_at: Option<u64>) -> bool {
@@ -292,13 +298,19 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
 /// it evolves are nearly linear whatever its dynamics (pyEDM on the Lorenz x sampled every
 /// 0.01: ρ 0.999 at every θ with τ = Tp = 1; 0.92 → 0.998 with τ = Tp = 10, see
 /// `tests/edm_fixtures.rs`), so a fixed τ = 1 would call every smooth flow linear. E goes up
-/// to [`MAX_EMBEDDING`], or less when the series is too short for that many lags of τ.
+/// to [`MAX_EMBEDDING`], or less when the series is too short for that many lags of τ
+/// ([`LIBRARY_VECTORS_PER_COEFFICIENT`]).
 pub fn profile_dynamics(series: &[f64]) -> Result<edm::DynamicsProfile, String> {
     let tau = choose_delay(series).map_or(1, |choice| choice.delay.max(1));
     let n = series.len();
+    // Library vectors of the first half at E: its samples less the embedding span and horizon.
+    let library = |e: usize| (n / 2).saturating_sub((e - 1) * tau + tau);
     let max_e = (1..=MAX_EMBEDDING)
         .rev()
-        .find(|&e| edm::profile_min_samples_with(e, tau, tau) <= n)
+        .find(|&e| {
+            edm::profile_min_samples_with(e, tau, tau) <= n
+                && library(e) >= LIBRARY_VECTORS_PER_COEFFICIENT * (e + 1)
+        })
         .ok_or_else(|| {
             format!(
                 "{n} samples are too few for the dynamics profile at the series' delay τ = {tau} \
@@ -502,6 +514,15 @@ mod tests {
         let profile = profile_dynamics(&logistic).expect("a profile");
         assert_eq!(profile.tau, 1);
         assert!(profile.nonlinear);
+        // A short window at that delay: E stops where the first half still holds ten library
+        // vectors per model coefficient.
+        let short = &flow[flow.len() - 256..];
+        let profile = profile_dynamics(short).expect("a profile");
+        let max_e = profile.rho_by_e.len();
+        let library = |e: usize| 128 - (e - 1) * profile.tau - profile.tau;
+        assert!(max_e < MAX_EMBEDDING);
+        assert!(library(max_e) >= LIBRARY_VECTORS_PER_COEFFICIENT * (max_e + 1));
+        assert!(library(max_e + 1) < LIBRARY_VECTORS_PER_COEFFICIENT * (max_e + 2));
         // Too short for the delay's lags: a clear error, not a panic.
         let err = profile_dynamics(&flow[..5]).expect_err("too short");
         assert!(err.contains("too few"), "{err}");
