@@ -1,6 +1,8 @@
 //! The urgent reserve: Normal and Low work runs on at most `workers − urgent_reserve` workers,
 //! so Critical and High tasks find a worker while long analyses occupy the rest.
 
+#![cfg(feature = "scheduler")]
+
 mod scheduler_support;
 
 use std::sync::Arc;

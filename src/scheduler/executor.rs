@@ -167,7 +167,8 @@ struct AtomicSlots<'a> {
 impl Slots for AtomicSlots<'_> {
     fn try_reserve(&self, class: TaskClass) -> Reserve {
         let i = class.index();
-        if self.hot.class_queued[i].fetch_add(1, Ordering::AcqRel) >= self.class_capacity[i] {
+        // SeqCst: the reserve's handshake (see `Shared::wait_in_reserve`).
+        if self.hot.class_queued[i].fetch_add(1, Ordering::SeqCst) >= self.class_capacity[i] {
             self.hot.class_queued[i].fetch_sub(1, Ordering::AcqRel);
             return Reserve::ClassFull;
         }
@@ -520,7 +521,7 @@ impl Shared {
 
     /// Waits, as part of the urgent reserve, until a Critical or High task is queued, a
     /// background slot is free, the queue is empty (a cancellation, or the end of a drain), or
-    /// [`RESERVE_RECHECK`] has passed.
+    /// [`RESERVE_RECHECK`] has passed: polling for up to `spin_before_park` first, then asleep.
     ///
     /// No wake-up is lost: the worker announces itself in `reserved` and then checks the
     /// condition, a producer reserves its place in `class_queued` and then reads `reserved`,
@@ -528,7 +529,12 @@ impl Shared {
     /// all sequentially consistent. Either the worker's check sees the change, or the other
     /// side sees the worker and notifies under `reserve_lock`, which the worker holds from its
     /// check until it sleeps.
-    fn wait_in_reserve(&self) {
+    fn wait_in_reserve(&self, log: &mut SampleLog, me: &WorkerCounters) {
+        // Poll first, as an idle worker does: urgent work that comes soon is taken without a
+        // wake-up (which costs the producer a system call and the task tens of microseconds).
+        if self.poll(log, me, Self::reserve_released) {
+            return;
+        }
         self.reserved.fetch_add(1, Ordering::SeqCst);
         let mut guard = self.reserve_lock.lock();
         if !self.reserve_released() {
@@ -777,6 +783,20 @@ impl Shared {
     /// Polls for queued work (or the shutdown) for up to `spin_before_park` if fewer than
     /// `max_spinners` workers do; true if it showed up. Others return false at once (and park).
     fn search(&self, log: &mut SampleLog, me: &WorkerCounters) -> bool {
+        self.poll(log, me, |shared| {
+            let s = shared.hot.state.load(Ordering::Acquire);
+            State::queued(s) > 0 || State::closing(s)
+        })
+    }
+
+    /// Busy-waits until `ready` holds, under the rules of [`Shared::search`]; false if it
+    /// gave up (or may not poll) first.
+    fn poll(
+        &self,
+        log: &mut SampleLog,
+        me: &WorkerCounters,
+        ready: impl Fn(&Self) -> bool,
+    ) -> bool {
         let window = self.config.spin_before_park;
         if window.is_zero() {
             return false;
@@ -789,8 +809,7 @@ impl Shared {
         let mut last_yield = started;
         let found = 'search: loop {
             for _ in 0..BUSY_POLLS_PER_CLOCK_READ {
-                let s = self.hot.state.load(Ordering::Acquire);
-                if State::queued(s) > 0 || State::closing(s) {
+                if ready(self) {
                     break 'search true;
                 }
                 hint::spin_loop();
@@ -974,7 +993,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
                 // give it the core rather than hammer the lock. Rare, so the yield's cost under
                 // EEVDF (see the module documentation) does not add up.
                 Dispatch::Nothing => thread::yield_now(),
-                Dispatch::Reserved => shared.wait_in_reserve(),
+                Dispatch::Reserved => shared.wait_in_reserve(&mut log, me),
             }
             continue;
         }
