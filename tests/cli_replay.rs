@@ -57,11 +57,19 @@ fn write_trace(path: &std::path::Path) -> u64 {
 }
 
 fn replay(path: &std::path::Path) -> (bool, String, String) {
+    replay_with_config_home(path, path.parent().unwrap())
+}
+
+/// `replay --headless path` with `config_home` as the user's configuration directory.
+fn replay_with_config_home(
+    path: &std::path::Path,
+    config_home: &std::path::Path,
+) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_midstream-tui"))
         .args(["replay", "--headless"])
         .arg(path)
         // No user configuration: only the built-in analysis runs.
-        .env("XDG_CONFIG_HOME", path.parent().unwrap())
+        .env("XDG_CONFIG_HOME", config_home)
         .env_remove("MIDSTREAM_CONFIG")
         .output()
         .unwrap();
@@ -128,19 +136,9 @@ fn a_file_that_is_not_a_trace_is_a_clear_error() {
 #[test]
 fn the_sample_trace_replays_and_its_channels_are_what_their_generators_are() {
     let config = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_midstream-tui"))
-        .args(["replay", "--headless", "assets/sample.midtrace"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("XDG_CONFIG_HOME", config.path())
-        .env_remove("MIDSTREAM_CONFIG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let trace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample.midtrace");
+    let (ok, stdout, stderr) = replay_with_config_home(&trace, config.path());
+    assert!(ok, "{stderr}");
     assert!(
         stdout.contains("recovery: clean end, 13189 records"),
         "{stdout}"
