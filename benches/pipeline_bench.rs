@@ -27,8 +27,8 @@ use midstream::pipeline::engines::{AnalysisConfig, Engines};
 use midstream::pipeline::library;
 use midstream::pipeline::meta::{self, WindowTuner};
 use midstream::scheduler::{Scheduler, SchedulerConfig};
+use midstream::session::DEMO_FORMULAS;
 use midstream::sources::DemoSource;
-use midstream::tui::session::DEMO_FORMULAS;
 
 /// Ticks of the demo per analysed run: 4,096 samples per channel, one full attractor window.
 const ANALYSED_TICKS: u64 = 4096;

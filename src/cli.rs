@@ -19,7 +19,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a QUIC stream source with built-in generators.
+    /// Open a file or a pipe (JSON lines, CSV, columns of numbers) in the dashboard.
+    Open(OpenArgs),
+    /// Run a QUIC stream source: built-in generators, or a file or pipe (--input).
     Serve(ServeArgs),
     /// Attach the dashboard to a running source.
     Attach(AttachArgs),
@@ -79,17 +81,71 @@ pub struct DemoArgs {
     pub analysis: AnalysisArgs,
 }
 
+/// How a file or a pipe of text is read (`open`, `serve --input`, `record --input`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct InputArgs {
+    /// Line format: jsonl (one object per line), csv (with a header), columns (numbers
+    /// separated by spaces or tabs, optional first line of names). Default: from the file's
+    /// extension, else from the first line.
+    #[arg(long, value_name = "FORMAT", value_parser = ["jsonl", "csv", "columns"])]
+    pub format: Option<String>,
+    /// Keep reading a growing file, as `tail -F` does (across truncation and rotation).
+    #[arg(long)]
+    pub follow: bool,
+    /// Field (or column) holding each record's time: seconds, or RFC 3339. Default: the time
+    /// a line arrives.
+    #[arg(long, value_name = "FIELD")]
+    pub time: Option<String>,
+    /// String field (or column) whose words become a text channel.
+    #[arg(long, value_name = "FIELD")]
+    pub text: Option<String>,
+    /// The source's name (its event channel's). Default: the file's stem, or stdin.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct OpenArgs {
+    /// File to read, or `-` for stdin (the keyboard is then read from the terminal).
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Lines per second. Default: a file as fast as the analysis takes it, a pipe as it comes.
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<f64>,
+    /// Record what is read to this trace file.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Maximum frames per second.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:4433")]
     pub listen: SocketAddr,
     /// Generators, comma-separated: lorenz, rossler, henon, logistic, sine, noise, events, tokens.
-    #[arg(long, value_delimiter = ',', default_value = "lorenz,events,tokens")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "lorenz,events,tokens",
+        conflicts_with = "input"
+    )]
     pub generator: Vec<String>,
-    /// Records per second per generator.
-    #[arg(long, default_value_t = 200.0)]
-    pub rate: f64,
+    /// Serve this file, or `-` for stdin, instead of generators. Reading starts when the first
+    /// client subscribes, so that it gets every record.
+    #[arg(long, value_name = "PATH")]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+    /// Records per second per generator (default 200), or lines per second of --input
+    /// (default: as fast as the client takes them).
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<f64>,
     /// Seed of the generators' random parts.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -144,7 +200,16 @@ pub struct AttachArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RecordArgs {
     /// Address of the source.
-    pub addr: String,
+    #[arg(required_unless_present = "input", conflicts_with = "input")]
+    pub addr: Option<String>,
+    /// Record this file, or `-` for stdin, instead of a source; ends at the end of the input.
+    #[arg(long, value_name = "PATH")]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+    /// With --input: lines per second (default: as fast as they can be written).
+    #[arg(long, value_name = "HZ", requires = "input")]
+    pub rate: Option<f64>,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Shared token to present in Hello.
@@ -197,6 +262,10 @@ pub struct CompareArgs {
     /// Sakoe-Chiba band half-width for DTW (widened to the length difference).
     #[arg(long)]
     pub window: Option<usize>,
+    /// Read this column (CSV header name, JSON field, or cN of columns) of both A and B,
+    /// instead of one number per line (dtw and dtw-sq).
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
     /// One JSON object on one line.
     #[arg(long)]
     pub json: bool,
@@ -217,6 +286,10 @@ pub struct AnalyzeArgs {
     /// Embedding delay in samples (default: chosen automatically).
     #[arg(long)]
     pub delay: Option<usize>,
+    /// Read this column (CSV header name, JSON field, or cN of columns) instead of one number
+    /// per line.
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
     #[arg(long)]
     pub json: bool,
     /// Series, one number per line (`-` for stdin).
@@ -245,6 +318,10 @@ pub struct MotifsArgs {
     /// How many motif pairs, and how many discords, to print.
     #[arg(long, value_name = "K", default_value_t = 3)]
     pub top: usize,
+    /// Read this column (CSV header name, JSON field, or cN of columns) instead of one number
+    /// per line.
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
     #[arg(long)]
     pub json: bool,
     /// Series, one number per line (`-` for stdin).

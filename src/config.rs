@@ -28,9 +28,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::headless::HeadlessError;
 use crate::pipeline::engines::PatternSpec;
 use crate::pipeline::library;
+use crate::sources::text::TextError;
 
 /// File name of the configuration in the user's config directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -64,7 +64,7 @@ pub enum ConfigError {
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error(transparent)]
-    Pattern(#[from] HeadlessError),
+    Pattern(#[from] TextError),
 }
 
 /// The configuration, with relative paths resolved against the file's directory.

@@ -10,6 +10,8 @@ pub mod model;
 pub mod headless;
 #[cfg(feature = "scheduler")]
 pub mod scheduler;
+#[cfg(feature = "headless")]
+pub mod sources;
 
 #[cfg(feature = "app")]
 pub mod cli;
@@ -18,10 +20,14 @@ pub mod config;
 #[cfg(feature = "app")]
 pub mod pipeline;
 #[cfg(feature = "app")]
-pub mod sources;
+pub mod session;
 #[cfg(feature = "app")]
 pub mod trace;
 #[cfg(feature = "app")]
 pub mod transport;
 #[cfg(feature = "app")]
 pub mod tui;
+
+/// Publishing a stream of your own: see [`transport::publish`].
+#[cfg(feature = "app")]
+pub use transport::publish;

@@ -1,18 +1,30 @@
-//! `midstream-tui`: parse the command line and dispatch.
+//! `midstream-tui`: parse the command line, turn it into the commands' options, and dispatch.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use midstream::cli::{AttachArgs, Cli, Command, CompareArgs, DemoArgs, ReplayArgs, TrustArgs};
+use midstream::cli::{
+    AnalysisArgs, AttachArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric, OpenArgs,
+    RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
+};
 use midstream::headless;
+use midstream::headless::record::{RecordFrom, RecordOptions};
+use midstream::headless::serve::{ServeOptions, ServeSource};
+use midstream::publish::{Publisher, PublisherOptions, publish_ticks};
+use midstream::session::{self, Session, SessionOptions, SessionSource, Settings};
 use midstream::sources::DemoSource;
+use midstream::sources::input::{InputOptions, InputPath, TextInput};
 use midstream::sources::replay::Replay;
+use midstream::sources::text::Format;
 use midstream::trace::read_trace;
-use midstream::transport::server::{Server, ServerConfig};
+use midstream::transport::server::CertificateSource;
 use midstream::transport::tls::Trust;
-use midstream::tui::session::{self, ScreenOptions, SessionSource};
+use midstream::tui::screen::{self, ScreenOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,10 +41,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     match cli.command {
         None => runtime()?.block_on(demo(&cli.demo)),
-        Some(Command::Serve(args)) => runtime()?.block_on(headless::serve::run(&args, &mut stdout)),
+        Some(Command::Open(args)) => runtime()?.block_on(open(&args)),
+        Some(Command::Serve(args)) => {
+            let opts = serve_options(&args)?;
+            runtime()?.block_on(headless::serve::run(&opts, &mut stdout))
+        }
         Some(Command::Attach(args)) => runtime()?.block_on(attach(&args)),
         Some(Command::Record(args)) => {
-            runtime()?.block_on(headless::record::run(&args, &mut stdout))
+            let opts = record_options(&args)?;
+            runtime()?.block_on(headless::record::run(&opts, &mut stdout))
         }
         Some(Command::Replay(args)) if args.headless => replay_headless(&args, &mut stdout),
         Some(Command::Replay(args)) => runtime()?.block_on(replay(&args)),
@@ -53,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 delay: args.delay,
                 json: args.json,
                 file: args.file,
+                column: args.column,
             };
             Ok(headless::analyze::run(&opts, &mut stdout)?)
         }
@@ -62,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 top: args.top,
                 json: args.json,
                 file: args.file,
+                column: args.column,
             };
             Ok(headless::motifs::run(&opts, &mut stdout)?)
         }
@@ -69,7 +88,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn compare(args: &CompareArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    Ok(headless::compare::run(&args.into(), out)?)
+    use headless::compare::{CompareOptions, Metric as CompareMetric};
+    let opts = CompareOptions {
+        metric: match args.metric {
+            Metric::Dtw => CompareMetric::Dtw,
+            Metric::DtwSq => CompareMetric::DtwSq,
+            Metric::Lcs => CompareMetric::Lcs,
+            Metric::Edit => CompareMetric::Edit,
+        },
+        window: args.window,
+        json: args.json,
+        a: args.a.clone(),
+        b: args.b.clone(),
+        column: args.column.clone(),
+    };
+    Ok(headless::compare::run(&opts, out)?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -79,30 +112,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The no-argument run: a demo source on a random loopback port, attached over real QUIC with
-/// its certificate pinned.
-async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
-    let settings = session::settings(&args.analysis, &session::DEMO_FORMULAS)?;
-    let source = DemoSource::new(&args.generator, args.seed)?.with_rate(args.rate)?;
-    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (server, info) = Server::bind(ServerConfig::new(listen, source))?;
-    let shutdown = server.shutdown_handle();
-    let serving = tokio::spawn(server.run());
-    let client = session::connect(&info.addr.to_string(), Trust::Pin(info.fingerprint), None)?;
-    let result = session::run(
-        SessionSource::Remote(client),
-        ScreenOptions {
-            fps_cap: args.fps,
-            record: args.record.clone(),
-            insecure: false,
-            label: format!("demo on {}", info.addr),
-            settings,
-        },
-    )
-    .await;
-    shutdown.shutdown();
-    let _ = serving.await;
-    result
+fn analysis_options(args: &AnalysisArgs) -> session::AnalysisOptions {
+    session::AnalysisOptions {
+        formulas: args.formulas.clone(),
+        patterns: args.patterns.clone(),
+        config: args.config.clone(),
+    }
 }
 
 fn trust(flags: &TrustArgs) -> anyhow::Result<Trust> {
@@ -114,6 +129,149 @@ fn trust(flags: &TrustArgs) -> anyhow::Result<Trust> {
     )?)
 }
 
+fn input_options(
+    path: &Path,
+    args: &InputArgs,
+    rate_hz: Option<f64>,
+) -> anyhow::Result<InputOptions> {
+    let mut opts = InputOptions::new(InputPath::new(path));
+    opts.format = args
+        .format
+        .as_deref()
+        .map(str::parse::<Format>)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    opts.follow = args.follow;
+    opts.time_field = args.time.clone();
+    opts.text_field = args.text.clone();
+    opts.name = args.name.clone();
+    opts.rate_hz = rate_hz;
+    Ok(opts)
+}
+
+fn serve_options(args: &ServeArgs) -> anyhow::Result<ServeOptions> {
+    let source = match &args.input {
+        Some(path) => ServeSource::Input(input_options(path, &args.input_args, args.rate)?),
+        None => ServeSource::Generators {
+            names: args.generator.clone(),
+            rate_hz: args.rate.unwrap_or(midstream::sources::DEFAULT_RATE_HZ),
+            seed: args.seed,
+        },
+    };
+    let certificate = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => CertificateSource::PemFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => CertificateSource::SelfSigned,
+    };
+    Ok(ServeOptions {
+        listen: args.listen,
+        source,
+        certificate,
+        token: args.token.clone(),
+    })
+}
+
+fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
+    let from = match (&args.input, &args.addr) {
+        (Some(path), _) => RecordFrom::Input(input_options(path, &args.input_args, args.rate)?),
+        (None, Some(addr)) => RecordFrom::Remote {
+            addr: addr.clone(),
+            trust: trust(&args.trust)?,
+            token: args.token.clone(),
+        },
+        (None, None) => bail!("record needs a source address or --input"),
+    };
+    let duration = match args.duration {
+        Some(s) if !(s.is_finite() && s > 0.0) => {
+            bail!("--duration must be a number of seconds above 0, got {s}")
+        }
+        Some(s) => Some(Duration::from_secs_f64(s)),
+        None => None,
+    };
+    Ok(RecordOptions {
+        from,
+        output: args.output.clone(),
+        duration,
+    })
+}
+
+/// Runs a session on the screen, or as plain-text summaries when stdout is not a terminal.
+async fn show(
+    source: SessionSource,
+    label: String,
+    settings: Settings,
+    fps: u32,
+    record: Option<std::path::PathBuf>,
+    insecure: bool,
+) -> anyhow::Result<()> {
+    let options = SessionOptions {
+        label,
+        analysis: Some(settings.analysis),
+        pattern_dir: settings.pattern_dir,
+        record: record.clone(),
+        insecure,
+    };
+    let session = Session::start(source, options)?;
+    if std::io::stdout().is_terminal() {
+        screen::run(
+            session,
+            ScreenOptions {
+                fps_cap: fps,
+                record,
+                capture_samples: settings.capture_samples,
+            },
+        )
+        .await
+    } else {
+        headless::summary::run(session, &mut std::io::stdout()).await
+    }
+}
+
+/// The no-argument run: the built-in generators published on a random loopback port, attached
+/// over real QUIC with their certificate pinned.
+async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+    let settings = session::settings(&analysis_options(&args.analysis), &session::DEMO_FORMULAS)?;
+    let source = DemoSource::new(&args.generator, args.seed)?.with_rate(args.rate)?;
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let publisher = Publisher::bind_with(
+        PublisherOptions::new(listen, source.catalog().source.clone()),
+        source.catalog().clone(),
+    )?;
+    let info = publisher.info().clone();
+    let shutdown = publisher.shutdown_handle();
+    let serving = tokio::spawn(publish_ticks(source, publisher));
+    let client = session::connect(&info.addr.to_string(), Trust::Pin(info.fingerprint), None)?;
+    let result = show(
+        SessionSource::Remote(client),
+        format!("demo on {}", info.addr),
+        settings,
+        args.fps,
+        args.record.clone(),
+        false,
+    )
+    .await;
+    shutdown.shutdown();
+    let _ = serving.await;
+    result
+}
+
+async fn open(args: &OpenArgs) -> anyhow::Result<()> {
+    let settings = session::settings(&analysis_options(&args.analysis), &[])?;
+    let input = TextInput::open(input_options(&args.path, &args.input, args.rate)?)?;
+    let label = input.options().path.label();
+    show(
+        SessionSource::Input(input),
+        label,
+        settings,
+        args.fps,
+        args.record.clone(),
+        false,
+    )
+    .await
+}
+
 async fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let trust = trust(&args.trust)?;
     let insecure = trust.is_insecure();
@@ -123,15 +281,14 @@ async fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         );
     }
     let client = session::connect(&args.addr, trust, args.token.clone())?;
-    session::run(
+    let settings = session::settings(&analysis_options(&args.analysis), &[])?;
+    show(
         SessionSource::Remote(client),
-        ScreenOptions {
-            fps_cap: args.fps,
-            record: args.record.clone(),
-            insecure,
-            label: args.addr.clone(),
-            settings: session::settings(&args.analysis, &[])?,
-        },
+        args.addr.clone(),
+        settings,
+        args.fps,
+        args.record.clone(),
+        insecure,
     )
     .await
 }
@@ -147,15 +304,14 @@ fn replay_speed(args: &ReplayArgs, default: f64) -> anyhow::Result<f64> {
 async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let speed = replay_speed(args, 1.0)?;
     let trace = read_trace(&args.file)?;
-    session::run(
+    let settings = session::settings(&analysis_options(&args.analysis), &[])?;
+    show(
         SessionSource::Replay(Replay::new(trace, speed)),
-        ScreenOptions {
-            fps_cap: args.fps,
-            record: None,
-            insecure: false,
-            label: format!("trace {}", args.file.display()),
-            settings: session::settings(&args.analysis, &[])?,
-        },
+        format!("trace {}", args.file.display()),
+        settings,
+        args.fps,
+        None,
+        false,
     )
     .await
 }
@@ -165,7 +321,7 @@ fn replay_headless(args: &ReplayArgs, out: &mut dyn std::io::Write) -> anyhow::R
         file: args.file.clone(),
         speed: replay_speed(args, 0.0)?,
         stats: args.stats,
-        analysis: session::settings(&args.analysis, &[])?.analysis,
+        analysis: session::settings(&analysis_options(&args.analysis), &[])?.analysis,
     };
     headless::replay::run(&opts, out)?;
     Ok(())

@@ -151,6 +151,7 @@ fn analyze_command_reports_the_fixture() {
             delay: None,
             json: true,
             file: dir().join("lorenz_x.txt"),
+            column: None,
         },
         &mut out,
     )
@@ -181,6 +182,7 @@ fn analyze_command_plain_output_reads_well() {
             delay: None,
             json: false,
             file: dir().join("henon_x.txt"),
+            column: None,
         },
         &mut out,
     )

@@ -15,8 +15,8 @@ use midstream::transport::client::{
 };
 use midstream::transport::framing::{encode_frame, read_message, write_message};
 use midstream::transport::protocol::{
-    ClientMessage, CloseCode, DataStreamHeader, MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES,
-    PROTOCOL_VERSION, ServerMessage, transport_config,
+    ClientMessage, CloseCode, DataStreamHeader, MAX_CHANNELS, MAX_CONTROL_FRAME_BYTES,
+    MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, ServerMessage, transport_config,
 };
 use midstream::transport::server::{
     CertificateSource, Pacing, Server, ServerConfig, ServerError, ServerEvent, ServerInfo,
@@ -439,8 +439,11 @@ async fn hostile_clients_are_closed_with_a_reason_and_the_server_carries_on() {
             "channel id 999 is not in the catalog".to_owned(),
         ),
         (
-            (0..1000).collect(),
-            "subscription to 1000 channels exceeds the limit of 256".to_owned(),
+            (0..=MAX_CHANNELS as u32).collect(),
+            format!(
+                "subscription to {} channels exceeds the limit of {MAX_CHANNELS}",
+                MAX_CHANNELS + 1
+            ),
         ),
     ] {
         let conn = raw_connection(&info).await;

@@ -26,6 +26,7 @@ fn run_compare(metric: Metric, window: Option<usize>, json: bool, a: &Path, b: &
         json,
         a: a.to_path_buf(),
         b: b.to_path_buf(),
+        column: None,
     };
     let mut out = Vec::new();
     run(&opts, &mut out).unwrap_or_else(|e| panic!("{metric}: {e}"));

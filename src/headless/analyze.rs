@@ -12,8 +12,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::HeadlessError;
-use super::input::read_numbers;
 use crate::engines::attractor::{AnalysisOptions, AttractorAnalysis, analyze};
+use crate::sources::text::read_series;
 
 /// Options of `analyze`, as the command line gives them.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,11 +27,13 @@ pub struct AnalyzeOptions {
     pub json: bool,
     /// Series, one number per line (`-` for stdin).
     pub file: PathBuf,
+    /// Read this column of a CSV, JSONL or columns file instead.
+    pub column: Option<String>,
 }
 
 /// Reads the series, analyses it and writes the result to `out`.
 pub fn run(opts: &AnalyzeOptions, out: &mut dyn std::io::Write) -> Result<(), HeadlessError> {
-    let series = read_numbers(&opts.file)?;
+    let series = read_series(&opts.file, opts.column.as_deref())?;
     let options = AnalysisOptions {
         dt: opts.dt,
         dim: opts.dim,
@@ -175,6 +177,7 @@ mod tests {
             delay: None,
             json,
             file: path.to_path_buf(),
+            column: None,
         }
     }
 

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::HeadlessError;
-use super::input::{read_numbers, read_sequence_text};
 use crate::engines::temporal::{
     DtwCost, DtwOptions, Operand, TemporalError, dtw, lcs_len_str, levenshtein_str,
 };
+use crate::sources::text::{read_sequence_text, read_series};
 
 /// What `compare` computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,18 +73,6 @@ impl FromStr for Metric {
     }
 }
 
-#[cfg(feature = "app")]
-impl From<crate::cli::Metric> for Metric {
-    fn from(metric: crate::cli::Metric) -> Self {
-        match metric {
-            crate::cli::Metric::Dtw => Metric::Dtw,
-            crate::cli::Metric::DtwSq => Metric::DtwSq,
-            crate::cli::Metric::Lcs => Metric::Lcs,
-            crate::cli::Metric::Edit => Metric::Edit,
-        }
-    }
-}
-
 /// Options of `compare`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompareOptions {
@@ -97,19 +85,8 @@ pub struct CompareOptions {
     pub a: PathBuf,
     /// Second input (`-` for stdin).
     pub b: PathBuf,
-}
-
-#[cfg(feature = "app")]
-impl From<&crate::cli::CompareArgs> for CompareOptions {
-    fn from(args: &crate::cli::CompareArgs) -> Self {
-        CompareOptions {
-            metric: args.metric.into(),
-            window: args.window,
-            json: args.json,
-            a: args.a.clone(),
-            b: args.b.clone(),
-        }
-    }
+    /// Read this column of both inputs (CSV, JSONL or columns) instead (dtw, dtw-sq).
+    pub column: Option<String>,
 }
 
 /// The result of a comparison: a real distance (DTW) or a count (LCS length, edit distance).
@@ -142,10 +119,16 @@ pub fn compute(opts: &CompareOptions) -> Result<CompareValue, HeadlessError> {
             opts.metric
         )));
     }
+    if opts.column.is_some() && !opts.metric.is_dtw() {
+        return Err(HeadlessError::Invalid(format!(
+            "--column applies to dtw and dtw-sq only: {} compares the inputs as texts",
+            opts.metric
+        )));
+    }
     match opts.metric {
         Metric::Dtw | Metric::DtwSq => {
-            let a = read_numbers(&opts.a)?;
-            let b = read_numbers(&opts.b)?;
+            let a = read_series(&opts.a, opts.column.as_deref())?;
+            let b = read_series(&opts.b, opts.column.as_deref())?;
             let cost = if opts.metric == Metric::Dtw {
                 DtwCost::Absolute
             } else {
@@ -251,6 +234,7 @@ mod tests {
             json: false,
             a: a.to_path_buf(),
             b: b.to_path_buf(),
+            column: None,
         }
     }
 

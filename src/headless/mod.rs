@@ -6,7 +6,6 @@
 pub mod analyze;
 pub mod check;
 pub mod compare;
-pub mod input;
 pub mod motifs;
 #[cfg(feature = "app")]
 pub mod record;
@@ -36,6 +35,8 @@ pub enum HeadlessError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Text(#[from] crate::sources::text::TextError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }

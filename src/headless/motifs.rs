@@ -13,8 +13,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::HeadlessError;
-use super::input::read_numbers;
 use crate::engines::meta::{MotifDiscovery, discover};
+use crate::sources::text::read_series;
 
 /// Motif pairs and discords reported when `--top` is not given.
 pub const DEFAULT_TOP: usize = 3;
@@ -29,6 +29,8 @@ pub struct MotifsOptions {
     pub json: bool,
     /// Series, one number per line (`-` for stdin).
     pub file: PathBuf,
+    /// Read this column of a CSV, JSONL or columns file instead.
+    pub column: Option<String>,
 }
 
 /// Reads the series, finds its motifs and discords and writes them to `out`.
@@ -38,7 +40,7 @@ pub fn run(opts: &MotifsOptions, out: &mut dyn std::io::Write) -> Result<(), Hea
             "--top must be at least 1".to_string(),
         ));
     }
-    let series = read_numbers(&opts.file)?;
+    let series = read_series(&opts.file, opts.column.as_deref())?;
     let started = Instant::now();
     let found = discover(&series, opts.window, opts.top)
         .map_err(|err| HeadlessError::Invalid(format!("{}: {err}", opts.file.display())))?;
@@ -129,6 +131,7 @@ mod tests {
             top: DEFAULT_TOP,
             json,
             file: path.to_path_buf(),
+            column: None,
         }
     }
 

@@ -1,111 +1,135 @@
-//! `record`: attaches to a source and writes what arrives to a trace file, without a screen.
+//! `record`: writes a source to a trace file without a screen. The source is a QUIC source
+//! (until `--duration` passes or the process is stopped), or a file or pipe of text
+//! (`--input`: until its end).
 
 use std::io::Write;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
-
-use crate::cli::RecordArgs;
-use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot};
-use crate::transport::client::{self, ClientConfig, SourceEvents, TransportEvent};
+use crate::model::LinkState;
+use crate::session::{self, Session, SessionOptions, SessionSource};
+use crate::sources::input::{InputOptions, TextInput};
 use crate::transport::tls::Trust;
 
 /// How often progress is printed on stderr.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Records until `--duration` passes, Ctrl-C, or a fatal error; prints what was written.
-pub async fn run(args: &RecordArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
-    let trust = Trust::from_flags(
-        args.trust.pin.as_deref(),
-        args.trust.ca.as_deref(),
-        args.trust.tofu,
-        args.trust.insecure,
-    )?;
-    if trust.is_insecure() {
-        eprintln!(
-            "WARNING: --insecure: the server's certificate is not verified; anyone on the path can impersonate it"
-        );
-    }
-    let mut config = ClientConfig::new(args.addr.clone(), trust);
-    config.token = args.token.clone();
-    let mut client = client::connect(config)?;
+/// Where `record` takes its records from.
+#[derive(Debug, Clone)]
+pub enum RecordFrom {
+    Remote {
+        addr: String,
+        trust: Trust,
+        token: Option<String>,
+    },
+    Input(InputOptions),
+}
 
-    let mut pipeline = Pipeline::new(args.addr.clone());
-    pipeline.command(PipelineCommand::StartRecording(args.output.clone()))?;
-    let (events_tx, events_rx) = mpsc::channel(1024);
-    let (commands_tx, commands_rx) = mpsc::channel(1);
-    let (snapshots_tx, _snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));
-    let pipeline_task = tokio::spawn(pipeline::run(
-        pipeline,
-        events_rx,
-        commands_rx,
-        snapshots_tx,
-        PublishOptions::default(),
-    ));
+/// Options of `record`.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    pub from: RecordFrom,
+    pub output: PathBuf,
+    /// Stop after this long (default: until the source ends or the process is stopped).
+    pub duration: Option<Duration>,
+}
+
+/// Records until the duration passes, the source ends, or a signal; prints what was written.
+pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let (source, label) = match &opts.from {
+        RecordFrom::Remote { addr, trust, token } => {
+            if trust.is_insecure() {
+                eprintln!(
+                    "WARNING: --insecure: the server's certificate is not verified; anyone on the path can impersonate it"
+                );
+            }
+            let client = session::connect(addr, trust.clone(), token.clone())?;
+            (SessionSource::Remote(client), addr.clone())
+        }
+        RecordFrom::Input(input) => {
+            let mut input = input.clone();
+            input.echo_problems = true;
+            let label = input.path.label();
+            (SessionSource::Input(TextInput::open(input)?), label)
+        }
+    };
+    let mut options = SessionOptions::new(label);
+    options.record = Some(opts.output.clone());
+    let mut session = Session::start(source, options)?;
 
     let start = Instant::now();
-    let deadline = args.duration.map(Duration::from_secs_f64);
-    let mut fatal = None;
-    let mut convert = SourceEvents::default();
-    let mut received = 0u64;
     let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
     progress.tick().await;
+    let mut snapshots = session.snapshots.clone();
+    let mut last_link = LinkState::Connecting;
+    let deadline = opts.duration;
     loop {
         let remaining = deadline.map(|d| d.saturating_sub(start.elapsed()));
         tokio::select! {
-            event = client.recv() => {
-                let Some(event) = event else { break };
-                match &event {
-                    TransportEvent::Connected { catalog, remote, .. } => {
-                        eprintln!("connected to {remote}: {} channels", catalog.channels.len());
-                    }
-                    TransportEvent::Records(records) => received += records.len() as u64,
-                    TransportEvent::Disconnected { reason } => eprintln!("disconnected: {reason}"),
-                    TransportEvent::Reconnecting { attempt, delay } => {
-                        eprintln!("reconnecting in {:.1} s (attempt {attempt})", delay.as_secs_f64());
-                    }
-                    TransportEvent::Rtt(_) | TransportEvent::Failed(_) => {}
-                }
-                let forwarded = match convert.convert(event) {
-                    Ok(forwarded) => forwarded,
-                    Err(error) => {
-                        fatal = Some(error);
-                        break;
-                    }
-                };
-                if !pipeline::send_all(&events_tx, forwarded).await {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
                     break;
                 }
+                let link = snapshots.borrow_and_update().source.link.clone();
+                if link != last_link {
+                    log_link(&link);
+                    last_link = link;
+                }
             }
-            _ = progress.tick() => eprintln!("{received} records received"),
-            _ = sleep_or_forever(remaining) => break,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("interrupted");
+            _ = progress.tick() => {
+                let received: u64 = snapshots.borrow().channels.iter().map(|c| c.received).sum();
+                eprintln!("{received} records received");
+            }
+            () = sleep_or_forever(remaining) => break,
+            () = session.source_ended() => break,
+            signal = super::serve::stop_signal() => {
+                eprintln!("{signal}");
                 break;
             }
         }
     }
-    drop(client);
-    drop(events_tx);
-    drop(commands_tx);
-    let mut pipeline = pipeline_task.await?;
-    pipeline.close();
+    let pipeline = session.finish().await?;
     let status = pipeline.status();
     writeln!(
         out,
         "recorded {} records to {} in {:.1} s",
         status.recorded,
-        args.output.display(),
+        opts.output.display(),
         start.elapsed().as_secs_f64()
     )?;
+    if let Some(report) = status.input.as_ref().filter(|r| r.problems() > 0) {
+        eprintln!("the input had {}", report.summary());
+    }
     if let Some(notice) = status.notice.as_ref().filter(|n| n.warning) {
         anyhow::bail!("{}", notice.text);
     }
-    if let Some(error) = fatal {
-        anyhow::bail!(error);
+    if let LinkState::Failed { reason } = &status.link {
+        anyhow::bail!("{reason}");
+    }
+    if status.recorded == 0
+        && let (RecordFrom::Input(_), LinkState::Ended { reason }) = (&opts.from, &status.link)
+    {
+        anyhow::bail!("nothing to record: {reason}");
     }
     Ok(())
+}
+
+fn log_link(link: &LinkState) {
+    match link {
+        LinkState::Connected { remote } => eprintln!("connected to {remote}"),
+        LinkState::Reading { input } => eprintln!("reading {input}"),
+        LinkState::Reconnecting {
+            reason,
+            attempt,
+            delay,
+        } if *attempt > 0 => eprintln!(
+            "reconnecting in {:.1} s (attempt {attempt}): {reason}",
+            delay.as_secs_f64()
+        ),
+        LinkState::Reconnecting { reason, .. } => eprintln!("disconnected: {reason}"),
+        LinkState::Ended { reason } => eprintln!("{reason}"),
+        LinkState::Connecting | LinkState::Replay { .. } | LinkState::Failed { .. } => {}
+    }
 }
 
 async fn sleep_or_forever(duration: Option<Duration>) {

@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::HeadlessError;
+use crate::engines::attractor::SlidingWindow;
+use crate::engines::attractor::embedding::MIN_SERIES_LEN;
+use crate::model::ChannelKind;
 use crate::pipeline::engines::{AnalysisConfig, Engines};
-use crate::pipeline::{FormulaStatus, MetaView, Pipeline};
+use crate::pipeline::{ChannelSnapshot, ChaosView, FormulaStatus, MetaView, Pipeline};
 use crate::scheduler::{LatencyKind, Scheduler, SchedulerConfig, SchedulerStats, TaskClass};
 use crate::sources::replay::Replay;
 use crate::trace::read_trace;
@@ -134,6 +137,15 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
             writeln!(out, "{}", meta_line(&channel.info.name, view))?;
         }
     }
+    for channel in &snapshot.channels {
+        if matches!(
+            channel.info.kind,
+            ChannelKind::Scalar | ChannelKind::Vector { .. }
+        ) {
+            let view = snapshot.analysis.chaos.get(&channel.info.id);
+            writeln!(out, "{}", chaos_line(channel, view))?;
+        }
+    }
     if !drained {
         writeln!(
             out,
@@ -145,6 +157,41 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         write_scheduler_stats(&stats, out)?;
     }
     Ok(())
+}
+
+/// One numeric channel's latest attractor analysis in one line, as the Chaos pane shows it:
+/// `chaos on lorenz.x: samples 3840..7936, lambda 0.9012 per second, D2 2.0412, class chaotic,
+/// m 3, tau 12`. The exponent is per second when the channel has a sample period, else per
+/// sample. A channel with no result says why: too short, constant, or what the engine said.
+pub fn chaos_line(channel: &ChannelSnapshot, view: Option<&ChaosView>) -> String {
+    let name = &channel.info.name;
+    let Some(view) = view else {
+        let first = SlidingWindow::default();
+        let needed = MIN_SERIES_LEN.max(first.stride.min(first.window));
+        return format!(
+            "chaos on {name}: no analysis: {} samples, an analysis needs at least {needed}",
+            channel.received
+        );
+    };
+    if let Some(error) = &view.error {
+        return format!("chaos on {name}: no analysis: {error}");
+    }
+    let unit = if channel.info.period_s.is_some() {
+        "second"
+    } else {
+        "sample"
+    };
+    let number = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.4}"));
+    format!(
+        "chaos on {name}: samples {}..{}, lambda {} per {unit}, D2 {}, class {}, m {}, tau {}",
+        view.at_sample.saturating_sub(view.window as u64),
+        view.at_sample,
+        number(view.lyapunov),
+        number(view.correlation_dimension),
+        view.class,
+        view.dim,
+        view.delay
+    )
 }
 
 /// One channel's latest meta-learning round in one line: `meta on sine: samples 1792..2816,

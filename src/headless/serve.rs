@@ -1,40 +1,91 @@
-//! `serve`: runs a QUIC stream source with built-in generators until interrupted, and logs
+//! `serve`: publishes the built-in generators, or a file or pipe of text (`--input`), over QUIC
+//! until interrupted (Ctrl-C, SIGTERM or SIGHUP close every connection with a reason), and logs
 //! what happens to its clients on stderr.
 
 use std::io::Write;
+use std::net::SocketAddr;
 
-use crate::cli::ServeArgs;
+use crate::model::SourceEvent;
+use crate::publish::{Publisher, PublisherOptions, publish_ticks};
 use crate::sources::DemoSource;
-use crate::transport::server::{CertificateSource, Server, ServerConfig, ServerEvent};
+use crate::sources::input::{InputEnd, InputOptions, TextInput};
+use crate::transport::server::{CertificateSource, Delivery, ServerEvent};
 
-/// Binds, prints how to attach, and serves until Ctrl-C.
-pub async fn run(args: &ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
-    let source = DemoSource::new(&args.generator, args.seed)?.with_rate(args.rate)?;
-    let channels = source.catalog().channels.len();
-    let mut config = ServerConfig::new(args.listen, source);
-    config.token = args.token.clone();
-    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-        config.certificate = CertificateSource::PemFiles {
-            cert: cert.clone(),
-            key: key.clone(),
-        };
+/// What `serve` publishes.
+#[derive(Debug, Clone)]
+pub enum ServeSource {
+    /// Built-in generators, ticking at `rate_hz` records per second each.
+    Generators {
+        names: Vec<String>,
+        rate_hz: f64,
+        seed: u64,
+    },
+    /// A file or pipe, read when the first client subscribes.
+    Input(InputOptions),
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub source: ServeSource,
+    pub certificate: CertificateSource,
+    pub token: Option<String>,
+}
+
+/// Binds, prints how to attach, and serves until interrupted.
+pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let mut publisher_opts = PublisherOptions::new(opts.listen, "");
+    publisher_opts.certificate = opts.certificate.clone();
+    publisher_opts.token = opts.token.clone();
+    let mut publisher;
+    let input;
+    match &opts.source {
+        ServeSource::Generators {
+            names,
+            rate_hz,
+            seed,
+        } => {
+            let source = DemoSource::new(names, *seed)?.with_rate(*rate_hz)?;
+            publisher_opts.description = source.catalog().source.clone();
+            publisher = Publisher::bind_with(publisher_opts, source.catalog().clone())?;
+            writeln!(
+                out,
+                "serving {} ({} channels, {rate_hz} records/s each) on {} with ALPN midstream/1",
+                names.join(","),
+                source.catalog().channels.len(),
+                publisher.info().addr
+            )?;
+            input = Err(source);
+        }
+        ServeSource::Input(input_opts) => {
+            let opened = TextInput::open(input_opts.clone())?;
+            publisher_opts.description =
+                format!("{} ({})", input_opts.source_name(), input_opts.path.label());
+            // Every record to every client: a file is read as fast as the slowest client takes it.
+            publisher_opts.delivery = Delivery::Complete;
+            publisher = Publisher::bind(publisher_opts)?;
+            writeln!(
+                out,
+                "serving {} on {} with ALPN midstream/1; reading starts when the first client subscribes",
+                input_opts.path.label(),
+                publisher.info().addr
+            )?;
+            input = Ok(opened);
+        }
     }
-    let (mut server, info) = Server::bind(config)?;
-    writeln!(
-        out,
-        "serving {} ({channels} channels, {} records/s each) on {} with ALPN midstream/1",
-        args.generator.join(","),
-        args.rate,
-        info.addr
-    )?;
+    let info = publisher.info().clone();
     writeln!(out, "certificate SHA-256 fingerprint: {}", info.fingerprint)?;
     if let Some(command) = &info.attach_command {
         writeln!(out, "attach with:\n  {command}")?;
     }
     out.flush()?;
-    let mut events = server.take_events();
-    let shutdown = server.shutdown_handle();
-    let serving = tokio::spawn(server.run());
+    let mut events = publisher.take_events();
+    let shutdown = publisher.shutdown_handle();
+    let serving = match input {
+        Err(generators) => tokio::spawn(publish_ticks(generators, publisher)),
+        Ok(text) => tokio::spawn(publish_input(text, publisher)),
+    };
     let log = async {
         if let Some(events) = events.as_mut() {
             while let Some(event) = events.recv().await {
@@ -44,14 +95,56 @@ pub async fn run(args: &ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resu
         std::future::pending::<()>().await
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted: closing connections");
+        signal = stop_signal() => {
+            eprintln!("{signal}: closing connections");
             shutdown.shutdown();
         }
         () = log => {}
     }
-    serving.await??;
+    let _ = serving.await;
     Ok(())
+}
+
+/// Waits for the first client, then reads the input on a thread and publishes what it parses;
+/// at the end of the input the streams end, and the server goes on until it is stopped.
+async fn publish_input(input: TextInput, mut publisher: Publisher) {
+    publisher.subscribed().await;
+    let label = input.options().path.label();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut sink = |event: SourceEvent| match event {
+            SourceEvent::Catalog(catalog) => publisher.blocking_set_catalog(catalog).is_ok(),
+            SourceEvent::Records(records) => publisher.blocking_send_records(records).is_ok(),
+            _ => true,
+        };
+        let end = input.run(&mut sink);
+        (end, publisher)
+    });
+    let Ok((end, publisher)) = read.await else {
+        return;
+    };
+    match end {
+        InputEnd::Ended => eprintln!("end of input {label}: every record was published"),
+        InputEnd::Failed(reason) => eprintln!("midstream-tui: {reason}"),
+        InputEnd::Stopped => {}
+    }
+    publisher.finish().await;
+}
+
+/// The first of Ctrl-C, SIGTERM and SIGHUP, by name.
+pub async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "interrupted";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = term.recv() => "terminated (SIGTERM)",
+        _ = hup.recv() => "hung up (SIGHUP)",
+    }
 }
 
 fn describe(event: &ServerEvent) -> String {

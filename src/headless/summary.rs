@@ -19,6 +19,7 @@ pub fn write_summary(
     let link = match &snapshot.source.link {
         LinkState::Connecting => "connecting".to_string(),
         LinkState::Connected { remote } => format!("connected to {remote}"),
+        LinkState::Reading { input } => format!("reading {input}"),
         LinkState::Reconnecting {
             reason, attempt, ..
         } => format!("reconnecting (attempt {attempt}): {reason}"),
@@ -82,4 +83,26 @@ pub async fn print_summaries(
             }
         }
     }
+}
+
+/// How often the plain-text mode prints a summary.
+pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The plain-text mode of a session (stdout is not a terminal): a summary every
+/// [`SUMMARY_INTERVAL`] until the source ends, the output is closed or Ctrl-C; then the
+/// session is finished (the recording closed).
+pub async fn run(
+    session: crate::session::Session,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    eprintln!(
+        "midstream-tui: stdout is not a terminal; printing a plain-text summary every {} s instead of drawing",
+        SUMMARY_INTERVAL.as_secs()
+    );
+    tokio::select! {
+        () = print_summaries(session.snapshots.clone(), SUMMARY_INTERVAL, out) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    session.finish().await?;
+    Ok(())
 }

@@ -12,6 +12,10 @@ pub enum LinkState {
     Connected {
         remote: String,
     },
+    /// Reading a text input (a file, a followed file, a pipe).
+    Reading {
+        input: String,
+    },
     /// The connection was lost; what was received is kept.
     Reconnecting {
         reason: String,
@@ -47,4 +51,54 @@ pub enum SourceEvent {
     Rtt(Duration),
     /// Forget all channel state (a replay seeked backwards).
     Reset,
+    /// What a text input could not use so far (sent when it changes, and at the end).
+    Input(InputReport),
+}
+
+/// Most problems an [`InputReport`] lists one by one; the rest are counted.
+pub const MAX_LISTED_PROBLEMS: usize = 8;
+
+/// The bad input a text source has met: counts, the first problems and the latest one, each
+/// as `line N: reason` with the input's own line number.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputReport {
+    /// Lines read, blank lines and headers included.
+    pub lines: u64,
+    /// Lines skipped whole.
+    pub bad_lines: u64,
+    /// Cells skipped in lines that were otherwise used.
+    pub bad_cells: u64,
+    /// Values whose type differed from their field's first one (counted, not coerced).
+    pub type_changes: u64,
+    /// The first [`MAX_LISTED_PROBLEMS`] problems.
+    pub first: Vec<String>,
+    /// The latest problem.
+    pub latest: Option<String>,
+}
+
+impl InputReport {
+    /// Lines, cells and values that could not be used.
+    pub fn problems(&self) -> u64 {
+        self.bad_lines + self.bad_cells + self.type_changes
+    }
+
+    /// One line for a status line or a log: `3 bad lines, 1 bad cell (latest: line 7: ...)`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        if self.bad_lines > 0 {
+            parts.push(plural(self.bad_lines, "bad line"));
+        }
+        if self.bad_cells > 0 {
+            parts.push(plural(self.bad_cells, "bad cell"));
+        }
+        if self.type_changes > 0 {
+            parts.push(plural(self.type_changes, "type change"));
+        }
+        let mut text = parts.join(", ");
+        if let Some(latest) = &self.latest {
+            text.push_str(&format!(" (latest: {latest})"));
+        }
+        text
+    }
 }

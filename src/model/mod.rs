@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use event::{LinkState, SourceEvent};
+pub use event::{InputReport, LinkState, MAX_LISTED_PROBLEMS, SourceEvent};
 
 /// Identifies a channel within one source's catalog.
 pub type ChannelId = u32;
@@ -130,6 +130,24 @@ impl fmt::Display for Value {
             }
             Value::Token(s) => write!(f, "{s:?}"),
         }
+    }
+}
+
+impl From<f64> for Value {
+    fn from(x: f64) -> Self {
+        Value::Scalar(x)
+    }
+}
+
+impl From<Vec<f64>> for Value {
+    fn from(v: Vec<f64>) -> Self {
+        Value::Vector(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(token: &str) -> Self {
+        Value::Token(token.to_owned())
     }
 }
 

@@ -258,6 +258,37 @@ impl Engines {
         Ok(())
     }
 
+    /// A known channel whose catalog entry changed: its sample period (a text input's is
+    /// estimated from its time field after a few records), or an event channel's fields (a
+    /// field that appeared later): the formulas that now have all their fields start on it,
+    /// from its next record.
+    fn update_channel(&mut self, info: &ChannelInfo) {
+        if matches!(info.kind, ChannelKind::Scalar | ChannelKind::Vector { .. })
+            && let Some(period_s) = info.period_s.filter(|p| p.is_finite() && *p > 0.0)
+        {
+            self.periods.insert(info.id, period_s);
+        }
+        let (ChannelKind::Event { fields }, Some(tracks)) =
+            (&info.kind, self.ltl.get_mut(&info.id))
+        else {
+            return;
+        };
+        for (text, automaton, needed) in &self.compiled {
+            let ready = needed.iter().all(|f| fields.contains(f));
+            if ready && !tracks.iter().any(|t| t.lock().formula == *text) {
+                tracks.push(Track::new(LtlTrack {
+                    formula: text.clone(),
+                    channel_name: info.name.clone(),
+                    monitor: Monitor::new(automaton.clone()),
+                    inbox: VecDeque::new(),
+                    recent: VecDeque::new(),
+                    window: VecDeque::new(),
+                    violation_window: Vec::new(),
+                }));
+            }
+        }
+    }
+
     /// Sets up tracks for a new catalog's channels (keeping those of unchanged channels), and
     /// cancels the pending work of channels that went away.
     pub fn set_channels(&mut self, channels: &[ChannelInfo]) {
@@ -283,6 +314,7 @@ impl Engines {
         }
         for info in channels {
             if self.names.contains_key(&info.id) {
+                self.update_channel(info);
                 continue;
             }
             self.names.insert(info.id, info.name.clone());

@@ -9,8 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::engines::PatternSpec;
-use crate::headless::HeadlessError;
-use crate::headless::input::{parse_numbers, read_numbers};
+use crate::sources::text::{TextError, parse_numbers, read_numbers};
 
 /// The built-in patterns, by name; made by `scripts/make_patterns.py`.
 const BUILTIN: [(&str, &str); 4] = [
@@ -64,10 +63,9 @@ pub fn check_pattern(values: &[f64]) -> Result<(), String> {
 }
 
 /// A pattern from a file of numbers, one per line, named after the file's stem.
-pub fn load_pattern(path: &Path) -> Result<PatternSpec, HeadlessError> {
+pub fn load_pattern(path: &Path) -> Result<PatternSpec, TextError> {
     let values = read_numbers(path)?;
-    check_pattern(&values)
-        .map_err(|e| HeadlessError::Invalid(format!("{}: {e}", path.display())))?;
+    check_pattern(&values).map_err(|e| TextError::invalid(path, e))?;
     let name = path.file_stem().map_or_else(
         || path.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
@@ -76,15 +74,15 @@ pub fn load_pattern(path: &Path) -> Result<PatternSpec, HeadlessError> {
 }
 
 /// Every `*.txt` pattern in `dir`, in file-name order; a missing directory has none.
-pub fn load_pattern_dir(dir: &Path) -> Result<Vec<PatternSpec>, HeadlessError> {
+pub fn load_pattern_dir(dir: &Path) -> Result<Vec<PatternSpec>, TextError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(HeadlessError::Invalid(format!(
-                "{}: cannot list the pattern directory: {e}",
-                dir.display()
-            )));
+            return Err(TextError::invalid(
+                dir,
+                format!("cannot list the pattern directory: {e}"),
+            ));
         }
     };
     let mut paths: Vec<PathBuf> = entries

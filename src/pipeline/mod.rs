@@ -28,7 +28,7 @@ pub use snapshot::{
     SourceStatus,
 };
 
-use crate::model::{Catalog, ChannelId, Record};
+use crate::model::{Catalog, ChannelId, ChannelKind, Record};
 use crate::trace::{TraceError, TraceHeader};
 
 /// Samples per channel copied into each snapshot (what the phase portrait draws).
@@ -117,8 +117,14 @@ impl Pipeline {
         match event {
             SourceEvent::Catalog(catalog) => self.set_catalog(catalog),
             SourceEvent::Records(records) => self.ingest(records, now),
-            SourceEvent::Link(link) => self.status.link = link,
+            SourceEvent::Link(link) => {
+                if matches!(link, LinkState::Ended { .. }) {
+                    self.analyse_latest();
+                }
+                self.status.link = link;
+            }
             SourceEvent::Rtt(rtt) => self.status.rtt = Some(rtt),
+            SourceEvent::Input(report) => self.status.input = Some(report),
             SourceEvent::Reset => {
                 let catalog = std::mem::take(&mut self.catalog);
                 self.channels.clear();
@@ -135,7 +141,10 @@ impl Pipeline {
         let mut old = std::mem::take(&mut self.channels);
         for info in &catalog.channels {
             let state = match old.remove(&info.id) {
-                Some(state) if state.info.name == info.name && state.info.kind == info.kind => {
+                Some(mut state)
+                    if state.info.name == info.name && same_shape(&state.info.kind, &info.kind) =>
+                {
+                    state.info = info.clone();
                     state
                 }
                 _ => ChannelState::new(info.clone()),
@@ -144,6 +153,14 @@ impl Pipeline {
         }
         if let Some(engines) = &mut self.engines {
             engines.set_channels(&catalog.channels);
+        }
+        if let Some(recorder) = &self.recorder
+            && catalog != self.catalog
+            && !recorder.send_catalog(catalog.clone())
+        {
+            self.status.notice = Some(Notice::warning(
+                "recording stopped: the trace could not be written",
+            ));
         }
         self.catalog = catalog;
         if let Some(path) = self.pending_recording.take()
@@ -186,6 +203,19 @@ impl Pipeline {
                 self.status.notice = Some(Notice::warning(
                     "recording stopped: the trace could not be written",
                 ));
+            }
+        }
+    }
+
+    /// At the end of a stream: the latest window of every channel is analysed (attractor and
+    /// meta rounds) when due, since no later batch will ask for it.
+    fn analyse_latest(&mut self) {
+        if let Some(engines) = &mut self.engines {
+            for info in &self.catalog.channels {
+                if let Some(state) = self.channels.get(&info.id) {
+                    engines.analyse_if_due(info.id, state);
+                    engines.meta_if_due(info.id, state);
+                }
             }
         }
     }
@@ -396,9 +426,29 @@ impl Pipeline {
                 }
             }
             if !submitted {
-                return true;
+                break;
             }
         }
+        // An attractor analysis is skipped while the channel's previous one is queued, so a
+        // stream that ended meanwhile (a file or trace read at full speed) would keep an early
+        // window: the latest one is analysed now, when it is due.
+        if let Some(engines) = self.engines.as_mut() {
+            for info in &self.catalog.channels {
+                if let Some(state) = self.channels.get(&info.id) {
+                    engines.analyse_if_due(info.id, state);
+                }
+            }
+        }
+        self.drain_engines(timeout)
+    }
+}
+
+/// Whether a channel of kind `a` keeps its state as kind `b`: the same kind, where an event
+/// channel whose field list grew (a text input's new field) is still the same channel.
+fn same_shape(a: &ChannelKind, b: &ChannelKind) -> bool {
+    match (a, b) {
+        (ChannelKind::Event { .. }, ChannelKind::Event { .. }) => true,
+        _ => a == b,
     }
 }
 

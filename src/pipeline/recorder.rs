@@ -8,11 +8,12 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::model::Record;
+use crate::model::{Catalog, Record};
 use crate::trace::{TraceError, TraceHeader, TraceWriter, WriterOptions};
 
 enum Message {
     Records(Arc<[Record]>),
+    Catalog(Catalog),
     Stop,
 }
 
@@ -44,6 +45,7 @@ impl Recorder {
                             }
                             counter.store(writer.records(), Ordering::Relaxed);
                         }
+                        Ok(Message::Catalog(catalog)) => writer.append_catalog(&catalog)?,
                         Ok(Message::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
                         Err(mpsc::RecvTimeoutError::Timeout) => writer.flush()?,
                     }
@@ -74,6 +76,11 @@ impl Recorder {
     /// Queues records for writing. Returns false when the writer has stopped (a write error).
     pub fn send(&self, records: Arc<[Record]>) -> bool {
         self.tx.send(Message::Records(records)).is_ok()
+    }
+
+    /// Queues a grown catalog, written before the records queued after it.
+    pub fn send_catalog(&self, catalog: Catalog) -> bool {
+        self.tx.send(Message::Catalog(catalog)).is_ok()
     }
 
     /// Writes everything queued, closes the file and returns how many records it holds.

@@ -5,8 +5,12 @@
 //! ```text
 //! "MIDTRACE"                                  8 bytes of magic
 //! [u32 length][u32 crc32][postcard TraceHeader] the header frame
-//! [u32 length][u32 crc32][postcard Record]      one frame per record, appended
+//! [u32 length][u32 crc32][postcard TraceEntry]  one frame per record or catalog, appended
 //! ```
+//!
+//! Version 2 frames after the header are [`TraceEntry`]s: records, and the whole catalog again
+//! whenever it grew while recording (a text input's field that appeared later), so every record
+//! has its channel described before it. Version 1 frames are bare records; both are read.
 //!
 //! The CRC (CRC-32/ISO-HDLC, as `crc32fast` computes it) covers the postcard body. A reader
 //! stops at the first short, oversized or bad-CRC frame, keeps every record before it and
@@ -25,8 +29,11 @@ use crate::model::Catalog;
 /// The first eight bytes of every trace file.
 pub const MAGIC: &[u8; 8] = b"MIDTRACE";
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes; it reads this one and [`FORMAT_VERSION_RECORDS_ONLY`].
+pub const FORMAT_VERSION: u16 = 2;
+
+/// Version 1: every frame after the header is a bare [`crate::model::Record`].
+pub const FORMAT_VERSION_RECORDS_ONLY: u16 = 1;
 
 /// Length + CRC prefix of every frame, in bytes.
 pub const FRAME_PREFIX_LEN: usize = 8;
@@ -44,6 +51,14 @@ pub struct TraceHeader {
     /// Where the records came from ("127.0.0.1:4433", "demo").
     pub source: String,
     pub catalog: Catalog,
+}
+
+/// One frame after the header (format version 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TraceEntry {
+    Record(crate::model::Record),
+    /// The catalog from here on (a superset of the one before: channels are only added).
+    Catalog(Catalog),
 }
 
 /// A trace that cannot be read at all (its header is missing or damaged), or a write failure.

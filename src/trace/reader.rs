@@ -4,7 +4,8 @@ use std::fmt;
 use std::path::Path;
 
 use super::{
-    FORMAT_VERSION, FRAME_PREFIX_LEN, MAGIC, MAX_FRAME_LEN, TraceError, TraceHeader, frame_crc,
+    FORMAT_VERSION, FORMAT_VERSION_RECORDS_ONLY, FRAME_PREFIX_LEN, MAGIC, MAX_FRAME_LEN,
+    TraceEntry, TraceError, TraceHeader, frame_crc,
 };
 use crate::model::Record;
 
@@ -92,7 +93,7 @@ impl<'a> TraceReader<'a> {
                 });
             }
         };
-        if header.version != FORMAT_VERSION {
+        if header.version != FORMAT_VERSION && header.version != FORMAT_VERSION_RECORDS_ONLY {
             return Err(TraceError::UnsupportedVersion {
                 path: path.into(),
                 found: header.version,
@@ -106,6 +107,8 @@ impl<'a> TraceReader<'a> {
         })
     }
 
+    /// The header; its catalog is the latest one read so far (version 2 traces carry the
+    /// catalog again whenever it grew).
     pub fn header(&self) -> &TraceHeader {
         &self.header
     }
@@ -132,11 +135,23 @@ impl Iterator for TraceReader<'_> {
             self.stop = Some(StopReason::CleanEnd);
             return None;
         }
-        match next_frame(self.bytes, &mut self.offset) {
-            Ok(record) => Some(record),
-            Err(reason) => {
-                self.stop = Some(reason);
-                None
+        loop {
+            if self.offset == self.bytes.len() {
+                self.stop = Some(StopReason::CleanEnd);
+                return None;
+            }
+            let entry = if self.header.version == FORMAT_VERSION_RECORDS_ONLY {
+                next_frame(self.bytes, &mut self.offset).map(TraceEntry::Record)
+            } else {
+                next_frame(self.bytes, &mut self.offset)
+            };
+            match entry {
+                Ok(TraceEntry::Record(record)) => return Some(record),
+                Ok(TraceEntry::Catalog(catalog)) => self.header.catalog = catalog,
+                Err(reason) => {
+                    self.stop = Some(reason);
+                    return None;
+                }
             }
         }
     }
@@ -192,6 +207,7 @@ fn next_frame<T: serde::de::DeserializeOwned>(
 /// Everything recoverable from a trace file.
 #[derive(Debug, Clone)]
 pub struct RecoveredTrace {
+    /// The header, with the last catalog the trace holds (every channel of its records).
     pub header: TraceHeader,
     /// Every record before the first damage, in file order.
     pub records: Vec<Record>,

@@ -5,8 +5,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{FORMAT_VERSION, MAGIC, MAX_FRAME_LEN, TraceError, TraceHeader, frame_crc};
-use crate::model::Record;
+use super::{FORMAT_VERSION, MAGIC, MAX_FRAME_LEN, TraceEntry, TraceError, TraceHeader, frame_crc};
+use crate::model::{Catalog, Record};
 
 /// How often the writer pushes its buffer to the file and syncs it.
 #[derive(Debug, Clone, Copy)]
@@ -72,12 +72,17 @@ impl TraceWriter {
 
     /// Appends one record. The buffer is flushed when `flush_every` has passed.
     pub fn append(&mut self, record: &Record) -> Result<(), TraceError> {
-        self.write_frame(record)?;
+        self.write_entry(record)?;
         self.records += 1;
         if self.last_flush.elapsed() >= self.options.flush_every {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Writes the catalog again: the channels from here on (channels are only ever added).
+    pub fn append_catalog(&mut self, catalog: &Catalog) -> Result<(), TraceError> {
+        self.write_frame(&TraceEntry::Catalog(catalog.clone()))
     }
 
     /// Records appended so far.
@@ -107,6 +112,15 @@ impl TraceWriter {
             .sync_all()
             .map_err(|source| self.io_error(source))?;
         Ok(self.records)
+    }
+
+    /// A record as a [`TraceEntry::Record`] frame, encoded without cloning the record.
+    fn write_entry(&mut self, record: &Record) -> Result<(), TraceError> {
+        #[derive(serde::Serialize)]
+        enum Entry<'a> {
+            Record(&'a Record),
+        }
+        self.write_frame(&Entry::Record(record))
     }
 
     fn write_frame<T: serde::Serialize>(&mut self, value: &T) -> Result<(), TraceError> {

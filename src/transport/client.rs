@@ -114,6 +114,9 @@ pub enum TransportEvent {
         /// SHA-256 fingerprint of the certificate the server presented.
         fingerprint: Fingerprint,
     },
+    /// The catalog grew: channels were added (their records follow), or an event channel's
+    /// fields. The whole catalog from now on.
+    CatalogUpdate(Catalog),
     /// One batch of records of one channel, in `seq` order.
     Records(Vec<Record>),
     /// The connection's current round-trip time estimate.
@@ -153,6 +156,7 @@ impl SourceEvents {
                     remote: remote.to_string(),
                 }),
             ],
+            TransportEvent::CatalogUpdate(catalog) => vec![SourceEvent::Catalog(catalog)],
             TransportEvent::Records(records) => vec![SourceEvent::Records(records)],
             TransportEvent::Rtt(rtt) => vec![SourceEvent::Rtt(rtt)],
             TransportEvent::Disconnected { reason } => {
@@ -477,14 +481,15 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
     {
         return closed_during_handshake(&addr, &conn).await;
     }
-    let kinds: Arc<HashMap<ChannelId, (String, ChannelKind)>> = Arc::new(
+    let follows = subscribed.len() == catalog.channels.len();
+    let kinds: Kinds = Arc::new(Mutex::new(
         catalog
             .channels
             .iter()
             .filter(|c| subscribed.contains(&c.id))
             .map(|c| (c.id, (c.name.clone(), c.kind.clone())))
             .collect(),
-    );
+    ));
     if tx
         .send(TransportEvent::Connected {
             catalog,
@@ -499,21 +504,45 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
 
     let opened: Arc<Mutex<HashSet<ChannelId>>> = Arc::default();
     let mut tasks: JoinSet<Result<(), ReadEnd>> = JoinSet::new();
+    let control_kinds = kinds.clone();
+    let control_tx = tx.clone();
     tasks.spawn(async move {
-        // The server sends nothing after the catalog.
-        match read_message::<ServerMessage, _>(
-            &mut control_recv,
-            MAX_CONTROL_FRAME_BYTES,
-            "control message",
-        )
-        .await
-        {
-            Ok(None) => Ok(()),
-            Ok(Some(_)) => Err(ReadEnd::Violation(
-                "unexpected control message after the catalog".to_owned(),
-            )),
-            Err(FrameError::Io(e)) => Err(ReadEnd::StreamFailed(e.to_string())),
-            Err(e) => Err(ReadEnd::Violation(format!("control stream: {e}"))),
+        // After the catalog the server only sends catalog updates, to a client that took
+        // every channel.
+        loop {
+            match read_message::<ServerMessage, _>(
+                &mut control_recv,
+                MAX_CONTROL_FRAME_BYTES,
+                "control message",
+            )
+            .await
+            {
+                Ok(None) => return Ok(()),
+                Ok(Some(ServerMessage::CatalogUpdate(catalog))) if follows => {
+                    check_catalog(&catalog).map_err(ReadEnd::Violation)?;
+                    {
+                        let mut kinds =
+                            control_kinds.lock().unwrap_or_else(PoisonError::into_inner);
+                        for c in &catalog.channels {
+                            kinds.insert(c.id, (c.name.clone(), c.kind.clone()));
+                        }
+                    }
+                    if control_tx
+                        .send(TransportEvent::CatalogUpdate(catalog))
+                        .await
+                        .is_err()
+                    {
+                        return Err(ReadEnd::Stopped);
+                    }
+                }
+                Ok(Some(_)) => {
+                    return Err(ReadEnd::Violation(
+                        "unexpected control message after the catalog".to_owned(),
+                    ));
+                }
+                Err(FrameError::Io(e)) => return Err(ReadEnd::StreamFailed(e.to_string())),
+                Err(e) => return Err(ReadEnd::Violation(format!("control stream: {e}"))),
+            }
         }
     });
     let mut rtt = tokio::time::interval(state.config.rtt_interval);
@@ -645,6 +674,14 @@ async fn handshake(
             ));
         }
         Ok(Ok(Some(ServerMessage::Catalog(catalog)))) => catalog,
+        Ok(Ok(Some(ServerMessage::CatalogUpdate(_)))) => {
+            let reason = "a catalog update before the catalog";
+            conn.close(CloseCode::ProtocolViolation.varint(), reason.as_bytes());
+            return Err(lost(
+                format!("protocol violation by the server: {reason}"),
+                false,
+            ));
+        }
         Ok(Ok(Some(ServerMessage::Reject { reason }))) => {
             conn.close(CloseCode::Normal.varint(), b"rejected");
             return Err(SessionEnd::Fatal(ClientError::Rejected {
@@ -759,10 +796,17 @@ fn value_fits(kind: &ChannelKind, value: &Value) -> bool {
     }
 }
 
+/// The subscribed channels' names and kinds, by id (grown by catalog updates).
+type Kinds = Arc<Mutex<HashMap<ChannelId, (String, ChannelKind)>>>;
+
+/// How long a data stream of a channel not yet in the catalog waits for the catalog update
+/// that adds it (the two travel on different streams, so either may arrive first).
+const NEW_CHANNEL_WAIT: Duration = Duration::from_secs(5);
+
 /// Reads one data stream: its header, then record batches, each checked and forwarded.
 async fn read_channel(
     mut recv: quinn::RecvStream,
-    kinds: Arc<HashMap<ChannelId, (String, ChannelKind)>>,
+    kinds: Kinds,
     opened: Arc<Mutex<HashSet<ChannelId>>>,
     tx: mpsc::Sender<TransportEvent>,
 ) -> Result<(), ReadEnd> {
@@ -783,11 +827,26 @@ async fn read_channel(
     let header: DataStreamHeader =
         decode_body(&body, "stream header").map_err(|e| ReadEnd::Violation(e.to_string()))?;
     let channel = header.channel;
-    let Some((name, kind)) = kinds.get(&channel) else {
-        return Err(ReadEnd::Violation(format!(
-            "data stream for channel id {channel}, which was not subscribed"
-        )));
+    let waited = tokio::time::Instant::now();
+    let (name, kind) = loop {
+        let known = kinds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&channel)
+            .cloned();
+        match known {
+            Some(known) => break known,
+            None if waited.elapsed() < NEW_CHANNEL_WAIT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            None => {
+                return Err(ReadEnd::Violation(format!(
+                    "data stream for channel id {channel}, which was not subscribed"
+                )));
+            }
+        }
     };
+    let (name, kind) = (&name, &kind);
     if !opened
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

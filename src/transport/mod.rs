@@ -10,6 +10,7 @@
 pub mod client;
 pub mod framing;
 pub mod protocol;
+pub mod publish;
 pub mod server;
 pub mod tls;
 

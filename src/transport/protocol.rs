@@ -8,7 +8,9 @@
 //!    connection with [`CloseCode::Rejected`] or [`CloseCode::VersionMismatch`].
 //! 2. The client sends [`ClientMessage::Subscribe`] with the channel ids it wants (possibly
 //!    none). Nothing else may follow on the control stream.
-//! 3. The server opens one unidirectional *data stream* per subscribed channel. Its first frame
+//! 3. The server opens one unidirectional *data stream* per subscribed channel. A client that
+//!    subscribed to every channel also gets every channel added later: the server sends
+//!    [`ServerMessage::CatalogUpdate`] on the control stream and opens the new streams. Its first frame
 //!    is a [`DataStreamHeader`]; every later frame is a batch (`Vec<Record>`) of 1 to
 //!    [`MAX_BATCH_RECORDS`] records of that channel with increasing `seq`. A client that joins
 //!    a live stream starts at the current `seq`; a client too slow to keep up loses whole
@@ -33,15 +35,18 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest data frame body (a record batch): 1 MiB. A batch of [`MAX_BATCH_RECORDS`] scalar
 /// records takes about 25 KiB; the rest is room for long tokens and wide events.
 pub const MAX_DATA_FRAME_BYTES: usize = 1 << 20;
-/// Largest control frame body: 256 KiB, enough for a catalog of [`MAX_CHANNELS`] channels
-/// with long names and field lists.
-pub const MAX_CONTROL_FRAME_BYTES: usize = 256 << 10;
+/// Largest control frame body: 1 MiB, enough for a catalog of [`MAX_CHANNELS`] channels
+/// with 100-byte names, and an event channel listing as many fields.
+pub const MAX_CONTROL_FRAME_BYTES: usize = 1 << 20;
 /// Most records in one batch. Batching amortises the per-frame cost (one length prefix, one
 /// stream write, one event to the pipeline) over many records; 1024 keeps a batch of scalars
 /// around 25 KiB, about 18 QUIC packets.
 pub const MAX_BATCH_RECORDS: usize = 1024;
-/// Most channels in a catalog and in one subscription.
-pub const MAX_CHANNELS: usize = 256;
+/// Most channels in a catalog and in one subscription: a CSV of 4,000 columns, or a JSON
+/// object of as many numeric fields. Each channel is one QUIC stream per client and, on the
+/// receiving side, one ring of recent samples (64 KiB), so this also bounds what a source can
+/// make a client hold (256 MiB of rings).
+pub const MAX_CHANNELS: usize = 4096;
 /// Concurrent streams a client may open to the server: the control stream only.
 pub const MAX_CLIENT_STREAMS: u32 = 1;
 /// Concurrent streams the server may open to a client: one per subscribed channel.
@@ -75,6 +80,10 @@ pub enum ServerMessage {
     Catalog(Catalog),
     /// The Hello was refused; the connection closes after this.
     Reject { reason: String },
+    /// The catalog grew (a text input's field that appeared later): sent after Subscribe to a
+    /// client that subscribed to every channel, before the new channels' data streams open.
+    /// A superset of the catalog before: channels are only added, field lists only grow.
+    CatalogUpdate(Catalog),
 }
 
 /// The first frame of every data stream: which channel the stream carries.

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, broadcast, mpsc};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -54,6 +55,53 @@ pub const REJECT_LINGER: Duration = Duration::from_millis(500);
 /// Capacity of the [`ServerEvent`] queue; events beyond it are dropped, never waited for.
 pub const EVENT_QUEUE: usize = 256;
 
+/// What a [`Feed`] carries from a publisher to the server.
+#[derive(Debug)]
+pub enum FeedItem {
+    /// The catalog from now on: a superset of the one before (channels are only added, and an
+    /// event channel's field list only grows). Clients that subscribed to every channel get
+    /// it, and the new channels' streams.
+    Catalog(Catalog),
+    /// Records of channels in the catalog, in order per channel.
+    Records(Vec<Record>),
+}
+
+/// Whether a slow client may lose records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Live data: the feed is never held back; a client more than [`BROADCAST_CAPACITY`] frames
+    /// behind skips frames (it sees the gap in `seq`).
+    Live,
+    /// Every record to every client: the feed is taken only while the slowest client is less
+    /// than [`FAST_HIGH_WATER`] frames behind, and not before the first client subscribed.
+    Complete,
+}
+
+/// Records pushed by a program rather than ticked by the server (see [`super::publish`]).
+pub struct Feed {
+    /// The channels at the start (more may come as [`FeedItem::Catalog`]).
+    pub catalog: Catalog,
+    pub items: mpsc::Receiver<FeedItem>,
+    pub delivery: Delivery,
+}
+
+/// What a server streams.
+pub enum ServedSource {
+    /// A source the server ticks itself, at the configured [`Pacing`].
+    Ticks(Box<dyn RecordSource>),
+    /// Records a publisher pushes.
+    Feed(Feed),
+}
+
+impl ServedSource {
+    fn catalog(&self) -> &Catalog {
+        match self {
+            ServedSource::Ticks(source) => source.catalog(),
+            ServedSource::Feed(feed) => &feed.catalog,
+        }
+    }
+}
+
 /// How the producer paces the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pacing {
@@ -81,7 +129,7 @@ pub struct ServerConfig {
     pub token: Option<String>,
     pub pacing: Pacing,
     pub max_clients: usize,
-    pub source: Box<dyn RecordSource>,
+    pub source: ServedSource,
 }
 
 impl ServerConfig {
@@ -93,7 +141,19 @@ impl ServerConfig {
             token: None,
             pacing: Pacing::RealTime,
             max_clients: DEFAULT_MAX_CLIENTS,
-            source: Box::new(source),
+            source: ServedSource::Ticks(Box::new(source)),
+        }
+    }
+
+    /// A server of records that a publisher pushes (see [`super::publish`]).
+    pub fn feed(listen: SocketAddr, feed: Feed) -> Self {
+        Self {
+            listen,
+            certificate: CertificateSource::SelfSigned,
+            token: None,
+            pacing: Pacing::RealTime,
+            max_clients: DEFAULT_MAX_CLIENTS,
+            source: ServedSource::Feed(feed),
         }
     }
 }
@@ -152,12 +212,14 @@ pub enum ServerError {
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     endpoint: quinn::Endpoint,
-    source: Box<dyn RecordSource>,
+    source: ServedSource,
     pacing: Pacing,
     token: Option<String>,
     max_clients: usize,
     events_tx: mpsc::Sender<ServerEvent>,
     events_rx: Option<mpsc::Receiver<ServerEvent>>,
+    /// Becomes true when the first client subscribes.
+    subscribed: watch::Sender<bool>,
 }
 
 /// Closes a running server's endpoint from elsewhere (Ctrl-C); [`Server::run`] then returns.
@@ -233,6 +295,7 @@ impl Server {
             max_clients: config.max_clients,
             events_tx,
             events_rx: Some(events_rx),
+            subscribed: watch::channel(false).0,
         };
         Ok((server, info))
     }
@@ -241,6 +304,11 @@ impl Server {
     /// when it is full, so not reading it costs nothing.
     pub fn take_events(&mut self) -> Option<mpsc::Receiver<ServerEvent>> {
         self.events_rx.take()
+    }
+
+    /// Becomes true when the first client has subscribed.
+    pub fn subscribed(&self) -> watch::Receiver<bool> {
+        self.subscribed.subscribe()
     }
 
     /// A handle that shuts the server down.
@@ -252,17 +320,21 @@ impl Server {
     /// waits for the connections to close (so every client gets the shutdown reason) and
     /// returns. Dropping this future instead ends the sessions abruptly.
     pub async fn run(self) -> Result<(), ServerError> {
-        let catalog = Arc::new(self.source.catalog().clone());
-        let hub = Arc::new(Hub::new(&catalog));
+        let hub = Arc::new(Hub::new(self.source.catalog()));
         let shared = Arc::new(Shared {
-            catalog,
+            subscribed: self.subscribed,
             hub: hub.clone(),
             token: self.token,
             max_clients: self.max_clients,
             active: AtomicUsize::new(0),
             events: self.events_tx.clone(),
         });
-        let producer = tokio::spawn(produce(self.source, hub, self.pacing, self.events_tx));
+        let producer = match self.source {
+            ServedSource::Ticks(source) => {
+                tokio::spawn(produce(source, hub, self.pacing, self.events_tx))
+            }
+            ServedSource::Feed(feed) => tokio::spawn(produce_feed(feed, hub, self.events_tx)),
+        };
         let mut connections = JoinSet::new();
         loop {
             tokio::select! {
@@ -303,10 +375,19 @@ fn self_signed_names(listen: IpAddr) -> Vec<String> {
 /// An encoded frame shared by every writer of a channel.
 type Frame = Arc<[u8]>;
 
+/// What a following session gets when the catalog grows: the catalog now, and each new
+/// channel with a receiver of its frames.
+type Growth = (Arc<Catalog>, Vec<(ChannelInfo, broadcast::Receiver<Frame>)>);
+
 /// The per-channel broadcast of encoded batches, and the producer's wake-up when a writer
 /// makes progress.
 struct Hub {
-    feeds: HashMap<ChannelId, broadcast::Sender<Frame>>,
+    feeds: RwLock<HashMap<ChannelId, broadcast::Sender<Frame>>>,
+    /// The catalog now (a feed's grows).
+    catalog: RwLock<Arc<Catalog>>,
+    /// Sessions subscribed to every channel, which also get each channel added later: its
+    /// info and a receiver made before any of its records was published.
+    followers: Mutex<Vec<mpsc::UnboundedSender<Growth>>>,
     progress: Notify,
     /// Set when the source has ended; writers then finish their streams.
     ended: AtomicBool,
@@ -320,7 +401,9 @@ impl Hub {
             .map(|c| (c.id, broadcast::channel(BROADCAST_CAPACITY).0))
             .collect();
         Self {
-            feeds,
+            feeds: RwLock::new(feeds),
+            catalog: RwLock::new(Arc::new(catalog.clone())),
+            followers: Mutex::new(Vec::new()),
             progress: Notify::new(),
             ended: AtomicBool::new(false),
         }
@@ -329,18 +412,48 @@ impl Hub {
     /// Marks the source as ended and tells every writer (an empty frame is the end marker).
     fn end(&self) {
         self.ended.store(true, Ordering::SeqCst);
-        for feed in self.feeds.values() {
+        for feed in self.feeds.read().values() {
             let _ = feed.send(Frame::from(Vec::new()));
         }
     }
 
     fn has_subscribers(&self) -> bool {
-        self.feeds.values().any(|f| f.receiver_count() > 0)
+        self.feeds.read().values().any(|f| f.receiver_count() > 0)
+            || !self.followers.lock().is_empty()
     }
 
     /// Frames still waiting for the slowest writer, over all channels.
     fn backlog(&self) -> usize {
-        self.feeds.values().map(|f| f.len()).max().unwrap_or(0)
+        self.feeds
+            .read()
+            .values()
+            .map(|f| f.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Takes a grown catalog: a feed for each new channel, and for every following session a
+    /// receiver of it, made before any of its records can be published.
+    fn grow(&self, catalog: Catalog) {
+        let catalog = Arc::new(catalog);
+        let mut feeds = self.feeds.write();
+        let added: Vec<ChannelInfo> = catalog
+            .channels
+            .iter()
+            .filter(|c| !feeds.contains_key(&c.id))
+            .cloned()
+            .collect();
+        for info in &added {
+            feeds.insert(info.id, broadcast::channel(BROADCAST_CAPACITY).0);
+        }
+        *self.catalog.write() = catalog.clone();
+        self.followers.lock().retain(|follower| {
+            let streams = added
+                .iter()
+                .filter_map(|info| feeds.get(&info.id).map(|f| (info.clone(), f.subscribe())))
+                .collect();
+            follower.send((catalog.clone(), streams)).is_ok()
+        });
     }
 }
 
@@ -355,10 +468,11 @@ impl Publisher {
     fn push_all(&mut self, records: &mut Vec<Record>) {
         for record in records.drain(..) {
             let channel = record.channel;
-            let Some(feed) = self.hub.feeds.get(&channel) else {
-                continue; // not in the catalog: a source bug, nothing to send it on
+            let subscribed = match self.hub.feeds.read().get(&channel) {
+                Some(feed) => feed.receiver_count() > 0,
+                None => false, // not in the catalog: a source bug, nothing to send it on
             };
-            if feed.receiver_count() == 0 {
+            if !subscribed {
                 continue;
             }
             let batch = self.pending.entry(channel).or_default();
@@ -384,13 +498,12 @@ impl Publisher {
 
     /// Encodes and broadcasts `batch`, halving it while its frame is over the limit.
     fn send(&self, channel: ChannelId, batch: &[Record]) {
-        let Some(feed) = self.hub.feeds.get(&channel) else {
-            return;
-        };
         match encode_frame(&batch, MAX_DATA_FRAME_BYTES, "record batch") {
             Ok(frame) => {
                 // No receivers (every client left meanwhile) is not an error.
-                let _ = feed.send(Frame::from(frame));
+                if let Some(feed) = self.hub.feeds.read().get(&channel) {
+                    let _ = feed.send(Frame::from(frame));
+                }
             }
             Err(FrameError::TooLarge { .. }) if batch.len() > 1 => {
                 let (a, b) = batch.split_at(batch.len() / 2);
@@ -469,9 +582,42 @@ async fn produce(
     hub.end();
 }
 
+/// The producer of a [`Feed`]: publishes what the publisher pushes, holding it back for the
+/// slowest client when the delivery is [`Delivery::Complete`].
+async fn produce_feed(mut feed: Feed, hub: Arc<Hub>, events: mpsc::Sender<ServerEvent>) {
+    let mut publisher = Publisher {
+        hub: hub.clone(),
+        pending: HashMap::new(),
+        events,
+    };
+    loop {
+        if feed.delivery == Delivery::Complete {
+            while !hub.has_subscribers() || hub.backlog() >= FAST_HIGH_WATER {
+                // A writer's progress or a new subscriber wakes this; the timeout covers a
+                // wake-up that came between the check and the wait.
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(50), hub.progress.notified()).await;
+            }
+        }
+        match feed.items.recv().await {
+            Some(FeedItem::Records(mut records)) => {
+                publisher.push_all(&mut records);
+                publisher.flush();
+            }
+            Some(FeedItem::Catalog(catalog)) => {
+                publisher.flush();
+                hub.grow(catalog);
+            }
+            None => break,
+        }
+    }
+    publisher.flush();
+    hub.end();
+}
+
 /// What every connection task shares.
 struct Shared {
-    catalog: Arc<Catalog>,
+    subscribed: watch::Sender<bool>,
     hub: Arc<Hub>,
     token: Option<String>,
     max_clients: usize,
@@ -651,7 +797,8 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
         return SessionEnd::Close { code, reason };
     }
 
-    let catalog = ServerMessage::Catalog((*shared.catalog).clone());
+    let sent_catalog = shared.hub.catalog.read().clone();
+    let catalog = ServerMessage::Catalog((*sent_catalog).clone());
     if let Err(e) = write_message(&mut send, &catalog, MAX_CONTROL_FRAME_BYTES, "Catalog").await {
         return frame_violation(conn, "Catalog", e);
     }
@@ -666,19 +813,57 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
         }
         Err(end) => return end,
     };
-    let subscribed = match validate_subscription(&shared.catalog, &channels) {
+    let subscribed = match validate_subscription(&sent_catalog, &channels) {
         Ok(infos) => infos,
         Err(end) => return end,
     };
+    // A client that took every channel also gets the channels added later (a text input's
+    // new fields), with the catalog that lists them.
+    let follows = subscribed.len() == sent_catalog.channels.len();
 
     let mut writers = JoinSet::new();
-    for info in subscribed {
-        let Some(feed) = shared.hub.feeds.get(&info.id) else {
-            continue;
-        };
+    let (follow_tx, mut follow_rx) = mpsc::unbounded_channel();
+    let mut streams: Vec<(ChannelInfo, broadcast::Receiver<Frame>)> = Vec::new();
+    let mut update = None;
+    {
+        let feeds = shared.hub.feeds.read();
+        for info in subscribed {
+            if let Some(feed) = feeds.get(&info.id) {
+                streams.push((info, feed.subscribe()));
+            }
+        }
+        if follows {
+            let now = shared.hub.catalog.read().clone();
+            for info in &now.channels {
+                if sent_catalog.channel(info.id).is_none()
+                    && let Some(feed) = feeds.get(&info.id)
+                {
+                    streams.push((info.clone(), feed.subscribe()));
+                }
+            }
+            if *now != *sent_catalog {
+                update = Some(now);
+            }
+            shared.hub.followers.lock().push(follow_tx);
+        }
+    }
+    if let Some(catalog) = update {
+        let message = ServerMessage::CatalogUpdate((*catalog).clone());
+        if let Err(e) = write_message(
+            &mut send,
+            &message,
+            MAX_CONTROL_FRAME_BYTES,
+            "CatalogUpdate",
+        )
+        .await
+        {
+            return frame_violation(conn, "CatalogUpdate", e);
+        }
+    }
+    for (info, frames) in streams {
         writers.spawn(stream_channel(
             conn.clone(),
-            feed.subscribe(),
+            frames,
             info,
             shared.hub.clone(),
             shared.events.clone(),
@@ -686,6 +871,7 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
         ));
     }
     // A fast producer may be waiting for its first subscriber.
+    shared.subscribed.send_replace(true);
     shared.hub.progress.notify_one();
     let _ = shared.events.try_send(ServerEvent::ClientSubscribed {
         remote,
@@ -708,6 +894,23 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
                         );
                     }
                     Err(e) => return frame_violation(conn, "control message", e),
+                }
+            }
+            added = follow_rx.recv() => {
+                let Some((catalog, streams)) = added else { continue };
+                let message = ServerMessage::CatalogUpdate((*catalog).clone());
+                if let Err(e) = write_message(&mut send, &message, MAX_CONTROL_FRAME_BYTES, "CatalogUpdate").await {
+                    return frame_violation(conn, "CatalogUpdate", e);
+                }
+                for (info, frames) in streams {
+                    writers.spawn(stream_channel(
+                        conn.clone(),
+                        frames,
+                        info,
+                        shared.hub.clone(),
+                        shared.events.clone(),
+                        remote,
+                    ));
                 }
             }
             e = conn.closed() => return SessionEnd::Ended(e),
@@ -870,7 +1073,7 @@ mod tests {
     #[test]
     fn oversized_batches_are_split_not_lost() {
         let hub = Arc::new(Hub::new(&catalog()));
-        let mut rx = hub.feeds[&1].subscribe();
+        let mut rx = hub.feeds.read()[&1].subscribe();
         let (events, _events_rx) = mpsc::channel(4);
         let mut publisher = Publisher {
             hub,

@@ -23,4 +23,4 @@ pub use event_loop::{ExitReason, InputEvents, LoopError, LoopOptions, run};
 pub use render::render;
 pub use terminal::{CrosstermEvents, FakeEventSender, FakeEvents, TerminalGuard, fake_events};
 pub use theme::Theme;
-pub mod session;
+pub mod screen;

@@ -263,6 +263,7 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
             insecure: false,
             recording: None,
             recorded: 0,
+            input: None,
             notice: None,
         },
         catalog: Catalog {

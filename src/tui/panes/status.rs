@@ -71,6 +71,12 @@ pub fn line<'a>(app: &App, latest: &'a Snapshot, theme: &Theme) -> Line<'a> {
     }
     spans.push(Span::raw(" "));
     spans.push(link_span(latest, theme));
+    if let Some(report) = source.input.as_ref().filter(|r| r.problems() > 0)
+        && !matches!(source.link, LinkState::Ended { .. })
+    {
+        spans.push(Span::styled(" │ ", theme.muted()));
+        spans.push(Span::styled(report.summary(), theme.warning()));
+    }
     if let Some(notice) = notice_span(app, latest, Instant::now(), theme) {
         spans.push(Span::styled(" │ ", theme.muted()));
         spans.push(notice);
@@ -124,6 +130,7 @@ fn link_span<'a>(latest: &'a Snapshot, theme: &Theme) -> Span<'a> {
         LinkState::Connected { remote } => {
             Span::styled(format!("connected to {remote}"), theme.good())
         }
+        LinkState::Reading { input } => Span::styled(format!("reading {input}"), theme.good()),
         LinkState::Reconnecting {
             reason,
             attempt,

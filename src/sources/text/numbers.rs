@@ -1,13 +1,13 @@
-//! Reading the headless commands' inputs: numbers one per line, texts, `-` for stdin.
+//! Numbers one per line (series, patterns) and whole texts, from a file or `-` for stdin.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::HeadlessError;
+use super::TextError;
 
 /// Reads a whole input, from a file or from stdin when the path is `-`.
-pub fn read_text(path: &Path) -> Result<String, HeadlessError> {
-    let io_err = |source| HeadlessError::Io {
+pub fn read_text(path: &Path) -> Result<String, TextError> {
+    let io_err = |source| TextError::Io {
         path: path.to_path_buf(),
         source,
     };
@@ -21,7 +21,7 @@ pub fn read_text(path: &Path) -> Result<String, HeadlessError> {
 }
 
 /// Reads a text for `lcs`/`edit`: the file as it is, less one final newline if present.
-pub fn read_sequence_text(path: &Path) -> Result<String, HeadlessError> {
+pub fn read_sequence_text(path: &Path) -> Result<String, TextError> {
     let mut text = read_text(path)?;
     if text.ends_with('\n') {
         text.pop();
@@ -34,16 +34,16 @@ pub fn read_sequence_text(path: &Path) -> Result<String, HeadlessError> {
 
 /// Parses one number per line. Blank lines and lines starting with `#` are skipped; anything
 /// else that is not a finite number is an error naming the file and the line.
-pub fn parse_numbers(path: &Path, text: &str) -> Result<Vec<f64>, HeadlessError> {
+pub fn parse_numbers(path: &Path, text: &str) -> Result<Vec<f64>, TextError> {
     let mut values = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let parse_err = |message: String| HeadlessError::Parse {
+        let parse_err = |message: String| TextError::Parse {
             path: PathBuf::from(path),
-            line: index + 1,
+            line: index as u64 + 1,
             message,
         };
         let value: f64 = line
@@ -58,7 +58,7 @@ pub fn parse_numbers(path: &Path, text: &str) -> Result<Vec<f64>, HeadlessError>
 }
 
 /// Reads a numeric series from a file or stdin.
-pub fn read_numbers(path: &Path) -> Result<Vec<f64>, HeadlessError> {
+pub fn read_numbers(path: &Path) -> Result<Vec<f64>, TextError> {
     let text = read_text(path)?;
     parse_numbers(path, &text)
 }

@@ -1,0 +1,300 @@
+//! Publishing a stream of your own over QUIC in a few lines, without knowing the wire protocol:
+//! bind, declare channels, send values. `midstream-tui attach` (or any client of
+//! [`super::protocol`]) then sees them live.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use midstream::publish::{Publisher, PublisherOptions};
+//!
+//! let mut publisher = Publisher::bind(PublisherOptions::new("127.0.0.1:4433".parse()?, "my sensor"))?;
+//! println!("{}", publisher.info().attach_command.clone().unwrap_or_default());
+//! let temperature = publisher.scalar("temperature")?;
+//! for i in 0..100 {
+//!     publisher.send(temperature, 20.0 + (i as f64 / 10.0).sin()).await?;
+//! }
+//! publisher.finish().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Channels may be declared at any time: clients that subscribed to every channel get the new
+//! ones as they come. `serve --input` (a file or pipe) and the built-in generators (`serve`, the
+//! demo) are published through this same API.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::protocol::MAX_CHANNELS;
+use super::server::{
+    CertificateSource, Delivery, Feed, FeedItem, Server, ServerConfig, ServerError, ServerEvent,
+    ServerInfo, ShutdownHandle,
+};
+use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, Record, Value};
+use crate::sources::RecordSource;
+
+/// Batches queued between a publisher and its server; a full queue holds the publisher back
+/// (with [`Delivery::Complete`], that is how the slowest client paces it).
+pub const FEED_QUEUE: usize = 64;
+
+/// How to publish.
+#[derive(Debug, Clone)]
+pub struct PublisherOptions {
+    pub listen: SocketAddr,
+    /// What the stream is, as clients show it ("my sensor", "file data.csv").
+    pub description: String,
+    pub delivery: Delivery,
+    pub certificate: CertificateSource,
+    /// A token clients must present.
+    pub token: Option<String>,
+}
+
+impl PublisherOptions {
+    /// Live delivery (slow clients skip), a self-signed certificate, no token.
+    pub fn new(listen: SocketAddr, description: impl Into<String>) -> Self {
+        Self {
+            listen,
+            description: description.into(),
+            delivery: Delivery::Live,
+            certificate: CertificateSource::SelfSigned,
+            token: None,
+        }
+    }
+}
+
+/// Why a value could not be published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("a channel named {0:?} is already declared")]
+    DuplicateChannel(String),
+    #[error("no channel has id {0}")]
+    UnknownChannel(ChannelId),
+    #[error("the stream already has the protocol's limit of {MAX_CHANNELS} channels")]
+    TooManyChannels,
+    #[error("the server has stopped")]
+    Stopped,
+}
+
+/// A bound server and the channels published on it.
+pub struct Publisher {
+    catalog: Catalog,
+    catalog_sent: bool,
+    seqs: Vec<u64>,
+    items: mpsc::Sender<FeedItem>,
+    start: Instant,
+    info: ServerInfo,
+    shutdown: ShutdownHandle,
+    subscribed: watch::Receiver<bool>,
+    events: Option<mpsc::Receiver<ServerEvent>>,
+    server: JoinHandle<Result<(), ServerError>>,
+}
+
+impl Publisher {
+    /// Binds the server (generating its certificate when asked) and starts serving. Must be
+    /// called inside a tokio runtime.
+    pub fn bind(opts: PublisherOptions) -> Result<Publisher, ServerError> {
+        Self::bind_with(opts, Catalog::default())
+    }
+
+    /// [`Publisher::bind`] with channels declared from the start.
+    pub fn bind_with(
+        opts: PublisherOptions,
+        mut catalog: Catalog,
+    ) -> Result<Publisher, ServerError> {
+        catalog.source = opts.description.clone();
+        let (items_tx, items_rx) = mpsc::channel(FEED_QUEUE);
+        let mut config = ServerConfig::feed(
+            opts.listen,
+            Feed {
+                catalog: catalog.clone(),
+                items: items_rx,
+                delivery: opts.delivery,
+            },
+        );
+        config.certificate = opts.certificate;
+        config.token = opts.token;
+        let (mut server, info) = Server::bind(config)?;
+        let events = server.take_events();
+        let subscribed = server.subscribed();
+        let shutdown = server.shutdown_handle();
+        let server = tokio::spawn(server.run());
+        let seqs = vec![0; catalog.channels.len()];
+        Ok(Publisher {
+            catalog,
+            catalog_sent: true,
+            seqs,
+            items: items_tx,
+            start: Instant::now(),
+            info,
+            shutdown,
+            subscribed,
+            events,
+            server,
+        })
+    }
+
+    /// Where it listens, its certificate's fingerprint and the `attach` command.
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// What happens to clients (once; later calls return `None`).
+    pub fn take_events(&mut self) -> Option<mpsc::Receiver<ServerEvent>> {
+        self.events.take()
+    }
+
+    /// Closes every connection with a reason; the server then stops.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Waits until a client has subscribed (at once if one has).
+    pub async fn subscribed(&mut self) {
+        let _ = self.subscribed.wait_for(|s| *s).await;
+    }
+
+    /// Declares a channel of one number per record.
+    pub fn scalar(&mut self, name: &str) -> Result<ChannelId, PublishError> {
+        self.channel(name, ChannelKind::Scalar, None)
+    }
+
+    /// Declares a channel; `period_s` is its nominal sample period when it has one.
+    pub fn channel(
+        &mut self,
+        name: &str,
+        kind: ChannelKind,
+        period_s: Option<f64>,
+    ) -> Result<ChannelId, PublishError> {
+        if self.catalog.channels.iter().any(|c| c.name == name) {
+            return Err(PublishError::DuplicateChannel(name.to_owned()));
+        }
+        if self.catalog.channels.len() >= MAX_CHANNELS {
+            return Err(PublishError::TooManyChannels);
+        }
+        let id = self.catalog.channels.len() as ChannelId;
+        self.catalog.channels.push(ChannelInfo {
+            id,
+            name: name.to_owned(),
+            kind,
+            unit: None,
+            period_s,
+        });
+        self.seqs.push(0);
+        self.catalog_sent = false;
+        Ok(id)
+    }
+
+    /// Publishes one value now, stamped with the next `seq` of its channel and the time since
+    /// the publisher was bound.
+    pub async fn send(
+        &mut self,
+        channel: ChannelId,
+        value: impl Into<Value>,
+    ) -> Result<(), PublishError> {
+        let t_ns = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let seq = self
+            .seqs
+            .get_mut(channel as usize)
+            .ok_or(PublishError::UnknownChannel(channel))?;
+        let record = Record {
+            channel,
+            seq: *seq,
+            t_ns,
+            value: value.into(),
+        };
+        *seq += 1;
+        self.send_records(vec![record]).await
+    }
+
+    /// Replaces the catalog with `catalog`, a superset of the current one (a source that
+    /// keeps its own catalog, such as a text input whose fields appear as it is read).
+    pub async fn set_catalog(&mut self, catalog: Catalog) -> Result<(), PublishError> {
+        self.adopt(catalog)?;
+        self.send_catalog().await
+    }
+
+    /// Publishes records already stamped (`seq` per channel, `t_ns`), as a source that
+    /// keeps its own clocks does.
+    pub async fn send_records(&mut self, records: Vec<Record>) -> Result<(), PublishError> {
+        self.send_catalog().await?;
+        self.items
+            .send(FeedItem::Records(records))
+            .await
+            .map_err(|_| PublishError::Stopped)
+    }
+
+    /// [`Publisher::set_catalog`] from a thread that is not async (waits on a full queue).
+    pub fn blocking_set_catalog(&mut self, catalog: Catalog) -> Result<(), PublishError> {
+        self.adopt(catalog)?;
+        self.catalog_sent = true;
+        self.items
+            .blocking_send(FeedItem::Catalog(self.catalog.clone()))
+            .map_err(|_| PublishError::Stopped)
+    }
+
+    /// [`Publisher::send_records`] from a thread that is not async (waits on a full queue).
+    pub fn blocking_send_records(&mut self, records: Vec<Record>) -> Result<(), PublishError> {
+        self.items
+            .blocking_send(FeedItem::Records(records))
+            .map_err(|_| PublishError::Stopped)
+    }
+
+    /// Ends the stream: clients see every stream finish after its last record. The server
+    /// keeps accepting (and ending) clients until it is shut down; returns when it is.
+    pub async fn finish(self) {
+        drop(self.items);
+        let _ = self.server.await;
+    }
+
+    fn adopt(&mut self, mut catalog: Catalog) -> Result<(), PublishError> {
+        if catalog.channels.len() > MAX_CHANNELS {
+            return Err(PublishError::TooManyChannels);
+        }
+        catalog.source = self.catalog.source.clone();
+        self.seqs
+            .resize(catalog.channels.len().max(self.seqs.len()), 0);
+        self.catalog = catalog;
+        self.catalog_sent = false;
+        Ok(())
+    }
+
+    async fn send_catalog(&mut self) -> Result<(), PublishError> {
+        if self.catalog_sent {
+            return Ok(());
+        }
+        self.catalog_sent = true;
+        self.items
+            .send(FeedItem::Catalog(self.catalog.clone()))
+            .await
+            .map_err(|_| PublishError::Stopped)
+    }
+}
+
+/// Publishes a ticking source (the built-in generators) in real time: each tick's records go
+/// out when the wall time since the start reaches their `t_ns`, grouped every
+/// [`super::server::PUBLISH_INTERVAL`]. Runs until the source ends or the server stops.
+pub async fn publish_ticks(mut source: impl RecordSource, mut publisher: Publisher) {
+    let start = tokio::time::Instant::now();
+    let mut records = Vec::new();
+    while let Some(next_t_ns) = source.next_t_ns() {
+        let due = start + std::time::Duration::from_nanos(next_t_ns);
+        let wake = due.max(tokio::time::Instant::now() + super::server::PUBLISH_INTERVAL);
+        tokio::time::sleep_until(wake).await;
+        let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        while source.next_t_ns().is_some_and(|t| t <= elapsed_ns)
+            && records.len() < super::server::MAX_TICKS_PER_ROUND
+        {
+            source.next_tick(&mut records);
+        }
+        if !records.is_empty()
+            && publisher
+                .send_records(std::mem::take(&mut records))
+                .await
+                .is_err()
+        {
+            return;
+        }
+    }
+    publisher.finish().await;
+}

@@ -1,0 +1,160 @@
+//! The dashboard on a running [`Session`]: the terminal set up and always restored, the event
+//! loop drawing the session's snapshots, the user's controls carried to the pipeline and the
+//! replay, and the Benchmarks pane's results read in the background.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use super::control::{Control, REPLAY_SPEED_FACTOR, ReplayCommand};
+use super::event_loop::{self, LoopOptions};
+use super::terminal::{CrosstermEvents, TerminalGuard};
+use super::theme::Theme;
+use crate::pipeline::PipelineCommand;
+use crate::pipeline::benchmarks::{self, BenchReport};
+use crate::session::{self, Session};
+use crate::sources::replay as replay_source;
+
+/// How often the Benchmarks pane's results are read again (a `cargo bench` in another
+/// terminal shows up within this).
+const BENCHMARK_POLL: Duration = Duration::from_secs(5);
+
+/// What the screen needs besides the session.
+pub struct ScreenOptions {
+    pub fps_cap: u32,
+    /// Where `r` records to (default: `midstream-<unix seconds>.mtr`).
+    pub record: Option<PathBuf>,
+    /// Samples the `a` key captures as a pattern.
+    pub capture_samples: usize,
+}
+
+/// Draws the session until the user quits; the terminal is restored on every path, then the
+/// session is finished (the recording closed). Problems a text input met are listed on
+/// stderr once the screen is gone.
+pub async fn run(session: Session, opts: ScreenOptions) -> anyhow::Result<()> {
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let controls = tokio::spawn(forward_controls(
+        control_rx,
+        session.commands.clone(),
+        session.replay.clone(),
+        opts.record.clone(),
+    ));
+    let benchmarks = tokio::spawn(watch_benchmarks(
+        benchmarks::default_results_dir(),
+        session.commands.clone(),
+    ));
+    let outcome = {
+        let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
+        let mut input = CrosstermEvents::new();
+        let loop_opts = LoopOptions {
+            fps_cap: opts.fps_cap,
+            capture_samples: opts.capture_samples,
+            ..LoopOptions::new(Theme::from_env())
+        };
+        event_loop::run(
+            guard.terminal(),
+            &mut input,
+            session.snapshots.clone(),
+            control_tx,
+            loop_opts,
+        )
+        .await
+        // `guard` drops here: the terminal is restored before anything is printed.
+    };
+    controls.abort();
+    benchmarks.abort();
+    let pipeline = session.finish().await?;
+    if let Some(report) = pipeline
+        .status()
+        .input
+        .as_ref()
+        .filter(|r| r.problems() > 0)
+    {
+        eprintln!("midstream-tui: the input had {}", report.summary());
+        for problem in &report.first {
+            eprintln!("  {problem}");
+        }
+    }
+    outcome.map(|_| ()).map_err(anyhow::Error::from)
+}
+
+/// Reads criterion's results in `dir` against the budgets now and every
+/// [`BENCHMARK_POLL`], off the async threads, and hands the pipeline each report that differs
+/// from the last (the Benchmarks pane). Ends when the pipeline is gone.
+async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>) {
+    // The budgets are built in: parsed once. A broken budgets file shows as the report's
+    // error, with the results still listed.
+    let (budgets, budget_error) = match benchmarks::budgets() {
+        Ok(budgets) => (Arc::new(budgets), None),
+        Err(e) => (Arc::new(Vec::new()), Some(e)),
+    };
+    let mut last: Option<Arc<BenchReport>> = None;
+    let mut poll = tokio::time::interval(BENCHMARK_POLL);
+    loop {
+        poll.tick().await;
+        let read = dir.clone();
+        let budgets = budgets.clone();
+        let Ok(mut report) =
+            tokio::task::spawn_blocking(move || BenchReport::load(&read, &budgets)).await
+        else {
+            return;
+        };
+        report.errors.extend(budget_error.clone());
+        if last.as_deref() == Some(&report) {
+            continue;
+        }
+        let report = Arc::new(report);
+        last = Some(report.clone());
+        if pipeline
+            .send(PipelineCommand::SetBenchmarks(report))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Carries the screen's requests to the pipeline and the replay.
+async fn forward_controls(
+    mut controls: mpsc::UnboundedReceiver<Control>,
+    pipeline: mpsc::Sender<PipelineCommand>,
+    replay: Option<mpsc::Sender<replay_source::ReplayCommand>>,
+    record_path: Option<PathBuf>,
+) {
+    while let Some(control) = controls.recv().await {
+        match control {
+            Control::Replay(command) => {
+                let command = match command {
+                    ReplayCommand::TogglePause => replay_source::ReplayCommand::TogglePause,
+                    ReplayCommand::SpeedUp => {
+                        replay_source::ReplayCommand::ScaleSpeed(REPLAY_SPEED_FACTOR)
+                    }
+                    ReplayCommand::SlowDown => {
+                        replay_source::ReplayCommand::ScaleSpeed(1.0 / REPLAY_SPEED_FACTOR)
+                    }
+                    ReplayCommand::Seek { delta_ns } => {
+                        replay_source::ReplayCommand::Seek(delta_ns)
+                    }
+                    ReplayCommand::Restart => replay_source::ReplayCommand::Restart,
+                };
+                if let Some(replay) = &replay {
+                    let _ = replay.send(command).await;
+                }
+            }
+            Control::ToggleRecording => {
+                let path = record_path
+                    .clone()
+                    .unwrap_or_else(session::default_trace_path);
+                let _ = pipeline.send(PipelineCommand::ToggleRecording(path)).await;
+            }
+            Control::AddPattern(pattern) => {
+                let _ = pipeline.send(PipelineCommand::AddPattern(pattern)).await;
+            }
+            Control::Quit => return,
+        }
+    }
+}
