@@ -29,7 +29,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::headless::HeadlessError;
-use crate::pipeline::engines::PatternSpec;
+use crate::pipeline::PatternSpec;
 use crate::pipeline::library;
 
 /// File name of the configuration in the user's config directory.

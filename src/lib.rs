@@ -12,6 +12,8 @@ pub mod headless;
 pub mod scheduler;
 
 #[cfg(feature = "app")]
+pub mod bench;
+#[cfg(feature = "app")]
 pub mod cli;
 #[cfg(feature = "app")]
 pub mod config;

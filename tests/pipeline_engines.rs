@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use midstream::model::{Catalog, ChannelInfo, ChannelKind, FieldValue, Record, SourceEvent, Value};
-use midstream::pipeline::engines::{AnalysisConfig, Engines, PatternSpec};
-use midstream::pipeline::{FormulaStatus, Pipeline, library};
+use midstream::pipeline::{AnalysisConfig, Engines, FormulaStatus, PatternSpec, Pipeline, library};
 use midstream::scheduler::{Scheduler, SchedulerConfig, TaskClass};
 
 fn catalog() -> Catalog {

@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use midstream::model::{Catalog, ChannelInfo, ChannelKind, Record, SourceEvent, Value};
-use midstream::pipeline::engines::{AnalysisConfig, Engines};
-use midstream::pipeline::meta::{
+use midstream::pipeline::tracks::meta::{
     self, DEFAULT_LENGTH, LengthTuner, MAX_LENGTH, META_GROW_MARGIN, META_RUN_BUDGET, MIN_LENGTH,
 };
-use midstream::pipeline::{MetaView, Pipeline, Snapshot};
+use midstream::pipeline::{AnalysisConfig, Engines, MetaView, Pipeline, Snapshot};
 use midstream::scheduler::{Scheduler, SchedulerConfig, Task, TaskClass, TaskLabel};
 use midstream::trace::{TraceHeader, TraceWriter, WriterOptions};
 

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::model::bench::{BenchReport, BenchResult};
 use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Value};
-use crate::pipeline::benchmarks::{BenchReport, BenchResult};
 use crate::pipeline::{
     AnalysisSnapshot, ChannelSnapshot, ChaosView, DynamicsView, FormulaStatus, FormulaView,
-    LinkState, MetaView, PatternMatchView, RepetitionView, Snapshot, SourceStatus, meta,
+    LinkState, MetaView, PatternMatchView, RepetitionView, Snapshot, SourceStatus, tracks::meta,
 };
 use crate::scheduler::{ClassStats, LabelShedCount, SchedulerStats, TaskClass, TaskLabel};
 
@@ -131,7 +131,7 @@ pub fn bench_report() -> BenchReport {
         result("schedule_one_task/submit_detached", 84.0, None, None),
         result("classify", 1_200.0, None, None),
     ];
-    let budgets = crate::pipeline::benchmarks::budgets().unwrap_or_default();
+    let budgets = crate::bench::budgets().unwrap_or_default();
     BenchReport {
         dir: PathBuf::from("target/criterion"),
         ..BenchReport::check(&results, &budgets)

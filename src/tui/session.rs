@@ -14,12 +14,13 @@ use super::control::{Control, REPLAY_SPEED_FACTOR, ReplayCommand};
 use super::event_loop::{self, LoopOptions};
 use super::terminal::{CrosstermEvents, TerminalGuard};
 use super::theme::Theme;
+use crate::bench;
 use crate::cli::AnalysisArgs;
 use crate::config::Config;
+use crate::model::bench::BenchReport;
 use crate::model::{LinkState, SourceEvent};
-use crate::pipeline::benchmarks::{self, BenchReport};
-use crate::pipeline::engines::{AnalysisConfig, Engines};
 use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot, library};
+use crate::pipeline::{AnalysisConfig, Engines};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::replay::{self as replay_source, Replay};
 use crate::transport::client::{self, ClientConfig, ClientHandle, SourceEvents};
@@ -155,7 +156,7 @@ pub async fn run(source: SessionSource, opts: ScreenOptions) -> anyhow::Result<(
             opts.record.clone(),
         ));
         let benchmarks = tokio::spawn(watch_benchmarks(
-            benchmarks::default_results_dir(),
+            bench::default_results_dir(),
             commands_tx.clone(),
         ));
         let outcome = {
@@ -224,9 +225,9 @@ async fn bridge_client(mut client: ClientHandle, events: mpsc::Sender<SourceEven
 async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>) {
     // The budgets are built in: parsed once. A broken budgets file shows as the report's
     // error, with the results still listed.
-    let (budgets, budget_error) = match benchmarks::budgets() {
+    let (budgets, budget_error) = match bench::budgets() {
         Ok(budgets) => (Arc::new(budgets), None),
-        Err(e) => (Arc::new(Vec::new()), Some(e)),
+        Err(e) => (Arc::new(Vec::new()), Some(e.to_string())),
     };
     let mut last: Option<Arc<BenchReport>> = None;
     let mut poll = tokio::time::interval(BENCHMARK_POLL);
@@ -235,7 +236,7 @@ async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>)
         let read = dir.clone();
         let budgets = budgets.clone();
         let Ok(mut report) =
-            tokio::task::spawn_blocking(move || BenchReport::load(&read, &budgets)).await
+            tokio::task::spawn_blocking(move || bench::load_report(&read, &budgets)).await
         else {
             return;
         };

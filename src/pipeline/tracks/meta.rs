@@ -19,16 +19,22 @@
 //! A round that fails (too few samples, a constant window, a sample that is not a number)
 //! publishes the reason in [`MetaView::error`]; nothing is hidden and nothing panics.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use thiserror::Error;
 
-use super::channel::RING_CAPACITY;
-use super::snapshot::{DiscordView, DynamicsView, MetaView, MotifView};
+use super::{Track, TrackRunner};
 use crate::engines::attractor::choose_delay;
 use crate::engines::meta::tuning::{self, MAX_MOTIF_WINDOW_DENOMINATOR, MIN_PERIOD_STRENGTH};
 use crate::engines::meta::{self as engine, MIN_WINDOW, edm};
+use crate::model::ChannelId;
+use crate::pipeline::channel::{ChannelState, RING_CAPACITY};
+use crate::pipeline::snapshot::{DiscordView, DynamicsView, MetaView, MotifView};
+use crate::scheduler::{TaskClass, TaskLabel};
 
 /// New samples between two rounds on a channel. The same stride as the attractor analysis
 /// (256): at the demo's 200 samples/s a round every 1.3 s keeps the Motifs pane current, and
@@ -300,7 +306,7 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
 /// `tests/edm_fixtures.rs`), so a fixed τ = 1 would call every smooth flow linear. E goes up
 /// to [`MAX_EMBEDDING`], or less when the series is too short for that many lags of τ
 /// ([`LIBRARY_VECTORS_PER_COEFFICIENT`]).
-pub fn profile_dynamics(series: &[f64]) -> Result<edm::DynamicsProfile, String> {
+pub fn profile_dynamics(series: &[f64]) -> Result<edm::DynamicsProfile, DynamicsError> {
     let tau = choose_delay(series).map_or(1, |choice| choice.delay.max(1));
     let n = series.len();
     // Library vectors of the first half at E: its samples less the embedding span and horizon.
@@ -311,14 +317,28 @@ pub fn profile_dynamics(series: &[f64]) -> Result<edm::DynamicsProfile, String> 
             edm::profile_min_samples_with(e, tau, tau) <= n
                 && library(e) >= LIBRARY_VECTORS_PER_COEFFICIENT * (e + 1)
         })
-        .ok_or_else(|| {
-            format!(
-                "{n} samples are too few for the dynamics profile at the series' delay τ = {tau} \
-                 (it needs {})",
-                edm::profile_min_samples_with(1, tau, tau)
-            )
+        .ok_or(DynamicsError::TooFewSamples {
+            samples: n,
+            tau,
+            needed: edm::profile_min_samples_with(1, tau, tau),
         })?;
-    edm::profile_dynamics_with(series, max_e, tau, tau).map_err(|err| err.to_string())
+    Ok(edm::profile_dynamics_with(series, max_e, tau, tau)?)
+}
+
+/// Why a round has no dynamics profile.
+#[derive(Debug, Error)]
+pub enum DynamicsError {
+    #[error(
+        "{samples} samples are too few for the dynamics profile at the series' delay τ = {tau} \
+         (it needs {needed})"
+    )]
+    TooFewSamples {
+        samples: usize,
+        tau: usize,
+        needed: usize,
+    },
+    #[error(transparent)]
+    Edm(#[from] edm::EdmError),
 }
 
 /// Why a window cannot be analysed at all (too short, constant), if it cannot.
@@ -415,12 +435,11 @@ pub fn record(
 /// Counts a round as in flight (queued or running) from its submission until its task is
 /// dropped: after it ran, or unrun when it was shed or cancelled.
 #[derive(Debug)]
-pub struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+pub struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
     /// Takes one of the [`META_MAX_IN_FLIGHT`] places of `counter`, if one is free.
-    pub fn take(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Option<Self> {
-        use std::sync::atomic::Ordering;
+    pub fn take(counter: &Arc<AtomicUsize>) -> Option<Self> {
         counter
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < META_MAX_IN_FLIGHT).then_some(n + 1)
@@ -432,7 +451,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -471,6 +490,74 @@ pub fn run_round(state: &Mutex<MetaTrack>, series: Vec<f64>, at_sample: u64) {
     );
 }
 
+/// The meta-learning state of every numeric channel, and the rounds in flight.
+#[derive(Default)]
+pub(super) struct MetaTracks {
+    tracks: BTreeMap<ChannelId, Arc<Track<MetaTrack>>>,
+    /// Rounds queued or running (at most [`META_MAX_IN_FLIGHT`]).
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl MetaTracks {
+    pub(super) fn add_channel(&mut self, channel: ChannelId) {
+        self.tracks
+            .insert(channel, Track::new(MetaTrack::default()));
+    }
+
+    pub(super) fn remove(&mut self, channel: ChannelId) {
+        self.tracks.remove(&channel);
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.tracks.clear();
+    }
+
+    /// Submits a round when one is due (see `Engines::meta_if_due`); true when it was.
+    pub(super) fn submit_if_due(
+        &self,
+        runner: &TrackRunner,
+        channel: ChannelId,
+        state: &ChannelState,
+    ) -> bool {
+        let Some(track) = self.tracks.get(&channel) else {
+            return false;
+        };
+        let total = state.samples_pushed;
+        let (length, in_flight) = {
+            let mut t = track.lock();
+            if !is_due(total, t.analysed_at) || t.running || track.queued.load(Ordering::Acquire) {
+                return false;
+            }
+            let Some(in_flight) = InFlight::take(&self.in_flight) else {
+                return false;
+            };
+            t.analysed_at = Some(total);
+            (t.length.length(), in_flight)
+        };
+        let series = state.recent(0, length);
+        let refused = runner.schedule(
+            track,
+            TaskClass::Low,
+            TaskLabel::new("meta", channel),
+            META_BUDGET,
+            move |t: &Track<MetaTrack>| {
+                run_round(&t.state, series, total);
+                drop(in_flight);
+                true
+            },
+        );
+        !refused
+    }
+
+    /// The latest round per numeric channel, aged at `now`.
+    pub(super) fn views(&self, now: Instant) -> BTreeMap<ChannelId, MetaView> {
+        self.tracks
+            .iter()
+            .filter_map(|(id, track)| track.lock().view(now).map(|v| (*id, v)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,7 +566,7 @@ mod tests {
 
     /// The Lorenz x of `tests/fixtures/meta/edm` with every RK4 step kept (dt 0.01).
     fn fine_lorenz_x() -> Vec<f64> {
-        include_str!("../../tests/fixtures/meta/edm/lorenz_x_fine_1024.txt")
+        include_str!("../../../tests/fixtures/meta/edm/lorenz_x_fine_1024.txt")
             .lines()
             .map(|l| l.trim().parse().expect("a number per line"))
             .collect()
@@ -524,7 +611,9 @@ mod tests {
         assert!(library(max_e) >= LIBRARY_VECTORS_PER_COEFFICIENT * (max_e + 1));
         assert!(library(max_e + 1) < LIBRARY_VECTORS_PER_COEFFICIENT * (max_e + 2));
         // Too short for the delay's lags: a clear error, not a panic.
-        let err = profile_dynamics(&flow[..5]).expect_err("too short");
+        let err = profile_dynamics(&flow[..5])
+            .expect_err("too short")
+            .to_string();
         assert!(err.contains("too few"), "{err}");
     }
 
