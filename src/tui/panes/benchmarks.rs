@@ -144,7 +144,7 @@ mod tests {
         report.errors.push("x".into());
         assert_eq!(
             footer_line(&report, now),
-            "from target/criterion · newest 2 m 05 s ago · 1 more without a budget · 1 unreadable"
+            "from target/criterion · newest 2m05s ago · 1 more without a budget · 1 unreadable"
         );
     }
 }

@@ -656,14 +656,14 @@ mod tests {
         for expected in [
             "Benchmarks · 4/5 measured within budget",
             "✓ dtw/full/abs/100",
-            "5.40 µs ≤ 15.0 µs",
+            "5.40µs ≤ 15.0µs",
             "✗ edit/levenshtein/large/1000",
-            "41.0 µs ≤ 30.0 µs",
+            "41.0µs ≤ 30.0µs",
             "+9%",
             "10.5 M/s ≥ 10.0 M/s",
             "−31%",
             "· edit/lcs/*/1000",
-            "not run ≤ 20.0 µs",
+            "not run ≤ 20.0µs",
             "from target/criterion · 1 more without a budget",
         ] {
             assert!(text.contains(expected), "{expected}:\n{text}");
