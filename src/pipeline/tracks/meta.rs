@@ -303,7 +303,7 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
 /// information, 1 for maps and noise). One-step forecasts of a flow sampled much faster than
 /// it evolves are nearly linear whatever its dynamics (pyEDM on the Lorenz x sampled every
 /// 0.01: ρ 0.999 at every θ with τ = Tp = 1; 0.92 → 0.998 with τ = Tp = 10, see
-/// `tests/edm_fixtures.rs`), so a fixed τ = 1 would call every smooth flow linear. E goes up
+/// `tests/engines/edm_fixtures.rs`), so a fixed τ = 1 would call every smooth flow linear. E goes up
 /// to [`MAX_EMBEDDING`], or less when the series is too short for that many lags of τ
 /// ([`LIBRARY_VECTORS_PER_COEFFICIENT`]).
 pub fn profile_dynamics(series: &[f64]) -> Result<edm::DynamicsProfile, DynamicsError> {
