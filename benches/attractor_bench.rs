@@ -11,7 +11,7 @@ use midstream::engines::attractor::{
     choose_delay, choose_dimension, classify, correlation_dimension, rosenstein, theiler_window,
 };
 
-#[path = "../tests/attractor_support/mod.rs"]
+#[path = "../tests/engines/attractor_support.rs"]
 mod support;
 
 const SIZES: [usize; 5] = [500, 1000, 2000, 5000, 10000];

@@ -9,7 +9,7 @@
 //! skipped (the next one covers the newer window), so the figure is the rate at which every
 //! record is taken in, monitored and searched, with the Chaos pane kept current.
 //!
-//! The `pipeline_meta` group times one meta-learning round (`pipeline::meta::analyse`: window
+//! The `pipeline_meta` group times one meta-learning round (`pipeline::tracks::meta::analyse`: window
 //! tuning, matrix-profile motifs and discords, dynamics profile) on a demo channel's last N
 //! samples, for the N the budget rule moves between: what decides where N settles against the
 //! 50 ms Low run budget (`meta::META_RUN_BUDGET`).
@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use midstream::model::{Record, SourceEvent};
 use midstream::pipeline::Pipeline;
-use midstream::pipeline::engines::{AnalysisConfig, Engines};
 use midstream::pipeline::library;
-use midstream::pipeline::meta::{self, WindowTuner};
+use midstream::pipeline::tracks::meta::{self, WindowTuner};
+use midstream::pipeline::{AnalysisConfig, Engines};
 use midstream::scheduler::{Scheduler, SchedulerConfig};
 use midstream::session::DEMO_FORMULAS;
 use midstream::sources::DemoSource;

@@ -11,12 +11,15 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use midstream::model::SourceEvent;
 use midstream::model::{Record, Value};
+use midstream::publish::{Publisher, PublisherOptions};
 use midstream::sources::DemoSource;
+use midstream::sources::input::{InputOptions, InputPath, TextInput};
 use midstream::transport::client::{ClientConfig, TransportEvent, connect};
 use midstream::transport::framing::{decode_body, encode_frame};
 use midstream::transport::protocol::{MAX_BATCH_RECORDS, MAX_DATA_FRAME_BYTES, RecordBatch};
-use midstream::transport::server::{Pacing, Server, ServerConfig};
+use midstream::transport::server::{Delivery, Pacing, Server, ServerConfig};
 use midstream::transport::tls::Trust;
 
 /// Records per measured iteration (about 0.1 s at the goal rate).
@@ -89,6 +92,81 @@ fn loopback_ingest(c: &mut Criterion) {
     group.finish();
 }
 
+/// Rows of the CSV that `serve --input` publishes per iteration: 10 numeric columns, so 11
+/// records a row (the columns and the row's event).
+const INPUT_ROWS: u64 = 20_000;
+
+/// `serve --input` end to end on loopback: a CSV file read by the text input, published with
+/// complete delivery, received and decoded by a client; one iteration is the whole file, from
+/// binding the server to the last record in the client. Throughput in input lines.
+fn serve_input_end_to_end(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("input.csv");
+    let mut csv = String::from("a,b,c,d,e,f,g,h,i,j\n");
+    for row in 0..INPUT_ROWS {
+        let cells: Vec<String> = (0..10)
+            .map(|c| format!("{:.4}", ((row * 10 + c) as f64 * 0.01).sin()))
+            .collect();
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    std::fs::write(&path, csv).expect("write the input");
+    let expected = INPUT_ROWS * 11;
+
+    let mut group = c.benchmark_group("quic_ingest");
+    group.throughput(Throughput::Elements(INPUT_ROWS));
+    group.sample_size(10);
+    group.bench_function("serve_input_csv_loopback", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let mut options =
+                    PublisherOptions::new("127.0.0.1:0".parse().expect("address"), "bench");
+                options.delivery = Delivery::Complete;
+                let mut publisher = Publisher::bind(options).expect("publisher binds");
+                let info = publisher.info().clone();
+                let input = TextInput::open(InputOptions::new(InputPath::File(path.clone())))
+                    .expect("input opens");
+                let reading = tokio::spawn(async move {
+                    publisher.subscribed().await;
+                    let shutdown = publisher.shutdown_handle();
+                    tokio::task::spawn_blocking(move || {
+                        input.run(&mut |event| match event {
+                            SourceEvent::Catalog(c) => publisher.blocking_set_catalog(c).is_ok(),
+                            SourceEvent::Records(r) => publisher.blocking_send_records(r).is_ok(),
+                            _ => true,
+                        });
+                    })
+                    .await
+                    .expect("reading thread");
+                    shutdown
+                });
+                let mut client = connect(ClientConfig::new(
+                    info.addr.to_string(),
+                    Trust::Pin(info.fingerprint),
+                ))
+                .expect("client starts");
+                let mut received = 0;
+                while received < expected {
+                    match client.recv().await {
+                        Some(TransportEvent::Records(batch)) => received += batch.len() as u64,
+                        Some(_) => {}
+                        None => panic!("the client stopped after {received} records"),
+                    }
+                }
+                let shutdown = reading.await.expect("publisher task");
+                shutdown.shutdown();
+                black_box(received)
+            })
+        })
+    });
+    group.finish();
+}
+
 fn scalar_batch() -> RecordBatch {
     (0..MAX_BATCH_RECORDS as u64)
         .map(|seq| Record {
@@ -117,6 +195,6 @@ fn batch_codec(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5));
-    targets = loopback_ingest, batch_codec
+    targets = loopback_ingest, serve_input_end_to_end, batch_codec
 }
 criterion_main!(benches);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference trajectory for the `lorenz` generator (tests/generators.rs).
+"""Reference trajectory for the `lorenz` generator (tests/app/generators.rs).
 
 An independent classical RK4 integration of the Lorenz system written with numpy, using the
 parameters and sampling the generator documents (src/sources/flows.rs):

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::pipeline::engines::PatternSpec;
+use crate::pipeline::PatternSpec;
 use crate::pipeline::library;
 use crate::sources::text::TextError;
 

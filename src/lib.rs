@@ -14,6 +14,8 @@ pub mod scheduler;
 pub mod sources;
 
 #[cfg(feature = "app")]
+pub mod bench;
+#[cfg(feature = "app")]
 pub mod cli;
 #[cfg(feature = "app")]
 pub mod config;

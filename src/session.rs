@@ -15,8 +15,9 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::model::{LinkState, SourceEvent};
-use crate::pipeline::engines::{AnalysisConfig, Engines};
-use crate::pipeline::{self, Pipeline, PipelineCommand, PublishOptions, Snapshot, library};
+use crate::pipeline::{
+    self, AnalysisConfig, Engines, Pipeline, PipelineCommand, PublishOptions, Snapshot, library,
+};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::input::TextInput;
 use crate::sources::replay::{Replay, ReplayCommand};

@@ -15,8 +15,9 @@ use super::HeadlessError;
 use crate::engines::attractor::SlidingWindow;
 use crate::engines::attractor::embedding::MIN_SERIES_LEN;
 use crate::model::ChannelKind;
-use crate::pipeline::engines::{AnalysisConfig, Engines};
-use crate::pipeline::{ChannelSnapshot, ChaosView, FormulaStatus, MetaView, Pipeline};
+use crate::pipeline::{
+    AnalysisConfig, ChannelSnapshot, ChaosView, Engines, FormulaStatus, MetaView, Pipeline,
+};
 use crate::scheduler::{LatencyKind, Scheduler, SchedulerConfig, SchedulerStats, TaskClass};
 use crate::sources::replay::Replay;
 use crate::trace::read_trace;
@@ -49,8 +50,8 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         Scheduler::new(SchedulerConfig::default())
             .map_err(|e| HeadlessError::Invalid(e.to_string()))?,
     );
-    let engines =
-        Engines::new(scheduler.clone(), opts.analysis.clone()).map_err(HeadlessError::Invalid)?;
+    let engines = Engines::new(scheduler.clone(), opts.analysis.clone())
+        .map_err(|e| HeadlessError::Invalid(e.to_string()))?;
     let pipeline = runtime.block_on(async {
         let (tx, mut rx) = mpsc::channel(64);
         let replay = tokio::spawn(Replay::new(trace, opts.speed).run(tx, None));

@@ -3,6 +3,7 @@
 //! Plain data with serde derives and no I/O, so the same types travel over the wire
 //! (postcard), into trace files and into the engines.
 
+pub mod bench;
 mod event;
 
 use std::collections::BTreeMap;

@@ -8,8 +8,16 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::engines::PatternSpec;
+use thiserror::Error;
+
 use crate::sources::text::{TextError, parse_numbers, read_numbers};
+
+/// A named reference pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternSpec {
+    pub name: String,
+    pub values: Vec<f64>,
+}
 
 /// The built-in patterns, by name; made by `scripts/make_patterns.py`.
 const BUILTIN: [(&str, &str); 4] = [
@@ -41,23 +49,34 @@ pub fn builtin_patterns() -> Vec<PatternSpec> {
 /// The shortest pattern: z-normalising fewer points says little about a shape.
 pub const MIN_PATTERN_SAMPLES: usize = 4;
 
+/// Why values cannot be a pattern.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum PatternError {
+    #[error("a pattern needs at least {MIN_PATTERN_SAMPLES} samples, found {found}")]
+    TooShort { found: usize },
+    /// `sample` counts from 1.
+    #[error("sample {sample} is not a finite number ({value})")]
+    NotFinite { sample: usize, value: f64 },
+    #[error("the pattern is constant ({0}): it has no shape to search for")]
+    Constant(f64),
+}
+
 /// Why `values` cannot be a pattern, if they cannot: too short, not finite, or constant (a
 /// constant pattern has no shape to z-normalise; it would match every flat stretch).
-pub fn check_pattern(values: &[f64]) -> Result<(), String> {
+pub fn check_pattern(values: &[f64]) -> Result<(), PatternError> {
     if values.len() < MIN_PATTERN_SAMPLES {
-        return Err(format!(
-            "a pattern needs at least {MIN_PATTERN_SAMPLES} samples, found {}",
-            values.len()
-        ));
+        return Err(PatternError::TooShort {
+            found: values.len(),
+        });
     }
     if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(format!("sample {} is not a finite number ({v})", i + 1));
+        return Err(PatternError::NotFinite {
+            sample: i + 1,
+            value: *v,
+        });
     }
     if values.iter().all(|v| *v == values[0]) {
-        return Err(format!(
-            "the pattern is constant ({}): it has no shape to search for",
-            values[0]
-        ));
+        return Err(PatternError::Constant(values[0]));
     }
     Ok(())
 }
@@ -65,7 +84,7 @@ pub fn check_pattern(values: &[f64]) -> Result<(), String> {
 /// A pattern from a file of numbers, one per line, named after the file's stem.
 pub fn load_pattern(path: &Path) -> Result<PatternSpec, TextError> {
     let values = read_numbers(path)?;
-    check_pattern(&values).map_err(|e| TextError::invalid(path, e))?;
+    check_pattern(&values).map_err(|e| TextError::invalid(path, e.to_string()))?;
     let name = path.file_stem().map_or_else(
         || path.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
@@ -185,17 +204,10 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_refused_with_the_reason() {
-        assert!(
-            check_pattern(&[1.0, 2.0, 3.0])
-                .unwrap_err()
-                .contains("at least 4")
-        );
-        assert!(
-            check_pattern(&[1.0, f64::NAN, 3.0, 4.0])
-                .unwrap_err()
-                .contains("sample 2")
-        );
-        assert!(check_pattern(&[2.0; 8]).unwrap_err().contains("constant"));
+        let reason = |values: &[f64]| check_pattern(values).unwrap_err().to_string();
+        assert!(reason(&[1.0, 2.0, 3.0]).contains("at least 4"));
+        assert!(reason(&[1.0, f64::NAN, 3.0, 4.0]).contains("sample 2"));
+        assert!(reason(&[2.0; 8]).contains("constant"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flat.txt");
         std::fs::write(&path, "1\n1\n1\n1\n").unwrap();

@@ -4,13 +4,11 @@
 //! channel's state, hands records to the recorder, and publishes an immutable [`Snapshot`] for
 //! the screen at a capped rate, only when something changed.
 
-pub mod benchmarks;
 mod channel;
-pub mod engines;
 pub mod library;
-pub mod meta;
 pub mod recorder;
 pub mod snapshot;
+pub mod tracks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,13 +19,16 @@ use tokio::sync::{mpsc, watch};
 
 pub use crate::model::{LinkState, SourceEvent};
 pub use channel::{ChannelState, RING_CAPACITY, RateMeter};
+pub use library::{PatternError, PatternSpec};
 pub use recorder::Recorder;
 pub use snapshot::{
     AnalysisSnapshot, ChannelSnapshot, ChaosView, DiscordView, DynamicsView, FormulaStatus,
     FormulaView, MetaView, MotifView, Notice, PatternMatchView, RepetitionView, Snapshot,
     SourceStatus,
 };
+pub use tracks::{AnalysisConfig, Engines, TrackError};
 
+use crate::model::bench::BenchReport;
 use crate::model::{Catalog, ChannelId, ChannelKind, Record};
 use crate::trace::{TraceError, TraceHeader};
 
@@ -44,10 +45,10 @@ pub enum PipelineCommand {
     ToggleRecording(PathBuf),
     /// Search every numeric channel for this pattern from now on, and save it in the pattern
     /// directory. A taken name gets a `-2`, `-3`, … suffix; the outcome is the next notice.
-    AddPattern(engines::PatternSpec),
+    AddPattern(PatternSpec),
     /// The latest benchmark results against their budgets (the Benchmarks pane), read off
     /// the pipeline's task; the next snapshots carry them.
-    SetBenchmarks(Arc<benchmarks::BenchReport>),
+    SetBenchmarks(Arc<BenchReport>),
 }
 
 /// The pipeline's state: every channel of the current catalog and the link status.
@@ -59,13 +60,13 @@ pub struct Pipeline {
     changed: bool,
     recorder: Option<Recorder>,
     /// The engines and their scheduler; `None` runs the pipeline without analysis.
-    engines: Option<engines::Engines>,
+    engines: Option<Engines>,
     /// A recording asked for before the catalog was known; it starts with the catalog, so the
     /// trace's header describes its channels.
     pending_recording: Option<PathBuf>,
     /// Where added patterns are saved (`None`: they last for this run only).
     pattern_dir: Option<PathBuf>,
-    benchmarks: Option<Arc<benchmarks::BenchReport>>,
+    benchmarks: Option<Arc<BenchReport>>,
     /// Records of channels that are not in the catalog (dropped, but counted).
     pub unknown_channel_records: u64,
 }
@@ -91,7 +92,7 @@ impl Pipeline {
     }
 
     /// Runs `engines` on every channel from now on.
-    pub fn with_engines(mut self, engines: engines::Engines) -> Self {
+    pub fn with_engines(mut self, engines: Engines) -> Self {
         self.engines = Some(engines);
         self
     }
@@ -102,7 +103,7 @@ impl Pipeline {
         self
     }
 
-    pub fn engines(&self) -> Option<&engines::Engines> {
+    pub fn engines(&self) -> Option<&Engines> {
         self.engines.as_ref()
     }
 
@@ -258,7 +259,7 @@ impl Pipeline {
     }
 
     /// See [`PipelineCommand::AddPattern`]. A pattern the engines refuse is not saved.
-    fn add_pattern(&mut self, mut pattern: engines::PatternSpec) {
+    fn add_pattern(&mut self, mut pattern: PatternSpec) {
         let Some(engines) = self.engines.as_mut() else {
             self.status.notice = Some(Notice::warning(format!(
                 "pattern {:?} not added: no analysis runs",
@@ -408,7 +409,7 @@ impl Pipeline {
     }
 
     /// At the end of a stream: drains the engines, then runs the meta-learning rounds that are
-    /// due but were held back by [`meta::META_MAX_IN_FLIGHT`] (a round is submitted at a
+    /// due but were held back by [`tracks::meta::META_MAX_IN_FLIGHT`] (a round is submitted at a
     /// channel's next batch, and after the last batch there is none), draining after each;
     /// each takes at most `timeout`. True when everything finished.
     pub fn finish_engines(&mut self, timeout: Duration) -> bool {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::benchmarks::BenchReport;
+use crate::model::bench::BenchReport;
 use crate::model::{Catalog, ChannelId, ChannelInfo, LinkState, Value};
 use crate::scheduler::SchedulerStats;
 
@@ -45,7 +45,7 @@ pub struct AnalysisSnapshot {
     pub meta: BTreeMap<ChannelId, MetaView>,
 }
 
-/// One meta-learning round on a channel's latest samples (see `pipeline::meta`): its motifs
+/// One meta-learning round on a channel's latest samples (see `pipeline::tracks::meta`): its motifs
 /// and discords, the dynamics profile, and what the self-tuning chose.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetaView {
@@ -61,7 +61,7 @@ pub struct MetaView {
     /// Motif window m used in this round (samples).
     pub window: usize,
     /// The dominant period (samples) this round's samples show, when they show one; the
-    /// window follows it through the hysteresis rule (`pipeline::meta::WindowTuner`), so the
+    /// window follows it through the hysteresis rule (`pipeline::tracks::meta::WindowTuner`), so the
     /// two differ while a change of period is not yet confirmed.
     pub period: Option<usize>,
     /// Top motif pairs, closest first, positions in the channel's sample count.
@@ -112,7 +112,7 @@ pub struct DynamicsView {
     /// Best embedding dimension E.
     pub e: usize,
     /// Lag between embedding coordinates, and forecast horizon, in samples: the channel's
-    /// embedding delay (see `pipeline::meta::analyse`).
+    /// embedding delay (see `pipeline::tracks::meta::analyse`).
     pub tau: usize,
     /// S-map localisation θ with the best forecast skill (0: a linear model does as well).
     pub theta: f64,

@@ -55,7 +55,7 @@
 //! producer wakes one. If it shows a searcher, that searcher cannot park while the task is
 //! counted as queued, so it either takes this task or takes another one, and then the second rule
 //! applies (more queued, nobody searching: wake one). A worker running a closure searches again
-//! as soon as the closure returns. `tests/scheduler_wakeups.rs` checks this under many producers
+//! as soon as the closure returns. `tests/scheduler/wakeups.rs` checks this under many producers
 //! and tiny tasks, and with single tasks submitted as the previous one ends.
 
 use std::hint;

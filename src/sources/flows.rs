@@ -6,7 +6,7 @@
 //! (no interpolation). Both start from a fixed initial state and integrate a transient before
 //! their first sample, so the first record already lies on the attractor. The flows use no
 //! randomness: the same build always produces the same trajectory, which is what lets
-//! `tests/generators.rs` compare it with an independent integration
+//! `tests/app/generators.rs` compare it with an independent integration
 //! (`scripts/make_lorenz_fixture.py`).
 
 /// One classical RK4 step of size `h` for the autonomous system `ds/dt = f(s)`

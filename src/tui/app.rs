@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::DEFAULT_CAPTURE_SAMPLES;
 use crate::model::{ChannelId, ChannelKind};
-use crate::pipeline::engines::PatternSpec;
-use crate::pipeline::library::MIN_PATTERN_SAMPLES;
+use crate::pipeline::library::{MIN_PATTERN_SAMPLES, PatternSpec};
 use crate::pipeline::{ChannelSnapshot, LinkState, Snapshot};
 use crate::scheduler::LatencyKind;
 

@@ -4,7 +4,7 @@
 //! shows the outcome (the replay speed in `LinkState::Replay`, the file in
 //! `SourceStatus::recording`).
 
-use crate::pipeline::engines::PatternSpec;
+use crate::pipeline::PatternSpec;
 
 /// Replay speed changes by this factor per key press (`]` multiplies, `[` divides).
 pub const REPLAY_SPEED_FACTOR: f64 = 2.0;

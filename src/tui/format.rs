@@ -1,7 +1,5 @@
 //! Numbers as the panes print them.
 
-use std::time::Duration;
-
 /// A count with thousands separators: `12,345,678`.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -35,36 +33,16 @@ pub fn rate(hz: f64) -> String {
     }
 }
 
-/// A short duration: `850 µs`, `12.3 ms`, `1.50 s`, `2 m 05 s`.
-pub fn duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 1e-3 {
-        format!("{:.0} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.1} ms", s * 1e3)
-    } else if s < 60.0 {
-        format!("{s:.2} s")
-    } else {
-        let whole = d.as_secs();
-        format!("{} m {:02} s", whole / 60, whole % 60)
-    }
-}
+/// A duration, as every pane and widget prints it (`midstream_widgets::format`).
+pub use midstream_widgets::format::{format_duration as duration, format_ns};
 
-/// A benchmark time, three significant figures: `84.0 ns`, `22.5 µs`, `1.50 ms`, `2.31 s`.
+/// A benchmark time in nanoseconds (criterion's median), as [`format_ns`] prints it; `—` when
+/// it is not a number.
 pub fn nanos(ns: f64) -> String {
     if !ns.is_finite() || ns < 0.0 {
         return "—".to_string();
     }
-    let (value, unit) = if ns < 1e3 {
-        (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
-    };
-    format!("{} {unit}", three_figures(value))
+    format_ns(ns.round() as u64)
 }
 
 /// A rate per second with an SI prefix, three significant figures: `950/s`, `12.3 k/s`,
@@ -121,6 +99,8 @@ pub fn speed(speed: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -138,10 +118,10 @@ mod tests {
         assert_eq!(rate(2.345), "2.3");
         assert_eq!(rate(10_000.4), "10,000");
         assert_eq!(rate(f64::NAN), "—");
-        assert_eq!(duration(Duration::from_micros(420)), "420 µs");
-        assert_eq!(duration(Duration::from_micros(12_340)), "12.3 ms");
-        assert_eq!(duration(Duration::from_millis(1500)), "1.50 s");
-        assert_eq!(duration(Duration::from_secs(125)), "2 m 05 s");
+        assert_eq!(duration(Duration::from_micros(420)), "420µs");
+        assert_eq!(duration(Duration::from_micros(12_340)), "12.3ms");
+        assert_eq!(duration(Duration::from_millis(1500)), "1.50s");
+        assert_eq!(duration(Duration::from_secs(125)), "2m05s");
         assert_eq!(clock_ns(12_340_000_000), "12.3 s");
         assert_eq!(clock_ns(247_000_000_000), "4 m 07 s");
         assert_eq!(speed(2.0), "×2");
@@ -152,11 +132,11 @@ mod tests {
 
     #[test]
     fn benchmark_times_and_rates() {
-        assert_eq!(nanos(84.0), "84.0 ns");
-        assert_eq!(nanos(22_480.0), "22.5 µs");
-        assert_eq!(nanos(1_500_000.0), "1.50 ms");
-        assert_eq!(nanos(287e6), "287 ms");
-        assert_eq!(nanos(2.31e9), "2.31 s");
+        assert_eq!(nanos(84.0), "84ns");
+        assert_eq!(nanos(22_480.0), "22.5µs");
+        assert_eq!(nanos(1_500_000.0), "1.50ms");
+        assert_eq!(nanos(287e6), "287ms");
+        assert_eq!(nanos(2.31e9), "2.31s");
         assert_eq!(nanos(f64::NAN), "—");
         assert_eq!(per_second(950.0), "950/s");
         assert_eq!(per_second(12_340.0), "12.3 k/s");

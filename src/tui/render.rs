@@ -331,7 +331,7 @@ mod tests {
                     attempt: 3,
                     delay: Duration::from_millis(1500),
                 },
-                "reconnecting (attempt 3, connection lost: timed out) in 1.50 s",
+                "reconnecting (attempt 3, connection lost: timed out) in 1.50s",
             ),
             (
                 LinkState::Failed {

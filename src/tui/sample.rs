@@ -1,93 +1,48 @@
-//! A deterministic, realistic [`Snapshot`] for the screen's tests and the render benchmark:
-//! eight channels like the demo's (Lorenz and Rössler flows integrated with RK4, Hénon and
-//! logistic maps, a sine, events, tokens), each with `points` recent samples, and the engines'
-//! results on them: attractor analyses with the published exponents and dimensions, pattern
-//! matches, repetition loops, three formulas (one of each status), scheduler statistics made
-//! from fixed latency samples, and meta-learning rounds (motifs computed, dynamics fixed).
+//! A deterministic, realistic [`Snapshot`] for the screen's tests and the render benchmark
+//! (test-only, or the `sample` feature): eight channels like the demo's, each with `points`
+//! recent samples of the real generators (`sources::flows`, `sources::maps`,
+//! `sources::signals`: Lorenz and Rössler integrated with RK4, Hénon and logistic maps, a
+//! sine), an event and a token channel, and the engines' results on them: attractor analyses
+//! with the published exponents and dimensions, pattern matches, repetition loops, three
+//! formulas (one of each status), scheduler statistics made from fixed latency samples, and
+//! meta-learning rounds (motifs computed, dynamics fixed). The criterion results of the
+//! Benchmarks pane are invented ([`bench_report`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::model::bench::{BenchReport, BenchResult};
 use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Value};
-use crate::pipeline::benchmarks::{BenchReport, BenchResult};
 use crate::pipeline::{
     AnalysisSnapshot, ChannelSnapshot, ChaosView, DynamicsView, FormulaStatus, FormulaView,
-    LinkState, MetaView, PatternMatchView, RepetitionView, Snapshot, SourceStatus, meta,
+    LinkState, MetaView, PatternMatchView, RepetitionView, Snapshot, SourceStatus, tracks::meta,
 };
 use crate::scheduler::{ClassStats, LabelShedCount, SchedulerStats, TaskClass, TaskLabel};
+use crate::sources::MAP_SAMPLE_PERIOD;
+use crate::sources::flows::{LORENZ_SAMPLE_PERIOD, Lorenz, ROSSLER_SAMPLE_PERIOD, Rossler};
+use crate::sources::maps::{Henon, Logistic};
+use crate::sources::signals::{SINE_SAMPLE_PERIOD, Sine};
 
-/// Integration step of the sample flows, in model time units.
-const FLOW_DT: f64 = 0.01;
+/// Growth rate of the sample's logistic map: 3.9, inside the chaotic band, where the
+/// Lyapunov exponent is about 0.49 per iteration (the figure the sample's analysis shows).
+const LOGISTIC_R: f64 = 3.9;
 
-/// Steps discarded before sampling so the flows are on their attractors.
-const TRANSIENT_STEPS: usize = 2000;
-
-/// One RK4 step of `f` from `s` by `dt`.
-fn rk4(f: impl Fn([f64; 3]) -> [f64; 3], s: [f64; 3], dt: f64) -> [f64; 3] {
-    let add =
-        |a: [f64; 3], b: [f64; 3], k: f64| [a[0] + k * b[0], a[1] + k * b[1], a[2] + k * b[2]];
-    let k1 = f(s);
-    let k2 = f(add(s, k1, dt / 2.0));
-    let k3 = f(add(s, k2, dt / 2.0));
-    let k4 = f(add(s, k3, dt));
-    let mut out = s;
-    for i in 0..3 {
-        out[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
-    }
-    out
-}
-
-/// `points` samples of a flow, one column per component.
-fn flow(f: impl Fn([f64; 3]) -> [f64; 3] + Copy, start: [f64; 3], points: usize) -> Vec<Vec<f64>> {
-    let mut s = start;
-    for _ in 0..TRANSIENT_STEPS {
-        s = rk4(f, s, FLOW_DT);
-    }
+/// `points` samples of a three-dimensional generator, one column per component.
+fn columns(points: usize, mut next: impl FnMut() -> [f64; 3]) -> Vec<Vec<f64>> {
     let mut columns: Vec<Vec<f64>> = (0..3).map(|_| Vec::with_capacity(points)).collect();
     for _ in 0..points {
-        s = rk4(f, s, FLOW_DT);
-        for (column, v) in columns.iter_mut().zip(s) {
+        for (column, v) in columns.iter_mut().zip(next()) {
             column.push(v);
         }
     }
     columns
 }
 
-/// Lorenz (σ = 10, ρ = 28, β = 8/3).
-fn lorenz(s: [f64; 3]) -> [f64; 3] {
-    [
-        10.0 * (s[1] - s[0]),
-        s[0] * (28.0 - s[2]) - s[1],
-        s[0] * s[1] - 8.0 / 3.0 * s[2],
-    ]
-}
-
-/// Rössler (a = b = 0.2, c = 5.7).
-fn rossler(s: [f64; 3]) -> [f64; 3] {
-    [-s[1] - s[2], s[0] + 0.2 * s[1], 0.2 + s[2] * (s[0] - 5.7)]
-}
-
-fn henon(points: usize) -> Vec<f64> {
-    let (mut x, mut y) = (0.1, 0.1);
-    (0..points + 100)
-        .map(|_| {
-            (x, y) = (1.0 - 1.4 * x * x + y, 0.3 * x);
-            x
-        })
-        .skip(100)
-        .collect()
-}
-
-fn logistic(points: usize) -> Vec<f64> {
-    let mut x: f64 = 0.2;
-    (0..points)
-        .map(|_| {
-            x = 3.9 * x * (1.0 - x);
-            x
-        })
-        .collect()
+/// `points` samples of a scalar generator.
+fn series(points: usize, next: impl FnMut() -> f64) -> Vec<f64> {
+    std::iter::repeat_with(next).take(points).collect()
 }
 
 fn info(
@@ -106,7 +61,6 @@ fn info(
     }
 }
 
-/// A connected demo source with eight channels of `points` recent samples each.
 /// Made-up criterion results for some of the shipped budgets: within, over, not comparable,
 /// and the rest not run.
 pub fn bench_report() -> BenchReport {
@@ -131,17 +85,25 @@ pub fn bench_report() -> BenchReport {
         result("schedule_one_task/submit_detached", 84.0, None, None),
         result("classify", 1_200.0, None, None),
     ];
-    let budgets = crate::pipeline::benchmarks::budgets().unwrap_or_default();
+    let budgets = crate::bench::budgets().unwrap_or_default();
     BenchReport {
         dir: PathBuf::from("target/criterion"),
         ..BenchReport::check(&results, &budgets)
     }
 }
 
+/// A connected demo source with eight channels of `points` recent samples each.
 pub fn demo_snapshot(points: usize) -> Snapshot {
-    let lorenz_xyz = flow(lorenz, [1.0, 1.0, 1.0], points);
-    let rossler_xyz = flow(rossler, [1.0, 1.0, 0.0], points);
-    let sine: Vec<f64> = (0..points).map(|i| (i as f64 * 0.05).sin()).collect();
+    let mut lorenz = Lorenz::new();
+    let lorenz_xyz = columns(points, || lorenz.next_sample());
+    let mut rossler = Rossler::new();
+    let rossler_xyz = columns(points, || rossler.next_sample());
+    let mut henon = Henon::new();
+    let henon_x = series(points, || henon.next_sample()[0]);
+    let mut logistic = Logistic::new(LOGISTIC_R);
+    let logistic_x = series(points, || logistic.next_sample());
+    let mut sine = Sine::new();
+    let sine = series(points, || sine.next_sample());
     let fields: BTreeMap<String, FieldValue> = [
         ("error".to_string(), FieldValue::Bool(false)),
         ("latency_ms".to_string(), FieldValue::Number(12.5)),
@@ -174,7 +136,7 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
             "lorenz",
             ChannelKind::Vector { dims: 3 },
             None,
-            Some(FLOW_DT),
+            Some(LORENZ_SAMPLE_PERIOD),
         ),
         lorenz_xyz.clone(),
         Value::Vector(lorenz_last),
@@ -182,7 +144,13 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
         0,
     );
     push(
-        info(1, "lorenz.x", ChannelKind::Scalar, None, Some(FLOW_DT)),
+        info(
+            1,
+            "lorenz.x",
+            ChannelKind::Scalar,
+            None,
+            Some(LORENZ_SAMPLE_PERIOD),
+        ),
         vec![lorenz_xyz[0].clone()],
         Value::Scalar(x_last),
         100.0,
@@ -195,34 +163,50 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
             "rossler",
             ChannelKind::Vector { dims: 3 },
             None,
-            Some(FLOW_DT),
+            Some(ROSSLER_SAMPLE_PERIOD),
         ),
         rossler_xyz,
         Value::Vector(rossler_last),
         100.0,
         0,
     );
-    let h = henon(points);
-    let h_last = h.last().copied().unwrap_or(0.0);
+    let h_last = henon_x.last().copied().unwrap_or(0.0);
     push(
-        info(3, "henon.x", ChannelKind::Scalar, None, Some(1.0)),
-        vec![h],
+        info(
+            3,
+            "henon.x",
+            ChannelKind::Scalar,
+            None,
+            Some(MAP_SAMPLE_PERIOD),
+        ),
+        vec![henon_x],
         Value::Scalar(h_last),
         250.0,
         12,
     );
-    let l = logistic(points);
-    let l_last = l.last().copied().unwrap_or(0.0);
+    let l_last = logistic_x.last().copied().unwrap_or(0.0);
     push(
-        info(4, "logistic", ChannelKind::Scalar, None, Some(1.0)),
-        vec![l],
+        info(
+            4,
+            "logistic",
+            ChannelKind::Scalar,
+            None,
+            Some(MAP_SAMPLE_PERIOD),
+        ),
+        vec![logistic_x],
         Value::Scalar(l_last),
         250.0,
         0,
     );
     let s_last = sine.last().copied().unwrap_or(0.0);
     push(
-        info(5, "sine", ChannelKind::Scalar, Some("V"), Some(0.05)),
+        info(
+            5,
+            "sine",
+            ChannelKind::Scalar,
+            Some("V"),
+            Some(SINE_SAMPLE_PERIOD),
+        ),
         vec![sine],
         Value::Scalar(s_last),
         20.0,
@@ -514,7 +498,9 @@ fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
     // Match times on the source clock: a match ending `back` samples before the newest one, on
     // a channel sampled every `period_ns`.
     let found = |pattern: &str, id: ChannelId, name: &str, distance: f64, back: u64, len: usize| {
-        let period_s = channel(id).and_then(|c| c.info.period_s).unwrap_or(FLOW_DT);
+        let period_s = channel(id)
+            .and_then(|c| c.info.period_s)
+            .unwrap_or(LORENZ_SAMPLE_PERIOD);
         let period_ns = (period_s * 1e9) as u64;
         let end = received(id).saturating_sub(back);
         PatternMatchView {
@@ -621,18 +607,18 @@ const SAMPLE_META_SAMPLES: usize = 512;
 /// Meta-learning rounds on the numeric sample channels: the motifs and discords are computed
 /// here on each channel's last [`SAMPLE_META_SAMPLES`] samples (`meta::analyse_motifs`, the
 /// live round's motif part); the dynamics profiles are fixed, being what the live round's
-/// `meta::profile_dynamics` gave on those samples of `demo_snapshot(1000)` in a release build
-/// (computing them here would take seconds in a debug build). Run times are made up; the ages grow with
-/// the channel id.
+/// `meta::profile_dynamics` gave on those samples of `demo_snapshot(1000)` (computing them
+/// here would take seconds in a debug build). Run times are made up; the ages grow with the
+/// channel id.
 fn meta_views(channels: &[ChannelSnapshot]) -> BTreeMap<ChannelId, MetaView> {
     // (id, E, τ, θ, nonlinear, ρ, run ms)
     let profiles = [
-        (0, 2, 16, 4.0, true, 0.850, 6.8),
-        (1, 2, 16, 4.0, true, 0.850, 6.5),
-        (2, 1, 10, 9.0, false, 0.997, 7.1),
+        (0, 1, 18, 3.0, true, 0.771, 6.8),
+        (1, 1, 18, 3.0, true, 0.771, 6.5),
+        (2, 2, 21, 5.0, true, 0.984, 7.1),
         (3, 2, 1, 9.0, true, 1.000, 9.9),
         (4, 1, 1, 9.0, true, 1.000, 6.2),
-        (5, 2, 24, 0.1, false, 1.000, 5.4),
+        (5, 1, 8, 9.0, false, 0.540, 5.4),
     ];
     profiles
         .into_iter()

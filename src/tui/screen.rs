@@ -13,8 +13,9 @@ use super::control::{Control, REPLAY_SPEED_FACTOR, ReplayCommand};
 use super::event_loop::{self, LoopOptions};
 use super::terminal::{CrosstermEvents, TerminalGuard};
 use super::theme::Theme;
+use crate::bench;
+use crate::model::bench::BenchReport;
 use crate::pipeline::PipelineCommand;
-use crate::pipeline::benchmarks::{self, BenchReport};
 use crate::session::{self, Session};
 use crate::sources::replay as replay_source;
 
@@ -43,7 +44,7 @@ pub async fn run(session: Session, opts: ScreenOptions) -> anyhow::Result<()> {
         opts.record.clone(),
     ));
     let benchmarks = tokio::spawn(watch_benchmarks(
-        benchmarks::default_results_dir(),
+        bench::default_results_dir(),
         session.commands.clone(),
     ));
     let outcome = {
@@ -87,9 +88,9 @@ pub async fn run(session: Session, opts: ScreenOptions) -> anyhow::Result<()> {
 async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>) {
     // The budgets are built in: parsed once. A broken budgets file shows as the report's
     // error, with the results still listed.
-    let (budgets, budget_error) = match benchmarks::budgets() {
+    let (budgets, budget_error) = match bench::budgets() {
         Ok(budgets) => (Arc::new(budgets), None),
-        Err(e) => (Arc::new(Vec::new()), Some(e)),
+        Err(e) => (Arc::new(Vec::new()), Some(e.to_string())),
     };
     let mut last: Option<Arc<BenchReport>> = None;
     let mut poll = tokio::time::interval(BENCHMARK_POLL);
@@ -98,7 +99,7 @@ async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>)
         let read = dir.clone();
         let budgets = budgets.clone();
         let Ok(mut report) =
-            tokio::task::spawn_blocking(move || BenchReport::load(&read, &budgets)).await
+            tokio::task::spawn_blocking(move || bench::load_report(&read, &budgets)).await
         else {
             return;
         };

@@ -28,6 +28,8 @@ use ratatui_core::symbols;
 use ratatui_core::widgets::Widget;
 use ratatui_widgets::block::Block;
 
+use crate::format::{format_ns, is_power_of_ten};
+
 /// One bucket: `count` samples in `[lower_ns, upper_ns)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatencyBucket {
@@ -421,40 +423,6 @@ fn marker_x(columns: &[Column], value_ns: u64) -> Option<u16> {
     Some(column.x + offset.min(column.width - 1))
 }
 
-fn is_power_of_ten(value: u64) -> bool {
-    value > 0 && 10u64.pow(value.ilog10()) == value
-}
-
-/// A duration in ns with at most three significant digits and a unit: `850ns`, `1.20µs`,
-/// `12.0µs`, `340µs`, `1.10ms`, `2.00s`. Whole powers of ten print without decimals (`10µs`).
-pub fn format_ns(ns: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [
-        (1_000_000_000, "s"),
-        (1_000_000, "ms"),
-        (1_000, "µs"),
-        (1, "ns"),
-    ];
-    let (scale, unit) = UNITS
-        .iter()
-        .copied()
-        .find(|&(scale, _)| ns >= scale)
-        .unwrap_or((1, "ns"));
-    if scale == 1 {
-        return format!("{ns}{unit}");
-    }
-    if ns.is_multiple_of(scale) && is_power_of_ten(ns / scale) {
-        return format!("{}{unit}", ns / scale);
-    }
-    let value = ns as f64 / scale as f64;
-    if value >= 100.0 {
-        format!("{value:.0}{unit}")
-    } else if value >= 10.0 {
-        format!("{value:.1}{unit}")
-    } else {
-        format!("{value:.2}{unit}")
-    }
-}
-
 /// A count in at most four characters of digits: `950`, `9999`, `12.3k`, `4.5M`, `1.2G`.
 pub fn format_count(count: u64) -> String {
     match count {
@@ -623,22 +591,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_counts_format_compactly() {
-        let cases = [
-            (0, "0ns"),
-            (850, "850ns"),
-            (1_000, "1µs"),
-            (1_200, "1.20µs"),
-            (12_345, "12.3µs"),
-            (340_000, "340µs"),
-            (100_000, "100µs"),
-            (1_100_000, "1.10ms"),
-            (10_000_000_000, "10s"),
-            (2_500_000_000, "2.50s"),
-        ];
-        for (ns, text) in cases {
-            assert_eq!(format_ns(ns), text, "{ns}");
-        }
+    fn counts_format_compactly() {
         assert_eq!(format_count(9_999), "9999");
         assert_eq!(format_count(12_345), "12.3k");
         assert_eq!(format_count(4_500_000), "4.5M");

@@ -13,7 +13,7 @@
 //! [`FIT_END_PERIODS`], [`FIT_END_RISE`]). Those constants were chosen on 24 Lorenz and 24
 //! Rössler series whose own finite-time exponents were known from a tangent-space integration,
 //! and checked on the Hénon and logistic maps and on other sampling steps and lengths; the
-//! tests in `tests/attractor_accuracy.rs` and `tests/attractor_fixtures.rs` hold them to it.
+//! tests in `tests/engines/attractor_accuracy.rs` and `tests/engines/attractor_fixtures.rs` hold them to it.
 
 use super::AttractorError;
 use super::embedding::{DUPLICATE_DISTANCE_SQ, DelayEmbedding};

@@ -4,7 +4,7 @@
 
 use std::hash::Hash;
 
-use super::hashing::FastHashMap;
+use rustc_hash::FxHashMap;
 
 /// Maps symbols to dense ids; see the module documentation.
 pub(crate) trait Alphabet<S> {
@@ -164,12 +164,12 @@ impl Alphabet<char> for CharAlphabet {
 
 /// Any `Eq + Hash` token: a hash map of references into the pattern.
 pub(crate) struct HashAlphabet<'p, T> {
-    map: FastHashMap<&'p T, u32>,
+    map: FxHashMap<&'p T, u32>,
 }
 
 impl<'p, T: Eq + Hash> HashAlphabet<'p, T> {
     pub(crate) fn new(pattern: &'p [T]) -> Self {
-        let mut map = FastHashMap::with_capacity_and_hasher(pattern.len(), Default::default());
+        let mut map = FxHashMap::with_capacity_and_hasher(pattern.len(), Default::default());
         for t in pattern {
             let next = map.len() as u32;
             map.entry(t).or_insert(next);

@@ -13,7 +13,7 @@ use std::mem::size_of;
 use super::dtw::{DtwOptions, dtw};
 use super::edit::{lcs_len, lcs_len_str, levenshtein, levenshtein_str};
 use super::error::TemporalError;
-use super::hashing::{FastHashMap, FastHasher};
+use rustc_hash::{FxHashMap, FxHasher};
 
 /// What was computed: part of every key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,7 +162,7 @@ struct Slot<V> {
 #[derive(Debug)]
 pub struct ContentCache<V> {
     bounds: CacheBounds,
-    heads: FastHashMap<u64, usize>,
+    heads: FxHashMap<u64, usize>,
     slots: Vec<Slot<V>>,
     free: Vec<usize>,
     most_recent: usize,
@@ -196,7 +196,7 @@ impl<V: Clone> ContentCache<V> {
         }
         Ok(ContentCache {
             bounds,
-            heads: FastHashMap::default(),
+            heads: FxHashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             most_recent: NIL,
@@ -487,7 +487,7 @@ where
     B: KeyContent + ?Sized,
 {
     use std::hash::Hash;
-    let mut hasher = FastHasher::default();
+    let mut hasher = FxHasher::default();
     comparison.hash(&mut hasher);
     hasher.write_u8(A::KIND);
     hasher.write_u8(B::KIND);
@@ -501,6 +501,24 @@ where
 mod tests {
     use super::super::dtw::DtwCost;
     use super::*;
+
+    /// The engines' map hasher (rustc-hash's `FxHasher`) keeps nearby keys apart.
+    #[test]
+    fn the_hasher_distinguishes_nearby_keys() {
+        use std::hash::Hash;
+        let hash_of = |value: &dyn Fn(&mut FxHasher)| {
+            let mut hasher = FxHasher::default();
+            value(&mut hasher);
+            hasher.finish()
+        };
+        assert_ne!(hash_of(&|h| "ab".hash(h)), hash_of(&|h| "ba".hash(h)));
+        assert_ne!(
+            hash_of(&|h| b"ab".as_slice().hash(h)),
+            hash_of(&|h| b"ab\0".as_slice().hash(h))
+        );
+        assert_ne!(hash_of(&|h| 1u64.hash(h)), hash_of(&|h| 2u64.hash(h)));
+        assert_eq!(hash_of(&|h| "same".hash(h)), hash_of(&|h| "same".hash(h)));
+    }
 
     fn bounds(max_entries: usize, max_bytes: usize) -> CacheBounds {
         CacheBounds {

@@ -21,7 +21,6 @@ pub mod cache;
 pub mod dtw;
 pub mod edit;
 pub mod error;
-mod hashing;
 pub mod repetition;
 pub mod search;
 

@@ -15,7 +15,7 @@
 
 use super::bitparallel::{self, PatternMasks};
 use super::error::TemporalError;
-use super::hashing::FastHashMap;
+use rustc_hash::FxHashMap;
 
 /// Default length of the recent window, in tokens: about a sentence, long enough that a
 /// repeat is not a coincidence of common words.
@@ -70,7 +70,7 @@ pub struct Repetition {
 /// held and forgotten tokens free their memory.
 #[derive(Debug, Default)]
 struct TokenInterner {
-    ids: FastHashMap<Box<str>, u32>,
+    ids: FxHashMap<Box<str>, u32>,
     counts: Vec<u32>,
     names: Vec<Option<Box<str>>>,
     free: Vec<u32>,

@@ -13,8 +13,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use crate::model::bench::{BenchReport, BudgetRow, Limit, Verdict};
 use crate::pipeline::Snapshot;
-use crate::pipeline::benchmarks::{BenchReport, BudgetRow, Limit, Verdict};
 use crate::tui::app::{App, Pane};
 use crate::tui::format;
 use crate::tui::theme::Theme;
@@ -135,7 +135,7 @@ mod tests {
             footer_line(&report, SystemTime::now()),
             "from target/criterion · 1 more without a budget"
         );
-        let empty = BenchReport::check(&[], &crate::pipeline::benchmarks::budgets().unwrap());
+        let empty = BenchReport::check(&[], &crate::bench::budgets().unwrap());
         assert!(
             footer_line(&empty, SystemTime::now()).ends_with("no results yet: run cargo bench")
         );
@@ -144,7 +144,7 @@ mod tests {
         report.errors.push("x".into());
         assert_eq!(
             footer_line(&report, now),
-            "from target/criterion · newest 2 m 05 s ago · 1 more without a budget · 1 unreadable"
+            "from target/criterion · newest 2m05s ago · 1 more without a budget · 1 unreadable"
         );
     }
 }

@@ -1,4 +1,4 @@
-//! The Motifs pane: what meta-learning found on the numeric channels (`pipeline::meta`).
+//! The Motifs pane: what meta-learning found on the numeric channels (`pipeline::tracks::meta`).
 //!
 //! On top, the focused channel's last analysed window as a line chart, the top motif pair's two
 //! windows drawn over it (A and B) and the top discord marked; under the chart a ruler row
@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Row, Table, TableState};
 
 use crate::model::ChannelKind;
-use crate::pipeline::meta::META_EVERY;
+use crate::pipeline::tracks::meta::META_EVERY;
 use crate::pipeline::{ChannelSnapshot, MetaView, Snapshot};
 use crate::tui::app::{App, Pane};
 use crate::tui::format;

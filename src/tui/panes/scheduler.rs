@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table};
 
 use midstream_widgets::latency_histogram::{
-    CountScale, LatencyBucket, LatencyHistogram, PercentileMarker, format_ns,
+    CountScale, LatencyBucket, LatencyHistogram, PercentileMarker,
 };
 
 use crate::model::Catalog;
@@ -225,7 +225,7 @@ fn render_table(frame: &mut Frame, area: Rect, view: &SchedulerView, theme: &The
             if p.count == 0 {
                 right(Span::styled("—", theme.muted()))
             } else {
-                right(format_ns(ns))
+                right(format::format_ns(ns))
             }
         };
         let flagged = |n: u64| {

@@ -1,0 +1,334 @@
+//! The engines' work on live channels, run as scheduler tasks.
+//!
+//! Each engine keeps per-channel state in a *track* behind a mutex: an inbox of new samples
+//! and the engine's own state. The pipeline appends to the inbox and submits a task; the task
+//! drains the inbox in order. Two tasks of one track never interleave (the mutex) and never
+//! reorder samples (the inbox is FIFO and drained whole), so tasks may run on any worker.
+//! Results stay in the track; the pipeline reads them when it builds a snapshot, and tasks
+//! raise a shared flag so a result that arrives while the source is quiet is still published.
+//!
+//! One file per engine's tracks; this one holds what they share ([`Track`], [`TrackRunner`])
+//! and the coordinator, [`Engines`]. Classes (DESIGN.md): LTL monitor steps are Critical
+//! ([`ltl`]), pattern and repetition search High ([`patterns`], [`repetition`]), attractor
+//! analysis Normal (every 256 new samples, on the last 4096: [`chaos`]), meta-learning Low
+//! (motif discovery and self-tuning every 256 new samples: [`meta`]).
+
+mod chaos;
+mod ltl;
+pub mod meta;
+mod patterns;
+mod repetition;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use thiserror::Error;
+
+use super::channel::ChannelState;
+use super::library::{PatternError, PatternSpec};
+use super::snapshot::{ChaosView, FormulaView, MetaView, PatternMatchView, RepetitionView};
+use crate::engines::ltl::LtlError;
+use crate::engines::temporal::TemporalError;
+use crate::model::{ChannelId, ChannelInfo, ChannelKind, Record};
+use crate::scheduler::{Scheduler, SubmitError, Task, TaskClass, TaskLabel};
+
+pub use patterns::{MATCH_DISTANCE_PER_SAMPLE, PATTERN_BAND_FRACTION};
+
+/// What the engines run on: formulas for event channels, patterns for numeric channels.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisConfig {
+    /// LTLf formulas; each is monitored on every event channel whose fields include all of
+    /// the formula's fields.
+    pub formulas: Vec<String>,
+    pub patterns: Vec<PatternSpec>,
+}
+
+/// Why the engines refuse a configuration or a pattern added while running.
+#[derive(Debug, Error)]
+pub enum TrackError {
+    /// A formula that does not parse or compile (boxed: a parse error is large, and this is
+    /// the rare path).
+    #[error("formula {formula:?}: {source}")]
+    Formula {
+        formula: String,
+        #[source]
+        source: Box<LtlError>,
+    },
+    /// A configured pattern the search refuses.
+    #[error("pattern {name:?}: {source}")]
+    Pattern {
+        name: String,
+        #[source]
+        source: TemporalError,
+    },
+    /// A pattern added while running under a name already in use.
+    #[error("a pattern named {0:?} exists")]
+    PatternNameTaken(String),
+    /// A pattern added while running whose values cannot be a pattern.
+    #[error(transparent)]
+    InvalidPattern(#[from] PatternError),
+    /// A pattern added while running that the search refuses.
+    #[error(transparent)]
+    PatternSearch(TemporalError),
+}
+
+/// An engine's state for one channel, and whether a task to drain its inbox is queued.
+struct Track<T> {
+    state: Mutex<T>,
+    queued: AtomicBool,
+}
+
+impl<T> Track<T> {
+    fn new(state: T) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(state),
+            queued: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
+        self.state.lock()
+    }
+}
+
+/// A queued task's hold on its track: the task clears the track's `queued` flag when it
+/// starts; a task dropped without running (shed to make room for more urgent work, or
+/// cancelled) clears it on drop, so the track is scheduled again next time instead of never.
+struct QueuedTask<T>(Option<Arc<Track<T>>>);
+
+impl<T> Drop for QueuedTask<T> {
+    fn drop(&mut self) {
+        if let Some(track) = self.0.take() {
+            track.queued.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Submits the tracks' tasks to the scheduler, raises the shared "results changed" flag when
+/// a task changed a result, and counts the tasks the scheduler refused.
+struct TrackRunner {
+    scheduler: Arc<Scheduler>,
+    /// Raised by tasks when they changed a result.
+    results_changed: Arc<AtomicBool>,
+    /// Tasks the scheduler refused (Critical and High are handed back, never dropped silently).
+    rejected: AtomicU64,
+}
+
+impl TrackRunner {
+    /// Submits a task that runs `work` on `track` (which locks it for as long as it needs),
+    /// unless one is already queued (it will drain what was just added). Returns true when the
+    /// scheduler refused the task; the inbox keeps the samples, and the next task drains them.
+    fn schedule<T: Send + 'static>(
+        &self,
+        track: &Arc<Track<T>>,
+        class: TaskClass,
+        label: TaskLabel,
+        budget: Duration,
+        work: impl FnOnce(&Track<T>) -> bool + Send + 'static,
+    ) -> bool {
+        if track.queued.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let mut queued = QueuedTask(Some(track.clone()));
+        let changed = self.results_changed.clone();
+        let task = Task::new(class, label, move || {
+            let Some(track) = queued.0.take() else {
+                return;
+            };
+            track.queued.store(false, Ordering::Release);
+            if work(&track) {
+                changed.store(true, Ordering::Release);
+            }
+        })
+        .with_deadline_in(budget);
+        let refused = match self.scheduler.submit_detached(task) {
+            Ok(()) => false,
+            Err(err) => {
+                track.queued.store(false, Ordering::Release);
+                !matches!(err, SubmitError::Shed { .. })
+            }
+        };
+        self.rejected
+            .fetch_add(u64::from(refused), Ordering::Relaxed);
+        refused
+    }
+
+    fn mark_changed(&self) {
+        self.results_changed.store(true, Ordering::Release);
+    }
+}
+
+/// The engines' tracks for every channel, and the scheduler they run on.
+pub struct Engines {
+    runner: TrackRunner,
+    ltl: ltl::LtlTracks,
+    patterns: patterns::PatternTracks,
+    repetition: repetition::RepetitionTracks,
+    chaos: chaos::ChaosTracks,
+    meta: meta::MetaTracks,
+    names: BTreeMap<ChannelId, String>,
+}
+
+impl Engines {
+    /// Compiles the formulas (an error names the formula and the spot) and checks patterns.
+    pub fn new(scheduler: Arc<Scheduler>, config: AnalysisConfig) -> Result<Self, TrackError> {
+        Ok(Self {
+            runner: TrackRunner {
+                scheduler,
+                results_changed: Arc::new(AtomicBool::new(false)),
+                rejected: AtomicU64::new(0),
+            },
+            ltl: ltl::LtlTracks::compile(&config.formulas)?,
+            patterns: patterns::PatternTracks::new(config.patterns)?,
+            repetition: repetition::RepetitionTracks::default(),
+            chaos: chaos::ChaosTracks::default(),
+            meta: meta::MetaTracks::default(),
+            names: BTreeMap::new(),
+        })
+    }
+
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.runner.scheduler
+    }
+
+    /// Tasks the scheduler refused so far (Critical and High are handed back, never dropped
+    /// silently; their samples wait in the inbox for the next task).
+    pub fn rejected(&self) -> u64 {
+        self.runner.rejected.load(Ordering::Relaxed)
+    }
+
+    pub fn pattern_names(&self) -> Vec<String> {
+        self.patterns.names()
+    }
+
+    /// Adds a reference pattern while running: every numeric channel is searched for it from
+    /// its next sample on; `samples_so_far` gives how many samples a channel has had (so
+    /// matches are placed in the channel's own count). Refused, with the reason, when the
+    /// values cannot be a pattern or the name is taken.
+    pub fn add_pattern(
+        &mut self,
+        pattern: PatternSpec,
+        samples_so_far: impl Fn(ChannelId) -> u64,
+    ) -> Result<(), TrackError> {
+        self.patterns.add(pattern, samples_so_far)?;
+        self.runner.mark_changed();
+        Ok(())
+    }
+
+    /// Sets up tracks for a new catalog's channels (keeping those of unchanged channels), and
+    /// cancels the pending work of channels that went away.
+    pub fn set_channels(&mut self, channels: &[ChannelInfo]) {
+        let keep: BTreeMap<ChannelId, &ChannelInfo> = channels.iter().map(|c| (c.id, c)).collect();
+        let gone: Vec<ChannelId> = self
+            .names
+            .keys()
+            .filter(|id| {
+                keep.get(id)
+                    .is_none_or(|c| Some(&c.name) != self.names.get(id))
+            })
+            .copied()
+            .collect();
+        for id in gone {
+            self.runner.scheduler.cancel_channel(id);
+            self.ltl.remove(id);
+            self.patterns.remove(id);
+            self.repetition.remove(id);
+            self.chaos.remove(id);
+            self.meta.remove(id);
+            self.names.remove(&id);
+        }
+        for info in channels {
+            if self.names.contains_key(&info.id) {
+                // A known channel whose entry changed: its period, or an event channel's
+                // fields, which a text input learns as it reads.
+                match &info.kind {
+                    ChannelKind::Event { fields } => self.ltl.fields_grew(info, fields),
+                    ChannelKind::Scalar | ChannelKind::Vector { .. } => {
+                        self.chaos.period_known(info);
+                    }
+                    ChannelKind::Text => {}
+                }
+                continue;
+            }
+            self.names.insert(info.id, info.name.clone());
+            match &info.kind {
+                ChannelKind::Event { fields } => self.ltl.add_channel(info, fields),
+                ChannelKind::Scalar | ChannelKind::Vector { .. } => {
+                    self.chaos.add_channel(info);
+                    self.meta.add_channel(info.id);
+                    self.patterns.add_channel(info.id);
+                }
+                ChannelKind::Text => self.repetition.add_channel(info.id),
+            }
+        }
+    }
+
+    /// Forgets every channel's engine state (a replay went back): tracks are made anew.
+    pub fn reset(&mut self) {
+        for id in self.names.keys() {
+            self.runner.scheduler.cancel_channel(*id);
+        }
+        self.ltl.clear();
+        self.patterns.clear();
+        self.repetition.clear();
+        self.chaos.clear();
+        self.meta.clear();
+        self.names.clear();
+    }
+
+    /// Queues a batch of one channel's records for its engines and schedules their tasks.
+    pub fn ingest(&mut self, channel: ChannelId, records: &[Record]) {
+        self.ltl.ingest(&self.runner, channel, records);
+        self.patterns.ingest(&self.runner, channel, records);
+        let name = self.names.get(&channel).map_or("", String::as_str);
+        self.repetition.ingest(&self.runner, channel, name, records);
+    }
+
+    /// Analyses the channel's latest window when enough new samples have come (a Normal
+    /// task with its own copy of the window, so the ring buffer keeps moving meanwhile).
+    pub fn analyse_if_due(&mut self, channel: ChannelId, state: &ChannelState) {
+        self.chaos.analyse_if_due(&self.runner, channel, state);
+    }
+
+    /// Submits a meta-learning round (a Low task with its own copy of the channel's last N
+    /// samples) when [`meta::META_EVERY`] new samples have come, no round of the channel is
+    /// queued or running, and fewer than [`meta::META_MAX_IN_FLIGHT`] rounds of any channel
+    /// are (a due channel that finds no place goes at its next batch after one frees). True
+    /// when a round was submitted.
+    pub fn meta_if_due(&mut self, channel: ChannelId, state: &ChannelState) -> bool {
+        self.meta.submit_if_due(&self.runner, channel, state)
+    }
+
+    /// The latest meta-learning round per numeric channel, aged at `now`.
+    pub fn meta_views(&self, now: Instant) -> BTreeMap<ChannelId, MetaView> {
+        self.meta.views(now)
+    }
+
+    /// The latest attractor analysis per numeric channel.
+    pub fn chaos_views(&self) -> BTreeMap<ChannelId, ChaosView> {
+        self.chaos.views()
+    }
+
+    /// Whether a task changed a result since the last call.
+    pub fn take_changed(&self) -> bool {
+        self.runner.results_changed.swap(false, Ordering::AcqRel)
+    }
+
+    /// One row per monitored formula, in channel then formula order.
+    pub fn formula_views(&self) -> Vec<FormulaView> {
+        self.ltl.views()
+    }
+
+    /// Recent pattern matches on every channel, newest first.
+    pub fn match_views(&self, now: Instant) -> Vec<PatternMatchView> {
+        self.patterns.views(now, &self.names)
+    }
+
+    /// Recent repetition loops on text channels, newest first.
+    pub fn repetition_views(&self, now: Instant) -> Vec<RepetitionView> {
+        self.repetition.views(now)
+    }
+}

@@ -1,0 +1,21 @@
+//! The application around the engines: generators, pipeline, trace files, QUIC transport, the
+//! command line and the terminal, up to the real binary in a pseudo-terminal. One binary; each
+//! module was a test file of its own.
+
+#![cfg(feature = "app")]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli_config;
+mod cli_input;
+mod cli_replay;
+mod cli_serve_record;
+mod generators;
+mod meta_cli;
+mod pipeline_engines;
+mod pipeline_meta;
+mod pty_dashboard;
+mod quic_loopback;
+mod terminal_restore;
+mod trace_recovery;

@@ -1,0 +1,101 @@
+//! The `midstream-tui` binary under test.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_midstream-tui");
+
+/// A command for the binary that reads no user configuration: its config home (`HOME` and
+/// `XDG_CONFIG_HOME`) is `home`, and `MIDSTREAM_CONFIG` is unset.
+pub fn command(home: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("MIDSTREAM_CONFIG");
+    command
+}
+
+/// Runs `command` to the end: whether it succeeded, its stdout and its stderr.
+pub fn finish(command: &mut Command) -> (bool, String, String) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `replay --headless` of `trace`, with `args` before it, in the config home `home` (so only
+/// the configuration the test gives is read); see [`finish`].
+pub fn replay_headless(home: &Path, args: &[&str], trace: &Path) -> (bool, String, String) {
+    finish(
+        command(home)
+            .args(["replay", "--headless"])
+            .args(args)
+            .arg(trace),
+    )
+}
+
+/// A `serve` process, killed when dropped, with the address and the pin it printed.
+pub struct Served {
+    child: Child,
+    pub addr: String,
+    pub pin: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve --listen 127.0.0.1:0` with `args` in `dir`, and reads the fingerprint and the
+/// `attach` command it prints, checking that the command pins that fingerprint.
+pub fn serve(dir: &Path, args: &[&str]) -> Served {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let stdout = child.stdout.take().expect("serve's stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let start = Instant::now();
+    let mut fingerprint = None;
+    while start.elapsed() < Duration::from_secs(30) {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(fp) = line.strip_prefix("certificate SHA-256 fingerprint: ") {
+            fingerprint = Some(fp.trim().to_string());
+        }
+        if let Some(command) = line.trim().strip_prefix("midstream-tui attach ") {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            assert_eq!(words[1], "--pin", "{line}");
+            assert_eq!(
+                Some(words[2].to_string()),
+                fingerprint,
+                "the attach command pins the printed fingerprint"
+            );
+            assert_eq!(words[2].len(), 64, "64 hex digits: {line}");
+            let served = Served {
+                child,
+                addr: words[0].to_string(),
+                pin: words[2].to_string(),
+            };
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return served;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("serve did not print an attach command");
+}

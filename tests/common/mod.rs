@@ -1,0 +1,14 @@
+//! The integration tests' one kit: fixture files ([`fixtures`]), test catalogs and trace
+//! headers ([`catalog`]), the binary under test ([`binary`]) and a pseudo-terminal to run it
+//! in ([`pty`]). Each test binary includes it
+//! with `#[path = "../common/mod.rs"] mod common;`.
+
+// Each test binary uses part of the kit; the rest would warn as unused in that binary.
+#![allow(dead_code)]
+
+#[cfg(feature = "app")]
+pub mod binary;
+pub mod catalog;
+pub mod fixtures;
+#[cfg(feature = "app")]
+pub mod pty;
