@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 use super::HeadlessError;
 use crate::engines::ltl::{Automaton, Monitor, MonitorStatus, State, compile, parse};
 use crate::model::FieldValue;
+use crate::sources::text::TextError;
 
 /// Options of `check`, as given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,7 +194,7 @@ fn write_counts(out: &mut dyn std::io::Write, monitor: &Monitor) -> std::io::Res
 
 /// Reads the trace line by line, handing each state to `visit`; returns the number of states.
 fn read_trace(path: &Path, mut visit: impl FnMut(&State)) -> Result<u64, HeadlessError> {
-    let io_err = |source| HeadlessError::Io {
+    let io_err = |source| TextError::Io {
         path: path.to_path_buf(),
         source,
     };
@@ -205,7 +206,7 @@ fn read_trace(path: &Path, mut visit: impl FnMut(&State)) -> Result<u64, Headles
     let mut steps = 0u64;
     let mut buffer = Vec::new();
     let mut reader = reader;
-    let mut line_number = 0usize;
+    let mut line_number = 0u64;
     loop {
         buffer.clear();
         let read = reader.read_until(b'\n', &mut buffer).map_err(io_err)?;
@@ -213,7 +214,7 @@ fn read_trace(path: &Path, mut visit: impl FnMut(&State)) -> Result<u64, Headles
             break;
         }
         line_number += 1;
-        let parse_err = |message: String| HeadlessError::Parse {
+        let parse_err = |message: String| TextError::Parse {
             path: path.to_path_buf(),
             line: line_number,
             message,

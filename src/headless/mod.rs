@@ -16,27 +16,14 @@ pub mod serve;
 #[cfg(feature = "app")]
 pub mod summary;
 
-use std::path::PathBuf;
-
 /// What went wrong in a headless command, with enough context to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum HeadlessError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {message}")]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
-    #[error("{0}")]
-    Invalid(String),
+    /// An input that cannot be read, or a line of it that does not parse.
     #[error(transparent)]
     Text(#[from] crate::sources::text::TextError),
+    #[error("{0}")]
+    Invalid(String),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }

@@ -847,28 +847,18 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
             shared.hub.followers.lock().push(follow_tx);
         }
     }
-    if let Some(catalog) = update {
-        let message = ServerMessage::CatalogUpdate((*catalog).clone());
-        if let Err(e) = write_message(
-            &mut send,
-            &message,
-            MAX_CONTROL_FRAME_BYTES,
-            "CatalogUpdate",
-        )
-        .await
-        {
-            return frame_violation(conn, "CatalogUpdate", e);
-        }
-    }
-    for (info, frames) in streams {
-        writers.spawn(stream_channel(
-            conn.clone(),
-            frames,
-            info,
-            shared.hub.clone(),
-            shared.events.clone(),
-            remote,
-        ));
+    if let Err(end) = open_streams(
+        conn,
+        &mut send,
+        update.as_deref(),
+        streams,
+        &mut writers,
+        shared,
+        remote,
+    )
+    .await
+    {
+        return end;
     }
     // A fast producer may be waiting for its first subscriber.
     shared.subscribed.send_replace(true);
@@ -898,24 +888,43 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
             }
             added = follow_rx.recv() => {
                 let Some((catalog, streams)) = added else { continue };
-                let message = ServerMessage::CatalogUpdate((*catalog).clone());
-                if let Err(e) = write_message(&mut send, &message, MAX_CONTROL_FRAME_BYTES, "CatalogUpdate").await {
-                    return frame_violation(conn, "CatalogUpdate", e);
-                }
-                for (info, frames) in streams {
-                    writers.spawn(stream_channel(
-                        conn.clone(),
-                        frames,
-                        info,
-                        shared.hub.clone(),
-                        shared.events.clone(),
-                        remote,
-                    ));
+                if let Err(end) = open_streams(conn, &mut send, Some(&catalog), streams, &mut writers, shared, remote).await {
+                    return end;
                 }
             }
             e = conn.closed() => return SessionEnd::Ended(e),
         }
     }
+}
+
+/// Sends `catalog` as a [`ServerMessage::CatalogUpdate`] when there is one, then opens a data
+/// stream for each of `streams`.
+async fn open_streams(
+    conn: &quinn::Connection,
+    control: &mut quinn::SendStream,
+    catalog: Option<&Catalog>,
+    streams: Vec<(ChannelInfo, broadcast::Receiver<Frame>)>,
+    writers: &mut JoinSet<()>,
+    shared: &Shared,
+    remote: SocketAddr,
+) -> Result<(), SessionEnd> {
+    if let Some(catalog) = catalog {
+        let message = ServerMessage::CatalogUpdate(catalog.clone());
+        write_message(control, &message, MAX_CONTROL_FRAME_BYTES, "CatalogUpdate")
+            .await
+            .map_err(|e| frame_violation(conn, "CatalogUpdate", e))?;
+    }
+    for (info, frames) in streams {
+        writers.spawn(stream_channel(
+            conn.clone(),
+            frames,
+            info,
+            shared.hub.clone(),
+            shared.events.clone(),
+            remote,
+        ));
+    }
+    Ok(())
 }
 
 fn message_name(message: &ClientMessage) -> &'static str {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use midstream::headless::HeadlessError;
 use midstream::headless::check::{CheckOptions, run};
+use midstream::sources::text::TextError;
 use serde_json::Value;
 
 fn trace_file(lines: &str) -> tempfile::NamedTempFile {
@@ -144,11 +145,11 @@ fn a_bad_line_names_the_file_and_line() {
     let file = trace_file("{\"p\": true}\n{\"p\": tru}\n");
     let err = check(&["G p"], false, false, file.path().to_path_buf()).unwrap_err();
     match &err {
-        HeadlessError::Parse {
+        HeadlessError::Text(TextError::Parse {
             path,
             line,
             message,
-        } => {
+        }) => {
             assert_eq!(path, file.path());
             assert_eq!(*line, 2);
             assert!(message.contains("not valid JSON"), "{message}");
@@ -179,5 +180,8 @@ fn an_empty_trace_is_an_error() {
         PathBuf::from("/nonexistent/trace.jsonl"),
     )
     .unwrap_err();
-    assert!(matches!(err, HeadlessError::Io { .. }), "{err:?}");
+    assert!(
+        matches!(err, HeadlessError::Text(TextError::Io { .. })),
+        "{err:?}"
+    );
 }

@@ -146,7 +146,7 @@ pub struct RecordParser {
     table: Option<Table>,
     /// Columns: the names on the non-numeric lines before the first row.
     preamble: Vec<Vec<String>>,
-    csv: CsvSplitter,
+    csv: Option<CsvSplitter>,
     time: TimeBase,
     path: String,
     pub stats: ParseStats,
@@ -177,7 +177,7 @@ impl RecordParser {
             text_channel: None,
             table: None,
             preamble: Vec::new(),
-            csv: CsvSplitter::default(),
+            csv: Some(CsvSplitter::default()),
             time: TimeBase::default(),
             path: String::new(),
             stats: ParseStats::default(),
@@ -553,7 +553,11 @@ impl RecordParser {
         out: &mut Vec<Record>,
         problems: &mut Vec<LineError>,
     ) -> Result<(), LineError> {
-        let mut splitter = std::mem::take(&mut self.csv);
+        // Taken out for the call (an `Option`, so taking it costs nothing: a new splitter
+        // would build csv-core's state machine again, tens of microseconds).
+        let Some(mut splitter) = self.csv.take() else {
+            return Ok(());
+        };
         let result = match splitter.split(line) {
             Err(message) => {
                 self.bad_line(problems, line_no, message);
@@ -586,7 +590,7 @@ impl RecordParser {
                 Ok(())
             }
         };
-        self.csv = splitter;
+        self.csv = Some(splitter);
         result
     }
 
