@@ -90,6 +90,9 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
     }
     let pipeline = session.finish().await?;
     let status = pipeline.status();
+    if status.link != last_link {
+        log_link(&status.link);
+    }
     writeln!(
         out,
         "recorded {} records to {} in {:.1} s",

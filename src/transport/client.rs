@@ -692,27 +692,10 @@ async fn handshake(
         Ok(Ok(None)) | Ok(Err(FrameError::Io(_))) => {
             return Err(closed_during_handshake(addr, conn).await);
         }
-        Ok(Err(e)) => {
-            let reason = format!("bad catalog: {e}");
-            conn.close(
-                CloseCode::ProtocolViolation.varint(),
-                clip_reason(&reason).as_bytes(),
-            );
-            return Err(lost(
-                format!("protocol violation by the server: {reason}"),
-                false,
-            ));
-        }
+        Ok(Err(e)) => return Err(catalog_violation(conn, format!("bad catalog: {e}"))),
     };
     if let Err(reason) = check_catalog(&catalog) {
-        conn.close(
-            CloseCode::ProtocolViolation.varint(),
-            clip_reason(&reason).as_bytes(),
-        );
-        return Err(lost(
-            format!("protocol violation by the server: {reason}"),
-            false,
-        ));
+        return Err(catalog_violation(conn, reason));
     }
     Ok((catalog, send, recv))
 }
@@ -730,6 +713,15 @@ async fn closed_during_handshake(addr: &str, conn: &quinn::Connection) -> Sessio
             lost("the control stream failed during the handshake", false)
         }
     }
+}
+
+/// Closes a connection whose server sent a bad catalog, saying why.
+fn catalog_violation(conn: &quinn::Connection, reason: String) -> SessionEnd {
+    conn.close(
+        CloseCode::ProtocolViolation.varint(),
+        clip_reason(&reason).as_bytes(),
+    );
+    lost(format!("protocol violation by the server: {reason}"), false)
 }
 
 fn check_catalog(catalog: &Catalog) -> Result<(), String> {

@@ -135,25 +135,23 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// Real-time pacing, a self-signed certificate, no token, [`DEFAULT_MAX_CLIENTS`].
     pub fn new(listen: SocketAddr, source: impl RecordSource) -> Self {
-        Self {
-            listen,
-            certificate: CertificateSource::SelfSigned,
-            token: None,
-            pacing: Pacing::RealTime,
-            max_clients: DEFAULT_MAX_CLIENTS,
-            source: ServedSource::Ticks(Box::new(source)),
-        }
+        Self::serving(listen, ServedSource::Ticks(Box::new(source)))
     }
 
     /// A server of records that a publisher pushes (see [`super::publish`]).
     pub fn feed(listen: SocketAddr, feed: Feed) -> Self {
+        Self::serving(listen, ServedSource::Feed(feed))
+    }
+
+    /// `source` with the defaults of [`ServerConfig::new`].
+    pub fn serving(listen: SocketAddr, source: ServedSource) -> Self {
         Self {
             listen,
             certificate: CertificateSource::SelfSigned,
             token: None,
             pacing: Pacing::RealTime,
             max_clients: DEFAULT_MAX_CLIENTS,
-            source: ServedSource::Feed(feed),
+            source,
         }
     }
 }

@@ -26,9 +26,19 @@ impl Default for CsvSplitter {
 }
 
 impl CsvSplitter {
-    /// Splits `line` (without its line break) into fields, unquoted. The slice lives until the
-    /// next call.
-    pub fn split(&mut self, line: &str) -> Result<&[String], String> {
+    /// Splits `line` (without its line break) into fields, unquoted. A line without a quote
+    /// is split on its commas as it is (the common case, with no copy); one with quotes goes
+    /// through csv-core.
+    pub fn split<'a>(&'a mut self, line: &'a str) -> Result<Vec<&'a str>, String> {
+        if !line.contains('"') {
+            return Ok(line.split(',').collect());
+        }
+        let count = self.split_quoted(line)?;
+        Ok(self.fields[..count].iter().map(String::as_str).collect())
+    }
+
+    /// Splits a line with quotes into `self.fields`; returns how many fields it has.
+    fn split_quoted(&mut self, line: &str) -> Result<usize, String> {
         self.reader.reset();
         let mut input = line.as_bytes();
         let mut count = 0;
@@ -67,7 +77,7 @@ impl CsvSplitter {
                 break;
             }
         }
-        Ok(&self.fields[..count])
+        Ok(count)
     }
 }
 
@@ -96,6 +106,9 @@ mod tests {
         );
         assert_eq!(s.split("x,,").unwrap(), ["x", "", ""]);
         assert_eq!(s.split("").unwrap(), [""]);
+        // With and without quotes, the same fields.
+        assert_eq!(s.split("1,\"2\",3").unwrap(), ["1", "2", "3"]);
+        assert_eq!(s.split("1,2,3").unwrap(), ["1", "2", "3"]);
         assert_eq!(s.split(&"y".repeat(1000)).unwrap()[0].len(), 1000);
     }
 

@@ -148,7 +148,12 @@ pub struct RecordParser {
     preamble: Vec<Vec<String>>,
     csv: Option<CsvSplitter>,
     time: TimeBase,
+    /// JSONL: the leaves' names of a line, one after the other.
     path: String,
+    /// JSONL: the dotted name of the leaf being parsed.
+    key: String,
+    /// JSONL: leaves of the last line, the next line's first guess.
+    leaves_hint: usize,
     pub stats: ParseStats,
 }
 
@@ -180,6 +185,8 @@ impl RecordParser {
             csv: Some(CsvSplitter::default()),
             time: TimeBase::default(),
             path: String::new(),
+            key: String::new(),
+            leaves_hint: 8,
             stats: ParseStats::default(),
         }
     }
@@ -421,13 +428,15 @@ impl RecordParser {
     ) {
         // Leaves are collected first (their names in one reused buffer), then channelled.
         let mut names = std::mem::take(&mut self.path);
-        let mut spans: Vec<(usize, usize, Leaf<'_>)> = Vec::new();
-        let mut key = String::new();
+        let mut key = std::mem::take(&mut self.key);
+        let mut spans: Vec<(usize, usize, Leaf<'_>)> = Vec::with_capacity(self.leaves_hint);
         let parsed = flatten_object(line, &mut key, &mut |name, leaf| {
             let start = names.len();
             names.push_str(name);
             spans.push((start, names.len(), leaf));
         });
+        self.key = key;
+        self.leaves_hint = spans.len();
         if let Err(message) = parsed {
             names.clear();
             self.path = names;
@@ -456,6 +465,15 @@ impl RecordParser {
         let mut fields = BTreeMap::new();
         for (start, end, leaf) in spans {
             let name = &names[start..end];
+            // The common case in one look-up: a number of a field that has its channel (so
+            // its first type was a number too).
+            if let Leaf::Number(x) = leaf
+                && let Some(&id) = self.scalars.get(name)
+            {
+                self.push(out, id, t_ns, Value::Scalar(x));
+                fields.insert(name.to_owned(), FieldValue::Number(x));
+                continue;
+            }
             let found = match &leaf {
                 Leaf::Number(_) => FieldType::Number,
                 Leaf::Bool(_) => FieldType::Bool,
@@ -574,14 +592,14 @@ impl RecordParser {
                         ),
                     })
                 } else {
-                    self.start_table(cells.iter().cloned());
+                    self.start_table(cells.iter().map(|c| (*c).to_owned()));
                     self.check_columns(line_no)
                 }
             }
             Ok(cells) => {
                 self.row(
                     line_no,
-                    cells.iter().map(String::as_str),
+                    cells.iter().copied(),
                     cells.len(),
                     arrival_ns,
                     out,

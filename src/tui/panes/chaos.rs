@@ -6,7 +6,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Sparkline};
+use ratatui::widgets::{Paragraph, Sparkline};
 
 use midstream_widgets::exponent_gauge::ExponentGauge;
 
@@ -17,7 +17,7 @@ use crate::tui::format;
 use crate::tui::series::{SPARK_LEVELS, scale_to_levels};
 use crate::tui::theme::Theme;
 
-use super::note;
+use super::{channel_block, note};
 
 /// Samples in the sliding window the pipeline analyses; the pane counts towards it until the
 /// first analysis arrives.
@@ -36,16 +36,8 @@ const ROOMY_ROWS: u16 = 14;
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, theme: &Theme) {
     let focused = app.focus() == Pane::Chaos;
     let channel = app.focused_channel(snapshot);
-    let mut title = vec![Span::styled(" Chaos ", theme.title())];
-    if let Some(channel) = channel {
-        title.push(Span::styled(
-            format!("· {} ", channel.info.name),
-            theme.muted(),
-        ));
-    }
-    let block = Block::bordered()
-        .border_style(theme.border(focused))
-        .title(Line::from(title));
+    let about = channel.map(|c| format!("· {} ", c.info.name));
+    let block = channel_block(" Chaos ", about, focused, theme);
     let Some(channel) = channel else {
         return note(frame, area, block, "no channels yet", theme);
     };

@@ -13,12 +13,29 @@ pub mod streams;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::tui::theme::Theme;
 
 /// A pane with nothing to draw but a short message, centred in its border.
+/// A pane's bordered block, titled with its name and, when a channel is focused, what the
+/// pane says about it (` Chaos · lorenz.x `).
+pub(crate) fn channel_block<'a>(
+    name: &'a str,
+    about: Option<String>,
+    focused: bool,
+    theme: &Theme,
+) -> Block<'a> {
+    let mut title = vec![Span::styled(name, theme.title())];
+    if let Some(about) = about {
+        title.push(Span::styled(about, theme.muted()));
+    }
+    Block::bordered()
+        .border_style(theme.border(focused))
+        .title(Line::from(title))
+}
+
 pub(crate) fn note(frame: &mut Frame, area: Rect, block: Block<'_>, text: &str, theme: &Theme) {
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -13,7 +13,7 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Row, Table, TableState};
+use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Row, Table, TableState};
 
 use crate::model::ChannelKind;
 use crate::pipeline::tracks::meta::META_EVERY;
@@ -22,7 +22,7 @@ use crate::tui::app::{App, Pane};
 use crate::tui::format;
 use crate::tui::theme::Theme;
 
-use super::note;
+use super::{channel_block, note};
 
 /// Rows the chart needs to show a shape (with the caption and the ruler: five).
 const CHART_MIN_ROWS: u16 = 3;
@@ -42,8 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
     let focused = app.focus() == Pane::Motifs;
     let channel = app.focused_channel(snapshot);
     let view = channel.and_then(|c| snapshot.analysis.meta.get(&c.info.id));
-    let mut title = vec![Span::styled(" Motifs ", theme.title())];
-    if let Some(channel) = channel {
+    let about = channel.map(|channel| {
         let tuned = view.map_or_else(String::new, |v| {
             let period = v
                 .period
@@ -54,14 +53,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
                 format::count(v.length as u64)
             )
         });
-        title.push(Span::styled(
-            format!("· {}{tuned} ", channel.info.name),
-            theme.muted(),
-        ));
-    }
-    let block = Block::bordered()
-        .border_style(theme.border(focused))
-        .title(Line::from(title));
+        format!("· {}{tuned} ", channel.info.name)
+    });
+    let block = channel_block(" Motifs ", about, focused, theme);
     let Some(channel) = channel else {
         return note(frame, area, block, "no channels yet", theme);
     };
