@@ -55,6 +55,19 @@ pub struct AnalysisArgs {
     pub config: Option<PathBuf>,
 }
 
+/// What a dashboard on a live source takes besides its source (the demo, `attach`, `open`).
+#[derive(Debug, Args, Clone)]
+pub struct ScreenArgs {
+    /// Record what arrives to this trace file (`r` toggles recording to it).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Maximum frames per second.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
 /// Options of the no-argument demo run.
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
@@ -71,14 +84,8 @@ pub struct DemoArgs {
     /// Seed of the generators' random parts.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Record what is received to this trace file.
-    #[arg(long)]
-    pub record: Option<PathBuf>,
-    /// Maximum frames per second.
-    #[arg(long, default_value_t = 30)]
-    pub fps: u32,
     #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    pub screen: ScreenArgs,
 }
 
 /// How a file or a pipe of text is read (`open`, `serve --input`, `record --input`).
@@ -113,14 +120,8 @@ pub struct OpenArgs {
     /// Lines per second. Default: a file as fast as the analysis takes it, a pipe as it comes.
     #[arg(long, value_name = "HZ")]
     pub rate: Option<f64>,
-    /// Record what is read to this trace file.
-    #[arg(long)]
-    pub record: Option<PathBuf>,
-    /// Maximum frames per second.
-    #[arg(long, default_value_t = 30)]
-    pub fps: u32,
     #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    pub screen: ScreenArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -187,14 +188,8 @@ pub struct AttachArgs {
     /// Shared token to present in Hello.
     #[arg(long)]
     pub token: Option<String>,
-    /// Record what is received to this trace file.
-    #[arg(long)]
-    pub record: Option<PathBuf>,
-    /// Maximum frames per second.
-    #[arg(long, default_value_t = 30)]
-    pub fps: u32,
     #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    pub screen: ScreenArgs,
 }
 
 #[derive(Debug, Args, Clone)]

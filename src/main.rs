@@ -232,7 +232,10 @@ async fn show(
 /// The no-argument run: the built-in generators published on a random loopback port, attached
 /// over real QUIC with their certificate pinned.
 async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
-    let settings = session::settings(&analysis_options(&args.analysis), &session::DEMO_FORMULAS)?;
+    let settings = session::settings(
+        &analysis_options(&args.screen.analysis),
+        &session::DEMO_FORMULAS,
+    )?;
     let source = DemoSource::new(&args.generator, args.seed)?.with_rate(args.rate)?;
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let publisher = Publisher::bind_with(
@@ -247,8 +250,8 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         SessionSource::Remote(client),
         format!("demo on {}", info.addr),
         settings,
-        args.fps,
-        args.record.clone(),
+        args.screen.fps,
+        args.screen.record.clone(),
         false,
     )
     .await;
@@ -258,15 +261,15 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn open(args: &OpenArgs) -> anyhow::Result<()> {
-    let settings = session::settings(&analysis_options(&args.analysis), &[])?;
+    let settings = session::settings(&analysis_options(&args.screen.analysis), &[])?;
     let input = TextInput::open(input_options(&args.path, &args.input, args.rate)?)?;
     let label = input.options().path.label();
     show(
         SessionSource::Input(input),
         label,
         settings,
-        args.fps,
-        args.record.clone(),
+        args.screen.fps,
+        args.screen.record.clone(),
         false,
     )
     .await
@@ -281,13 +284,13 @@ async fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         );
     }
     let client = session::connect(&args.addr, trust, args.token.clone())?;
-    let settings = session::settings(&analysis_options(&args.analysis), &[])?;
+    let settings = session::settings(&analysis_options(&args.screen.analysis), &[])?;
     show(
         SessionSource::Remote(client),
         args.addr.clone(),
         settings,
-        args.fps,
-        args.record.clone(),
+        args.screen.fps,
+        args.screen.record.clone(),
         insecure,
     )
     .await

@@ -464,21 +464,28 @@ struct Publisher {
 
 impl Publisher {
     fn push_all(&mut self, records: &mut Vec<Record>) {
-        for record in records.drain(..) {
-            let channel = record.channel;
-            let subscribed = match self.hub.feeds.read().get(&channel) {
-                Some(feed) => feed.receiver_count() > 0,
-                None => false, // not in the catalog: a source bug, nothing to send it on
-            };
-            if !subscribed {
-                continue;
+        let mut full = Vec::new();
+        {
+            // One read of the feeds for the whole call; full batches go out after it.
+            let feeds = self.hub.feeds.read();
+            for record in records.drain(..) {
+                let channel = record.channel;
+                let subscribed = match feeds.get(&channel) {
+                    Some(feed) => feed.receiver_count() > 0,
+                    None => false, // not in the catalog: a source bug, nothing to send it on
+                };
+                if !subscribed {
+                    continue;
+                }
+                let batch = self.pending.entry(channel).or_default();
+                batch.push(record);
+                if batch.len() >= MAX_BATCH_RECORDS {
+                    full.push((channel, std::mem::take(batch)));
+                }
             }
-            let batch = self.pending.entry(channel).or_default();
-            batch.push(record);
-            if batch.len() >= MAX_BATCH_RECORDS {
-                let full = std::mem::take(batch);
-                self.send(channel, &full);
-            }
+        }
+        for (channel, batch) in full {
+            self.send(channel, &batch);
         }
     }
 
