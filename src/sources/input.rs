@@ -208,6 +208,7 @@ impl TextInput {
             last_report: Instant::now(),
             start: Instant::now(),
             data_lines: 0,
+            not_utf8: 0,
         };
         let mut line = Vec::new();
         let mut line_no = 0u64;
@@ -345,6 +346,8 @@ struct Reading {
     start: Instant,
     /// Lines that were not blank: what `--rate` paces.
     data_lines: u64,
+    /// Lines that were not UTF-8 (skipped before the parser sees them).
+    not_utf8: u64,
 }
 
 impl Reading {
@@ -364,10 +367,7 @@ impl Reading {
                     field: None,
                     message: format!("not valid UTF-8 (byte {})", e.valid_up_to() + 1),
                 };
-                if let Some(parser) = &mut self.parser {
-                    parser.stats.lines += 1;
-                    parser.stats.bad_lines += 1;
-                }
+                self.not_utf8 += 1;
                 self.note(opts, vec![problem]);
                 return Ok(());
             }
@@ -433,11 +433,10 @@ impl Reading {
             }
             self.report.latest = Some(text);
         }
-        if let Some(parser) = &self.parser {
-            self.report.bad_lines = parser.stats.bad_lines;
-            self.report.bad_cells = parser.stats.bad_cells;
-            self.report.type_changes = parser.stats.type_changed();
-        }
+        let stats = self.parser.as_ref().map(|p| &p.stats);
+        self.report.bad_lines = stats.map_or(0, |s| s.bad_lines) + self.not_utf8;
+        self.report.bad_cells = stats.map_or(0, |s| s.bad_cells);
+        self.report.type_changes = stats.map_or(0, |s| s.type_changed());
         self.report_dirty = true;
     }
 
@@ -447,9 +446,7 @@ impl Reading {
             return false;
         }
         if let Some(parser) = &self.parser {
-            self.report.lines = parser.stats.lines;
-            // Bad UTF-8 lines are counted here, not by the parser.
-            self.report.bad_lines = self.report.bad_lines.max(parser.stats.bad_lines);
+            self.report.lines = parser.stats.lines + self.not_utf8;
         }
         if self.report_dirty && (last || self.last_report.elapsed() >= REPORT_INTERVAL) {
             self.report_dirty = false;

@@ -454,3 +454,28 @@ fn the_engines_follow_a_period_and_a_field_that_come_later() {
     );
     scheduler.shutdown_now();
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"{\"v\":1}\n".to_vec();
+    bytes.extend_from_slice(b"{\"v\":\xff}\n");
+    bytes.extend_from_slice(b"{\"v\":3}\n");
+    std::fs::write(dir.path().join("mixed.jsonl"), bytes).unwrap();
+    let out = run(
+        &["record", "--input", "mixed.jsonl", "-o", "mixed.mtr"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("line 2: not valid UTF-8 (byte 6)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 bad line"), "{stderr}");
+    assert!(
+        text(&out.stdout).starts_with("recorded 4 records"),
+        "{}",
+        text(&out.stdout)
+    );
+}
