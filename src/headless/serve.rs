@@ -59,6 +59,8 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
             input = Err(source);
         }
         ServeSource::Input(input_opts) => {
+            let mut input_opts = input_opts.clone();
+            input_opts.echo_problems = true;
             let opened = TextInput::open(input_opts.clone())?;
             publisher_opts.description =
                 format!("{} ({})", input_opts.source_name(), input_opts.path.label());

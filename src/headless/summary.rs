@@ -103,6 +103,17 @@ pub async fn run(
         () = print_summaries(session.snapshots.clone(), SUMMARY_INTERVAL, out) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-    session.finish().await?;
+    let pipeline = session.finish().await?;
+    report_input_problems(pipeline.status());
     Ok(())
+}
+
+/// On stderr, what a text input could not use: counts and the first problems by line.
+pub fn report_input_problems(status: &crate::pipeline::SourceStatus) {
+    if let Some(report) = status.input.as_ref().filter(|r| r.problems() > 0) {
+        eprintln!("midstream-tui: the input had {}", report.summary());
+        for problem in &report.first {
+            eprintln!("  {problem}");
+        }
+    }
 }

@@ -68,17 +68,7 @@ pub async fn run(session: Session, opts: ScreenOptions) -> anyhow::Result<()> {
     controls.abort();
     benchmarks.abort();
     let pipeline = session.finish().await?;
-    if let Some(report) = pipeline
-        .status()
-        .input
-        .as_ref()
-        .filter(|r| r.problems() > 0)
-    {
-        eprintln!("midstream-tui: the input had {}", report.summary());
-        for problem in &report.first {
-            eprintln!("  {problem}");
-        }
-    }
+    crate::headless::summary::report_input_problems(pipeline.status());
     outcome.map(|_| ()).map_err(anyhow::Error::from)
 }
 
