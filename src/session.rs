@@ -194,7 +194,9 @@ impl Session {
                 // through this task, so that stopping the session never waits for it (the
                 // thread ends at its next line, when it finds its queue closed).
                 let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
-                let _reading = input.spawn(tx);
+                let _reading = input
+                    .spawn(tx)
+                    .context("cannot start the input's reading thread")?;
                 tokio::spawn(async move {
                     while let Some(event) = rx.recv().await {
                         if events_tx.send(event).await.is_err() {
@@ -223,11 +225,6 @@ impl Session {
         }
         let _ = (&mut self.source).await;
         self.source_done = true;
-    }
-
-    /// Whether the source has ended (see [`Session::source_ended`]).
-    pub fn source_finished(&self) -> bool {
-        self.source_done || self.source.is_finished()
     }
 
     /// Stops the source (a text input's reading thread ends at its next line), lets the

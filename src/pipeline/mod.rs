@@ -433,13 +433,7 @@ impl Pipeline {
         // An attractor analysis is skipped while the channel's previous one is queued, so a
         // stream that ended meanwhile (a file or trace read at full speed) would keep an early
         // window: the latest one is analysed now, when it is due.
-        if let Some(engines) = self.engines.as_mut() {
-            for info in &self.catalog.channels {
-                if let Some(state) = self.channels.get(&info.id) {
-                    engines.analyse_if_due(info.id, state);
-                }
-            }
-        }
+        self.analyse_latest();
         self.drain_engines(timeout)
     }
 }

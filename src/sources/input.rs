@@ -182,12 +182,14 @@ impl TextInput {
     }
 
     /// Reads on a thread of its own, sending to `events` (waiting while its queue is full).
-    pub fn spawn(self, events: mpsc::Sender<SourceEvent>) -> std::thread::JoinHandle<InputEnd> {
+    pub fn spawn(
+        self,
+        events: mpsc::Sender<SourceEvent>,
+    ) -> std::io::Result<std::thread::JoinHandle<InputEnd>> {
         let name = format!("midstream-input-{}", self.opts.source_name());
         std::thread::Builder::new()
             .name(name)
             .spawn(move || self.run(&mut |event| events.blocking_send(event).is_ok()))
-            .unwrap_or_else(|e| panic!("cannot start the input thread: {e}"))
     }
 
     /// Reads until the input ends (never, when following), the sink refuses an event

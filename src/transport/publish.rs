@@ -26,10 +26,10 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::protocol::MAX_CHANNELS;
+use super::protocol::{MAX_BATCH_RECORDS, MAX_CHANNELS};
 use super::server::{
     CertificateSource, Delivery, Feed, FeedItem, Server, ServerConfig, ServerError, ServerEvent,
-    ServerInfo, ShutdownHandle,
+    ServerInfo, ShutdownHandle, TickPacer,
 };
 use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, Record, Value};
 use crate::sources::RecordSource;
@@ -275,25 +275,22 @@ impl Publisher {
 /// out when the wall time since the start reaches their `t_ns`, grouped every
 /// [`super::server::PUBLISH_INTERVAL`]. Runs until the source ends or the server stops.
 pub async fn publish_ticks(mut source: impl RecordSource, mut publisher: Publisher) {
-    let start = tokio::time::Instant::now();
+    let mut pacer = TickPacer::new();
     let mut records = Vec::new();
-    while let Some(next_t_ns) = source.next_t_ns() {
-        let due = start + std::time::Duration::from_nanos(next_t_ns);
-        let wake = due.max(tokio::time::Instant::now() + super::server::PUBLISH_INTERVAL);
-        tokio::time::sleep_until(wake).await;
-        let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        while source.next_t_ns().is_some_and(|t| t <= elapsed_ns)
-            && records.len() < super::server::MAX_TICKS_PER_ROUND
-        {
-            source.next_tick(&mut records);
-        }
-        if !records.is_empty()
-            && publisher
-                .send_records(std::mem::take(&mut records))
-                .await
-                .is_err()
-        {
-            return;
+    while pacer.wait(&mut source).await {
+        loop {
+            let more = pacer.take_due(&mut source, &mut records, MAX_BATCH_RECORDS);
+            if !records.is_empty()
+                && publisher
+                    .send_records(std::mem::take(&mut records))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            if !more {
+                break;
+            }
         }
     }
     publisher.finish().await;

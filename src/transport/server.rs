@@ -417,7 +417,7 @@ impl Hub {
 
     fn has_subscribers(&self) -> bool {
         self.feeds.read().values().any(|f| f.receiver_count() > 0)
-            || !self.followers.lock().is_empty()
+            || self.followers.lock().iter().any(|f| !f.is_closed())
     }
 
     /// Frames still waiting for the slowest writer, over all channels.
@@ -527,6 +527,65 @@ impl Publisher {
     }
 }
 
+/// Real-time pacing of a ticking source: a record goes out when the wall time since the start
+/// reaches its `t_ns`, in rounds at least [`PUBLISH_INTERVAL`] apart of at most
+/// [`MAX_TICKS_PER_ROUND`] ticks. Used by the server's [`Pacing::RealTime`] and by
+/// [`super::publish::publish_ticks`].
+pub(crate) struct TickPacer {
+    start: Instant,
+    last_wake: Instant,
+    /// `t_ns` reached by this round, and its ticks taken so far.
+    elapsed_ns: u64,
+    ticks: usize,
+}
+
+impl TickPacer {
+    pub(crate) fn new() -> Self {
+        let start = Instant::now();
+        Self {
+            start,
+            last_wake: start,
+            elapsed_ns: 0,
+            ticks: 0,
+        }
+    }
+
+    /// Sleeps until the source's next tick is due, and at least [`PUBLISH_INTERVAL`] after the
+    /// last round began; false when the source has ended.
+    pub(crate) async fn wait<S: RecordSource + ?Sized>(&mut self, source: &mut S) -> bool {
+        let Some(next_t_ns) = source.next_t_ns() else {
+            return false;
+        };
+        let due = self.start + Duration::from_nanos(next_t_ns);
+        tokio::time::sleep_until(due.max(self.last_wake + PUBLISH_INTERVAL)).await;
+        self.last_wake = Instant::now();
+        self.elapsed_ns =
+            u64::try_from((self.last_wake - self.start).as_nanos()).unwrap_or(u64::MAX);
+        self.ticks = 0;
+        true
+    }
+
+    /// Appends this round's due ticks to `out` until it holds `limit` records; true when it
+    /// stopped at the limit (more of the round may be due: hand `out` on and call again).
+    pub(crate) fn take_due<S: RecordSource + ?Sized>(
+        &mut self,
+        source: &mut S,
+        out: &mut Vec<Record>,
+        limit: usize,
+    ) -> bool {
+        while self.ticks < MAX_TICKS_PER_ROUND
+            && source.next_t_ns().is_some_and(|t| t <= self.elapsed_ns)
+        {
+            source.next_tick(out);
+            self.ticks += 1;
+            if out.len() >= limit {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// The producer task: runs the source and publishes its records until it ends.
 async fn produce(
     mut source: Box<dyn RecordSource>,
@@ -542,23 +601,10 @@ async fn produce(
     let mut records = Vec::new();
     match pacing {
         Pacing::RealTime => {
-            let start = Instant::now();
-            let mut last_wake = start;
-            while let Some(next_t_ns) = source.next_t_ns() {
-                let due = start + Duration::from_nanos(next_t_ns);
-                let wake = due.max(last_wake + PUBLISH_INTERVAL);
-                tokio::time::sleep_until(wake).await;
-                last_wake = Instant::now();
-                let elapsed_ns = u64::try_from((last_wake - start).as_nanos()).unwrap_or(u64::MAX);
-                let mut ticks = 0;
-                while ticks < MAX_TICKS_PER_ROUND
-                    && source.next_t_ns().is_some_and(|t| t <= elapsed_ns)
-                {
-                    source.next_tick(&mut records);
-                    ticks += 1;
-                    if records.len() >= MAX_BATCH_RECORDS {
-                        publisher.push_all(&mut records);
-                    }
+            let mut pacer = TickPacer::new();
+            while pacer.wait(&mut *source).await {
+                while pacer.take_due(&mut *source, &mut records, MAX_BATCH_RECORDS) {
+                    publisher.push_all(&mut records);
                 }
                 publisher.push_all(&mut records);
                 publisher.flush();
