@@ -1,7 +1,11 @@
-//! Trace write and read throughput, scalar records.
+//! Trace write and read throughput, scalar records; a replay's seek in a large trace.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use midstream::model::{Catalog, Record, Value};
+use std::time::Instant;
+
+use midstream::model::{Catalog, ChannelInfo, ChannelKind, Record, SourceEvent, Value};
+use midstream::pipeline::Pipeline;
+use midstream::sources::replay::{Replay, ReplayCommand, ReplayIndex};
 use midstream::trace::{TraceHeader, TraceReader, TraceWriter, WriterOptions};
 
 const RECORDS: u64 = 100_000;
@@ -58,7 +62,7 @@ fn trace_bench(c: &mut Criterion) {
     let bytes = std::fs::read(&path).expect("read");
     group.bench_function("read_scalar_100k", |b| {
         b.iter(|| {
-            let reader = TraceReader::new("bench", &bytes).expect("header");
+            let reader = TraceReader::new("bench", &bytes[..]).expect("header");
             let n = reader.count();
             assert_eq!(n as u64, RECORDS);
         })
@@ -66,5 +70,67 @@ fn trace_bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, trace_bench);
+/// A seek on screen: a jump through the index of a 2.2 M-record trace (11 scalar channels,
+/// ~46 MB), the records from the index point before the target up to it read and decoded,
+/// and the pipeline reset and given them (without engines: their work is queued, not run,
+/// when the records arrive). Alternates between 25 % and 75 % of the trace, so every seek is
+/// a jump.
+fn seek_bench(c: &mut Criterion) {
+    const CHANNELS: u32 = 11;
+    const SEEK_RECORDS: u64 = 2_200_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("seek.mtr");
+    let header = TraceHeader {
+        catalog: Catalog {
+            source: "bench".into(),
+            channels: (0..CHANNELS)
+                .map(|id| ChannelInfo {
+                    id,
+                    name: format!("c{id}"),
+                    kind: ChannelKind::Scalar,
+                    unit: None,
+                    period_s: Some(1e-4),
+                })
+                .collect(),
+        },
+        ..header()
+    };
+    let mut w = TraceWriter::create(&path, &header, WriterOptions::default()).expect("create");
+    for i in 0..SEEK_RECORDS {
+        let channel = (i % u64::from(CHANNELS)) as u32;
+        w.append(&Record {
+            channel,
+            seq: i / u64::from(CHANNELS),
+            t_ns: i * 10_000,
+            value: Value::Scalar((i as f64 * 0.001).sin()),
+        })
+        .expect("append");
+    }
+    w.finish().expect("finish");
+    let mut replay = Replay::open(&path, 1.0, ReplayIndex::Scan).expect("open");
+    let half = (replay.length_ns() / 2) as i64;
+    let mut pipeline = Pipeline::new("bench");
+    pipeline.handle(SourceEvent::Catalog(header.catalog.clone()), Instant::now());
+    // To 25 %, then back and forth between 75 % and 25 %.
+    for event in replay.command(ReplayCommand::Seek(half / 2)) {
+        pipeline.handle(event, Instant::now());
+    }
+    let mut forward = true;
+    let mut group = c.benchmark_group("trace");
+    group.sample_size(30);
+    group.bench_function("replay_seek_jump_2m", |b| {
+        b.iter(|| {
+            let delta = if forward { half } else { -half };
+            forward = !forward;
+            let events = replay.command(ReplayCommand::Seek(delta));
+            assert!(matches!(events[0], SourceEvent::Reset));
+            for event in events {
+                pipeline.handle(event, Instant::now());
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, trace_bench, seek_bench);
 criterion_main!(benches);

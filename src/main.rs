@@ -19,14 +19,14 @@ use midstream::publish::{Publisher, PublisherOptions, publish_ticks};
 use midstream::session::{self, Session, SessionOptions, SessionSource, Settings};
 use midstream::sources::DemoSource;
 use midstream::sources::input::{InputOptions, InputPath, TextInput};
-use midstream::sources::replay::Replay;
+use midstream::sources::replay::{Replay, ReplayIndex};
 use midstream::sources::text::Format;
-use midstream::trace::read_trace;
 use midstream::transport::server::CertificateSource;
 use midstream::transport::tls::Trust;
 use midstream::tui::screen::{self, ScreenOptions};
 
 fn main() -> ExitCode {
+    ignore_file_size_signal();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -34,6 +34,17 @@ fn main() -> ExitCode {
             eprintln!("midstream-tui: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// At a file-size limit (`ulimit -f`) the kernel would end the process with SIGXFSZ. Ignored,
+/// the write fails with EFBIG instead, like a write to a full disk: the recorder cuts the trace
+/// back to its last complete record and says so, and everything else goes on.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: sets a signal's disposition to SIG_IGN, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 
@@ -306,10 +317,10 @@ fn replay_speed(args: &ReplayArgs, default: f64) -> anyhow::Result<f64> {
 
 async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let speed = replay_speed(args, 1.0)?;
-    let trace = read_trace(&args.file)?;
+    let replay = Replay::open(&args.file, speed, ReplayIndex::Scan)?;
     let settings = session::settings(&analysis_options(&args.analysis), &[])?;
     show(
-        SessionSource::Replay(Replay::new(trace, speed)),
+        SessionSource::Replay(Box::new(replay)),
         format!("trace {}", args.file.display()),
         settings,
         args.fps,

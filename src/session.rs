@@ -2,9 +2,12 @@
 //! its engines, and a recorder — handed to whoever consumes it: the screen ([`crate::tui`]) or
 //! a headless command. It imports neither.
 //!
-//! Every source is wired the same way: it sends [`SourceEvent`]s into one queue of
-//! [`SOURCE_QUEUE`] events that the pipeline drains, so a source that outruns the pipeline (a
-//! file read as fast as possible, a replay at speed 0) is held back rather than buffered.
+//! Every source is wired the same way: it sends [`SourceEvent`]s into one bounded queue that
+//! the pipeline drains, so a source that outruns the pipeline (a file read as fast as
+//! possible, a replay at speed 0, or at a speed the pipeline cannot follow) is held back
+//! rather than buffered. The bound is in records: [`SOURCE_QUEUE`] network batches of at most
+//! 1,024 records, or [`BATCH_QUEUE`] batches of at most 4,096 records from a replay or a text
+//! input (65,536 records).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,8 +27,13 @@ use crate::sources::replay::{Replay, ReplayCommand};
 use crate::transport::client::{self, ClientConfig, ClientHandle, SourceEvents};
 use crate::transport::tls::Trust;
 
-/// Events buffered between a source and the pipeline.
+/// Events buffered between a network source and the pipeline (each a batch of at most
+/// [`crate::transport::protocol::MAX_BATCH_RECORDS`] records).
 pub const SOURCE_QUEUE: usize = 1024;
+
+/// Events buffered between a replay or a text input and the pipeline: their batches hold up to
+/// 4,096 records, so at most 65,536 records wait.
+pub const BATCH_QUEUE: usize = 16;
 
 /// Formulas the demo monitors on its `events` channel when none are given.
 pub const DEMO_FORMULAS: [&str; 4] = [
@@ -102,7 +110,7 @@ pub enum SessionSource {
     /// A QUIC source (`attach`, the demo, `record ADDR`).
     Remote(ClientHandle),
     /// A trace file (`replay`).
-    Replay(Replay),
+    Replay(Box<Replay>),
     /// A file or pipe of text (`open`, `record --input`).
     Input(TextInput),
 }
@@ -153,7 +161,11 @@ impl Session {
     /// Builds the pipeline (with its engines and recorder) and starts the source feeding it.
     /// Must be called inside a tokio runtime.
     pub fn start(source: SessionSource, opts: SessionOptions) -> anyhow::Result<Session> {
-        let (events_tx, events_rx) = mpsc::channel(SOURCE_QUEUE);
+        let queue = match source {
+            SessionSource::Remote(_) => SOURCE_QUEUE,
+            SessionSource::Replay(_) | SessionSource::Input(_) => BATCH_QUEUE,
+        };
+        let (events_tx, events_rx) = mpsc::channel(queue);
         let (commands_tx, commands_rx) = mpsc::channel(16);
         let (snapshots_tx, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));
 
@@ -187,13 +199,15 @@ impl Session {
             SessionSource::Replay(replay) => {
                 let (tx, rx) = mpsc::channel(16);
                 replay_tx = Some(tx);
-                tokio::spawn(replay.run(events_tx, Some(rx)))
+                tokio::spawn(async move {
+                    replay.run(events_tx, Some(rx)).await;
+                })
             }
             SessionSource::Input(input) => {
                 // The reading thread may sit in a read of stdin for ever; it feeds the pipeline
                 // through this task, so that stopping the session never waits for it (the
                 // thread ends at its next line, when it finds its queue closed).
-                let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
+                let (tx, mut rx) = mpsc::channel(BATCH_QUEUE);
                 let _reading = input
                     .spawn(tx)
                     .context("cannot start the input's reading thread")?;
@@ -225,6 +239,11 @@ impl Session {
         }
         let _ = (&mut self.source).await;
         self.source_done = true;
+    }
+
+    /// The engines' scheduler so far: tasks, latencies, and the work shed under load.
+    pub fn scheduler_stats(&self) -> Option<crate::scheduler::SchedulerStats> {
+        self.scheduler.as_ref().map(|s| s.stats())
     }
 
     /// Stops the source (a text input's reading thread ends at its next line), lets the

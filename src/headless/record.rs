@@ -70,10 +70,17 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
                 if changed.is_err() {
                     break;
                 }
-                let link = snapshots.borrow_and_update().source.link.clone();
+                let (link, failed) = {
+                    let snapshot = snapshots.borrow_and_update();
+                    (snapshot.source.link.clone(), snapshot.source.recording_error.is_some())
+                };
                 if link != last_link {
                     log_link(&link);
                     last_link = link;
+                }
+                if failed {
+                    // The trace cannot grow: stop here, with the error below.
+                    break;
                 }
             }
             _ = progress.tick() => {

@@ -19,8 +19,7 @@ use crate::pipeline::{
     AnalysisConfig, ChannelSnapshot, ChaosView, Engines, FormulaStatus, MetaView, Pipeline,
 };
 use crate::scheduler::{LatencyKind, Scheduler, SchedulerConfig, SchedulerStats, TaskClass};
-use crate::sources::replay::Replay;
-use crate::trace::read_trace;
+use crate::sources::replay::{Replay, ReplayIndex};
 
 pub struct ReplayOptions {
     pub file: PathBuf,
@@ -37,11 +36,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Replays the trace and writes the per-channel report.
 pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessError> {
-    let trace = read_trace(&opts.file).map_err(|e| HeadlessError::Invalid(e.to_string()))?;
-    let stop = trace.stop.clone();
-    let recovered = trace.records.len();
-    let file_len = trace.file_len;
-    let source = trace.header.source.clone();
+    let replay = Replay::open(&opts.file, opts.speed, ReplayIndex::AsRead)
+        .map_err(|e| HeadlessError::Invalid(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -52,16 +48,21 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
     );
     let engines = Engines::new(scheduler.clone(), opts.analysis.clone())
         .map_err(|e| HeadlessError::Invalid(e.to_string()))?;
-    let pipeline = runtime.block_on(async {
+    let source = replay.source().to_owned();
+    let (pipeline, outcome) = runtime.block_on(async {
         let (tx, mut rx) = mpsc::channel(64);
-        let replay = tokio::spawn(Replay::new(trace, opts.speed).run(tx, None));
+        let replay = tokio::spawn(replay.run(tx, None));
         let mut pipeline = Pipeline::new(opts.file.display().to_string()).with_engines(engines);
         while let Some(event) = rx.recv().await {
             pipeline.handle(event, Instant::now());
         }
-        let _ = replay.await;
-        pipeline
+        let outcome = replay
+            .await
+            .map_err(|e| HeadlessError::Invalid(e.to_string()));
+        (pipeline, outcome)
     });
+    let outcome = outcome?;
+    let (stop, recovered, file_len) = (outcome.stop, outcome.records, outcome.file_len);
     let mut pipeline = pipeline;
     let drained = pipeline.finish_engines(DRAIN_TIMEOUT);
     let snapshot = pipeline.snapshot(Instant::now());

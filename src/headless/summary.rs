@@ -101,15 +101,22 @@ pub async fn run(
     );
     tokio::select! {
         () = print_summaries(session.snapshots.clone(), SUMMARY_INTERVAL, out) => {}
-        _ = tokio::signal::ctrl_c() => {}
+        signal = super::serve::stop_signal() => eprintln!("midstream-tui: {signal}"),
+    }
+    if let Some(stats) = session.scheduler_stats() {
+        super::replay::write_scheduler_stats(&stats, out)?;
     }
     let pipeline = session.finish().await?;
-    report_input_problems(pipeline.status());
+    report_problems(pipeline.status());
     Ok(())
 }
 
-/// On stderr, what a text input could not use: counts and the first problems by line.
-pub fn report_input_problems(status: &crate::pipeline::SourceStatus) {
+/// On stderr, after the session: a recording that stopped early, and what a text input could
+/// not use (counts and the first problems by line).
+pub fn report_problems(status: &crate::pipeline::SourceStatus) {
+    if let Some(error) = &status.recording_error {
+        eprintln!("midstream-tui: recording stopped: {error}");
+    }
     if let Some(report) = status.input.as_ref().filter(|r| r.problems() > 0) {
         eprintln!("midstream-tui: the input had {}", report.summary());
         for problem in &report.first {

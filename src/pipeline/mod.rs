@@ -159,9 +159,7 @@ impl Pipeline {
             && catalog != self.catalog
             && !recorder.send_catalog(catalog.clone())
         {
-            self.status.notice = Some(Notice::warning(
-                "recording stopped: the trace could not be written",
-            ));
+            self.recording_failed();
         }
         self.catalog = catalog;
         if let Some(path) = self.pending_recording.take()
@@ -200,12 +198,33 @@ impl Pipeline {
             if recorder.send(records.into()) {
                 self.status.recorded = recorder.written();
             } else {
-                self.stop_recording();
-                self.status.notice = Some(Notice::warning(
-                    "recording stopped: the trace could not be written",
-                ));
+                self.recording_failed();
             }
         }
+    }
+
+    /// The recorder's thread stopped on a write error (a full disk): the recording ends, the
+    /// error says how many records the trace keeps, and everything else goes on.
+    fn recording_failed(&mut self) {
+        let Some(recorder) = self.recorder.take() else {
+            return;
+        };
+        let path = recorder.path().display().to_string();
+        let message = match recorder.stop() {
+            Err(TraceError::WriteFailed {
+                records, source, ..
+            }) => {
+                self.status.recorded = records;
+                format!(
+                    "{path}: {source}; the trace keeps the {records} complete records written before"
+                )
+            }
+            Err(err) => err.to_string(),
+            Ok(written) => format!("{path}: the recorder stopped after {written} records"),
+        };
+        self.status.recording = None;
+        self.status.notice = Some(Notice::warning(format!("recording stopped: {message}")));
+        self.status.recording_error = Some(message);
     }
 
     /// At the end of a stream: the latest window of every channel is analysed (attractor and

@@ -231,6 +231,8 @@ pub struct SourceStatus {
     pub recording: Option<String>,
     /// Records the recorder has written.
     pub recorded: u64,
+    /// Why the recording stopped early (a full disk), with the records the trace keeps.
+    pub recording_error: Option<String>,
     /// What a text input could not use (`None` for other sources, or while all was good).
     pub input: Option<crate::model::InputReport>,
     /// A message for the user that is not about the link: a recording that failed, a

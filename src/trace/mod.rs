@@ -6,20 +6,30 @@
 //! "MIDTRACE"                                  8 bytes of magic
 //! [u32 length][u32 crc32][postcard TraceHeader] the header frame
 //! [u32 length][u32 crc32][postcard TraceEntry]  one frame per record or catalog, appended
+//! [u32 length][u32 crc32][postcard TraceEntry::Index]  at the end of a clean recording:
+//! [u64 offset of the index frame]["MIDINDEX"]          the footer
 //! ```
 //!
-//! Version 2 frames after the header are [`TraceEntry`]s: records, and the whole catalog again
-//! whenever it grew while recording (a text input's field that appeared later), so every record
-//! has its channel described before it. Version 1 frames are bare records; both are read.
+//! Frames after the header are [`TraceEntry`]s: records, and the whole catalog again whenever
+//! it grew while recording (a text input's field that appeared later), so every record has its
+//! channel described before it. A recording that finishes cleanly ends with a sparse
+//! [`TraceIndex`] (version 3), so a replay can seek and knows the trace's span without reading
+//! it; a trace without one (cut by a crash, or older) is scanned instead. Version 2 is version
+//! 3 without the footer, and version 1 frames are bare records; all three are read.
 //!
 //! The CRC (CRC-32/ISO-HDLC, as `crc32fast` computes it) covers the postcard body. A reader
 //! stops at the first short, oversized or bad-CRC frame, keeps every record before it and
 //! reports how many it recovered and why it stopped, so a trace cut by a crash still replays.
 
+mod index;
 mod reader;
 mod writer;
 
-pub use reader::{RecoveredTrace, StopReason, TraceReader, read_trace};
+pub use index::{
+    INITIAL_INDEX_SPACING, IndexBuilder, IndexPoint, MAX_INDEX_POINTS, TraceIndex, point_before,
+    previous,
+};
+pub use reader::{Entry, RecoveredTrace, StopReason, TraceReader, read_trace};
 pub use writer::{TraceWriter, WriterOptions};
 
 use serde::{Deserialize, Serialize};
@@ -30,7 +40,7 @@ use crate::model::Catalog;
 pub const MAGIC: &[u8; 8] = b"MIDTRACE";
 
 /// The format version this build writes; it reads this one and [`FORMAT_VERSION_RECORDS_ONLY`].
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 /// Version 1: every frame after the header is a bare [`crate::model::Record`].
 pub const FORMAT_VERSION_RECORDS_ONLY: u16 = 1;
@@ -59,6 +69,8 @@ pub enum TraceEntry {
     Record(crate::model::Record),
     /// The catalog from here on (a superset of the one before: channels are only added).
     Catalog(Catalog),
+    /// The footer's index: the last frame of a clean recording, followed by the trailer.
+    Index(TraceIndex),
 }
 
 /// A trace that cannot be read at all (its header is missing or damaged), or a write failure.
@@ -80,6 +92,17 @@ pub enum TraceError {
     UnsupportedVersion { path: String, found: u16 },
     #[error("cannot encode record: {0}")]
     Encode(String),
+    /// Writing failed (a full disk, a file-size limit): the file was cut back to the last
+    /// complete frame, so it replays every record written before.
+    #[error(
+        "{path}: {source}; recording stopped, the trace keeps the {records} complete records written before"
+    )]
+    WriteFailed {
+        path: String,
+        records: u64,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn frame_crc(body: &[u8]) -> u32 {

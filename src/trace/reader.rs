@@ -1,18 +1,29 @@
-//! Reading a trace back, recovering everything before the first damaged frame.
+//! Reading a trace back as a stream of frames, recovering everything before the first damaged
+//! frame. Memory does not grow with the file: one frame body is held at a time.
 
 use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use super::index::{INDEX_TRAILER_LEN, IndexBuilder, TraceIndex, parse_trailer};
 use super::{
     FORMAT_VERSION, FORMAT_VERSION_RECORDS_ONLY, FRAME_PREFIX_LEN, MAGIC, MAX_FRAME_LEN,
     TraceEntry, TraceError, TraceHeader, frame_crc,
 };
-use crate::model::Record;
+use crate::model::{Catalog, ChannelId, Record};
+
+/// Bytes the file reader buffers.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Frames up to this long are read straight into a buffer of their length; longer ones grow
+/// it as their bytes arrive.
+const DIRECT_READ_LEN: usize = 64 * 1024;
 
 /// Why reading stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
-    /// The file ended exactly after a complete record.
+    /// The file ended exactly after a complete record (or after its index).
     CleanEnd,
     /// The file ends inside a frame (a cut or a crash while writing).
     Truncated {
@@ -30,6 +41,8 @@ pub enum StopReason {
     },
     /// A frame's CRC matches but its body is not a record.
     Malformed { offset: u64, reason: String },
+    /// The file could not be read further.
+    Io { offset: u64, message: String },
 }
 
 impl StopReason {
@@ -65,146 +78,409 @@ impl fmt::Display for StopReason {
             StopReason::Malformed { offset, reason } => {
                 write!(f, "damaged at byte {offset}: not a record ({reason})")
             }
+            StopReason::Io { offset, message } => {
+                write!(f, "unreadable at byte {offset}: {message}")
+            }
         }
     }
 }
 
-/// Reads frames from an in-memory trace.
-pub struct TraceReader<'a> {
-    bytes: &'a [u8],
-    offset: usize,
-    header: TraceHeader,
-    stop: Option<StopReason>,
+/// One frame after the header, as the reader hands it out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Record(Record),
+    /// The catalog from here on (it is also kept in [`TraceReader::header`]).
+    Catalog(Catalog),
 }
 
-impl<'a> TraceReader<'a> {
+/// Reads frames one at a time from anything readable: a file ([`TraceReader::open`]) or bytes
+/// in memory (`TraceReader::new(name, &bytes[..])`).
+pub struct TraceReader<R> {
+    input: R,
+    path: String,
+    /// Byte offset of the next frame.
+    offset: u64,
+    header: TraceHeader,
+    stop: Option<StopReason>,
+    body: Vec<u8>,
+    /// The index footer, once read (the last frame of a cleanly finished recording).
+    index: Option<TraceIndex>,
+}
+
+impl TraceReader<BufReader<File>> {
+    /// Opens a trace file and reads its header.
+    pub fn open(path: &Path) -> Result<Self, TraceError> {
+        let display = path.display().to_string();
+        let file = File::open(path).map_err(|source| TraceError::Io {
+            path: display.clone(),
+            source,
+        })?;
+        Self::new(&display, BufReader::with_capacity(READ_BUFFER, file))
+    }
+}
+
+impl<R: Read> TraceReader<R> {
     /// Checks the magic and decodes the header. `path` is only used in error messages.
-    pub fn new(path: &str, bytes: &'a [u8]) -> Result<Self, TraceError> {
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(TraceError::NotATrace { path: path.into() });
-        }
-        let mut offset = MAGIC.len();
-        let header: TraceHeader = match next_frame(bytes, &mut offset) {
-            Ok(header) => header,
-            Err(reason) => {
-                return Err(TraceError::BadHeader {
+    pub fn new(path: &str, mut input: R) -> Result<Self, TraceError> {
+        let mut magic = [0u8; MAGIC.len()];
+        match read_full(&mut input, &mut magic) {
+            Ok(n) if n == MAGIC.len() && &magic == MAGIC => {}
+            Ok(_) => return Err(TraceError::NotATrace { path: path.into() }),
+            Err(source) => {
+                return Err(TraceError::Io {
                     path: path.into(),
-                    reason: reason.to_string(),
+                    source,
                 });
             }
-        };
-        if header.version != FORMAT_VERSION && header.version != FORMAT_VERSION_RECORDS_ONLY {
+        }
+        let mut body = Vec::new();
+        let mut offset = MAGIC.len() as u64;
+        let header: TraceHeader = read_frame(&mut input, &mut offset, &mut body)
+            .and_then(|body| match body {
+                Some(body) => decode(body, offset),
+                None => Err(StopReason::Truncated {
+                    offset,
+                    needed: FRAME_PREFIX_LEN as u64,
+                    available: 0,
+                }),
+            })
+            .map_err(|reason| TraceError::BadHeader {
+                path: path.into(),
+                reason: reason.to_string(),
+            })?;
+        if !(FORMAT_VERSION_RECORDS_ONLY..=FORMAT_VERSION).contains(&header.version) {
             return Err(TraceError::UnsupportedVersion {
                 path: path.into(),
                 found: header.version,
             });
         }
         Ok(Self {
-            bytes,
+            input,
+            path: path.into(),
             offset,
             header,
             stop: None,
+            body,
+            index: None,
         })
     }
 
-    /// The header; its catalog is the latest one read so far (version 2 traces carry the
-    /// catalog again whenever it grew).
+    /// The header; its catalog is the latest one read so far (traces carry the catalog again
+    /// whenever it grew).
     pub fn header(&self) -> &TraceHeader {
         &self.header
     }
 
-    /// Why reading stopped; `None` while records remain.
+    /// Why reading stopped; `None` while frames remain.
     pub fn stop_reason(&self) -> Option<&StopReason> {
         self.stop.as_ref()
     }
 
     /// Byte offset of the next frame.
     pub fn offset(&self) -> u64 {
-        self.offset as u64
+        self.offset
     }
-}
 
-impl Iterator for TraceReader<'_> {
-    type Item = Record;
+    /// The index footer, once the reader has passed it (at the end of a clean recording).
+    pub fn index(&self) -> Option<&TraceIndex> {
+        self.index.as_ref()
+    }
 
-    fn next(&mut self) -> Option<Record> {
-        if self.stop.is_some() {
-            return None;
-        }
-        if self.offset == self.bytes.len() {
-            self.stop = Some(StopReason::CleanEnd);
-            return None;
-        }
+    /// The next record or catalog; `None` at the end or at the first damage (see
+    /// [`Self::stop_reason`]).
+    pub fn next_entry(&mut self) -> Option<Entry> {
         loop {
-            if self.offset == self.bytes.len() {
-                self.stop = Some(StopReason::CleanEnd);
+            if self.stop.is_some() {
                 return None;
             }
-            let entry = if self.header.version == FORMAT_VERSION_RECORDS_ONLY {
-                next_frame(self.bytes, &mut self.offset).map(TraceEntry::Record)
-            } else {
-                next_frame(self.bytes, &mut self.offset)
-            };
-            match entry {
-                Ok(TraceEntry::Record(record)) => return Some(record),
-                Ok(TraceEntry::Catalog(catalog)) => self.header.catalog = catalog,
+            let start = self.offset;
+            let body = match read_frame(&mut self.input, &mut self.offset, &mut self.body) {
+                Ok(Some(body)) => body,
+                Ok(None) => {
+                    self.stop = Some(StopReason::CleanEnd);
+                    return None;
+                }
                 Err(reason) => {
                     self.stop = Some(reason);
                     return None;
                 }
+            };
+            let entry = if self.header.version == FORMAT_VERSION_RECORDS_ONLY {
+                decode(body, start).map(TraceEntry::Record)
+            } else {
+                decode(body, start)
+            };
+            match entry {
+                Ok(TraceEntry::Record(record)) => return Some(Entry::Record(record)),
+                Ok(TraceEntry::Catalog(catalog)) => {
+                    self.header.catalog = catalog.clone();
+                    return Some(Entry::Catalog(catalog));
+                }
+                Ok(TraceEntry::Index(index)) => {
+                    self.stop = Some(self.finish_at_index(start));
+                    self.index = Some(index);
+                }
+                Err(reason) => self.stop = Some(reason),
+            }
+        }
+    }
+
+    /// After the index frame: the trailer must follow, and then the end of the file.
+    fn finish_at_index(&mut self, index_offset: u64) -> StopReason {
+        let mut trailer = [0u8; INDEX_TRAILER_LEN];
+        let malformed = |reason: &str| StopReason::Malformed {
+            offset: index_offset,
+            reason: reason.into(),
+        };
+        match read_full(&mut self.input, &mut trailer) {
+            Ok(INDEX_TRAILER_LEN) if parse_trailer(&trailer) == Some(index_offset) => {}
+            Ok(INDEX_TRAILER_LEN) => return malformed("the index's trailer does not match it"),
+            Ok(got) => {
+                return StopReason::Truncated {
+                    offset: index_offset,
+                    needed: self.offset - index_offset + INDEX_TRAILER_LEN as u64,
+                    available: self.offset - index_offset + got as u64,
+                };
+            }
+            Err(e) => {
+                return StopReason::Io {
+                    offset: self.offset,
+                    message: e.to_string(),
+                };
+            }
+        }
+        self.offset += INDEX_TRAILER_LEN as u64;
+        let mut more = [0u8; 1];
+        match read_full(&mut self.input, &mut more) {
+            Ok(0) => StopReason::CleanEnd,
+            Ok(_) => StopReason::Malformed {
+                offset: self.offset,
+                reason: "bytes after the index".into(),
+            },
+            Err(e) => StopReason::Io {
+                offset: self.offset,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl<R: Read + Seek> TraceReader<R> {
+    /// Moves to the frame at `offset`, which must be the start of a frame (an index point).
+    pub fn seek_to(&mut self, offset: u64) -> Result<(), TraceError> {
+        self.input
+            .seek(SeekFrom::Start(offset))
+            .map_err(|source| TraceError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.offset = offset;
+        self.stop = None;
+        Ok(())
+    }
+
+    /// The index footer of a cleanly finished recording, read from the end of the file
+    /// without reading the records; `None` when the trace has none (an older or damaged
+    /// trace). The reading position is unchanged.
+    pub fn read_footer(&mut self) -> Option<TraceIndex> {
+        let here = self.offset;
+        let footer = self.footer();
+        // Back to where we were; a failure here shows on the next read.
+        let _ = self.input.seek(SeekFrom::Start(here));
+        footer
+    }
+
+    fn footer(&mut self) -> Option<TraceIndex> {
+        let end = self.input.seek(SeekFrom::End(0)).ok()?;
+        let trailer_at = end.checked_sub(INDEX_TRAILER_LEN as u64)?;
+        self.input.seek(SeekFrom::Start(trailer_at)).ok()?;
+        let mut trailer = [0u8; INDEX_TRAILER_LEN];
+        if read_full(&mut self.input, &mut trailer).ok()? != INDEX_TRAILER_LEN {
+            return None;
+        }
+        let index_at = parse_trailer(&trailer)?;
+        if index_at >= trailer_at {
+            return None;
+        }
+        self.input.seek(SeekFrom::Start(index_at)).ok()?;
+        let mut offset = index_at;
+        let body = read_frame(&mut self.input, &mut offset, &mut self.body).ok()??;
+        if offset != trailer_at {
+            return None;
+        }
+        match decode(body, index_at).ok()? {
+            TraceEntry::Index(index) => Some(index),
+            _ => None,
+        }
+    }
+
+    /// Reads every frame from the current position to the end, without keeping the records,
+    /// and returns what an index footer would hold: the sparse index, the record count, the
+    /// time span and the last catalog. For traces without a footer (older or damaged ones).
+    /// Records are only decoded as far as their time stamp.
+    pub fn scan_index(&mut self) -> TraceIndex {
+        let mut builder = IndexBuilder::default();
+        loop {
+            if self.stop.is_some() {
+                break;
+            }
+            let start = self.offset;
+            let body = match read_frame(&mut self.input, &mut self.offset, &mut self.body) {
+                Ok(Some(body)) => body,
+                Ok(None) => {
+                    self.stop = Some(StopReason::CleanEnd);
+                    break;
+                }
+                Err(reason) => {
+                    self.stop = Some(reason);
+                    break;
+                }
+            };
+            if self.header.version == FORMAT_VERSION_RECORDS_ONLY {
+                match record_time(body) {
+                    Ok(t_ns) => builder.record(start, t_ns),
+                    Err(reason) => self.stop = Some(malformed(start, reason)),
+                }
+                continue;
+            }
+            // The variant of a `TraceEntry` is its first byte (a varint below 128).
+            match body.first() {
+                Some(0) => match record_time(&body[1..]) {
+                    Ok(t_ns) => builder.record(start, t_ns),
+                    Err(reason) => self.stop = Some(malformed(start, reason)),
+                },
+                _ => match decode::<TraceEntry>(body, start) {
+                    Ok(TraceEntry::Catalog(catalog)) => self.header.catalog = catalog,
+                    Ok(TraceEntry::Record(record)) => builder.record(start, record.t_ns),
+                    Ok(TraceEntry::Index(index)) => {
+                        self.stop = Some(self.finish_at_index(start));
+                        self.index = Some(index);
+                    }
+                    Err(reason) => self.stop = Some(reason),
+                },
+            }
+        }
+        builder.finish(self.header.catalog.clone())
+    }
+}
+
+impl<R: Read> Iterator for TraceReader<R> {
+    type Item = Record;
+
+    /// The next record, passing over catalogs (they update [`TraceReader::header`]).
+    fn next(&mut self) -> Option<Record> {
+        loop {
+            match self.next_entry()? {
+                Entry::Record(record) => return Some(record),
+                Entry::Catalog(_) => {}
             }
         }
     }
 }
 
-/// Decodes the frame at `*offset` and moves past it; on damage, leaves `*offset` unchanged.
-fn next_frame<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    offset: &mut usize,
-) -> Result<T, StopReason> {
-    let start = *offset;
-    let rest = &bytes[start..];
-    if rest.len() < FRAME_PREFIX_LEN {
-        return Err(StopReason::Truncated {
-            offset: start as u64,
-            needed: FRAME_PREFIX_LEN as u64,
-            available: rest.len() as u64,
-        });
+/// The fields of a record before its value, decoded without the value.
+#[derive(serde::Deserialize)]
+struct RecordHead {
+    _channel: ChannelId,
+    _seq: u64,
+    t_ns: u64,
+}
+
+fn record_time(body: &[u8]) -> Result<u64, postcard::Error> {
+    postcard::take_from_bytes::<RecordHead>(body).map(|(head, _)| head.t_ns)
+}
+
+fn malformed(offset: u64, reason: postcard::Error) -> StopReason {
+    StopReason::Malformed {
+        offset,
+        reason: reason.to_string(),
     }
-    let length = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-    let expected = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8], offset: u64) -> Result<T, StopReason> {
+    postcard::from_bytes(body).map_err(|e| malformed(offset, e))
+}
+
+/// Reads the frame at `*offset` into `body` and checks its CRC; moves `*offset` past it.
+/// `Ok(None)` at the end of the input, exactly between frames.
+fn read_frame<'b>(
+    input: &mut impl Read,
+    offset: &mut u64,
+    body: &'b mut Vec<u8>,
+) -> Result<Option<&'b [u8]>, StopReason> {
+    let start = *offset;
+    let io = |e: std::io::Error| StopReason::Io {
+        offset: start,
+        message: e.to_string(),
+    };
+    let mut prefix = [0u8; FRAME_PREFIX_LEN];
+    match read_full(input, &mut prefix).map_err(io)? {
+        0 => return Ok(None),
+        FRAME_PREFIX_LEN => {}
+        got => {
+            return Err(StopReason::Truncated {
+                offset: start,
+                needed: FRAME_PREFIX_LEN as u64,
+                available: got as u64,
+            });
+        }
+    }
+    let length = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+    let expected = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
     if length > MAX_FRAME_LEN {
         return Err(StopReason::Oversized {
-            offset: start as u64,
+            offset: start,
             length: length as u64,
         });
     }
-    let available = rest.len() - FRAME_PREFIX_LEN;
-    if available < length {
+    let got = if length <= DIRECT_READ_LEN {
+        body.resize(length, 0);
+        read_full(input, body).map_err(io)?
+    } else {
+        // `take` + `read_to_end` grows the buffer with the data actually there, so a damaged
+        // length near the limit costs no more memory than the bytes that follow it.
+        body.clear();
+        input
+            .by_ref()
+            .take(length as u64)
+            .read_to_end(body)
+            .map_err(io)?
+    };
+    if got < length {
         return Err(StopReason::Truncated {
-            offset: start as u64,
+            offset: start,
             needed: (FRAME_PREFIX_LEN + length) as u64,
-            available: rest.len() as u64,
+            available: (FRAME_PREFIX_LEN + got) as u64,
         });
     }
-    let body = &rest[FRAME_PREFIX_LEN..FRAME_PREFIX_LEN + length];
     let found = frame_crc(body);
     if found != expected {
         return Err(StopReason::BadCrc {
-            offset: start as u64,
+            offset: start,
             expected,
             found,
         });
     }
-    let value = postcard::from_bytes(body).map_err(|e| StopReason::Malformed {
-        offset: start as u64,
-        reason: e.to_string(),
-    })?;
-    *offset = start + FRAME_PREFIX_LEN + length;
-    Ok(value)
+    *offset = start + (FRAME_PREFIX_LEN + length) as u64;
+    Ok(Some(body.as_slice()))
 }
 
-/// Everything recoverable from a trace file.
+/// Fills `buf` as far as the input allows; returns the bytes read (fewer only at its end).
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Everything recoverable from a trace file, in memory. For tests and small traces: replay
+/// streams the file instead ([`crate::sources::replay`]).
 #[derive(Debug, Clone)]
 pub struct RecoveredTrace {
     /// The header, with the last catalog the trace holds (every channel of its records).
@@ -216,23 +492,22 @@ pub struct RecoveredTrace {
     pub file_len: u64,
 }
 
-/// Reads a whole trace file, recovering every record before the first damaged frame.
+/// Reads a whole trace file into memory, recovering every record before the first damaged
+/// frame.
 pub fn read_trace(path: &Path) -> Result<RecoveredTrace, TraceError> {
-    let display = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| TraceError::Io {
-        path: display.clone(),
-        source,
-    })?;
-    let mut reader = TraceReader::new(&display, &bytes)?;
+    let mut reader = TraceReader::open(path)?;
     let records: Vec<Record> = reader.by_ref().collect();
     let stop = reader
         .stop_reason()
         .cloned()
         .unwrap_or(StopReason::CleanEnd);
+    let file_len = std::fs::metadata(path)
+        .map(|m| m.len())
+        .unwrap_or(reader.offset());
     Ok(RecoveredTrace {
         header: reader.header().clone(),
         records,
         stop,
-        file_len: bytes.len() as u64,
+        file_len,
     })
 }

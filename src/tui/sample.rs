@@ -247,6 +247,7 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
             insecure: false,
             recording: None,
             recorded: 0,
+            recording_error: None,
             input: None,
             notice: None,
         },

@@ -68,7 +68,7 @@ pub async fn run(session: Session, opts: ScreenOptions) -> anyhow::Result<()> {
     controls.abort();
     benchmarks.abort();
     let pipeline = session.finish().await?;
-    crate::headless::summary::report_input_problems(pipeline.status());
+    crate::headless::summary::report_problems(pipeline.status());
     outcome.map(|_| ()).map_err(anyhow::Error::from)
 }
 

@@ -17,5 +17,6 @@ mod pipeline_engines;
 mod pipeline_meta;
 mod pty_dashboard;
 mod quic_loopback;
+mod record_limits;
 mod terminal_restore;
 mod trace_recovery;

@@ -90,15 +90,26 @@ fn empty_trace_is_a_clean_end() {
     assert!(back.stop.is_clean());
 }
 
-/// Byte offsets where each record's frame ends, found by writing prefixes of the trace.
+/// Byte offsets where each record's frame ends (index 0: the header), found by writing
+/// prefixes of the trace without their footer, then the end of the whole trace: its footer
+/// (the index frame and the trailer) is the last unit a reader checks.
 fn frame_ends(dir: &std::path::Path, recs: &[Record]) -> Vec<u64> {
-    (0..=recs.len())
+    let mut ends: Vec<u64> = (0..=recs.len())
         .map(|k| {
             let p = dir.join(format!("prefix{k}"));
-            write(&p, &recs[..k]);
+            let mut w = TraceWriter::create(&p, &header(), WriterOptions::default()).unwrap();
+            for r in &recs[..k] {
+                w.append(r).unwrap();
+            }
+            w.flush().unwrap();
+            drop(w);
             std::fs::metadata(&p).unwrap().len()
         })
-        .collect()
+        .collect();
+    let p = dir.join("whole");
+    write(&p, recs);
+    ends.push(std::fs::metadata(&p).unwrap().len());
+    ends
 }
 
 #[test]
@@ -126,7 +137,7 @@ fn truncation_at_every_byte_recovers_every_complete_record() {
             continue;
         }
         let back = result.unwrap();
-        let complete = ends.iter().filter(|&&e| e <= len as u64).count() - 1;
+        let complete = (ends.iter().filter(|&&e| e <= len as u64).count() - 1).min(recs.len());
         assert_eq!(back.records, recs[..complete], "cut at {len}");
         if ends.contains(&(len as u64)) {
             assert_eq!(back.stop, StopReason::CleanEnd, "cut at {len}");
@@ -169,12 +180,13 @@ proptest! {
         let back = read_trace(&path).unwrap();
         // The damaged frame is the one whose span contains `at`.
         let damaged = ends.iter().position(|&e| e as usize > at).unwrap() - 1;
-        prop_assert_eq!(&back.records[..], &recs[..damaged]);
+        prop_assert_eq!(&back.records[..], &recs[..damaged.min(recs.len())]);
         let offset = match back.stop {
             StopReason::BadCrc { offset, .. }
             | StopReason::Oversized { offset, .. }
             | StopReason::Truncated { offset, .. }
-            | StopReason::Malformed { offset, .. } => offset,
+            | StopReason::Malformed { offset, .. }
+            | StopReason::Io { offset, .. } => offset,
             StopReason::CleanEnd => panic!("damage at byte {at} not detected"),
         };
         prop_assert_eq!(offset, ends[damaged]);
