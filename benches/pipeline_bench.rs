@@ -70,6 +70,7 @@ fn analysis() -> AnalysisConfig {
     AnalysisConfig {
         formulas: DEMO_FORMULAS.iter().map(|f| f.to_string()).collect(),
         patterns: library::builtin_patterns(),
+        ..AnalysisConfig::default()
     }
 }
 

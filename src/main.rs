@@ -25,6 +25,10 @@ use midstream::transport::server::CertificateSource;
 use midstream::transport::tls::Trust;
 use midstream::tui::screen::{self, ScreenOptions};
 
+/// See `Cargo.toml`: allocation from many threads without glibc's arena lock contention.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     ignore_file_size_signal();
     let cli = Cli::parse();

@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::model::{LinkState, SourceEvent};
 use crate::pipeline::{
-    self, AnalysisConfig, Engines, Pipeline, PipelineCommand, PublishOptions, Snapshot, library,
+    self, AnalysisConfig, Backlog, Engines, Pipeline, PipelineCommand, PublishOptions, Snapshot,
+    library,
 };
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::input::TextInput;
@@ -34,6 +35,12 @@ pub const SOURCE_QUEUE: usize = 1024;
 /// Events buffered between a replay or a text input and the pipeline: their batches hold up to
 /// 4,096 records, so at most 65,536 records wait.
 pub const BATCH_QUEUE: usize = 16;
+
+/// The engines' workers run this much nicer than the threads that ingest, record and draw:
+/// on a machine with fewer cores than the stream needs, records go first and analyses wait
+/// (Normal and Low work is then shed by the scheduler, and the pattern searches' inboxes
+/// shed their oldest samples). Measured on the 1,000-channel load run (see the CHANGELOG).
+pub const ENGINE_NICENESS: i32 = 5;
 
 /// Formulas the demo monitors on its `events` channel when none are given.
 pub const DEMO_FORMULAS: [&str; 4] = [
@@ -99,7 +106,11 @@ pub fn settings(args: &AnalysisOptions, default_formulas: &[&str]) -> anyhow::Re
         formulas = default_formulas.iter().map(|f| (*f).to_owned()).collect();
     }
     Ok(Settings {
-        analysis: AnalysisConfig { formulas, patterns },
+        analysis: AnalysisConfig {
+            formulas,
+            patterns,
+            ..AnalysisConfig::default()
+        },
         capture_samples: config.capture_samples,
         pattern_dir: config.pattern_dir,
     })
@@ -171,9 +182,20 @@ impl Session {
 
         let mut pipeline = Pipeline::new(opts.label).with_pattern_dir(opts.pattern_dir);
         let mut scheduler = None;
-        if let Some(analysis) = opts.analysis {
+        if let Some(mut analysis) = opts.analysis {
+            // A live source sheds what the searches cannot keep up with; one that can wait
+            // holds back instead, so every sample is searched.
+            analysis.backlog = match &source {
+                SessionSource::Remote(_) => Backlog::Shed,
+                SessionSource::Input(input) if input.is_live() => Backlog::Shed,
+                SessionSource::Input(_) | SessionSource::Replay(_) => Backlog::Wait,
+            };
             let engines_scheduler = Arc::new(
-                Scheduler::new(SchedulerConfig::default()).context("cannot start the scheduler")?,
+                Scheduler::new(SchedulerConfig {
+                    worker_niceness: ENGINE_NICENESS,
+                    ..SchedulerConfig::default()
+                })
+                .context("cannot start the scheduler")?,
             );
             let engines =
                 Engines::new(engines_scheduler.clone(), analysis).map_err(anyhow::Error::msg)?;

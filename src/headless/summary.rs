@@ -105,6 +105,11 @@ pub async fn run(
     }
     if let Some(stats) = session.scheduler_stats() {
         super::replay::write_scheduler_stats(&stats, out)?;
+        let shed = session.snapshots.borrow().analysis.samples_shed;
+        writeln!(
+            out,
+            "pattern and repetition searches: {shed} samples shed under load"
+        )?;
     }
     let pipeline = session.finish().await?;
     report_problems(pipeline.status());

@@ -26,7 +26,7 @@ pub use snapshot::{
     FormulaView, MetaView, MotifView, Notice, PatternMatchView, RepetitionView, Snapshot,
     SourceStatus,
 };
-pub use tracks::{AnalysisConfig, Engines, TrackError};
+pub use tracks::{AnalysisConfig, Backlog, Engines, TrackError};
 
 use crate::model::bench::BenchReport;
 use crate::model::{Catalog, ChannelId, ChannelKind, Record};
@@ -169,7 +169,7 @@ impl Pipeline {
         }
     }
 
-    fn ingest(&mut self, records: Vec<Record>, now: Instant) {
+    fn ingest(&mut self, mut records: Vec<Record>, now: Instant) {
         for record in &records {
             match self.channels.get_mut(&record.channel) {
                 Some(channel) => channel.ingest(record),
@@ -177,7 +177,13 @@ impl Pipeline {
             }
         }
         if let Some(engines) = &mut self.engines {
-            // Batches from the network hold one channel; a replay's may mix them.
+            // Batches from the network hold one channel; a replay's or a text input's mix
+            // them (a line of 1,000 columns is 1,000 channels). The engines take each
+            // channel's records of the batch at once: a stable sort keeps every channel's
+            // order, and the trace then holds the batch grouped by channel.
+            if records.windows(2).any(|w| w[1].channel < w[0].channel) {
+                records.sort_by_key(|r| r.channel);
+            }
             let mut start = 0;
             while start < records.len() {
                 let channel = records[start].channel;
@@ -408,6 +414,7 @@ impl Pipeline {
             patterns: engines.pattern_names(),
             matches: engines.match_views(now),
             repetitions: engines.repetition_views(now),
+            samples_shed: engines.samples_shed(),
             formulas: engines.formula_views(),
             scheduler: Some(engines.scheduler().stats()),
             meta: engines.meta_views(now),
@@ -484,6 +491,9 @@ pub fn unix_now_ns() -> u64 {
 }
 
 /// How often a snapshot may be published at most, and how often rates are refreshed.
+/// A snapshot may take at most 1 / this of the pipeline's time (see [`run`]).
+const SNAPSHOT_COST_RATIO: u32 = 10;
+
 #[derive(Debug, Clone, Copy)]
 pub struct PublishOptions {
     pub min_interval: Duration,
@@ -508,8 +518,11 @@ pub async fn run(
     snapshots: watch::Sender<Arc<Snapshot>>,
     options: PublishOptions,
 ) -> Pipeline {
-    let mut publish = tokio::time::interval(options.min_interval);
-    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The next snapshot is due `min_interval` after the last, or ten times as long as the last
+    // took to build, whichever is longer: a snapshot of 1,000 channels costs milliseconds, and
+    // building it every 16 ms would take the time the records need (at most a tenth goes to
+    // snapshots, and the screen then updates less often).
+    let mut next_publish = tokio::time::Instant::now() + options.min_interval;
     let mut refresh = tokio::time::interval(Duration::from_secs(1));
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut commands_open = true;
@@ -528,13 +541,16 @@ pub async fn run(
                 }
                 None => commands_open = false,
             },
-            _ = publish.tick() => {
+            () = tokio::time::sleep_until(next_publish) => {
+                let started = Instant::now();
                 if pipeline.changed() {
-                    let snapshot = pipeline.snapshot(Instant::now());
+                    let snapshot = pipeline.snapshot(started);
                     if snapshots.send(Arc::new(snapshot)).is_err() {
                         break;
                     }
                 }
+                next_publish = tokio::time::Instant::now()
+                    + options.min_interval.max(started.elapsed() * SNAPSHOT_COST_RATIO);
             }
             _ = refresh.tick() => {
                 pipeline.tick(Instant::now());

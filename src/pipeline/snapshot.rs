@@ -37,6 +37,8 @@ pub struct AnalysisSnapshot {
     pub matches: Vec<PatternMatchView>,
     /// Recent repetition loops on text channels, newest first (Patterns pane).
     pub repetitions: Vec<RepetitionView>,
+    /// Samples and tokens the pattern and repetition searches shed under load.
+    pub samples_shed: u64,
     /// One row per monitored formula (LTL pane).
     pub formulas: Vec<FormulaView>,
     /// The scheduler's statistics (Scheduler pane); `None` when no scheduler runs.

@@ -114,6 +114,11 @@ pub struct SchedulerConfig {
     /// running task is never preempted, so without a reserve a Critical task queued behind two
     /// 40 ms meta-learning rounds on a 2-worker pool waits up to 40 ms.
     pub urgent_reserve: usize,
+    /// The workers' OS priority relative to the rest of the process, as a nice increment
+    /// (Linux: threads have their own nice value; elsewhere ignored). A positive value lets
+    /// the threads that ingest, record and draw take the cores first, so that under overload
+    /// analyses wait (and Normal and Low work is shed) rather than records.
+    pub worker_niceness: i32,
 }
 
 impl Default for SchedulerConfig {
@@ -127,6 +132,7 @@ impl Default for SchedulerConfig {
             stats_publish_interval: DEFAULT_STATS_PUBLISH_INTERVAL,
             thread_name: "midstream-worker".to_owned(),
             urgent_reserve: DEFAULT_URGENT_RESERVE,
+            worker_niceness: 0,
         }
     }
 }
@@ -272,7 +278,10 @@ impl Scheduler {
             let worker_shared = Arc::clone(&shared);
             let spawned = thread::Builder::new()
                 .name(format!("{}-{index}", shared.config.thread_name))
-                .spawn(move || executor::run_worker(worker_shared, index));
+                .spawn(move || {
+                    lower_thread_priority(worker_shared.config.worker_niceness);
+                    executor::run_worker(worker_shared, index)
+                });
             match spawned {
                 Ok(handle) => handles.push(handle),
                 Err(source) => {
@@ -381,4 +390,19 @@ impl std::fmt::Debug for Scheduler {
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
+}
+
+/// Raises the calling thread's nice value by `increment` (Linux, where nice is per thread;
+/// elsewhere nothing). Best effort: a failure leaves the thread as it was.
+fn lower_thread_priority(increment: i32) {
+    #[cfg(all(target_os = "linux", feature = "app"))]
+    if increment > 0 {
+        // SAFETY: getpriority/setpriority with who = 0 act on the calling thread on Linux.
+        unsafe {
+            let current = libc::getpriority(libc::PRIO_PROCESS, 0);
+            libc::setpriority(libc::PRIO_PROCESS, 0, current + increment);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", feature = "app")))]
+    let _ = increment;
 }

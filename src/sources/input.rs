@@ -182,6 +182,12 @@ impl TextInput {
     }
 
     /// Reads on a thread of its own, sending to `events` (waiting while its queue is full).
+    /// Whether the input is live: a pipe, or a file followed as it grows. A live input cannot
+    /// be held back without losing what its writer produces meanwhile; a file can.
+    pub fn is_live(&self) -> bool {
+        self.opts.follow || matches!(self.opts.path, InputPath::Stdin)
+    }
+
     pub fn spawn(
         self,
         events: mpsc::Sender<SourceEvent>,

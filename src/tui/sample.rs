@@ -595,6 +595,7 @@ fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
             .to_vec(),
         matches,
         repetitions,
+        samples_shed: 0,
         formulas,
         scheduler: scheduler_stats(),
         meta: meta_views(channels),

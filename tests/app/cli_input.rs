@@ -397,6 +397,7 @@ fn the_engines_follow_a_period_and_a_field_that_come_later() {
     let config = AnalysisConfig {
         formulas: vec!["G(queue < 50)".into()],
         patterns: Vec::new(),
+        ..AnalysisConfig::default()
     };
     let mut pipeline =
         Pipeline::new("plant").with_engines(Engines::new(scheduler.clone(), config).unwrap());

@@ -51,6 +51,7 @@ fn run_pipeline(
     let config = AnalysisConfig {
         formulas: formulas.iter().map(|f| f.to_string()).collect(),
         patterns,
+        ..AnalysisConfig::default()
     };
     let engines = Engines::new(scheduler.clone(), config).unwrap();
     let mut pipeline = Pipeline::new("test").with_engines(engines);

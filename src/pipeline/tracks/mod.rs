@@ -44,6 +44,20 @@ pub struct AnalysisConfig {
     /// the formula's fields.
     pub formulas: Vec<String>,
     pub patterns: Vec<PatternSpec>,
+    /// What the pattern and repetition searches do when they fall behind.
+    pub backlog: Backlog,
+}
+
+/// What a search does when its inbox is full (it holds [`patterns::INBOX_CAPACITY`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Backlog {
+    /// The pipeline waits for the search: every sample is searched. For sources that can
+    /// wait (a file, a trace), so that the results do not depend on the machine's speed.
+    #[default]
+    Wait,
+    /// The oldest waiting samples are shed and counted, and the search starts again after
+    /// the gap. For live sources, which cannot be held back.
+    Shed,
 }
 
 /// Why the engines refuse a configuration or a pattern added while running.
@@ -182,8 +196,8 @@ impl Engines {
                 rejected: AtomicU64::new(0),
             },
             ltl: ltl::LtlTracks::compile(&config.formulas)?,
-            patterns: patterns::PatternTracks::new(config.patterns)?,
-            repetition: repetition::RepetitionTracks::default(),
+            patterns: patterns::PatternTracks::new(config.patterns, config.backlog)?,
+            repetition: repetition::RepetitionTracks::new(config.backlog),
             chaos: chaos::ChaosTracks::default(),
             meta: meta::MetaTracks::default(),
             names: BTreeMap::new(),
@@ -198,6 +212,13 @@ impl Engines {
     /// silently; their samples wait in the inbox for the next task).
     pub fn rejected(&self) -> u64 {
         self.runner.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Samples and tokens shed from the pattern and repetition searches' inboxes under load
+    /// (each inbox holds at most [`patterns::INBOX_CAPACITY`]; the search restarts after a
+    /// gap). Ingest, recording and the LTL monitors never shed.
+    pub fn samples_shed(&self) -> u64 {
+        self.patterns.shed() + self.repetition.shed()
     }
 
     pub fn pattern_names(&self) -> Vec<String> {

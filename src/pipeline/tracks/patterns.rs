@@ -1,11 +1,13 @@
 //! Reference-pattern search on numeric channels: one streaming DTW search per pattern and
 //! channel, fed by High tasks.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Track, TrackError, TrackRunner};
+use parking_lot::Mutex;
+
+use super::{Backlog, Track, TrackError, TrackRunner};
 use crate::engines::temporal::search::{PatternMatch, SearchConfig, StreamingSearch};
 use crate::model::{ChannelId, Record};
 use crate::pipeline::library::{self, PatternSpec};
@@ -19,6 +21,17 @@ pub(super) const PATTERN_BUDGET: Duration = Duration::from_millis(100);
 /// Matches and repetitions kept for the Patterns pane.
 pub(super) const MATCH_HISTORY: usize = 64;
 
+/// Most samples (or tokens) a search's inbox holds. When the searches fall this far behind
+/// (more channels and patterns than the cores can search), the oldest waiting samples are
+/// shed, counted, and the search starts again after the gap, so no match spans it.
+///
+/// 2,048 samples of 16 bytes: 32 KiB per pattern and channel, 128 MiB at most for 1,000
+/// channels and the 4 built-in patterns.
+pub(super) const INBOX_CAPACITY: usize = 2048;
+
+/// How long the pipeline sleeps between looks at a full inbox ([`Backlog::Wait`]).
+pub(super) const BACKLOG_POLL: Duration = Duration::from_micros(200);
+
 /// A z-normalised window matches a pattern when its DTW (|a − b|) distance is at most this
 /// much per query sample: z-normalised values have unit variance, so 0.25 per sample is a
 /// close match in shape (about a quarter of a standard deviation off on average).
@@ -30,28 +43,64 @@ pub const PATTERN_BAND_FRACTION: f64 = 0.1;
 
 /// One pattern on one numeric channel.
 struct PatternTrack {
+    /// The pattern's values, to start the search again after a gap.
+    query: Arc<[f64]>,
     search: StreamingSearch,
     /// Samples the channel had before the search started (a pattern added while running):
     /// the search counts from 0, the channel from its first sample.
     offset: u64,
-    inbox: VecDeque<(f64, u64)>,
+    /// Shared with the pipeline, which appends to it without waiting for a running search.
+    inbox: Arc<Mutex<Inbox>>,
     /// t_ns of the samples the search may still report as a match's end.
     times: VecDeque<u64>,
-    found: Vec<(PatternMatch, u64, Instant)>,
 }
 
-/// A pattern's name and its track on one channel.
-type NamedPatternTrack = (String, Arc<Track<PatternTrack>>);
+/// What the pipeline and a search share, behind a lock of its own that neither holds for
+/// long: samples waiting for the search (the pipeline appends, a task takes them all) and the
+/// matches found (a task adds, the snapshot reads).
+#[derive(Default)]
+struct Inbox {
+    samples: VecDeque<(f64, u64)>,
+    /// Samples shed since the search last ran: it restarts after them.
+    skipped: u64,
+    /// Samples shed in all.
+    shed: u64,
+    /// The latest matches, their start counted in the channel's samples, with the time stamp
+    /// of their last sample and when they were found.
+    found: VecDeque<(PatternMatch, u64, Instant)>,
+}
+
+impl Inbox {
+    /// Queues samples for the search; with [`Backlog::Shed`], sheds the oldest beyond
+    /// [`INBOX_CAPACITY`].
+    fn queue(&mut self, samples: &[(f64, u64)], backlog: Backlog) {
+        self.samples.extend(samples.iter().copied());
+        let over = self.samples.len().saturating_sub(INBOX_CAPACITY);
+        if over > 0 && backlog == Backlog::Shed {
+            self.samples.drain(..over);
+            self.skipped += over as u64;
+            self.shed += over as u64;
+        }
+    }
+}
+
+/// A pattern's search on one channel, and its inbox.
+struct NamedPatternTrack {
+    pattern: String,
+    track: Arc<Track<PatternTrack>>,
+    inbox: Arc<Mutex<Inbox>>,
+}
 
 /// The reference patterns and their searches on every numeric channel.
 pub(super) struct PatternTracks {
     patterns: Vec<PatternSpec>,
+    backlog: Backlog,
     tracks: BTreeMap<ChannelId, Vec<NamedPatternTrack>>,
 }
 
 impl PatternTracks {
     /// Checks that the search takes every pattern; an error names the pattern.
-    pub(super) fn new(patterns: Vec<PatternSpec>) -> Result<Self, TrackError> {
+    pub(super) fn new(patterns: Vec<PatternSpec>, backlog: Backlog) -> Result<Self, TrackError> {
         for pattern in &patterns {
             StreamingSearch::new(&pattern.values, search_config(pattern.values.len())).map_err(
                 |source| TrackError::Pattern {
@@ -62,6 +111,7 @@ impl PatternTracks {
         }
         Ok(Self {
             patterns,
+            backlog,
             tracks: BTreeMap::new(),
         })
     }
@@ -117,16 +167,38 @@ impl PatternTracks {
             .iter()
             .filter_map(|r| r.value.as_f64().map(|x| (x, r.t_ns)))
             .collect();
-        for (_, track) in tracks {
-            track.lock().inbox.extend(samples.iter().copied());
-            runner.schedule(
-                track,
-                TaskClass::High,
-                TaskLabel::new("temporal", channel),
-                PATTERN_BUDGET,
-                |t| search_patterns(&mut t.lock()),
-            );
+        for named in tracks {
+            named.inbox.lock().queue(&samples, self.backlog);
+            let schedule = || {
+                runner.schedule(
+                    &named.track,
+                    TaskClass::High,
+                    TaskLabel::new("temporal", channel),
+                    PATTERN_BUDGET,
+                    |t| search_patterns(&mut t.lock()),
+                )
+            };
+            let refused = schedule();
+            if self.backlog == Backlog::Wait && !refused {
+                // Until the search has taken the inbox below its capacity (asked again each
+                // time: a task the full scheduler turned away is not queued).
+                while named.inbox.lock().samples.len() > INBOX_CAPACITY {
+                    std::thread::sleep(BACKLOG_POLL);
+                    if schedule() {
+                        break;
+                    }
+                }
+            }
         }
+    }
+
+    /// Samples shed from the searches' inboxes under load, over every channel and pattern.
+    pub(super) fn shed(&self) -> u64 {
+        self.tracks
+            .values()
+            .flatten()
+            .map(|named| named.inbox.lock().shed)
+            .sum()
     }
 
     /// Recent pattern matches on every channel, newest first; `names` gives the channels'
@@ -136,40 +208,71 @@ impl PatternTracks {
         now: Instant,
         names: &BTreeMap<ChannelId, String>,
     ) -> Vec<PatternMatchView> {
-        let mut views: Vec<(Instant, PatternMatchView)> = self
-            .tracks
-            .iter()
-            .flat_map(|(channel, tracks)| {
-                let channel_name = names.get(channel).cloned().unwrap_or_default();
-                tracks.iter().flat_map(move |(pattern, track)| {
-                    let channel_name = channel_name.clone();
-                    let track = track.lock();
-                    let offset = track.offset;
-                    track
-                        .found
-                        .iter()
-                        .map(|(m, t_ns, at)| {
-                            (
-                                *at,
-                                PatternMatchView {
-                                    pattern: pattern.clone(),
-                                    channel: *channel,
-                                    channel_name: channel_name.clone(),
-                                    distance: m.distance,
-                                    start_sample: m.start + offset,
-                                    len: m.len,
-                                    t_ns: *t_ns,
-                                    age: now.saturating_duration_since(*at),
-                                },
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
+        // The newest MATCH_HISTORY matches of all tracks, found without copying the others:
+        // a min-heap by time holds the newest so far, and each track's matches (oldest first)
+        // are read from the newest back until they are older than all of them.
+        struct Newest<'a> {
+            at: Instant,
+            channel: ChannelId,
+            pattern: &'a str,
+            found: (PatternMatch, u64),
+        }
+        impl PartialEq for Newest<'_> {
+            fn eq(&self, other: &Self) -> bool {
+                self.at == other.at
+            }
+        }
+        impl Eq for Newest<'_> {}
+        impl PartialOrd for Newest<'_> {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for Newest<'_> {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                other.at.cmp(&self.at)
+            }
+        }
+        let mut newest: BinaryHeap<Newest> = BinaryHeap::with_capacity(MATCH_HISTORY + 1);
+        for (channel, tracks) in &self.tracks {
+            for NamedPatternTrack { pattern, inbox, .. } in tracks {
+                let inbox = inbox.lock();
+                for (m, t_ns, at) in inbox.found.iter().rev() {
+                    if newest.len() == MATCH_HISTORY
+                        && newest.peek().is_some_and(|oldest| *at <= oldest.at)
+                    {
+                        break;
+                    }
+                    newest.push(Newest {
+                        at: *at,
+                        channel: *channel,
+                        pattern,
+                        found: (m.clone(), *t_ns),
+                    });
+                    if newest.len() > MATCH_HISTORY {
+                        newest.pop();
+                    }
+                }
+            }
+        }
+        // `into_sorted_vec` is ascending by `Ord`, which is reversed time: newest first.
+        newest
+            .into_sorted_vec()
+            .into_iter()
+            .map(|n| {
+                let (m, t_ns) = n.found;
+                PatternMatchView {
+                    pattern: n.pattern.to_owned(),
+                    channel: n.channel,
+                    channel_name: names.get(&n.channel).cloned().unwrap_or_default(),
+                    distance: m.distance,
+                    start_sample: m.start,
+                    len: m.len,
+                    t_ns,
+                    age: now.saturating_duration_since(n.at),
+                }
             })
-            .collect();
-        views.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-        views.truncate(MATCH_HISTORY);
-        views.into_iter().map(|(_, v)| v).collect()
+            .collect()
     }
 }
 
@@ -185,34 +288,118 @@ fn search_config(len: usize) -> SearchConfig {
 /// refuses it, which [`PatternTracks::new`] and [`PatternTracks::add`] rule out).
 fn pattern_track(pattern: &PatternSpec, offset: u64) -> Option<NamedPatternTrack> {
     let search = StreamingSearch::new(&pattern.values, search_config(pattern.values.len())).ok()?;
-    Some((
-        pattern.name.clone(),
-        Track::new(PatternTrack {
+    let inbox = Arc::new(Mutex::new(Inbox::default()));
+    Some(NamedPatternTrack {
+        pattern: pattern.name.clone(),
+        track: Track::new(PatternTrack {
+            query: pattern.values.clone().into(),
             search,
             offset,
-            inbox: VecDeque::new(),
+            inbox: inbox.clone(),
             times: VecDeque::new(),
-            found: Vec::new(),
         }),
-    ))
+        inbox,
+    })
 }
 
 /// Feeds the inbox to the search; true when a new match was found.
 fn search_patterns(track: &mut PatternTrack) -> bool {
-    let mut found = false;
+    // Taken while the search's own lock is held, so two tasks of the track (one queued while
+    // the other runs) cannot take batches out of order.
+    let (samples, skipped) = {
+        let mut inbox = track.inbox.lock();
+        (
+            std::mem::take(&mut inbox.samples),
+            std::mem::take(&mut inbox.skipped),
+        )
+    };
+    if skipped > 0 {
+        // After a gap: a fresh search, counting from the first sample after it.
+        if let Ok(search) = StreamingSearch::new(&track.query, search_config(track.query.len())) {
+            track.offset += track.search.samples_seen() + skipped;
+            track.search = search;
+            track.times.clear();
+        }
+    }
+    let mut found = Vec::new();
     let keep = track.search.query_len() * 2;
-    while let Some((x, t_ns)) = track.inbox.pop_front() {
+    for (x, t_ns) in samples {
         if track.times.len() == keep {
             track.times.pop_front();
         }
         track.times.push_back(t_ns);
-        if let Some(m) = track.search.push(x) {
-            if track.found.len() == MATCH_HISTORY {
-                track.found.remove(0);
-            }
-            track.found.push((m, t_ns, Instant::now()));
-            found = true;
+        if let Some(mut m) = track.search.push(x) {
+            m.start += track.offset;
+            found.push((m, t_ns, Instant::now()));
         }
     }
-    found
+    if found.is_empty() {
+        return false;
+    }
+    let mut inbox = track.inbox.lock();
+    for m in found {
+        if inbox.found.len() == MATCH_HISTORY {
+            inbox.found.pop_front();
+        }
+        inbox.found.push_back(m);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream whose searches fell behind: the oldest samples beyond the inbox's capacity
+    /// are shed and counted, and a match after the gap is still placed at its sample in the
+    /// channel's count.
+    #[test]
+    fn a_full_inbox_sheds_the_oldest_and_matches_keep_their_place() {
+        let shape: Vec<f64> = (0..32)
+            .map(|i| (i as f64 / 31.0 * std::f64::consts::PI).sin())
+            .collect();
+        let spec = PatternSpec {
+            name: "bump".into(),
+            values: shape.clone(),
+        };
+        let named = pattern_track(&spec, 0).unwrap();
+        let mut track = Arc::try_unwrap(named.track)
+            .ok()
+            .unwrap()
+            .state
+            .into_inner();
+        // 20,000 samples of a slow ramp with the bump at 15,000; nothing searched yet.
+        let at = 15_000;
+        let stream: Vec<(f64, u64)> = (0..20_000u64)
+            .map(|i| {
+                let bump = if (at..at + 32).contains(&i) {
+                    10.0 * shape[(i - at) as usize]
+                } else {
+                    0.0
+                };
+                ((i % 97) as f64 * 0.01 + bump, i * 1000)
+            })
+            .collect();
+        for chunk in stream.chunks(1000) {
+            named.inbox.lock().queue(chunk, Backlog::Shed);
+        }
+        let shed = 20_000 - INBOX_CAPACITY as u64;
+        assert_eq!(named.inbox.lock().shed, shed);
+        assert_eq!(named.inbox.lock().samples.len(), INBOX_CAPACITY);
+        assert!(search_patterns(&mut track));
+        assert_eq!(
+            track.offset, shed,
+            "the search counts from the first sample kept"
+        );
+        let starts: Vec<u64> = named
+            .inbox
+            .lock()
+            .found
+            .iter()
+            .map(|(m, _, _)| m.start)
+            .collect();
+        assert!(starts.contains(&at), "{starts:?}");
+        assert_eq!(named.inbox.lock().skipped, 0);
+        assert!(named.inbox.lock().samples.is_empty());
+    }
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::patterns::{MATCH_HISTORY, PATTERN_BUDGET};
-use super::{Track, TrackRunner};
+use super::patterns::{BACKLOG_POLL, INBOX_CAPACITY, MATCH_HISTORY, PATTERN_BUDGET};
+use super::{Backlog, Track, TrackRunner};
 use crate::engines::temporal::repetition::{RepetitionConfig, RepetitionDetector};
 use crate::model::{ChannelId, Record, Value};
 use crate::pipeline::snapshot::RepetitionView;
@@ -16,17 +16,28 @@ use crate::scheduler::{TaskClass, TaskLabel};
 struct RepetitionTrack {
     detector: RepetitionDetector,
     inbox: VecDeque<String>,
+    /// Tokens shed from the inbox since the detector last ran: it restarts after them.
+    skipped: bool,
+    /// Tokens shed in all.
+    shed: u64,
     tokens: VecDeque<String>,
     found: Vec<(RepetitionView, Instant)>,
 }
 
 /// The repetition detectors of every text channel.
-#[derive(Default)]
 pub(super) struct RepetitionTracks {
     tracks: BTreeMap<ChannelId, Arc<Track<RepetitionTrack>>>,
+    backlog: Backlog,
 }
 
 impl RepetitionTracks {
+    pub(super) fn new(backlog: Backlog) -> Self {
+        Self {
+            tracks: BTreeMap::new(),
+            backlog,
+        }
+    }
+
     pub(super) fn add_channel(&mut self, channel: ChannelId) {
         if let Ok(detector) = RepetitionDetector::new(RepetitionConfig::default()) {
             self.tracks.insert(
@@ -34,6 +45,8 @@ impl RepetitionTracks {
                 Track::new(RepetitionTrack {
                     detector,
                     inbox: VecDeque::new(),
+                    skipped: false,
+                    shed: 0,
                     tokens: VecDeque::new(),
                     found: Vec::new(),
                 }),
@@ -61,21 +74,46 @@ impl RepetitionTracks {
         let Some(track) = self.tracks.get(&channel) else {
             return;
         };
-        track
-            .lock()
-            .inbox
-            .extend(records.iter().filter_map(|r| match &r.value {
-                Value::Token(t) => Some(t.clone()),
-                _ => None,
-            }));
-        let name = name.to_owned();
-        runner.schedule(
-            track,
-            TaskClass::High,
-            TaskLabel::new("repetition", channel),
-            PATTERN_BUDGET,
-            move |t: &Track<RepetitionTrack>| detect_repetition(&mut t.lock(), channel, &name),
-        );
+        {
+            let mut track = track.lock();
+            track
+                .inbox
+                .extend(records.iter().filter_map(|r| match &r.value {
+                    Value::Token(t) => Some(t.clone()),
+                    _ => None,
+                }));
+            let over = track.inbox.len().saturating_sub(INBOX_CAPACITY);
+            if over > 0 && self.backlog == Backlog::Shed {
+                track.inbox.drain(..over);
+                track.skipped = true;
+                track.shed += over as u64;
+            }
+        }
+        let schedule = || {
+            let name = name.to_owned();
+            runner.schedule(
+                track,
+                TaskClass::High,
+                TaskLabel::new("repetition", channel),
+                PATTERN_BUDGET,
+                move |t: &Track<RepetitionTrack>| detect_repetition(&mut t.lock(), channel, &name),
+            )
+        };
+        let refused = schedule();
+        if self.backlog == Backlog::Wait && !refused {
+            // Until the detector has taken the inbox below its capacity (see the patterns).
+            while track.lock().inbox.len() > INBOX_CAPACITY {
+                std::thread::sleep(BACKLOG_POLL);
+                if schedule() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Tokens shed from the detectors' inboxes under load, over every channel.
+    pub(super) fn shed(&self) -> u64 {
+        self.tracks.values().map(|track| track.lock().shed).sum()
     }
 
     /// Recent repetition loops on text channels, newest first.
@@ -104,6 +142,13 @@ impl RepetitionTracks {
 
 /// Feeds the inbox to the detector; true when a new loop was found.
 fn detect_repetition(track: &mut RepetitionTrack, channel: ChannelId, name: &str) -> bool {
+    if std::mem::take(&mut track.skipped) {
+        // After a gap: a fresh detector, so no loop spans it.
+        if let Ok(detector) = RepetitionDetector::new(track.detector.config()) {
+            track.detector = detector;
+            track.tokens.clear();
+        }
+    }
     let mut found = false;
     let window = track.detector.config().window;
     while let Some(token) = track.inbox.pop_front() {

@@ -35,12 +35,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
     } else {
         format!("· library: {} ", analysis.patterns.join(", "))
     };
+    let mut title = vec![
+        Span::styled(" Patterns ", theme.title()),
+        Span::styled(library, theme.muted()),
+    ];
+    if analysis.samples_shed > 0 {
+        // The searches fell behind (more channels than the cores can search): say so.
+        title.push(Span::styled(
+            format!("· {} samples shed under load ", analysis.samples_shed),
+            theme.warning(),
+        ));
+    }
     let block = Block::bordered()
         .border_style(theme.border(focused))
-        .title(Line::from(vec![
-            Span::styled(" Patterns ", theme.title()),
-            Span::styled(library, theme.muted()),
-        ]));
+        .title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.is_empty() {
