@@ -366,23 +366,57 @@ fn is_crypto_code(code: quinn::TransportErrorCode) -> bool {
     u64::from(code) & !0xff == 0x100
 }
 
-/// How a connection that ended after the handshake is reported.
+/// How a connection that ended after the handshake is reported: a refusal that retrying
+/// cannot fix (token, protocol version) is fatal; every other close by the server is said in
+/// its own words and retried.
 fn connection_end(addr: &str, error: &quinn::ConnectionError, was_connected: bool) -> SessionEnd {
-    if let quinn::ConnectionError::ApplicationClosed(close) = error
-        && let Some(code @ (CloseCode::Rejected | CloseCode::VersionMismatch)) =
-            CloseCode::from_code(close.error_code.into_inner())
-    {
-        let reason = String::from_utf8_lossy(&close.reason);
-        return SessionEnd::Fatal(ClientError::Rejected {
-            addr: addr.to_owned(),
-            reason: if reason.is_empty() {
-                code.name().to_owned()
-            } else {
-                reason.into_owned()
-            },
-        });
+    let quinn::ConnectionError::ApplicationClosed(close) = error else {
+        return lost(describe_connection_error(error), was_connected);
+    };
+    let reason = String::from_utf8_lossy(&close.reason);
+    let code = CloseCode::from_code(close.error_code.into_inner());
+    match code {
+        Some(code @ (CloseCode::Rejected | CloseCode::VersionMismatch)) => {
+            SessionEnd::Fatal(ClientError::Rejected {
+                addr: addr.to_owned(),
+                reason: if reason.is_empty() {
+                    code.name().to_owned()
+                } else {
+                    reason.into_owned()
+                },
+            })
+        }
+        Some(code) => lost(server_close_message(code, &reason), was_connected),
+        None => lost(describe_connection_error(error), was_connected),
     }
-    lost(describe_connection_error(error), was_connected)
+}
+
+/// What the server meant by closing this client with `code` and `reason`.
+fn server_close_message(code: CloseCode, reason: &str) -> String {
+    let reason = if reason.is_empty() {
+        code.name()
+    } else {
+        reason
+    };
+    match code {
+        CloseCode::ServerShutdown => format!("the server closed the connection: {reason}"),
+        CloseCode::ServerBusy => format!("the server refused this client: {reason}"),
+        CloseCode::LimitExceeded => {
+            format!("the server closed this client for exceeding a limit: {reason}")
+        }
+        CloseCode::Timeout => {
+            format!("the server closed this client for being too slow: {reason}")
+        }
+        CloseCode::ProtocolViolation => {
+            format!("the server closed this client for a protocol violation: {reason}")
+        }
+        CloseCode::Normal | CloseCode::Rejected | CloseCode::VersionMismatch => {
+            format!(
+                "the server closed the connection ({}): {reason}",
+                code.name()
+            )
+        }
+    }
 }
 
 async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> SessionEnd {

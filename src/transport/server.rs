@@ -719,7 +719,7 @@ async fn handle_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
     let end = if active > shared.max_clients {
         SessionEnd::close(
             CloseCode::ServerBusy,
-            format!("the server already has {} clients", shared.max_clients),
+            format!("server busy: {} clients", shared.max_clients),
         )
     } else {
         session(&conn, &shared, remote).await

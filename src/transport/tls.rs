@@ -470,6 +470,10 @@ pub fn client_crypto(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![ALPN.to_vec()];
+    // Every connection verifies the certificate anew. A resumed TLS 1.3 session presents no
+    // certificate, so the verifier would not run: a reconnection to the same server (after a
+    // "server busy", a lost network) would have no fingerprint to report or check.
+    config.resumption = rustls::client::Resumption::disabled();
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     Ok((quic, observation))
