@@ -99,7 +99,7 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
     tokio::select! {
         signal = stop_signal() => {
             eprintln!("{signal}: closing connections");
-            shutdown.shutdown();
+            shutdown.shutdown_because(&format!("server shutting down ({})", signal.name()));
         }
         () = log => {}
     }
@@ -132,20 +132,53 @@ async fn publish_input(input: TextInput, mut publisher: Publisher) {
     publisher.finish().await;
 }
 
-/// The first of Ctrl-C, SIGTERM and SIGHUP, by name.
-pub async fn stop_signal() -> &'static str {
+/// A signal that asks the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (`kill`, service managers).
+    Terminate,
+    /// SIGHUP (the terminal went away).
+    HangUp,
+}
+
+impl StopSignal {
+    /// The signal's name: `SIGINT`, `SIGTERM`, `SIGHUP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::HangUp => "SIGHUP",
+        }
+    }
+}
+
+/// What happened, as the log says it: `interrupted`, `terminated (SIGTERM)`, `hung up (SIGHUP)`.
+impl std::fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopSignal::Interrupt => "interrupted",
+            StopSignal::Terminate => "terminated (SIGTERM)",
+            StopSignal::HangUp => "hung up (SIGHUP)",
+        })
+    }
+}
+
+/// The first of Ctrl-C (SIGINT), SIGTERM and SIGHUP.
+pub async fn stop_signal() -> StopSignal {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
     ) else {
         let _ = tokio::signal::ctrl_c().await;
-        return "interrupted";
+        return StopSignal::Interrupt;
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupted",
-        _ = term.recv() => "terminated (SIGTERM)",
-        _ = hup.recv() => "hung up (SIGHUP)",
+        _ = tokio::signal::ctrl_c() => StopSignal::Interrupt,
+        _ = term.recv() => StopSignal::Terminate,
+        _ = hup.recv() => StopSignal::HangUp,
     }
 }
 

@@ -225,10 +225,19 @@ pub struct Server {
 pub struct ShutdownHandle(quinn::Endpoint);
 
 impl ShutdownHandle {
-    /// Closes every connection with [`CloseCode::ServerShutdown`] and stops accepting.
+    /// Closes every connection with [`CloseCode::ServerShutdown`] and the reason "server
+    /// shutting down", and stops accepting.
     pub fn shutdown(&self) {
-        self.0
-            .close(CloseCode::ServerShutdown.varint(), b"server shutting down");
+        self.shutdown_because("server shutting down");
+    }
+
+    /// [`ShutdownHandle::shutdown`] with the reason clients are given, such as "server shutting
+    /// down (SIGTERM)".
+    pub fn shutdown_because(&self, reason: &str) {
+        self.0.close(
+            CloseCode::ServerShutdown.varint(),
+            clip_reason(reason).as_bytes(),
+        );
     }
 }
 

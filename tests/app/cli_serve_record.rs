@@ -1,8 +1,13 @@
 //! The live path through the real binary: `serve` prints how to attach, `record` with the
 //! printed pin writes a trace, `replay --headless` reads it back without gaps; a wrong pin
-//! connects nothing and writes nothing.
+//! connects nothing and writes nothing; SIGTERM, SIGINT and SIGHUP close every connection with
+//! the signal in the reason.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use midstream::transport::client::{ClientConfig, ClientHandle, TransportEvent, connect};
+use midstream::transport::tls::{Fingerprint, Trust};
 
 use crate::common::binary::{self, BIN, Served};
 
@@ -97,4 +102,63 @@ fn a_wrong_pin_connects_nothing_and_writes_nothing() {
         "names both fingerprints: {stderr}"
     );
     assert!(!trace.exists(), "no trace file for a refused connection");
+}
+
+/// How long a client may take to hear that the server closed: it is told at once, so this is
+/// only the margin for a slow, shared machine (the idle timeout it replaces is 10 s).
+const TOLD_WITHIN: Duration = Duration::from_secs(3);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_closes_every_connection_with_the_signal_as_reason_and_exits_0() {
+    for (signal, name) in [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGHUP, "SIGHUP"),
+    ] {
+        let mut served = serve();
+        let fingerprint: Fingerprint = served.pin.parse().unwrap();
+        let mut clients = Vec::new();
+        for _ in 0..2 {
+            let mut client = connect(ClientConfig::new(
+                served.addr.clone(),
+                Trust::Pin(fingerprint),
+            ))
+            .unwrap();
+            loop {
+                match next_event(&mut client).await {
+                    TransportEvent::Connected { .. } => break,
+                    TransportEvent::Rtt(_) => {}
+                    other => panic!("{name}: expected Connected, got {other:?}"),
+                }
+            }
+            clients.push(client);
+        }
+        served.signal(signal);
+        let signalled = Instant::now();
+        for client in &mut clients {
+            let reason = loop {
+                match next_event(client).await {
+                    TransportEvent::Disconnected { reason } => break reason,
+                    TransportEvent::Records(_) | TransportEvent::Rtt(_) => {}
+                    other => panic!("{name}: expected Disconnected, got {other:?}"),
+                }
+            };
+            assert_eq!(
+                reason,
+                format!("the server closed the connection: server shutting down ({name})")
+            );
+        }
+        let told = signalled.elapsed();
+        assert!(told < TOLD_WITHIN, "{name}: clients told after {told:?}");
+        let status = served.wait_exit(Duration::from_secs(20));
+        assert!(status.success(), "{name}: serve exited with {status}");
+    }
+}
+
+async fn next_event(client: &mut ClientHandle) -> TransportEvent {
+    match tokio::time::timeout(Duration::from_secs(20), client.recv()).await {
+        Ok(Some(event)) => event,
+        Ok(None) => panic!("the client stopped"),
+        Err(_) => panic!("no event within 20 s"),
+    }
 }
