@@ -9,12 +9,16 @@
 //! timeout, a protocol violation by the server) is reported as
 //! [`TransportEvent::Disconnected`] followed by [`TransportEvent::Reconnecting`]. Records the
 //! client missed while away show as a jump in `seq` after it reconnects: the server streams
-//! live, it does not replay.
+//! live, it does not replay. A source that restarted meanwhile begins its `seq` and clock
+//! again; the client numbers its records on from the last one it delivered, so the jump counts
+//! the records of the new run it missed and nothing downstream goes backwards
+//! ([`Continuity`]).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -253,6 +257,7 @@ pub fn connect(config: ClientConfig) -> Result<ClientHandle, ClientError> {
         observation,
         tofu,
         tofu_key,
+        continuity: Arc::default(),
     };
     let task = tokio::spawn(run(state, tx));
     Ok(ClientHandle { events: rx, task })
@@ -296,6 +301,8 @@ struct ClientState {
     observation: ObservationSlot,
     tofu: Option<TofuStore>,
     tofu_key: String,
+    /// Each channel's numbering across this client's connections.
+    continuity: Arc<Mutex<Continuity>>,
 }
 
 /// How one connection attempt or session ended.
@@ -585,7 +592,13 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
         tokio::select! {
             stream = conn.accept_uni() => match stream {
                 Ok(recv) => {
-                    tasks.spawn(read_channel(recv, kinds.clone(), opened.clone(), tx.clone()));
+                    tasks.spawn(read_channel(
+                        recv,
+                        kinds.clone(),
+                        opened.clone(),
+                        state.continuity.clone(),
+                        tx.clone(),
+                    ));
                 }
                 Err(e) => return connection_end(&addr, &e, true),
             },
@@ -802,6 +815,75 @@ fn choose_channels(
     }
 }
 
+/// Each channel's numbering as delivered, across this client's connections. A source that
+/// restarted begins its `seq` and its clock again; its records are then renumbered to follow
+/// the last record delivered, so that what the consumer sees (and records) never goes
+/// backwards, and the records of the new run sent before this client got back count as a gap:
+/// the first one delivered is `last + 1 + its own seq`. Its time stamps are shifted so that
+/// the first lands the wall time the client was away after the last one.
+#[derive(Debug, Default)]
+struct Continuity {
+    /// By channel name: a restarted source may number its channels differently.
+    channels: HashMap<String, ChannelRun>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ChannelRun {
+    /// The last `seq` as the source sent it.
+    source_seq: u64,
+    /// What is added to the source's `seq` and `t_ns`.
+    seq_shift: u64,
+    t_shift_ns: i128,
+    /// The last record delivered, and when it arrived.
+    seq: u64,
+    t_ns: u64,
+    at: Instant,
+}
+
+impl Continuity {
+    /// Renumbers `batch` (one channel's, in `seq` order, not empty); `first` says that it is
+    /// the first batch of the channel's stream on a new connection, the only place a source
+    /// can have restarted.
+    fn renumber(&mut self, name: &str, batch: &mut [Record], first: bool, now: Instant) {
+        let (Some(head), Some(tail)) = (batch.first(), batch.last()) else {
+            return;
+        };
+        let (head_seq, head_t_ns, tail_seq) = (head.seq, head.t_ns, tail.seq);
+        let run = match self.channels.entry(name.to_owned()) {
+            Entry::Vacant(vacant) => vacant.insert(ChannelRun {
+                source_seq: head_seq,
+                seq_shift: 0,
+                t_shift_ns: 0,
+                seq: head_seq,
+                t_ns: head_t_ns,
+                at: now,
+            }),
+            Entry::Occupied(occupied) => {
+                let run = occupied.into_mut();
+                if first && head_seq <= run.source_seq {
+                    run.seq_shift = run.seq.saturating_add(1);
+                    let away_ns = now.saturating_duration_since(run.at).as_nanos();
+                    let head_at =
+                        i128::from(run.t_ns) + i128::try_from(away_ns).unwrap_or(i128::MAX);
+                    run.t_shift_ns = head_at.saturating_sub(i128::from(head_t_ns));
+                }
+                run
+            }
+        };
+        for record in batch.iter_mut() {
+            record.seq = record.seq.saturating_add(run.seq_shift);
+            let t_ns = i128::from(record.t_ns).saturating_add(run.t_shift_ns);
+            record.t_ns = u64::try_from(t_ns.max(0)).unwrap_or(u64::MAX);
+        }
+        run.source_seq = tail_seq;
+        if let Some(last) = batch.last() {
+            run.seq = last.seq;
+            run.t_ns = last.t_ns;
+        }
+        run.at = now;
+    }
+}
+
 /// Why a stream reader stopped.
 enum ReadEnd {
     /// The consumer went away.
@@ -834,6 +916,7 @@ async fn read_channel(
     mut recv: quinn::RecvStream,
     kinds: Kinds,
     opened: Arc<Mutex<HashSet<ChannelId>>>,
+    continuity: Arc<Mutex<Continuity>>,
     tx: mpsc::Sender<TransportEvent>,
 ) -> Result<(), ReadEnd> {
     let frame_end = |context: &str, e: FrameError| match e {
@@ -889,7 +972,7 @@ async fn read_channel(
             Ok(false) => return Ok(()),
             Err(e) => return Err(frame_end(&format!("channel {name:?}"), e)),
         }
-        let batch: RecordBatch = decode_body(&body, "record batch")
+        let mut batch: RecordBatch = decode_body(&body, "record batch")
             .map_err(|e| ReadEnd::Violation(format!("channel {name:?}: {e}")))?;
         if batch.is_empty() || batch.len() > MAX_BATCH_RECORDS {
             return Err(ReadEnd::Violation(format!(
@@ -897,6 +980,7 @@ async fn read_channel(
                 batch.len()
             )));
         }
+        let first_batch = last_seq.is_none();
         for record in &batch {
             if record.channel != channel {
                 return Err(ReadEnd::Violation(format!(
@@ -920,6 +1004,10 @@ async fn read_channel(
             }
             last_seq = Some(record.seq);
         }
+        continuity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .renumber(name, &mut batch, first_batch, Instant::now());
         if tx.send(TransportEvent::Records(batch)).await.is_err() {
             return Err(ReadEnd::Stopped);
         }
@@ -982,6 +1070,53 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "the source has no channel named zz; it has: a, b, c");
+    }
+
+    fn records(seqs: std::ops::Range<u64>, period_ns: u64) -> Vec<Record> {
+        seqs.map(|seq| Record {
+            channel: 0,
+            seq,
+            t_ns: seq * period_ns,
+            value: Value::Scalar(0.0),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_restarted_source_is_numbered_on_from_the_last_record_with_its_gap() {
+        let start = Instant::now();
+        let mut continuity = Continuity::default();
+        // The first run: seq 0..100, 10 ms apart.
+        let mut batch = records(0..100, 10_000_000);
+        continuity.renumber("x", &mut batch, true, start);
+        assert_eq!((batch[0].seq, batch[99].seq), (0, 99));
+        // A reconnection to the same run that missed 20 records: left as it is.
+        let mut batch = records(120..130, 10_000_000);
+        continuity.renumber("x", &mut batch, true, start + Duration::from_secs(1));
+        assert_eq!((batch[0].seq, batch[0].t_ns), (120, 1_200_000_000));
+        // The source restarted; 3 s later this client joins its run at seq 7.
+        let back = start + Duration::from_secs(4);
+        let mut batch = records(7..10, 10_000_000);
+        continuity.renumber("x", &mut batch, true, back);
+        let seqs: Vec<u64> = batch.iter().map(|r| r.seq).collect();
+        assert_eq!(
+            seqs,
+            [137, 138, 139],
+            "130 + the 7 records of the new run missed"
+        );
+        assert_eq!(batch[0].t_ns, 1_290_000_000 + 3_000_000_000);
+        assert_eq!(batch[1].t_ns - batch[0].t_ns, 10_000_000);
+        // Later batches of that stream, and a reconnection to the same new run, follow on.
+        let mut batch = records(10..11, 10_000_000);
+        continuity.renumber("x", &mut batch, false, back);
+        assert_eq!(batch[0].seq, 140);
+        let mut batch = records(50..51, 10_000_000);
+        continuity.renumber("x", &mut batch, true, back + Duration::from_secs(1));
+        assert_eq!(batch[0].seq, 180);
+        // Another channel has its own numbering.
+        let mut batch = records(0..1, 1);
+        continuity.renumber("y", &mut batch, true, back);
+        assert_eq!(batch[0].seq, 0);
     }
 
     #[test]

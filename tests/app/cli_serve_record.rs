@@ -1,9 +1,11 @@
 //! The live path through the real binary: `serve` prints how to attach, `record` with the
 //! printed pin writes a trace, `replay --headless` reads it back without gaps; a wrong pin
 //! connects nothing and writes nothing; SIGTERM, SIGINT and SIGHUP close every connection with
-//! the signal in the reason.
+//! the signal in the reason, and `record` gets back to a restarted source and counts the gap.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use midstream::transport::client::{ClientConfig, ClientHandle, TransportEvent, connect};
@@ -161,4 +163,149 @@ async fn next_event(client: &mut ClientHandle) -> TransportEvent {
         Ok(None) => panic!("the client stopped"),
         Err(_) => panic!("no event within 20 s"),
     }
+}
+
+/// A process's stderr, line by line as it comes, from a thread.
+struct StderrLines(mpsc::Receiver<String>, Vec<String>);
+
+impl StderrLines {
+    fn of(child: &mut Child) -> StderrLines {
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        StderrLines(rx, Vec::new())
+    }
+
+    /// Waits for a line containing `text`; panics with every line so far after `timeout`.
+    fn wait_for(&mut self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) => {
+                    self.1.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {text:?} within {timeout:?}; stderr:\n{}",
+                    self.1.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn record_gets_back_to_a_restarted_source_and_counts_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert = dir.path().join("server.crt");
+    let key = dir.path().join("server.key");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let args = [
+        "--generator",
+        "sine",
+        "--rate",
+        "200",
+        "--cert",
+        cert,
+        "--key",
+        key,
+    ];
+    let mut first = binary::serve_on(dir.path(), "127.0.0.1:0", &args);
+
+    let trace = dir.path().join("run.mtr");
+    let mut record = Command::new(BIN)
+        .args([
+            "record",
+            &first.addr,
+            "--pin",
+            &first.pin,
+            "--duration",
+            "15",
+            "-o",
+        ])
+        .arg(&trace)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = StderrLines::of(&mut record);
+    stderr.wait_for("connected to", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(2));
+
+    first.signal(libc::SIGTERM);
+    let killed = Instant::now();
+    let line = stderr.wait_for("server shutting down (SIGTERM)", Duration::from_secs(20));
+    assert!(
+        killed.elapsed() < TOLD_WITHIN,
+        "told after {:?}: {line}",
+        killed.elapsed()
+    );
+    assert!(first.wait_exit(Duration::from_secs(20)).success());
+    std::thread::sleep(Duration::from_secs(1));
+
+    let second = binary::serve_on(dir.path(), &first.addr, &args);
+    assert_eq!(second.pin, first.pin, "the same identity");
+    stderr.wait_for("connected to", Duration::from_secs(10));
+    let back = killed.elapsed();
+    let out = record.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "record failed:\n{}",
+        stderr.1.join("\n")
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let recorded: u64 = stdout.split_whitespace().nth(1).unwrap().parse().unwrap();
+
+    // One run of seqs, one jump in it: the records the restarted source sent before record got
+    // back; after it, the restarted source's records.
+    let read = midstream::trace::read_trace(&trace).unwrap();
+    let seqs: Vec<u64> = read.records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs.len() as u64, recorded, "{stdout}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] > w[0]),
+        "the numbering never goes back"
+    );
+    let jumps: Vec<usize> = (1..seqs.len())
+        .filter(|&i| seqs[i] > seqs[i - 1] + 1)
+        .collect();
+    assert_eq!(jumps.len(), 1, "one gap, at the restart: {jumps:?}");
+    let missed = seqs[jumps[0]] - seqs[jumps[0] - 1] - 1;
+    let after = seqs.len() - jumps[0];
+    // 200 records/s for the seconds left of the 15 after record got back (at least 5).
+    assert!(
+        after > 500,
+        "{after} records after the restart (back after {back:?})"
+    );
+    let times: Vec<u64> = read.records.iter().map(|r| r.t_ns).collect();
+    assert!(
+        times.windows(2).all(|w| w[1] >= w[0]),
+        "time never goes back"
+    );
+
+    let (ok, report, err) = binary::replay_headless(dir.path(), &[], &trace);
+    assert!(ok, "{err}");
+    let row: Vec<&str> = report
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("sine"))
+        .unwrap_or_else(|| panic!("no row for sine:\n{report}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[2], recorded.to_string(), "{report}");
+    assert_eq!(row[3], missed.to_string(), "the gap is counted:\n{report}");
+    assert!(missed > 0, "{report}");
+    eprintln!("record got back {back:?} after the SIGTERM, {missed} records missed");
 }
