@@ -12,7 +12,12 @@
 //! live, it does not replay. A source that restarted meanwhile begins its `seq` and clock
 //! again; the client numbers its records on from the last one it delivered, so the jump counts
 //! the records of the new run it missed and nothing downstream goes backwards
-//! ([`Continuity`]).
+//! (`Continuity`).
+//!
+//! A connection from which nothing arrives for [`STALL_AFTER`] (not even keep-alives) is
+//! reported as [`TransportEvent::Stalled`], again as the silence lasts, and as
+//! [`TransportEvent::Resumed`] when packets flow again; one that stays silent until the idle
+//! timeout is lost and reconnected like any other.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -27,8 +32,8 @@ use super::describe_connection_error;
 use super::framing::{FrameError, decode_body, read_frame, read_message, write_message};
 use super::protocol::{
     ClientMessage, CloseCode, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
-    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, RecordBatch, ServerMessage,
-    clip_reason, transport_config,
+    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, RecordBatch, STALL_AFTER,
+    ServerMessage, clip_reason, transport_config,
 };
 use super::tls::{
     Fingerprint, ObservationSlot, TlsError, TofuStore, Trust, TrustFailure, client_crypto,
@@ -45,6 +50,9 @@ pub const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(8);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the connection's round-trip time is reported.
 pub const RTT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the stall watchdog reads the connection's count of received datagrams: a stall
+/// is seen at most this long after [`STALL_AFTER`], and its duration is updated this often.
+pub const WATCHDOG_INTERVAL: Duration = Duration::from_millis(200);
 /// Events buffered for a slow consumer before the readers wait (and QUIC flow control slows
 /// the server, which then drops batches for this client: the gaps show in `seq`).
 pub const EVENT_QUEUE: usize = 1024;
@@ -125,6 +133,11 @@ pub enum TransportEvent {
     Records(Vec<Record>),
     /// The connection's current round-trip time estimate.
     Rtt(Duration),
+    /// No packet from the server (not even a keep-alive) for `silent_for`, at least
+    /// [`STALL_AFTER`]; sent every [`WATCHDOG_INTERVAL`] while the silence lasts.
+    Stalled { silent_for: Duration },
+    /// Packets arrive again after a stall of `silent_for`.
+    Resumed { silent_for: Duration },
     /// The connection (or an attempt to make one) ended; the client will retry.
     Disconnected { reason: String },
     /// The next attempt starts after `delay`; `attempt` counts failures since the last success.
@@ -138,12 +151,15 @@ pub enum TransportEvent {
 #[derive(Debug)]
 pub struct SourceEvents {
     last_reason: String,
+    /// The server of the current connection.
+    remote: String,
 }
 
 impl Default for SourceEvents {
     fn default() -> Self {
         Self {
             last_reason: "connection lost".to_owned(),
+            remote: String::new(),
         }
     }
 }
@@ -154,12 +170,24 @@ impl SourceEvents {
         Ok(match event {
             TransportEvent::Connected {
                 catalog, remote, ..
-            } => vec![
-                SourceEvent::Catalog(catalog),
-                SourceEvent::Link(LinkState::Connected {
-                    remote: remote.to_string(),
-                }),
-            ],
+            } => {
+                self.remote = remote.to_string();
+                vec![
+                    SourceEvent::Catalog(catalog),
+                    SourceEvent::Link(LinkState::Connected {
+                        remote: self.remote.clone(),
+                    }),
+                ]
+            }
+            TransportEvent::Stalled { silent_for } => {
+                vec![SourceEvent::Link(LinkState::Stalled {
+                    remote: self.remote.clone(),
+                    silent_for,
+                })]
+            }
+            TransportEvent::Resumed { .. } => vec![SourceEvent::Link(LinkState::Connected {
+                remote: self.remote.clone(),
+            })],
             TransportEvent::CatalogUpdate(catalog) => vec![SourceEvent::Catalog(catalog)],
             TransportEvent::Records(records) => vec![SourceEvent::Records(records)],
             TransportEvent::Rtt(rtt) => vec![SourceEvent::Rtt(rtt)],
@@ -588,6 +616,9 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
     });
     let mut rtt = tokio::time::interval(state.config.rtt_interval);
     rtt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watchdog = tokio::time::interval(WATCHDOG_INTERVAL);
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut silence = SilenceWatch::new(conn.stats().udp_rx.datagrams, Instant::now());
     loop {
         tokio::select! {
             stream = conn.accept_uni() => match stream {
@@ -628,8 +659,66 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
                 // Never wait on a full queue for this: it is only a gauge.
                 let _ = tx.try_send(TransportEvent::Rtt(conn.stats().path.rtt));
             }
+            _ = watchdog.tick() => {
+                let event = match silence.observe(conn.stats().udp_rx.datagrams, Instant::now()) {
+                    Some(Silence::Stalled(silent_for)) => TransportEvent::Stalled { silent_for },
+                    Some(Silence::Resumed(silent_for)) => TransportEvent::Resumed { silent_for },
+                    None => continue,
+                };
+                if tx.send(event).await.is_err() {
+                    conn.close(CloseCode::Normal.varint(), b"client closed");
+                    return SessionEnd::Stopped;
+                }
+            }
             e = conn.closed() => return connection_end(&addr, &e, true),
         }
+    }
+}
+
+/// A change in a connection's silence, as [`SilenceWatch`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Silence {
+    /// Nothing received for this long (at least [`STALL_AFTER`]).
+    Stalled(Duration),
+    /// Packets again, after a stall of about this long.
+    Resumed(Duration),
+}
+
+/// Judges a connection's silence from its count of received UDP datagrams, read every
+/// [`WATCHDOG_INTERVAL`]. Both sides send a keep-alive every [`super::protocol::KEEP_ALIVE_INTERVAL`]
+/// and acknowledge the other's, so a healthy connection receives something at least that
+/// often, however quiet its channels; [`STALL_AFTER`] is two of those intervals.
+#[derive(Debug)]
+struct SilenceWatch {
+    datagrams: u64,
+    /// When the count was last seen to change.
+    heard_at: Instant,
+    stalled: bool,
+}
+
+impl SilenceWatch {
+    fn new(datagrams: u64, now: Instant) -> Self {
+        Self {
+            datagrams,
+            heard_at: now,
+            stalled: false,
+        }
+    }
+
+    /// Takes the count of datagrams received by `now`: a stall (again, with its length, while
+    /// it lasts), the end of one, or nothing new.
+    fn observe(&mut self, datagrams: u64, now: Instant) -> Option<Silence> {
+        let silent_for = now.saturating_duration_since(self.heard_at);
+        if datagrams != self.datagrams {
+            self.datagrams = datagrams;
+            self.heard_at = now;
+            return std::mem::take(&mut self.stalled).then_some(Silence::Resumed(silent_for));
+        }
+        if silent_for >= STALL_AFTER {
+            self.stalled = true;
+            return Some(Silence::Stalled(silent_for));
+        }
+        None
     }
 }
 
@@ -1117,6 +1206,34 @@ mod tests {
         let mut batch = records(0..1, 1);
         continuity.renumber("y", &mut batch, true, back);
         assert_eq!(batch[0].seq, 0);
+    }
+
+    #[test]
+    fn silence_is_a_stall_from_two_keep_alive_intervals_until_a_packet_comes() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut watch = SilenceWatch::new(10, start);
+        // Packets every 2 s (keep-alives of a quiet connection): never a stall.
+        for (ms, count) in [(1000, 10), (2000, 11), (3000, 11), (4000, 12), (6000, 13)] {
+            assert_eq!(watch.observe(count, at(ms)), None, "{ms} ms");
+        }
+        // Heard last at 6 s: quiet until 10 s, stalled from then on with the silence's length.
+        assert_eq!(watch.observe(13, at(9800)), None);
+        assert_eq!(
+            watch.observe(13, at(10_000)),
+            Some(Silence::Stalled(STALL_AFTER))
+        );
+        assert_eq!(
+            watch.observe(13, at(10_200)),
+            Some(Silence::Stalled(Duration::from_millis(4200)))
+        );
+        // A packet: resumed once, then quiet again.
+        assert_eq!(
+            watch.observe(14, at(11_000)),
+            Some(Silence::Resumed(Duration::from_secs(5)))
+        );
+        assert_eq!(watch.observe(14, at(11_200)), None);
+        assert_eq!(watch.observe(15, at(12_000)), None);
     }
 
     #[test]

@@ -3,9 +3,7 @@
 //! connects nothing and writes nothing; SIGTERM, SIGINT and SIGHUP close every connection with
 //! the signal in the reason, and `record` gets back to a restarted source and counts the gap.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use midstream::transport::client::{ClientConfig, ClientHandle, TransportEvent, connect};
@@ -165,44 +163,6 @@ async fn next_event(client: &mut ClientHandle) -> TransportEvent {
     }
 }
 
-/// A process's stderr, line by line as it comes, from a thread.
-struct StderrLines(mpsc::Receiver<String>, Vec<String>);
-
-impl StderrLines {
-    fn of(child: &mut Child) -> StderrLines {
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        StderrLines(rx, Vec::new())
-    }
-
-    /// Waits for a line containing `text`; panics with every line so far after `timeout`.
-    fn wait_for(&mut self, text: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.0.recv_timeout(left) {
-                Ok(line) => {
-                    self.1.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {text:?} within {timeout:?}; stderr:\n{}",
-                    self.1.join("\n")
-                ),
-            }
-        }
-    }
-}
-
 #[test]
 fn record_gets_back_to_a_restarted_source_and_counts_the_gap() {
     let dir = tempfile::tempdir().unwrap();
@@ -242,7 +202,7 @@ fn record_gets_back_to_a_restarted_source_and_counts_the_gap() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = StderrLines::of(&mut record);
+    let mut stderr = binary::StderrLines::of(&mut record);
     stderr.wait_for("connected to", Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(2));
 
@@ -265,7 +225,7 @@ fn record_gets_back_to_a_restarted_source_and_counts_the_gap() {
     assert!(
         out.status.success(),
         "record failed:\n{}",
-        stderr.1.join("\n")
+        stderr.lines().join("\n")
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let recorded: u64 = stdout.split_whitespace().nth(1).unwrap().parse().unwrap();

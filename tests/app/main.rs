@@ -19,3 +19,4 @@ mod pty_dashboard;
 mod quic_loopback;
 mod terminal_restore;
 mod trace_recovery;
+mod transport_stall;

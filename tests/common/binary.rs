@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The binary cargo built for these tests.
@@ -155,4 +156,47 @@ pub fn serve_on(dir: &Path, listen: &str, args: &[&str]) -> Served {
     let _ = child.kill();
     let _ = child.wait();
     panic!("serve did not print its address and fingerprint");
+}
+
+/// A process's stderr, line by line as it comes, from a thread.
+pub struct StderrLines(mpsc::Receiver<String>, Vec<String>);
+
+impl StderrLines {
+    /// Every line read so far.
+    pub fn lines(&self) -> &[String] {
+        &self.1
+    }
+
+    pub fn of(child: &mut Child) -> StderrLines {
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        StderrLines(rx, Vec::new())
+    }
+
+    /// Waits for a line containing `text`; panics with every line so far after `timeout`.
+    pub fn wait_for(&mut self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) => {
+                    self.1.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {text:?} within {timeout:?}; stderr:\n{}",
+                    self.1.join("\n")
+                ),
+            }
+        }
+    }
 }
