@@ -9,7 +9,7 @@ use crate::model::SourceEvent;
 use crate::publish::{Publisher, PublisherOptions, publish_ticks};
 use crate::sources::DemoSource;
 use crate::sources::input::{InputEnd, InputOptions, TextInput};
-use crate::transport::server::{CertificateSource, Delivery, ServerEvent};
+use crate::transport::server::{CertificateSource, Delivery, ServerEvent, ServerLimits};
 
 /// What `serve` publishes.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub source: ServeSource,
     pub certificate: CertificateSource,
     pub token: Option<String>,
+    /// What one client may make the server do.
+    pub limits: ServerLimits,
 }
 
 /// Binds, prints how to attach, and serves until interrupted.
@@ -38,6 +40,7 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
     let mut publisher_opts = PublisherOptions::new(opts.listen, "");
     publisher_opts.certificate = opts.certificate.clone();
     publisher_opts.token = opts.token.clone();
+    publisher_opts.limits = opts.limits;
     let mut publisher;
     let input;
     match &opts.source {
@@ -82,6 +85,14 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
         writeln!(out, "attach with:\n  {command}")?;
     }
     out.flush()?;
+    let limits = &opts.limits;
+    eprintln!(
+        "limits: {} clients, {} per address; per client {} channels, messages of {} bytes",
+        limits.max_clients,
+        limits.max_clients_per_address,
+        limits.max_channels,
+        limits.max_frame_bytes
+    );
     let mut events = publisher.take_events();
     let shutdown = publisher.shutdown_handle();
     let serving = match input {

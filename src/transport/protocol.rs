@@ -210,10 +210,13 @@ pub fn clip_reason(reason: &str) -> &str {
 }
 
 /// QUIC transport parameters for one side: keep-alive, idle timeout and the stream limits
-/// above (a client may open only the control stream; the server one stream per channel).
+/// above (a client may open only the control stream; the server one stream per channel). No
+/// QUIC datagrams: the protocol has none, and quinn would otherwise buffer a peer's unread
+/// datagrams (about 1.25 MB per connection).
 pub fn transport_config(server: bool) -> quinn::TransportConfig {
     let mut config = quinn::TransportConfig::default();
     config.keep_alive_interval(Some(KEEP_ALIVE_INTERVAL));
+    config.datagram_receive_buffer_size(None);
     // IDLE_TIMEOUT is 10 s, far below the 2^62 ms a QUIC idle timeout can hold.
     config.max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok());
     if server {

@@ -17,6 +17,7 @@ mod pipeline_engines;
 mod pipeline_meta;
 mod pty_dashboard;
 mod quic_loopback;
+mod server_admission;
 mod terminal_restore;
 mod trace_recovery;
 mod transport_stall;
