@@ -135,7 +135,7 @@ fn log_link(link: &LinkState) {
     match link {
         LinkState::Connected { remote } => eprintln!("connected to {remote}"),
         LinkState::Stalled { remote, silent_for } => eprintln!(
-            "STALLED: no packet from {remote} for {:.1} s (the connection is kept until {} s of silence)",
+            "STALLED: no packet from {remote} for {:.1} s (reconnecting after about {} s of silence)",
             silent_for.as_secs_f64(),
             IDLE_TIMEOUT.as_secs()
         ),
