@@ -159,6 +159,34 @@ pub struct ServeArgs {
     /// Shared token that clients must present.
     #[arg(long)]
     pub token: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What clients may make `serve` do. A client opens one stream (the control stream; QUIC
+/// stream credit allows no second) and sends two messages, Hello and Subscribe; it publishes
+/// nothing, so there is no records/s limit. A client that exceeds a limit is closed with a
+/// reason naming it.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Connections at once, counting those that have not yet sent their Hello. When full, a new
+    /// connection takes the place of the oldest one that has not yet subscribed, or is refused
+    /// with "server busy".
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_clients: usize,
+    /// Connections at once from one IP address (as --max-clients, among that address's).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_clients_per_address: usize,
+    /// Channels one client may subscribe to (1 to 4096); each is one stream the server opens
+    /// and writes for it. A client itself can open one stream, the control stream, and
+    /// publishes no records.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_channels: usize,
+    /// Largest message a client may send, in bytes (2048 to 1048576): its Hello (with the
+    /// token) or its Subscribe (about 5 bytes per channel).
+    #[arg(long, value_name = "BYTES", default_value_t = 65536)]
+    pub max_frame_bytes: usize,
 }
 
 /// How the client decides to trust the server's certificate.

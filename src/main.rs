@@ -21,7 +21,7 @@ use midstream::sources::DemoSource;
 use midstream::sources::input::{InputOptions, InputPath, TextInput};
 use midstream::sources::replay::{Replay, ReplayIndex};
 use midstream::sources::text::Format;
-use midstream::transport::server::CertificateSource;
+use midstream::transport::server::{CertificateSource, ServerLimits};
 use midstream::transport::tls::Trust;
 use midstream::tui::screen::{self, ScreenOptions};
 
@@ -180,11 +180,19 @@ fn serve_options(args: &ServeArgs) -> anyhow::Result<ServeOptions> {
         },
         _ => CertificateSource::SelfSigned,
     };
+    let limits = ServerLimits {
+        max_clients: args.limits.max_clients,
+        max_clients_per_address: args.limits.max_clients_per_address,
+        max_channels: args.limits.max_channels,
+        max_frame_bytes: args.limits.max_frame_bytes,
+    };
+    limits.check().map_err(anyhow::Error::msg)?;
     Ok(ServeOptions {
         listen: args.listen,
         source,
         certificate,
         token: args.token.clone(),
+        limits,
     })
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::model::LinkState;
 use crate::session::{self, Session, SessionOptions, SessionSource};
 use crate::sources::input::{InputOptions, TextInput};
+use crate::transport::protocol::IDLE_TIMEOUT;
 use crate::transport::tls::Trust;
 
 /// How often progress is printed on stderr.
@@ -75,7 +76,7 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
                     (snapshot.source.link.clone(), snapshot.source.recording_error.is_some())
                 };
                 if link != last_link {
-                    log_link(&link);
+                    log_change(&last_link, &link);
                     last_link = link;
                 }
                 if failed {
@@ -98,7 +99,7 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
     let pipeline = session.finish().await?;
     let status = pipeline.status();
     if status.link != last_link {
-        log_link(&status.link);
+        log_change(&last_link, &status.link);
     }
     writeln!(
         out,
@@ -124,9 +125,27 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
     Ok(())
 }
 
+/// On stderr, what changed from `before` to `link`: a stall once when it starts, and when
+/// packets come again, not each time its length grows.
+fn log_change(before: &LinkState, link: &LinkState) {
+    match (before, link) {
+        (LinkState::Stalled { .. }, LinkState::Stalled { .. }) => {}
+        (LinkState::Stalled { silent_for, .. }, LinkState::Connected { remote }) => eprintln!(
+            "resumed: packets from {remote} again after {:.1} s of silence",
+            silent_for.as_secs_f64()
+        ),
+        (_, link) => log_link(link),
+    }
+}
+
 fn log_link(link: &LinkState) {
     match link {
         LinkState::Connected { remote } => eprintln!("connected to {remote}"),
+        LinkState::Stalled { remote, silent_for } => eprintln!(
+            "STALLED: no packet from {remote} for {:.1} s (reconnecting after about {} s of silence)",
+            silent_for.as_secs_f64(),
+            IDLE_TIMEOUT.as_secs()
+        ),
         LinkState::Reading { input } => eprintln!("reading {input}"),
         LinkState::Reconnecting {
             reason,

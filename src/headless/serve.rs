@@ -9,7 +9,7 @@ use crate::model::SourceEvent;
 use crate::publish::{Publisher, PublisherOptions, publish_ticks};
 use crate::sources::DemoSource;
 use crate::sources::input::{InputEnd, InputOptions, TextInput};
-use crate::transport::server::{CertificateSource, Delivery, ServerEvent};
+use crate::transport::server::{CertificateSource, Delivery, ServerEvent, ServerLimits};
 
 /// What `serve` publishes.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub source: ServeSource,
     pub certificate: CertificateSource,
     pub token: Option<String>,
+    /// What one client may make the server do.
+    pub limits: ServerLimits,
 }
 
 /// Binds, prints how to attach, and serves until interrupted.
@@ -38,6 +40,7 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
     let mut publisher_opts = PublisherOptions::new(opts.listen, "");
     publisher_opts.certificate = opts.certificate.clone();
     publisher_opts.token = opts.token.clone();
+    publisher_opts.limits = opts.limits;
     let mut publisher;
     let input;
     match &opts.source {
@@ -82,6 +85,14 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
         writeln!(out, "attach with:\n  {command}")?;
     }
     out.flush()?;
+    let limits = &opts.limits;
+    eprintln!(
+        "limits: {} clients, {} per address; per client {} channels, messages of {} bytes",
+        limits.max_clients,
+        limits.max_clients_per_address,
+        limits.max_channels,
+        limits.max_frame_bytes
+    );
     let mut events = publisher.take_events();
     let shutdown = publisher.shutdown_handle();
     let serving = match input {
@@ -99,7 +110,7 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
     tokio::select! {
         signal = stop_signal() => {
             eprintln!("{signal}: closing connections");
-            shutdown.shutdown();
+            shutdown.shutdown_because(&format!("server shutting down ({})", signal.name()));
         }
         () = log => {}
     }
@@ -132,20 +143,53 @@ async fn publish_input(input: TextInput, mut publisher: Publisher) {
     publisher.finish().await;
 }
 
-/// The first of Ctrl-C, SIGTERM and SIGHUP, by name.
-pub async fn stop_signal() -> &'static str {
+/// A signal that asks the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (`kill`, service managers).
+    Terminate,
+    /// SIGHUP (the terminal went away).
+    HangUp,
+}
+
+impl StopSignal {
+    /// The signal's name: `SIGINT`, `SIGTERM`, `SIGHUP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::HangUp => "SIGHUP",
+        }
+    }
+}
+
+/// What happened, as the log says it: `interrupted`, `terminated (SIGTERM)`, `hung up (SIGHUP)`.
+impl std::fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopSignal::Interrupt => "interrupted",
+            StopSignal::Terminate => "terminated (SIGTERM)",
+            StopSignal::HangUp => "hung up (SIGHUP)",
+        })
+    }
+}
+
+/// The first of Ctrl-C (SIGINT), SIGTERM and SIGHUP.
+pub async fn stop_signal() -> StopSignal {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
     ) else {
         let _ = tokio::signal::ctrl_c().await;
-        return "interrupted";
+        return StopSignal::Interrupt;
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupted",
-        _ = term.recv() => "terminated (SIGTERM)",
-        _ = hup.recv() => "hung up (SIGHUP)",
+        _ = tokio::signal::ctrl_c() => StopSignal::Interrupt,
+        _ = term.recv() => StopSignal::Terminate,
+        _ = hup.recv() => StopSignal::HangUp,
     }
 }
 

@@ -19,6 +19,10 @@ pub fn write_summary(
     let link = match &snapshot.source.link {
         LinkState::Connecting => "connecting".to_string(),
         LinkState::Connected { remote } => format!("connected to {remote}"),
+        LinkState::Stalled { remote, silent_for } => format!(
+            "STALLED for {:.1} s: no packet from {remote}",
+            silent_for.as_secs_f64()
+        ),
         LinkState::Reading { input } => format!("reading {input}"),
         LinkState::Reconnecting {
             reason, attempt, ..
@@ -127,5 +131,26 @@ pub fn report_problems(status: &crate::pipeline::SourceStatus) {
         for problem in &report.first {
             eprintln!("  {problem}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stall_is_said_with_its_length() {
+        let mut snapshot = Snapshot::default();
+        snapshot.source.label = "127.0.0.1:4433".to_owned();
+        snapshot.source.link = LinkState::Stalled {
+            remote: "127.0.0.1:4433".to_owned(),
+            silent_for: Duration::from_millis(5_180),
+        };
+        let mut out = Vec::new();
+        write_summary(&snapshot, Duration::from_secs(12), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[   12.0s] 127.0.0.1:4433: STALLED for 5.2 s: no packet from 127.0.0.1:4433\n"
+        );
     }
 }

@@ -12,6 +12,13 @@ pub enum LinkState {
     Connected {
         remote: String,
     },
+    /// Connected, but nothing (not even a keep-alive) has arrived from `remote` for
+    /// `silent_for`: the source or the network went silent without closing. Back to
+    /// `Connected` when packets flow again, or `Reconnecting` at the idle timeout.
+    Stalled {
+        remote: String,
+        silent_for: Duration,
+    },
     /// Reading a text input (a file, a followed file, a pipe).
     Reading {
         input: String,

@@ -9,12 +9,21 @@
 //! timeout, a protocol violation by the server) is reported as
 //! [`TransportEvent::Disconnected`] followed by [`TransportEvent::Reconnecting`]. Records the
 //! client missed while away show as a jump in `seq` after it reconnects: the server streams
-//! live, it does not replay.
+//! live, it does not replay. A source that restarted meanwhile begins its `seq` and clock
+//! again; the client numbers its records on from the last one it delivered, so the jump counts
+//! the records of the new run it missed and nothing downstream goes backwards
+//! (`Continuity`).
+//!
+//! A connection from which nothing arrives for [`STALL_AFTER`] (not even keep-alives) is
+//! reported as [`TransportEvent::Stalled`], again as the silence lasts, and as
+//! [`TransportEvent::Resumed`] when packets flow again; one that stays silent until the idle
+//! timeout is lost and reconnected like any other.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -23,8 +32,8 @@ use super::describe_connection_error;
 use super::framing::{FrameError, decode_body, read_frame, read_message, write_message};
 use super::protocol::{
     ClientMessage, CloseCode, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
-    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, RecordBatch, ServerMessage,
-    clip_reason, transport_config,
+    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, RecordBatch, STALL_AFTER,
+    ServerMessage, clip_reason, transport_config,
 };
 use super::tls::{
     Fingerprint, ObservationSlot, TlsError, TofuStore, Trust, TrustFailure, client_crypto,
@@ -41,6 +50,9 @@ pub const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(8);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the connection's round-trip time is reported.
 pub const RTT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the stall watchdog reads the connection's count of received datagrams: a stall
+/// is seen at most this long after [`STALL_AFTER`], and its duration is updated this often.
+pub const WATCHDOG_INTERVAL: Duration = Duration::from_millis(200);
 /// Events buffered for a slow consumer before the readers wait (and QUIC flow control slows
 /// the server, which then drops batches for this client: the gaps show in `seq`).
 pub const EVENT_QUEUE: usize = 1024;
@@ -121,6 +133,11 @@ pub enum TransportEvent {
     Records(Vec<Record>),
     /// The connection's current round-trip time estimate.
     Rtt(Duration),
+    /// No packet from the server (not even a keep-alive) for `silent_for`, at least
+    /// [`STALL_AFTER`]; sent every [`WATCHDOG_INTERVAL`] while the silence lasts.
+    Stalled { silent_for: Duration },
+    /// Packets arrive again after a stall of `silent_for`.
+    Resumed { silent_for: Duration },
     /// The connection (or an attempt to make one) ended; the client will retry.
     Disconnected { reason: String },
     /// The next attempt starts after `delay`; `attempt` counts failures since the last success.
@@ -134,12 +151,15 @@ pub enum TransportEvent {
 #[derive(Debug)]
 pub struct SourceEvents {
     last_reason: String,
+    /// The server of the current connection.
+    remote: String,
 }
 
 impl Default for SourceEvents {
     fn default() -> Self {
         Self {
             last_reason: "connection lost".to_owned(),
+            remote: String::new(),
         }
     }
 }
@@ -150,12 +170,24 @@ impl SourceEvents {
         Ok(match event {
             TransportEvent::Connected {
                 catalog, remote, ..
-            } => vec![
-                SourceEvent::Catalog(catalog),
-                SourceEvent::Link(LinkState::Connected {
-                    remote: remote.to_string(),
-                }),
-            ],
+            } => {
+                self.remote = remote.to_string();
+                vec![
+                    SourceEvent::Catalog(catalog),
+                    SourceEvent::Link(LinkState::Connected {
+                        remote: self.remote.clone(),
+                    }),
+                ]
+            }
+            TransportEvent::Stalled { silent_for } => {
+                vec![SourceEvent::Link(LinkState::Stalled {
+                    remote: self.remote.clone(),
+                    silent_for,
+                })]
+            }
+            TransportEvent::Resumed { .. } => vec![SourceEvent::Link(LinkState::Connected {
+                remote: self.remote.clone(),
+            })],
             TransportEvent::CatalogUpdate(catalog) => vec![SourceEvent::Catalog(catalog)],
             TransportEvent::Records(records) => vec![SourceEvent::Records(records)],
             TransportEvent::Rtt(rtt) => vec![SourceEvent::Rtt(rtt)],
@@ -253,6 +285,7 @@ pub fn connect(config: ClientConfig) -> Result<ClientHandle, ClientError> {
         observation,
         tofu,
         tofu_key,
+        continuity: Arc::default(),
     };
     let task = tokio::spawn(run(state, tx));
     Ok(ClientHandle { events: rx, task })
@@ -296,6 +329,8 @@ struct ClientState {
     observation: ObservationSlot,
     tofu: Option<TofuStore>,
     tofu_key: String,
+    /// Each channel's numbering across this client's connections.
+    continuity: Arc<Mutex<Continuity>>,
 }
 
 /// How one connection attempt or session ended.
@@ -366,23 +401,57 @@ fn is_crypto_code(code: quinn::TransportErrorCode) -> bool {
     u64::from(code) & !0xff == 0x100
 }
 
-/// How a connection that ended after the handshake is reported.
+/// How a connection that ended after the handshake is reported: a refusal that retrying
+/// cannot fix (token, protocol version) is fatal; every other close by the server is said in
+/// its own words and retried.
 fn connection_end(addr: &str, error: &quinn::ConnectionError, was_connected: bool) -> SessionEnd {
-    if let quinn::ConnectionError::ApplicationClosed(close) = error
-        && let Some(code @ (CloseCode::Rejected | CloseCode::VersionMismatch)) =
-            CloseCode::from_code(close.error_code.into_inner())
-    {
-        let reason = String::from_utf8_lossy(&close.reason);
-        return SessionEnd::Fatal(ClientError::Rejected {
-            addr: addr.to_owned(),
-            reason: if reason.is_empty() {
-                code.name().to_owned()
-            } else {
-                reason.into_owned()
-            },
-        });
+    let quinn::ConnectionError::ApplicationClosed(close) = error else {
+        return lost(describe_connection_error(error), was_connected);
+    };
+    let reason = String::from_utf8_lossy(&close.reason);
+    let code = CloseCode::from_code(close.error_code.into_inner());
+    match code {
+        Some(code @ (CloseCode::Rejected | CloseCode::VersionMismatch)) => {
+            SessionEnd::Fatal(ClientError::Rejected {
+                addr: addr.to_owned(),
+                reason: if reason.is_empty() {
+                    code.name().to_owned()
+                } else {
+                    reason.into_owned()
+                },
+            })
+        }
+        Some(code) => lost(server_close_message(code, &reason), was_connected),
+        None => lost(describe_connection_error(error), was_connected),
     }
-    lost(describe_connection_error(error), was_connected)
+}
+
+/// What the server meant by closing this client with `code` and `reason`.
+fn server_close_message(code: CloseCode, reason: &str) -> String {
+    let reason = if reason.is_empty() {
+        code.name()
+    } else {
+        reason
+    };
+    match code {
+        CloseCode::ServerShutdown => format!("the server closed the connection: {reason}"),
+        CloseCode::ServerBusy => format!("the server refused this client: {reason}"),
+        CloseCode::LimitExceeded => {
+            format!("the server closed this client for exceeding a limit: {reason}")
+        }
+        CloseCode::Timeout => {
+            format!("the server closed this client for being too slow: {reason}")
+        }
+        CloseCode::ProtocolViolation => {
+            format!("the server closed this client for a protocol violation: {reason}")
+        }
+        CloseCode::Normal | CloseCode::Rejected | CloseCode::VersionMismatch => {
+            format!(
+                "the server closed the connection ({}): {reason}",
+                code.name()
+            )
+        }
+    }
 }
 
 async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> SessionEnd {
@@ -547,11 +616,20 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
     });
     let mut rtt = tokio::time::interval(state.config.rtt_interval);
     rtt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watchdog = tokio::time::interval(WATCHDOG_INTERVAL);
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut silence = SilenceWatch::new(conn.stats().udp_rx.datagrams, Instant::now());
     loop {
         tokio::select! {
             stream = conn.accept_uni() => match stream {
                 Ok(recv) => {
-                    tasks.spawn(read_channel(recv, kinds.clone(), opened.clone(), tx.clone()));
+                    tasks.spawn(read_channel(
+                        recv,
+                        kinds.clone(),
+                        opened.clone(),
+                        state.continuity.clone(),
+                        tx.clone(),
+                    ));
                 }
                 Err(e) => return connection_end(&addr, &e, true),
             },
@@ -581,8 +659,66 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
                 // Never wait on a full queue for this: it is only a gauge.
                 let _ = tx.try_send(TransportEvent::Rtt(conn.stats().path.rtt));
             }
+            _ = watchdog.tick() => {
+                let event = match silence.observe(conn.stats().udp_rx.datagrams, Instant::now()) {
+                    Some(Silence::Stalled(silent_for)) => TransportEvent::Stalled { silent_for },
+                    Some(Silence::Resumed(silent_for)) => TransportEvent::Resumed { silent_for },
+                    None => continue,
+                };
+                if tx.send(event).await.is_err() {
+                    conn.close(CloseCode::Normal.varint(), b"client closed");
+                    return SessionEnd::Stopped;
+                }
+            }
             e = conn.closed() => return connection_end(&addr, &e, true),
         }
+    }
+}
+
+/// A change in a connection's silence, as [`SilenceWatch`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Silence {
+    /// Nothing received for this long (at least [`STALL_AFTER`]).
+    Stalled(Duration),
+    /// Packets again, after a stall of about this long.
+    Resumed(Duration),
+}
+
+/// Judges a connection's silence from its count of received UDP datagrams, read every
+/// [`WATCHDOG_INTERVAL`]. Both sides send a keep-alive every [`super::protocol::KEEP_ALIVE_INTERVAL`]
+/// and acknowledge the other's, so a healthy connection receives something at least that
+/// often, however quiet its channels; [`STALL_AFTER`] is two of those intervals.
+#[derive(Debug)]
+struct SilenceWatch {
+    datagrams: u64,
+    /// When the count was last seen to change.
+    heard_at: Instant,
+    stalled: bool,
+}
+
+impl SilenceWatch {
+    fn new(datagrams: u64, now: Instant) -> Self {
+        Self {
+            datagrams,
+            heard_at: now,
+            stalled: false,
+        }
+    }
+
+    /// Takes the count of datagrams received by `now`: a stall (again, with its length, while
+    /// it lasts), the end of one, or nothing new.
+    fn observe(&mut self, datagrams: u64, now: Instant) -> Option<Silence> {
+        let silent_for = now.saturating_duration_since(self.heard_at);
+        if datagrams != self.datagrams {
+            self.datagrams = datagrams;
+            self.heard_at = now;
+            return std::mem::take(&mut self.stalled).then_some(Silence::Resumed(silent_for));
+        }
+        if silent_for >= STALL_AFTER {
+            self.stalled = true;
+            return Some(Silence::Stalled(silent_for));
+        }
+        None
     }
 }
 
@@ -768,6 +904,75 @@ fn choose_channels(
     }
 }
 
+/// Each channel's numbering as delivered, across this client's connections. A source that
+/// restarted begins its `seq` and its clock again; its records are then renumbered to follow
+/// the last record delivered, so that what the consumer sees (and records) never goes
+/// backwards, and the records of the new run sent before this client got back count as a gap:
+/// the first one delivered is `last + 1 + its own seq`. Its time stamps are shifted so that
+/// the first lands the wall time the client was away after the last one.
+#[derive(Debug, Default)]
+struct Continuity {
+    /// By channel name: a restarted source may number its channels differently.
+    channels: HashMap<String, ChannelRun>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ChannelRun {
+    /// The last `seq` as the source sent it.
+    source_seq: u64,
+    /// What is added to the source's `seq` and `t_ns`.
+    seq_shift: u64,
+    t_shift_ns: i128,
+    /// The last record delivered, and when it arrived.
+    seq: u64,
+    t_ns: u64,
+    at: Instant,
+}
+
+impl Continuity {
+    /// Renumbers `batch` (one channel's, in `seq` order, not empty); `first` says that it is
+    /// the first batch of the channel's stream on a new connection, the only place a source
+    /// can have restarted.
+    fn renumber(&mut self, name: &str, batch: &mut [Record], first: bool, now: Instant) {
+        let (Some(head), Some(tail)) = (batch.first(), batch.last()) else {
+            return;
+        };
+        let (head_seq, head_t_ns, tail_seq) = (head.seq, head.t_ns, tail.seq);
+        let run = match self.channels.entry(name.to_owned()) {
+            Entry::Vacant(vacant) => vacant.insert(ChannelRun {
+                source_seq: head_seq,
+                seq_shift: 0,
+                t_shift_ns: 0,
+                seq: head_seq,
+                t_ns: head_t_ns,
+                at: now,
+            }),
+            Entry::Occupied(occupied) => {
+                let run = occupied.into_mut();
+                if first && head_seq <= run.source_seq {
+                    run.seq_shift = run.seq.saturating_add(1);
+                    let away_ns = now.saturating_duration_since(run.at).as_nanos();
+                    let head_at =
+                        i128::from(run.t_ns) + i128::try_from(away_ns).unwrap_or(i128::MAX);
+                    run.t_shift_ns = head_at.saturating_sub(i128::from(head_t_ns));
+                }
+                run
+            }
+        };
+        for record in batch.iter_mut() {
+            record.seq = record.seq.saturating_add(run.seq_shift);
+            let t_ns = i128::from(record.t_ns).saturating_add(run.t_shift_ns);
+            record.t_ns = u64::try_from(t_ns.max(0)).unwrap_or(u64::MAX);
+        }
+        run.source_seq = tail_seq;
+        if let Some(last) = batch.last() {
+            run.seq = last.seq;
+            run.t_ns = last.t_ns;
+        }
+        run.at = now;
+    }
+}
+
 /// Why a stream reader stopped.
 enum ReadEnd {
     /// The consumer went away.
@@ -800,6 +1005,7 @@ async fn read_channel(
     mut recv: quinn::RecvStream,
     kinds: Kinds,
     opened: Arc<Mutex<HashSet<ChannelId>>>,
+    continuity: Arc<Mutex<Continuity>>,
     tx: mpsc::Sender<TransportEvent>,
 ) -> Result<(), ReadEnd> {
     let frame_end = |context: &str, e: FrameError| match e {
@@ -855,7 +1061,7 @@ async fn read_channel(
             Ok(false) => return Ok(()),
             Err(e) => return Err(frame_end(&format!("channel {name:?}"), e)),
         }
-        let batch: RecordBatch = decode_body(&body, "record batch")
+        let mut batch: RecordBatch = decode_body(&body, "record batch")
             .map_err(|e| ReadEnd::Violation(format!("channel {name:?}: {e}")))?;
         if batch.is_empty() || batch.len() > MAX_BATCH_RECORDS {
             return Err(ReadEnd::Violation(format!(
@@ -863,6 +1069,7 @@ async fn read_channel(
                 batch.len()
             )));
         }
+        let first_batch = last_seq.is_none();
         for record in &batch {
             if record.channel != channel {
                 return Err(ReadEnd::Violation(format!(
@@ -886,6 +1093,10 @@ async fn read_channel(
             }
             last_seq = Some(record.seq);
         }
+        continuity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .renumber(name, &mut batch, first_batch, Instant::now());
         if tx.send(TransportEvent::Records(batch)).await.is_err() {
             return Err(ReadEnd::Stopped);
         }
@@ -948,6 +1159,81 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "the source has no channel named zz; it has: a, b, c");
+    }
+
+    fn records(seqs: std::ops::Range<u64>, period_ns: u64) -> Vec<Record> {
+        seqs.map(|seq| Record {
+            channel: 0,
+            seq,
+            t_ns: seq * period_ns,
+            value: Value::Scalar(0.0),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_restarted_source_is_numbered_on_from_the_last_record_with_its_gap() {
+        let start = Instant::now();
+        let mut continuity = Continuity::default();
+        // The first run: seq 0..100, 10 ms apart.
+        let mut batch = records(0..100, 10_000_000);
+        continuity.renumber("x", &mut batch, true, start);
+        assert_eq!((batch[0].seq, batch[99].seq), (0, 99));
+        // A reconnection to the same run that missed 20 records: left as it is.
+        let mut batch = records(120..130, 10_000_000);
+        continuity.renumber("x", &mut batch, true, start + Duration::from_secs(1));
+        assert_eq!((batch[0].seq, batch[0].t_ns), (120, 1_200_000_000));
+        // The source restarted; 3 s later this client joins its run at seq 7.
+        let back = start + Duration::from_secs(4);
+        let mut batch = records(7..10, 10_000_000);
+        continuity.renumber("x", &mut batch, true, back);
+        let seqs: Vec<u64> = batch.iter().map(|r| r.seq).collect();
+        assert_eq!(
+            seqs,
+            [137, 138, 139],
+            "130 + the 7 records of the new run missed"
+        );
+        assert_eq!(batch[0].t_ns, 1_290_000_000 + 3_000_000_000);
+        assert_eq!(batch[1].t_ns - batch[0].t_ns, 10_000_000);
+        // Later batches of that stream, and a reconnection to the same new run, follow on.
+        let mut batch = records(10..11, 10_000_000);
+        continuity.renumber("x", &mut batch, false, back);
+        assert_eq!(batch[0].seq, 140);
+        let mut batch = records(50..51, 10_000_000);
+        continuity.renumber("x", &mut batch, true, back + Duration::from_secs(1));
+        assert_eq!(batch[0].seq, 180);
+        // Another channel has its own numbering.
+        let mut batch = records(0..1, 1);
+        continuity.renumber("y", &mut batch, true, back);
+        assert_eq!(batch[0].seq, 0);
+    }
+
+    #[test]
+    fn silence_is_a_stall_from_two_keep_alive_intervals_until_a_packet_comes() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut watch = SilenceWatch::new(10, start);
+        // Packets every 2 s (keep-alives of a quiet connection): never a stall.
+        for (ms, count) in [(1000, 10), (2000, 11), (3000, 11), (4000, 12), (6000, 13)] {
+            assert_eq!(watch.observe(count, at(ms)), None, "{ms} ms");
+        }
+        // Heard last at 6 s: quiet until 10 s, stalled from then on with the silence's length.
+        assert_eq!(watch.observe(13, at(9800)), None);
+        assert_eq!(
+            watch.observe(13, at(10_000)),
+            Some(Silence::Stalled(STALL_AFTER))
+        );
+        assert_eq!(
+            watch.observe(13, at(10_200)),
+            Some(Silence::Stalled(Duration::from_millis(4200)))
+        );
+        // A packet: resumed once, then quiet again.
+        assert_eq!(
+            watch.observe(14, at(11_000)),
+            Some(Silence::Resumed(Duration::from_secs(5)))
+        );
+        assert_eq!(watch.observe(14, at(11_200)), None);
+        assert_eq!(watch.observe(15, at(12_000)), None);
     }
 
     #[test]

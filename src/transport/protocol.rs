@@ -51,6 +51,13 @@ pub const MAX_CHANNELS: usize = 4096;
 pub const MAX_CLIENT_STREAMS: u32 = 1;
 /// Concurrent streams the server may open to a client: one per subscribed channel.
 pub const MAX_SERVER_STREAMS: u32 = MAX_CHANNELS as u32;
+/// Largest control frame a client may send by default (`serve --max-frame-bytes`): a client
+/// sends only Hello (a token of at most [`MAX_TOKEN_BYTES`]) and Subscribe (at most
+/// [`MAX_CHANNELS`] ids of at most 5 bytes each, about 20 KiB), so 64 KiB leaves room and
+/// keeps what one peer can make the server buffer small.
+pub const DEFAULT_CLIENT_FRAME_BYTES: usize = 64 << 10;
+/// Smallest `--max-frame-bytes`: a Hello with the longest token must still fit.
+pub const MIN_CLIENT_FRAME_BYTES: usize = 2 << 10;
 /// Longest token a client may present.
 pub const MAX_TOKEN_BYTES: usize = 1024;
 /// Longest reason in a [`ServerMessage::Reject`] or a close frame.
@@ -61,8 +68,18 @@ pub const MAX_REASON_BYTES: usize = 512;
 pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(2);
 /// A connection with no packet from the peer for this long is dead (the source disappeared).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time a server waits for a client's Hello, and later its Subscribe.
+/// Time a server waits for a client's Hello, and later its Subscribe, while it has room (see
+/// [`MIN_HANDSHAKE_TIMEOUT`]); also how long a client waits for the catalog.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The Hello-and-Subscribe deadline of a server that is full: from half full on, the deadline
+/// shrinks linearly from [`HANDSHAKE_TIMEOUT`] to this, so silent peers make room sooner. A real
+/// client sends Hello one round trip after the TLS handshake, well within a second.
+pub const MIN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A connection from which no packet has arrived for this long is *stalled*: two keep-alive
+/// intervals without even a keep-alive or its acknowledgement, well before [`IDLE_TIMEOUT`]
+/// closes it. A healthy connection whose channels are quiet still exchanges keep-alives, so it
+/// never stalls.
+pub const STALL_AFTER: Duration = Duration::from_secs(2 * KEEP_ALIVE_INTERVAL.as_secs());
 
 /// What a client sends on the control stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,9 +123,11 @@ pub enum CloseCode {
     Rejected,
     /// The client speaks another protocol version.
     VersionMismatch,
-    /// The peer exceeded a limit (channels per subscription).
+    /// The peer exceeded a limit (channels per subscription, frame size, connections from its
+    /// address); the reason names it.
     LimitExceeded,
-    /// The server has as many clients as it accepts.
+    /// The server has as many clients as it accepts, or made room for a new one by closing a
+    /// connection that had not sent its Hello.
     ServerBusy,
     /// The server is shutting down.
     ServerShutdown,
@@ -191,10 +210,13 @@ pub fn clip_reason(reason: &str) -> &str {
 }
 
 /// QUIC transport parameters for one side: keep-alive, idle timeout and the stream limits
-/// above (a client may open only the control stream; the server one stream per channel).
+/// above (a client may open only the control stream; the server one stream per channel). No
+/// QUIC datagrams: the protocol has none, and quinn would otherwise buffer a peer's unread
+/// datagrams (about 1.25 MB per connection).
 pub fn transport_config(server: bool) -> quinn::TransportConfig {
     let mut config = quinn::TransportConfig::default();
     config.keep_alive_interval(Some(KEEP_ALIVE_INTERVAL));
+    config.datagram_receive_buffer_size(None);
     // IDLE_TIMEOUT is 10 s, far below the 2^62 ms a QUIC idle timeout can hold.
     config.max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok());
     if server {

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use super::protocol::{MAX_BATCH_RECORDS, MAX_CHANNELS};
 use super::server::{
     CertificateSource, Delivery, Feed, FeedItem, Server, ServerConfig, ServerError, ServerEvent,
-    ServerInfo, ShutdownHandle, TickPacer,
+    ServerInfo, ServerLimits, ShutdownHandle, TickPacer,
 };
 use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, Record, Value};
 use crate::sources::RecordSource;
@@ -48,10 +48,13 @@ pub struct PublisherOptions {
     pub certificate: CertificateSource,
     /// A token clients must present.
     pub token: Option<String>,
+    /// What one client may make the server do.
+    pub limits: ServerLimits,
 }
 
 impl PublisherOptions {
-    /// Live delivery (slow clients skip), a self-signed certificate, no token.
+    /// Live delivery (slow clients skip), a self-signed certificate, no token, the default
+    /// limits.
     pub fn new(listen: SocketAddr, description: impl Into<String>) -> Self {
         Self {
             listen,
@@ -59,6 +62,7 @@ impl PublisherOptions {
             delivery: Delivery::Live,
             certificate: CertificateSource::SelfSigned,
             token: None,
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -114,6 +118,7 @@ impl Publisher {
         );
         config.certificate = opts.certificate;
         config.token = opts.token;
+        config.limits = opts.limits;
         let (mut server, info) = Server::bind(config)?;
         let events = server.take_events();
         let subscribed = server.subscribed();

@@ -11,12 +11,19 @@
 //! Each client goes through the handshake of [`super::protocol`]; a client that breaks the
 //! protocol or a limit is closed with a [`CloseCode`] and a reason. Nothing a client sends can
 //! make the server panic; what happened to each client is reported as [`ServerEvent`]s.
+//!
+//! What one peer can make the server do is bounded by [`ServerLimits`]: connections in all and
+//! from one address, channels per subscription, and the size of its frames; a client can open
+//! one stream (the control stream, by QUIC stream credit) and sends two messages, so there is
+//! no rate of records to limit. Silent peers cannot starve the others: the connections that
+//! have not yet subscribed are closed first when the server (or an address) is full and a new
+//! connection arrives, and their deadline for Hello and Subscribe shortens as the server fills.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
@@ -25,10 +32,14 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::describe_connection_error;
-use super::framing::{FrameError, encode_frame, read_message, write_message};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::framing::{FrameError, LENGTH_PREFIX_BYTES, encode_frame, read_message, write_message};
 use super::protocol::{
-    ClientMessage, CloseCode, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
-    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, MAX_TOKEN_BYTES, PROTOCOL_VERSION,
+    ClientMessage, CloseCode, DEFAULT_CLIENT_FRAME_BYTES, DataStreamHeader, HANDSHAKE_TIMEOUT,
+    MAX_BATCH_RECORDS, MAX_CHANNELS, MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES,
+    MAX_TOKEN_BYTES, MIN_CLIENT_FRAME_BYTES, MIN_HANDSHAKE_TIMEOUT, PROTOCOL_VERSION,
     ServerMessage, channel_priority, clip_reason, transport_config,
 };
 use super::tls::{Fingerprint, ServerIdentity, TlsError, attach_command, server_crypto};
@@ -50,6 +61,13 @@ pub const FAST_HIGH_WATER: usize = 16;
 pub const MAX_TICKS_PER_ROUND: usize = 64 * MAX_BATCH_RECORDS;
 /// Clients served at once by default.
 pub const DEFAULT_MAX_CLIENTS: usize = 64;
+/// Connections from one IP address at once by default: a quarter of [`DEFAULT_MAX_CLIENTS`],
+/// room for several dashboards and recorders behind one NAT, while one host alone cannot fill
+/// the server.
+pub const DEFAULT_MAX_CLIENTS_PER_ADDRESS: usize = 16;
+/// How often a connection that has not yet subscribed looks at its deadline, which shortens as
+/// the server fills.
+const DEADLINE_CHECK: Duration = Duration::from_millis(100);
 /// How long a rejected client gets to read the Reject message before the server closes.
 pub const REJECT_LINGER: Duration = Duration::from_millis(500);
 /// Capacity of the [`ServerEvent`] queue; events beyond it are dropped, never waited for.
@@ -121,6 +139,72 @@ pub enum CertificateSource {
     PemFiles { cert: PathBuf, key: PathBuf },
 }
 
+/// What one peer may make the server do, and how many peers it serves at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Connections at once, counting those still before their Hello (`serve --max-clients`).
+    /// When full, a new connection takes the place of the oldest that has not yet subscribed,
+    /// or is closed with [`CloseCode::ServerBusy`].
+    pub max_clients: usize,
+    /// Connections at once from one IP address (`--max-clients-per-address`); beyond it, as for
+    /// `max_clients` but among that address's connections, and [`CloseCode::LimitExceeded`].
+    pub max_clients_per_address: usize,
+    /// Channels one client may subscribe to (`--max-channels`), at most [`MAX_CHANNELS`]: each
+    /// is one stream the server opens and writes for that client.
+    pub max_channels: usize,
+    /// Largest control frame (Hello, Subscribe) a client may send, in bytes
+    /// (`--max-frame-bytes`), from [`MIN_CLIENT_FRAME_BYTES`] to [`MAX_CONTROL_FRAME_BYTES`].
+    /// The control stream's QUIC flow-control window is twice this, so that is all a client
+    /// can make the server buffer.
+    pub max_frame_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_clients: DEFAULT_MAX_CLIENTS,
+            max_clients_per_address: DEFAULT_MAX_CLIENTS_PER_ADDRESS,
+            max_channels: MAX_CHANNELS,
+            max_frame_bytes: DEFAULT_CLIENT_FRAME_BYTES,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// Why these limits cannot be served, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_clients == 0 || self.max_clients_per_address == 0 {
+            return Err("the connection limits must be at least 1".to_owned());
+        }
+        if !(1..=MAX_CHANNELS).contains(&self.max_channels) {
+            return Err(format!(
+                "the channel limit must be from 1 to {MAX_CHANNELS}, got {}",
+                self.max_channels
+            ));
+        }
+        if !(MIN_CLIENT_FRAME_BYTES..=MAX_CONTROL_FRAME_BYTES).contains(&self.max_frame_bytes) {
+            return Err(format!(
+                "the frame limit must be from {MIN_CLIENT_FRAME_BYTES} to \
+                 {MAX_CONTROL_FRAME_BYTES} bytes, got {}",
+                self.max_frame_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    /// The deadline for Hello and Subscribe, from the connection's start, when `held`
+    /// connections are open and `from_address` of them from its address:
+    /// [`HANDSHAKE_TIMEOUT`] up to half full, then shorter down to [`MIN_HANDSHAKE_TIMEOUT`]
+    /// when full.
+    pub fn handshake_deadline(&self, held: usize, from_address: usize) -> Duration {
+        let load = (held as f64 / self.max_clients as f64)
+            .max(from_address as f64 / self.max_clients_per_address as f64);
+        let squeeze = ((load - 0.5) / 0.5).clamp(0.0, 1.0);
+        HANDSHAKE_TIMEOUT
+            .saturating_sub((HANDSHAKE_TIMEOUT - MIN_HANDSHAKE_TIMEOUT).mul_f64(squeeze))
+    }
+}
+
 /// Everything [`Server::bind`] needs.
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -128,7 +212,7 @@ pub struct ServerConfig {
     /// A token clients must present in Hello; `None` accepts every client.
     pub token: Option<String>,
     pub pacing: Pacing,
-    pub max_clients: usize,
+    pub limits: ServerLimits,
     pub source: ServedSource,
 }
 
@@ -150,7 +234,7 @@ impl ServerConfig {
             certificate: CertificateSource::SelfSigned,
             token: None,
             pacing: Pacing::RealTime,
-            max_clients: DEFAULT_MAX_CLIENTS,
+            limits: ServerLimits::default(),
             source,
         }
     }
@@ -205,6 +289,8 @@ pub enum ServerError {
     },
     #[error("invalid source: {0}")]
     Source(String),
+    #[error("invalid limits: {0}")]
+    Limits(String),
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -213,7 +299,7 @@ pub struct Server {
     source: ServedSource,
     pacing: Pacing,
     token: Option<String>,
-    max_clients: usize,
+    limits: ServerLimits,
     events_tx: mpsc::Sender<ServerEvent>,
     events_rx: Option<mpsc::Receiver<ServerEvent>>,
     /// Becomes true when the first client subscribes.
@@ -225,10 +311,19 @@ pub struct Server {
 pub struct ShutdownHandle(quinn::Endpoint);
 
 impl ShutdownHandle {
-    /// Closes every connection with [`CloseCode::ServerShutdown`] and stops accepting.
+    /// Closes every connection with [`CloseCode::ServerShutdown`] and the reason "server
+    /// shutting down", and stops accepting.
     pub fn shutdown(&self) {
-        self.0
-            .close(CloseCode::ServerShutdown.varint(), b"server shutting down");
+        self.shutdown_because("server shutting down");
+    }
+
+    /// [`ShutdownHandle::shutdown`] with the reason clients are given, such as "server shutting
+    /// down (SIGTERM)".
+    pub fn shutdown_because(&self, reason: &str) {
+        self.0.close(
+            CloseCode::ServerShutdown.varint(),
+            clip_reason(reason).as_bytes(),
+        );
     }
 }
 
@@ -264,8 +359,15 @@ impl Server {
             }
             CertificateSource::PemFiles { cert, key } => ServerIdentity::from_pem_files(cert, key)?,
         };
+        config.limits.check().map_err(ServerError::Limits)?;
         let mut quic = quinn::ServerConfig::with_crypto(Arc::new(server_crypto(&identity)?));
-        quic.transport_config(Arc::new(transport_config(true)));
+        let mut transport = transport_config(true);
+        // A client's one stream carries two frames; this is all it can make the server buffer.
+        let window = (2 * (config.limits.max_frame_bytes + LENGTH_PREFIX_BYTES)) as u32;
+        transport
+            .stream_receive_window(quinn::VarInt::from_u32(window))
+            .receive_window(quinn::VarInt::from_u32(window));
+        quic.transport_config(Arc::new(transport));
         let endpoint =
             quinn::Endpoint::server(quic, config.listen).map_err(|source| ServerError::Bind {
                 addr: config.listen,
@@ -290,7 +392,7 @@ impl Server {
             source: config.source,
             pacing: config.pacing,
             token: config.token,
-            max_clients: config.max_clients,
+            limits: config.limits,
             events_tx,
             events_rx: Some(events_rx),
             subscribed: watch::channel(false).0,
@@ -322,9 +424,9 @@ impl Server {
         let shared = Arc::new(Shared {
             subscribed: self.subscribed,
             hub: hub.clone(),
-            token: self.token,
-            max_clients: self.max_clients,
-            active: AtomicUsize::new(0),
+            token: self.token.as_deref().map(TokenDigest::of),
+            limits: self.limits,
+            admission: Mutex::new(Admission::default()),
             events: self.events_tx.clone(),
         });
         let producer = match self.source {
@@ -670,18 +772,191 @@ async fn produce_feed(mut feed: Feed, hub: Arc<Hub>, events: mpsc::Sender<Server
 struct Shared {
     subscribed: watch::Sender<bool>,
     hub: Arc<Hub>,
-    token: Option<String>,
-    max_clients: usize,
-    active: AtomicUsize,
+    token: Option<TokenDigest>,
+    limits: ServerLimits,
+    admission: Mutex<Admission>,
     events: mpsc::Sender<ServerEvent>,
 }
 
-/// Counts a connection as active for as long as it lives.
-struct ActiveGuard<'a>(&'a AtomicUsize);
+/// The SHA-256 digest of the server's token. Tokens are compared by digest, in constant time
+/// ([`subtle::ConstantTimeEq`] over the 32 bytes): the comparison takes as long whatever the
+/// token given, its length included, so timing tells an attacker nothing about the token.
+struct TokenDigest([u8; 32]);
 
-impl Drop for ActiveGuard<'_> {
+impl TokenDigest {
+    fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    fn matches(&self, given: &str) -> bool {
+        bool::from(self.0.ct_eq(&TokenDigest::of(given).0))
+    }
+}
+
+/// How far a held connection has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// Handshake done, no Hello yet: the first to be closed for room.
+    Silent,
+    /// Hello accepted, no Subscribe yet: closed for room when no silent one is left.
+    Greeted,
+    /// Streaming; never closed for room.
+    Subscribed,
+}
+
+/// A connection the server holds.
+struct Held {
+    id: u64,
+    ip: IpAddr,
+    since: Instant,
+    stage: Stage,
+    conn: quinn::Connection,
+}
+
+/// Every connection the server holds, for its limits.
+#[derive(Default)]
+struct Admission {
+    next_id: u64,
+    held: Vec<Held>,
+}
+
+impl Admission {
+    fn held_from(&self, ip: IpAddr) -> usize {
+        self.held.iter().filter(|h| h.ip == ip).count()
+    }
+
+    /// The connection to close for room among those `eligible`: silent before greeted, the
+    /// oldest first; never one that has subscribed.
+    fn take_for_room(&mut self, eligible: impl Fn(&Held) -> bool) -> Option<Held> {
+        let index = self
+            .held
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.stage < Stage::Subscribed && eligible(h))
+            .min_by_key(|(_, h)| (h.stage, h.since))
+            .map(|(i, _)| i)?;
+        Some(self.held.swap_remove(index))
+    }
+}
+
+/// A connection's place in the [`Admission`], given up when dropped.
+struct Ticket<'a> {
+    shared: &'a Shared,
+    id: u64,
+    ip: IpAddr,
+    since: Instant,
+    /// The shortest handshake deadline so far.
+    allowed: Mutex<Duration>,
+}
+
+impl Ticket<'_> {
+    fn advance(&self, stage: Stage) {
+        let mut admission = self.shared.admission.lock();
+        if let Some(held) = admission.held.iter_mut().find(|h| h.id == self.id) {
+            held.stage = stage;
+        }
+    }
+
+    /// When this connection must have subscribed: the shortest deadline the server's load has
+    /// given it so far (it never grows back when others leave).
+    fn deadline(&self) -> (Instant, Duration) {
+        let now = {
+            let admission = self.shared.admission.lock();
+            self.shared
+                .limits
+                .handshake_deadline(admission.held.len(), admission.held_from(self.ip))
+        };
+        let mut allowed = self.allowed.lock();
+        *allowed = (*allowed).min(now);
+        (self.since + *allowed, *allowed)
+    }
+}
+
+impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.shared
+            .admission
+            .lock()
+            .held
+            .retain(|h| h.id != self.id);
+    }
+}
+
+impl Shared {
+    /// Takes `conn` in, closing the oldest connection that has not yet subscribed when its
+    /// address or the server is full; or says why it cannot be taken.
+    fn admit(
+        &self,
+        conn: &quinn::Connection,
+        remote: SocketAddr,
+    ) -> Result<Ticket<'_>, SessionEnd> {
+        let ip = remote.ip();
+        let limits = &self.limits;
+        let mut room_made = Vec::new();
+        let ticket = {
+            let mut admission = self.admission.lock();
+            if admission.held_from(ip) >= limits.max_clients_per_address {
+                match admission.take_for_room(|h| h.ip == ip) {
+                    Some(held) => room_made.push(held),
+                    None => {
+                        return Err(SessionEnd::close(
+                            CloseCode::LimitExceeded,
+                            format!(
+                                "too many connections from {ip}: the limit is {} per address",
+                                limits.max_clients_per_address
+                            ),
+                        ));
+                    }
+                }
+            }
+            if admission.held.len() >= limits.max_clients {
+                match admission.take_for_room(|_| true) {
+                    Some(held) => room_made.push(held),
+                    None => {
+                        return Err(SessionEnd::close(
+                            CloseCode::ServerBusy,
+                            format!("server busy: {} clients", limits.max_clients),
+                        ));
+                    }
+                }
+            }
+            let id = admission.next_id;
+            admission.next_id += 1;
+            let since = Instant::now();
+            admission.held.push(Held {
+                id,
+                ip,
+                since,
+                stage: Stage::Silent,
+                conn: conn.clone(),
+            });
+            Ticket {
+                shared: self,
+                id,
+                ip,
+                since,
+                allowed: Mutex::new(HANDSHAKE_TIMEOUT),
+            }
+        };
+        for held in room_made {
+            let waiting_for = if held.stage == Stage::Silent {
+                "Hello"
+            } else {
+                "Subscribe"
+            };
+            let reason = format!(
+                "server busy: closed to make room, no {waiting_for} after {:.1} s",
+                held.since.elapsed().as_secs_f64()
+            );
+            held.conn
+                .close(CloseCode::ServerBusy.varint(), reason.as_bytes());
+            let _ = self.events.try_send(ServerEvent::ClientClosed {
+                remote: held.conn.remote_address(),
+                code: CloseCode::ServerBusy,
+                reason,
+            });
+        }
+        Ok(ticket)
     }
 }
 
@@ -714,17 +989,13 @@ async fn handle_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
             return;
         }
     };
-    let active = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
-    let _guard = ActiveGuard(&shared.active);
-    let end = if active > shared.max_clients {
-        SessionEnd::close(
-            CloseCode::ServerBusy,
-            format!("the server already has {} clients", shared.max_clients),
-        )
-    } else {
-        session(&conn, &shared, remote).await
+    let end = match shared.admit(&conn, remote) {
+        Ok(ticket) => session(&conn, &shared, &ticket, remote).await,
+        Err(refused) => refused,
     };
     let event = match end {
+        // The server closed it itself (to make room, or shutting down) and said why there.
+        SessionEnd::Ended(quinn::ConnectionError::LocallyClosed) => return,
         SessionEnd::Ended(e) => ServerEvent::ClientLeft {
             remote,
             reason: describe_connection_error(&e),
@@ -742,69 +1013,100 @@ async fn handle_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
     let _ = shared.events.try_send(event);
 }
 
-/// Reads one control message within [`HANDSHAKE_TIMEOUT`], turning every failure into the
+/// Runs `step` of the handshake (`expecting` names what it waits for) until the ticket's
+/// deadline, which shortens while it waits if the server fills; turns a missed deadline into
+/// the session's end.
+async fn before_deadline<T>(
+    ticket: &Ticket<'_>,
+    expecting: &str,
+    step: impl Future<Output = Result<T, SessionEnd>>,
+) -> Result<T, SessionEnd> {
+    let mut step = std::pin::pin!(step);
+    let mut check = tokio::time::interval(DEADLINE_CHECK);
+    loop {
+        tokio::select! {
+            result = &mut step => return result,
+            _ = check.tick() => {
+                let (deadline, allowed) = ticket.deadline();
+                if Instant::now() >= deadline {
+                    return Err(SessionEnd::close(
+                        CloseCode::Timeout,
+                        format!("no {expecting} within {}", seconds(allowed)),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// `10 s`, `2.5 s`.
+fn seconds(duration: Duration) -> String {
+    let s = duration.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// Reads one control message before the ticket's deadline, turning every failure into the
 /// session's end.
 async fn read_control(
     conn: &quinn::Connection,
     recv: &mut quinn::RecvStream,
+    shared: &Shared,
+    ticket: &Ticket<'_>,
     expecting: &'static str,
 ) -> Result<ClientMessage, SessionEnd> {
-    let read = read_message::<ClientMessage, _>(recv, MAX_CONTROL_FRAME_BYTES, expecting);
-    tokio::select! {
-        result = tokio::time::timeout(HANDSHAKE_TIMEOUT, read) => match result {
-            Err(_) => Err(SessionEnd::close(
-                CloseCode::Timeout,
-                format!("no {expecting} within {} s", HANDSHAKE_TIMEOUT.as_secs()),
-            )),
-            Ok(Ok(Some(message))) => Ok(message),
-            Ok(Ok(None)) => Err(SessionEnd::close(
-                CloseCode::ProtocolViolation,
-                format!("control stream ended before {expecting}"),
-            )),
-            Ok(Err(e)) => Err(frame_violation(conn, expecting, e)),
-        },
-        e = conn.closed() => Err(SessionEnd::Ended(e)),
-    }
+    let max_frame_bytes = shared.limits.max_frame_bytes;
+    before_deadline(ticket, expecting, async {
+        let read = read_message::<ClientMessage, _>(recv, max_frame_bytes, expecting);
+        tokio::select! {
+            result = read => match result {
+                Ok(Some(message)) => Ok(message),
+                Ok(None) => Err(SessionEnd::close(
+                    CloseCode::ProtocolViolation,
+                    format!("control stream ended before {expecting}"),
+                )),
+                Err(e) => Err(frame_violation(conn, expecting, e)),
+            },
+            e = conn.closed() => Err(SessionEnd::Ended(e)),
+        }
+    })
+    .await
 }
 
 /// A frame error on the control stream: a violation, unless the connection itself is gone.
 fn frame_violation(conn: &quinn::Connection, expecting: &str, e: FrameError) -> SessionEnd {
+    let code = match &e {
+        FrameError::TooLarge { .. } => CloseCode::LimitExceeded,
+        _ => CloseCode::ProtocolViolation,
+    };
     match conn.close_reason() {
         Some(closed) => SessionEnd::Ended(closed),
-        None => SessionEnd::close(
-            CloseCode::ProtocolViolation,
-            format!("bad {expecting}: {e}"),
-        ),
+        None => SessionEnd::close(code, format!("bad {expecting}: {e}")),
     }
 }
 
-/// Tokens compared without an early exit on the first differing byte.
-fn tokens_match(expected: &str, given: &str) -> bool {
-    expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
-async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) -> SessionEnd {
-    let accepted = tokio::select! {
-        r = tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.accept_bi()) => r,
-        e = conn.closed() => return SessionEnd::Ended(e),
-    };
-    let (mut send, mut recv) = match accepted {
-        Err(_) => {
-            return SessionEnd::close(
-                CloseCode::Timeout,
-                format!("no control stream within {} s", HANDSHAKE_TIMEOUT.as_secs()),
-            );
+async fn session(
+    conn: &quinn::Connection,
+    shared: &Shared,
+    ticket: &Ticket<'_>,
+    remote: SocketAddr,
+) -> SessionEnd {
+    let accepted = before_deadline(ticket, "control stream", async {
+        tokio::select! {
+            r = conn.accept_bi() => r.map_err(SessionEnd::Ended),
+            e = conn.closed() => Err(SessionEnd::Ended(e)),
         }
-        Ok(Err(e)) => return SessionEnd::Ended(e),
-        Ok(Ok(streams)) => streams,
+    })
+    .await;
+    let (mut send, mut recv) = match accepted {
+        Ok(streams) => streams,
+        Err(end) => return end,
     };
 
-    let (version, token) = match read_control(conn, &mut recv, "Hello").await {
+    let (version, token) = match read_control(conn, &mut recv, shared, ticket, "Hello").await {
         Ok(ClientMessage::Hello { version, token }) => (version, token),
         Ok(other) => {
             return SessionEnd::close(
@@ -824,7 +1126,7 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
         ))
     } else {
         match (&shared.token, &token) {
-            (Some(expected), Some(given)) if tokens_match(expected, given) => None,
+            (Some(expected), Some(given)) if expected.matches(given) => None,
             (Some(_), Some(_)) => Some((CloseCode::Rejected, "token does not match".to_owned())),
             (Some(_), None) => Some((
                 CloseCode::Rejected,
@@ -848,13 +1150,14 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
         return SessionEnd::Close { code, reason };
     }
 
+    ticket.advance(Stage::Greeted);
     let sent_catalog = shared.hub.catalog.read().clone();
     let catalog = ServerMessage::Catalog((*sent_catalog).clone());
     if let Err(e) = write_message(&mut send, &catalog, MAX_CONTROL_FRAME_BYTES, "Catalog").await {
         return frame_violation(conn, "Catalog", e);
     }
 
-    let channels = match read_control(conn, &mut recv, "Subscribe").await {
+    let channels = match read_control(conn, &mut recv, shared, ticket, "Subscribe").await {
         Ok(ClientMessage::Subscribe { channels }) => channels,
         Ok(other) => {
             return SessionEnd::close(
@@ -864,10 +1167,11 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
         }
         Err(end) => return end,
     };
-    let subscribed = match validate_subscription(&sent_catalog, &channels) {
-        Ok(infos) => infos,
-        Err(end) => return end,
-    };
+    let subscribed =
+        match validate_subscription(&sent_catalog, &channels, shared.limits.max_channels) {
+            Ok(infos) => infos,
+            Err(end) => return end,
+        };
     // A client that took every channel also gets the channels added later (a text input's
     // new fields), with the catalog that lists them.
     let follows = subscribed.len() == sent_catalog.channels.len();
@@ -911,6 +1215,7 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
     {
         return end;
     }
+    ticket.advance(Stage::Subscribed);
     // A fast producer may be waiting for its first subscriber.
     shared.subscribed.send_replace(true);
     shared.hub.progress.notify_one();
@@ -923,7 +1228,7 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
     let mut control_open = true;
     loop {
         tokio::select! {
-            message = read_message::<ClientMessage, _>(&mut recv, MAX_CONTROL_FRAME_BYTES, "control message"),
+            message = read_message::<ClientMessage, _>(&mut recv, shared.limits.max_frame_bytes, "control message"),
                 if control_open =>
             {
                 match message {
@@ -985,16 +1290,17 @@ fn message_name(message: &ClientMessage) -> &'static str {
     }
 }
 
-/// The catalog entries of a subscription, or why it is refused.
+/// The catalog entries of a subscription of at most `max_channels`, or why it is refused.
 fn validate_subscription(
     catalog: &Catalog,
     channels: &[ChannelId],
+    max_channels: usize,
 ) -> Result<Vec<ChannelInfo>, SessionEnd> {
-    if channels.len() > MAX_CHANNELS {
+    if channels.len() > max_channels {
         return Err(SessionEnd::close(
             CloseCode::LimitExceeded,
             format!(
-                "subscription to {} channels exceeds the limit of {MAX_CHANNELS}",
+                "subscription to {} channels exceeds the limit of {max_channels} channels per client",
                 channels.len()
             ),
         ));
@@ -1105,29 +1411,79 @@ mod tests {
     fn subscriptions_are_checked_against_the_catalog_and_limits() {
         let cat = catalog();
         assert_eq!(
-            validate_subscription(&cat, &[2, 0]).ok().map(|v| v.len()),
+            validate_subscription(&cat, &[2, 0], 3)
+                .ok()
+                .map(|v| v.len()),
             Some(2)
         );
         assert_eq!(
-            validate_subscription(&cat, &[]).ok().map(|v| v.len()),
+            validate_subscription(&cat, &[], 3).ok().map(|v| v.len()),
             Some(0)
         );
-        let (code, reason) = refusal(validate_subscription(&cat, &[7]));
+        let (code, reason) = refusal(validate_subscription(&cat, &[7], 3));
         assert_eq!(code, CloseCode::ProtocolViolation);
         assert_eq!(reason, "channel id 7 is not in the catalog");
-        let (_, reason) = refusal(validate_subscription(&cat, &[1, 1]));
+        let (_, reason) = refusal(validate_subscription(&cat, &[1, 1], 3));
         assert_eq!(reason, "channel id 1 is subscribed twice");
-        let many: Vec<ChannelId> = (0..=MAX_CHANNELS as u32).collect();
-        let (code, _) = refusal(validate_subscription(&cat, &many));
+        let (code, reason) = refusal(validate_subscription(&cat, &[0, 1, 2], 2));
         assert_eq!(code, CloseCode::LimitExceeded);
+        assert_eq!(
+            reason,
+            "subscription to 3 channels exceeds the limit of 2 channels per client"
+        );
     }
 
     #[test]
     fn tokens_must_match_exactly() {
-        assert!(tokens_match("s3cret", "s3cret"));
-        assert!(!tokens_match("s3cret", "s3creT"));
-        assert!(!tokens_match("s3cret", "s3cre"));
-        assert!(!tokens_match("", "x"));
+        let digest = TokenDigest::of("s3cret");
+        assert!(digest.matches("s3cret"));
+        assert!(!digest.matches("s3creT"));
+        assert!(!digest.matches("s3cre"));
+        assert!(!digest.matches(""));
+        assert!(!TokenDigest::of("").matches("x"));
+    }
+
+    #[test]
+    fn the_handshake_deadline_shortens_from_half_full_on() {
+        let limits = ServerLimits {
+            max_clients: 64,
+            max_clients_per_address: 16,
+            ..ServerLimits::default()
+        };
+        assert_eq!(limits.handshake_deadline(0, 0), HANDSHAKE_TIMEOUT);
+        assert_eq!(limits.handshake_deadline(32, 8), HANDSHAKE_TIMEOUT);
+        assert_eq!(
+            limits.handshake_deadline(48, 1),
+            Duration::from_millis(5_500),
+            "three quarters full: half way from 10 s to 1 s"
+        );
+        assert_eq!(limits.handshake_deadline(64, 1), MIN_HANDSHAKE_TIMEOUT);
+        assert_eq!(
+            limits.handshake_deadline(20, 16),
+            MIN_HANDSHAKE_TIMEOUT,
+            "an address at its limit"
+        );
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        assert!(ServerLimits::default().check().is_ok());
+        for bad in [
+            ServerLimits {
+                max_clients: 0,
+                ..ServerLimits::default()
+            },
+            ServerLimits {
+                max_channels: MAX_CHANNELS + 1,
+                ..ServerLimits::default()
+            },
+            ServerLimits {
+                max_frame_bytes: 100,
+                ..ServerLimits::default()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

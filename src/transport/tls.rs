@@ -138,6 +138,15 @@ pub enum TlsError {
     #[error("cannot write the trust-on-first-use store {path}: {message}")]
     TofuWrite { path: PathBuf, message: String },
     #[error(
+        "the trust-on-first-use store {path} can be written by {who} (mode {mode:03o}), who could \
+         make this client trust any server; make it private with: chmod 600 {path}"
+    )]
+    TofuPermissions {
+        path: PathBuf,
+        mode: u32,
+        who: &'static str,
+    },
+    #[error(
         "no trust-on-first-use store: the user's config directory is unknown (set HOME, or pin \
          the certificate with --pin)"
     )]
@@ -288,8 +297,10 @@ pub struct TofuStore {
 }
 
 impl TofuStore {
-    /// Loads the store at `path`; a missing file is an empty store.
+    /// Loads the store at `path`; a missing file is an empty store. A file that group or
+    /// others may write is refused: whoever can write it decides which servers are trusted.
     pub fn load(path: &Path) -> Result<Self, TlsError> {
+        check_private(path)?;
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -336,7 +347,8 @@ impl TofuStore {
         self.entries.get(addr).copied()
     }
 
-    /// Remembers `fp` for `addr` and appends it to the file (creating its directory).
+    /// Remembers `fp` for `addr` and appends it to the file (creating its directory, and the
+    /// file with mode 0600: readable and writable by the user only).
     pub fn remember(&mut self, addr: &str, fp: Fingerprint) -> Result<(), TlsError> {
         let write_error = |e: std::io::Error| TlsError::TofuWrite {
             path: self.path.clone(),
@@ -345,15 +357,50 @@ impl TofuStore {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(write_error)?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(write_error)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        // The file may have been made writable by others since it was loaded.
+        check_private(&self.path)?;
+        let mut file = options.open(&self.path).map_err(write_error)?;
         writeln!(file, "{addr} {fp}").map_err(write_error)?;
         self.entries.insert(addr.to_owned(), fp);
         Ok(())
     }
+}
+
+/// Refuses a trust-on-first-use store that group or others may write (a missing one is fine).
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), TlsError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match std::fs::metadata(path) {
+        Ok(metadata) => metadata.permissions().mode() & 0o7777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(TlsError::File {
+                what: "trust-on-first-use store",
+                path: path.to_owned(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+        (false, false) => return Ok(()),
+        (true, true) => "group and others",
+        (true, false) => "its group",
+        (false, true) => "others",
+    };
+    Err(TlsError::TofuPermissions {
+        path: path.to_owned(),
+        mode,
+        who,
+    })
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), TlsError> {
+    Ok(())
 }
 
 /// Why the client refused a server's certificate.
@@ -470,6 +517,10 @@ pub fn client_crypto(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![ALPN.to_vec()];
+    // Every connection verifies the certificate anew. A resumed TLS 1.3 session presents no
+    // certificate, so the verifier would not run: a reconnection to the same server (after a
+    // "server busy", a lost network) would have no fingerprint to report or check.
+    config.resumption = rustls::client::Resumption::disabled();
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     Ok((quic, observation))
@@ -660,6 +711,46 @@ mod tests {
             err.contains(":2:") && err.contains("invalid SHA-256 fingerprint"),
             "{err}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_tofu_store_is_private_and_refused_when_others_can_write_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_servers");
+        let mut store = TofuStore::load(&path).unwrap();
+        store
+            .remember("127.0.0.1:4433", HEX.parse().unwrap())
+            .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(TofuStore::load(&path).is_ok());
+
+        for (mode, who) in [
+            (0o620, "its group"),
+            (0o602, "others"),
+            (0o666, "group and others"),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = TofuStore::load(&path).unwrap_err().to_string();
+            let shown = path.display();
+            assert_eq!(
+                err,
+                format!(
+                    "the trust-on-first-use store {shown} can be written by {who} (mode \
+                     {mode:03o}), who could make this client trust any server; make it \
+                     private with: chmod 600 {shown}"
+                )
+            );
+            assert!(matches!(
+                store.remember("127.0.0.1:1", HEX.parse().unwrap()),
+                Err(TlsError::TofuPermissions { .. })
+            ));
+        }
+        // Readable by others is not a risk to trust (the fingerprints are public).
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(TofuStore::load(&path).is_ok());
     }
 
     #[test]

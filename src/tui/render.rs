@@ -358,6 +358,25 @@ mod tests {
     }
 
     #[test]
+    fn a_stall_and_its_length_show_in_the_status_line_and_the_streams_pane() {
+        let mut snap = demo_snapshot(10);
+        snap.source.link = LinkState::Stalled {
+            remote: "127.0.0.1:4433".to_string(),
+            silent_for: Duration::from_millis(4240),
+        };
+        let text = draw(160, 48, &App::new(), &snap, Theme::NO_COLOR).to_string();
+        assert!(
+            text.contains("STALLED for 4.2 s: no packet from 127.0.0.1:4433"),
+            "{text}"
+        );
+        let title = text
+            .lines()
+            .find(|l| l.contains("Streams"))
+            .unwrap_or_else(|| panic!("no Streams pane:\n{text}"));
+        assert!(title.contains("· STALLED for 4.2 s"), "{title}");
+    }
+
+    #[test]
     fn insecure_warning_is_red_and_shown_at_the_minimum_width() {
         let mut snap = demo_snapshot(10);
         snap.source.insecure = true;

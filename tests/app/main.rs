@@ -18,5 +18,7 @@ mod pipeline_meta;
 mod pty_dashboard;
 mod quic_loopback;
 mod record_limits;
+mod server_admission;
 mod terminal_restore;
 mod trace_recovery;
+mod transport_stall;

@@ -13,8 +13,9 @@ use midstream::transport::client::{
 };
 use midstream::transport::framing::{encode_frame, read_message, write_message};
 use midstream::transport::protocol::{
-    ClientMessage, CloseCode, DataStreamHeader, MAX_CHANNELS, MAX_CONTROL_FRAME_BYTES,
-    MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, ServerMessage, transport_config,
+    ClientMessage, CloseCode, DEFAULT_CLIENT_FRAME_BYTES, DataStreamHeader, MAX_CHANNELS,
+    MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, ServerMessage,
+    transport_config,
 };
 use midstream::transport::server::{
     CertificateSource, Pacing, Server, ServerConfig, ServerError, ServerEvent, ServerInfo,
@@ -382,13 +383,13 @@ async fn hostile_clients_are_closed_with_a_reason_and_the_server_carries_on() {
     ));
     let info = server.info.clone();
 
-    // A length prefix of 4 GiB.
+    // A length prefix of 4 GiB: over the limit of a client's frames.
     let (code, reason) = closed_after(&info, &u32::MAX.to_le_bytes()).await;
-    assert_eq!(code, CloseCode::ProtocolViolation);
+    assert_eq!(code, CloseCode::LimitExceeded);
     assert_eq!(
         reason,
         format!(
-            "bad Hello: frame of 4294967295 bytes exceeds the limit of {MAX_CONTROL_FRAME_BYTES} bytes"
+            "bad Hello: frame of 4294967295 bytes exceeds the limit of {DEFAULT_CLIENT_FRAME_BYTES} bytes"
         )
     );
 
@@ -439,7 +440,8 @@ async fn hostile_clients_are_closed_with_a_reason_and_the_server_carries_on() {
         (
             (0..=MAX_CHANNELS as u32).collect(),
             format!(
-                "subscription to {} channels exceeds the limit of {MAX_CHANNELS}",
+                "subscription to {} channels exceeds the limit of {MAX_CHANNELS} channels per \
+                 client",
                 MAX_CHANNELS + 1
             ),
         ),
@@ -490,7 +492,7 @@ async fn hostile_clients_are_closed_with_a_reason_and_the_server_carries_on() {
             .iter()
             .filter(|c| **c == CloseCode::ProtocolViolation)
             .count(),
-        6,
+        5,
         "{closed:?}"
     );
     let mut client = connect(pinned(&info)).unwrap();

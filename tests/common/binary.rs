@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The binary cargo built for these tests.
@@ -49,6 +50,34 @@ pub struct Served {
     pub pin: String,
 }
 
+impl Served {
+    /// Sends `signal` (`libc::SIGTERM`, ...) to the server.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) with a pid this test started and has not reaped yet.
+        assert_eq!(
+            unsafe { libc::kill(pid, signal) },
+            0,
+            "kill({pid}, {signal})"
+        );
+    }
+
+    /// Waits for the server to exit, or panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("serve's status") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "serve did not exit within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -59,22 +88,51 @@ impl Drop for Served {
 /// Starts `serve --listen 127.0.0.1:0` with `args` in `dir`, and reads the fingerprint and the
 /// `attach` command it prints, checking that the command pins that fingerprint.
 pub fn serve(dir: &Path, args: &[&str]) -> Served {
+    let served = serve_on(dir, "127.0.0.1:0", args);
+    assert!(
+        !served.pin.is_empty(),
+        "serve with a generated certificate prints the attach command"
+    );
+    served
+}
+
+/// Starts `serve --listen LISTEN` with `args` in `dir` and reads the address and fingerprint it
+/// prints; with a generated certificate, also the `attach` command, checking that it pins that
+/// fingerprint.
+pub fn serve_on(dir: &Path, listen: &str, args: &[&str]) -> Served {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start serve");
+    let own_certificate = args.contains(&"--cert");
     let stdout = child.stdout.take().expect("serve's stdout");
     let mut lines = BufReader::new(stdout).lines();
     let start = Instant::now();
+    let mut addr = None;
     let mut fingerprint = None;
     while start.elapsed() < Duration::from_secs(30) {
         let Some(Ok(line)) = lines.next() else { break };
+        if line.starts_with("serving ")
+            && let Some((before, _)) = line.split_once(" with ALPN")
+            && let Some((_, listening)) = before.rsplit_once(" on ")
+        {
+            addr = Some(listening.to_string());
+        }
         if let Some(fp) = line.strip_prefix("certificate SHA-256 fingerprint: ") {
             fingerprint = Some(fp.trim().to_string());
+            if own_certificate {
+                let served = Served {
+                    child,
+                    addr: addr.expect("serve printed its address first"),
+                    pin: fp.trim().to_string(),
+                };
+                std::thread::spawn(move || for _ in lines {});
+                return served;
+            }
         }
         if let Some(command) = line.trim().strip_prefix("midstream-tui attach ") {
             let words: Vec<&str> = command.split_whitespace().collect();
@@ -97,5 +155,48 @@ pub fn serve(dir: &Path, args: &[&str]) -> Served {
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("serve did not print an attach command");
+    panic!("serve did not print its address and fingerprint");
+}
+
+/// A process's stderr, line by line as it comes, from a thread.
+pub struct StderrLines(mpsc::Receiver<String>, Vec<String>);
+
+impl StderrLines {
+    /// Every line read so far.
+    pub fn lines(&self) -> &[String] {
+        &self.1
+    }
+
+    pub fn of(child: &mut Child) -> StderrLines {
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        StderrLines(rx, Vec::new())
+    }
+
+    /// Waits for a line containing `text`; panics with every line so far after `timeout`.
+    pub fn wait_for(&mut self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) => {
+                    self.1.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {text:?} within {timeout:?}; stderr:\n{}",
+                    self.1.join("\n")
+                ),
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The integration tests' one kit: fixture files ([`fixtures`]), test catalogs and trace
-//! headers ([`catalog`]), the binary under test ([`binary`]) and a pseudo-terminal to run it
-//! in ([`pty`]). Each test binary includes it
+//! headers ([`catalog`]), the binary under test ([`binary`]), a pseudo-terminal to run it
+//! in ([`pty`]) and a UDP relay that can go silent ([`relay`]). Each test binary includes it
 //! with `#[path = "../common/mod.rs"] mod common;`.
 
 // Each test binary uses part of the kit; the rest would warn as unused in that binary.
@@ -12,3 +12,5 @@ pub mod catalog;
 pub mod fixtures;
 #[cfg(feature = "app")]
 pub mod pty;
+#[cfg(feature = "app")]
+pub mod relay;

@@ -130,6 +130,13 @@ fn link_span<'a>(latest: &'a Snapshot, theme: &Theme) -> Span<'a> {
         LinkState::Connected { remote } => {
             Span::styled(format!("connected to {remote}"), theme.good())
         }
+        LinkState::Stalled { remote, silent_for } => Span::styled(
+            format!(
+                "STALLED for {:.1} s: no packet from {remote}",
+                silent_for.as_secs_f64()
+            ),
+            theme.warning(),
+        ),
         LinkState::Reading { input } => Span::styled(format!("reading {input}"), theme.good()),
         LinkState::Reconnecting {
             reason,

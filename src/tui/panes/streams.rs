@@ -1,5 +1,5 @@
 //! The Streams pane: one row per channel (name, kind, records/s, total, gaps, last value), the
-//! source and the connection's round-trip time in the title.
+//! source, the connection's round-trip time and, while it lasts, a stall in the title.
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Rect};
@@ -112,7 +112,8 @@ fn channel_row<'a>(c: &'a ChannelSnapshot, theme: &Theme) -> Row<'a> {
     ])
 }
 
-/// The source and, on a live link, the round-trip time: `· demo on 127.0.0.1:4433 · RTT 0.4 ms `.
+/// The source and, on a live link, the round-trip time: `· demo on 127.0.0.1:4433 · RTT 0.4 ms `,
+/// followed by `· STALLED for 4.2 s ` while nothing arrives.
 fn source_title(snapshot: &Snapshot) -> String {
     let source = &snapshot.source;
     let mut title = String::new();
@@ -122,6 +123,9 @@ fn source_title(snapshot: &Snapshot) -> String {
     if !matches!(source.link, LinkState::Replay { .. }) {
         let rtt = source.rtt.map_or_else(|| "—".to_string(), format::duration);
         title.push_str(&format!("· RTT {rtt} "));
+    }
+    if let LinkState::Stalled { silent_for, .. } = &source.link {
+        title.push_str(&format!("· STALLED for {:.1} s ", silent_for.as_secs_f64()));
     }
     title
 }
