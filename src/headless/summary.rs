@@ -115,8 +115,24 @@ pub async fn run(
             "pattern and repetition searches: {shed} samples shed under load"
         )?;
     }
-    let pipeline = session.finish().await?;
-    report_problems(pipeline.status());
+    let mut pipeline = session.finish().await?;
+    let received: u64 = pipeline
+        .snapshot(std::time::Instant::now())
+        .channels
+        .iter()
+        .map(|c| c.received)
+        .sum();
+    let status = pipeline.status();
+    if status.recorded > 0 || status.recording_error.is_some() {
+        writeln!(
+            out,
+            "received {received} records, recorded {}",
+            status.recorded
+        )?;
+    } else {
+        writeln!(out, "received {received} records")?;
+    }
+    report_problems(status);
     Ok(())
 }
 

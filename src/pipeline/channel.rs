@@ -95,6 +95,22 @@ impl ChannelState {
 
     /// Takes one record: counts it, accounts for gaps by `seq`, keeps its numeric value.
     pub fn ingest(&mut self, record: &Record) {
+        self.count(record);
+        self.last_value = Some(record.value.clone());
+    }
+
+    /// Takes a run of this channel's records, in order: as [`Self::ingest`] of each, with
+    /// only the last one's value kept whole (a field map is cloned once, not per record).
+    pub fn ingest_run(&mut self, records: &[Record]) {
+        for record in records {
+            self.count(record);
+        }
+        if let Some(last) = records.last() {
+            self.last_value = Some(last.value.clone());
+        }
+    }
+
+    fn count(&mut self, record: &Record) {
         self.received += 1;
         match self.next_seq {
             Some(expected) if record.seq > expected => self.missing += record.seq - expected,
@@ -119,7 +135,6 @@ impl ChannelState {
             }
             _ => {}
         }
-        self.last_value = Some(record.value.clone());
     }
 
     /// Notes the running count for the rate meter.

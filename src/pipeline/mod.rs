@@ -170,33 +170,31 @@ impl Pipeline {
     }
 
     fn ingest(&mut self, mut records: Vec<Record>, now: Instant) {
-        for record in &records {
-            match self.channels.get_mut(&record.channel) {
-                Some(channel) => channel.ingest(record),
-                None => self.unknown_channel_records += 1,
-            }
+        // Batches from the network hold one channel; a replay's or a text input's mix them (a
+        // line of 1,000 columns is 1,000 channels). Each channel takes its records of the
+        // batch at once: a stable sort keeps every channel's order, and the trace then holds
+        // the batch grouped by channel.
+        if records.windows(2).any(|w| w[1].channel < w[0].channel) {
+            records.sort_by_key(|r| r.channel);
         }
-        if let Some(engines) = &mut self.engines {
-            // Batches from the network hold one channel; a replay's or a text input's mix
-            // them (a line of 1,000 columns is 1,000 channels). The engines take each
-            // channel's records of the batch at once: a stable sort keeps every channel's
-            // order, and the trace then holds the batch grouped by channel.
-            if records.windows(2).any(|w| w[1].channel < w[0].channel) {
-                records.sort_by_key(|r| r.channel);
-            }
-            let mut start = 0;
-            while start < records.len() {
-                let channel = records[start].channel;
-                let end = records[start..]
-                    .iter()
-                    .position(|r| r.channel != channel)
-                    .map_or(records.len(), |n| start + n);
-                if let Some(state) = self.channels.get(&channel) {
-                    engines.ingest(channel, &records[start..end]);
-                    engines.analyse_if_due(channel, state);
-                    engines.meta_if_due(channel, state);
-                }
-                start = end;
+        let mut start = 0;
+        while start < records.len() {
+            let channel = records[start].channel;
+            let end = records[start..]
+                .iter()
+                .position(|r| r.channel != channel)
+                .map_or(records.len(), |n| start + n);
+            let run = &records[start..end];
+            start = end;
+            let Some(state) = self.channels.get_mut(&channel) else {
+                self.unknown_channel_records += run.len() as u64;
+                continue;
+            };
+            state.ingest_run(run);
+            if let Some(engines) = &mut self.engines {
+                engines.ingest(channel, run);
+                engines.analyse_if_due(channel, state);
+                engines.meta_if_due(channel, state);
             }
         }
         self.tick(now);

@@ -34,7 +34,7 @@ struct LtlTrack {
     formula: String,
     channel_name: String,
     monitor: Monitor,
-    inbox: VecDeque<Record>,
+    inbox: VecDeque<Arc<Record>>,
     recent: VecDeque<Option<bool>>,
     window: VecDeque<String>,
     violation_window: Vec<String>,
@@ -112,8 +112,10 @@ impl LtlTracks {
         let Some(tracks) = self.tracks.get(&channel) else {
             return;
         };
+        // One copy of each record, shared by the channel's monitors.
+        let shared: Vec<Arc<Record>> = records.iter().cloned().map(Arc::new).collect();
         for track in tracks {
-            track.lock().inbox.extend(records.iter().cloned());
+            track.lock().inbox.extend(shared.iter().cloned());
             runner.schedule(
                 track,
                 TaskClass::Critical,

@@ -247,7 +247,7 @@ impl PatternTracks {
                         at: *at,
                         channel: *channel,
                         pattern,
-                        found: (m.clone(), *t_ns),
+                        found: (*m, *t_ns),
                     });
                     if newest.len() > MATCH_HISTORY {
                         newest.pop();
@@ -368,8 +368,8 @@ mod tests {
             .unwrap()
             .state
             .into_inner();
-        // 20,000 samples of a slow ramp with the bump at 15,000; nothing searched yet.
-        let at = 15_000;
+        // 20,000 samples of a slow ramp with the bump at 19,000; nothing searched yet.
+        let at = 19_000;
         let stream: Vec<(f64, u64)> = (0..20_000u64)
             .map(|i| {
                 let bump = if (at..at + 32).contains(&i) {
