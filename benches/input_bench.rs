@@ -5,6 +5,11 @@
 //! ratio in the notes is taken against. jq's start-up (a few ms) is amortised over the file.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// The binary's allocator (see `Cargo.toml`), so the bench measures what `open` does.
+#[cfg(feature = "app")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use midstream::sources::text::{Format, ParserOptions, RecordParser};
 
 const LINES: usize = 200_000;
