@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::index::{INDEX_TRAILER_LEN, IndexBuilder, TraceIndex, parse_trailer};
@@ -119,7 +119,7 @@ impl TraceReader<BufReader<File>> {
     }
 }
 
-impl<R: Read> TraceReader<R> {
+impl<R: BufRead> TraceReader<R> {
     /// Checks the magic and decodes the header. `path` is only used in error messages.
     pub fn new(path: &str, mut input: R) -> Result<Self, TraceError> {
         let mut magic = [0u8; MAGIC.len()];
@@ -134,20 +134,23 @@ impl<R: Read> TraceReader<R> {
             }
         }
         let mut body = Vec::new();
-        let mut offset = MAGIC.len() as u64;
-        let header: TraceHeader = read_frame(&mut input, &mut offset, &mut body)
-            .and_then(|body| match body {
-                Some(body) => decode(body, offset),
-                None => Err(StopReason::Truncated {
-                    offset,
-                    needed: FRAME_PREFIX_LEN as u64,
-                    available: 0,
-                }),
-            })
-            .map_err(|reason| TraceError::BadHeader {
-                path: path.into(),
-                reason: reason.to_string(),
-            })?;
+        let start = MAGIC.len() as u64;
+        let mut offset = start;
+        let header: TraceHeader = read_frame(&mut input, &mut offset, &mut body, |body| {
+            decode(body, start)
+        })
+        .and_then(|header| match header {
+            Some(header) => header,
+            None => Err(StopReason::Truncated {
+                offset: start,
+                needed: FRAME_PREFIX_LEN as u64,
+                available: 0,
+            }),
+        })
+        .map_err(|reason| TraceError::BadHeader {
+            path: path.into(),
+            reason: reason.to_string(),
+        })?;
         if !(FORMAT_VERSION_RECORDS_ONLY..=FORMAT_VERSION).contains(&header.version) {
             return Err(TraceError::UnsupportedVersion {
                 path: path.into(),
@@ -194,22 +197,25 @@ impl<R: Read> TraceReader<R> {
                 return None;
             }
             let start = self.offset;
-            let body = match read_frame(&mut self.input, &mut self.offset, &mut self.body) {
-                Ok(Some(body)) => body,
-                Ok(None) => {
-                    self.stop = Some(StopReason::CleanEnd);
-                    return None;
-                }
-                Err(reason) => {
-                    self.stop = Some(reason);
-                    return None;
-                }
-            };
-            let entry = if self.header.version == FORMAT_VERSION_RECORDS_ONLY {
-                decode(body, start).map(TraceEntry::Record)
-            } else {
-                decode(body, start)
-            };
+            let records_only = self.header.version == FORMAT_VERSION_RECORDS_ONLY;
+            let entry =
+                match read_frame(&mut self.input, &mut self.offset, &mut self.body, |body| {
+                    if records_only {
+                        decode(body, start).map(TraceEntry::Record)
+                    } else {
+                        decode(body, start)
+                    }
+                }) {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => {
+                        self.stop = Some(StopReason::CleanEnd);
+                        return None;
+                    }
+                    Err(reason) => {
+                        self.stop = Some(reason);
+                        return None;
+                    }
+                };
             match entry {
                 Ok(TraceEntry::Record(record)) => return Some(Entry::Record(record)),
                 Ok(TraceEntry::Catalog(catalog)) => {
@@ -265,7 +271,7 @@ impl<R: Read> TraceReader<R> {
     }
 }
 
-impl<R: Read + Seek> TraceReader<R> {
+impl<R: BufRead + Seek> TraceReader<R> {
     /// Moves to the frame at `offset`, which must be the start of a frame (an index point).
     pub fn seek_to(&mut self, offset: u64) -> Result<(), TraceError> {
         self.input
@@ -304,11 +310,14 @@ impl<R: Read + Seek> TraceReader<R> {
         }
         self.input.seek(SeekFrom::Start(index_at)).ok()?;
         let mut offset = index_at;
-        let body = read_frame(&mut self.input, &mut offset, &mut self.body).ok()??;
+        let entry = read_frame(&mut self.input, &mut offset, &mut self.body, |body| {
+            decode::<TraceEntry>(body, index_at)
+        })
+        .ok()??;
         if offset != trailer_at {
             return None;
         }
-        match decode(body, index_at).ok()? {
+        match entry.ok()? {
             TraceEntry::Index(index) => Some(index),
             _ => None,
         }
@@ -325,46 +334,47 @@ impl<R: Read + Seek> TraceReader<R> {
                 break;
             }
             let start = self.offset;
-            let body = match read_frame(&mut self.input, &mut self.offset, &mut self.body) {
-                Ok(Some(body)) => body,
+            let records_only = self.header.version == FORMAT_VERSION_RECORDS_ONLY;
+            // A record is decoded only as far as its time stamp; the variant of a
+            // `TraceEntry` is its first byte (a varint below 128).
+            let scanned =
+                read_frame(
+                    &mut self.input,
+                    &mut self.offset,
+                    &mut self.body,
+                    |body| match body.first() {
+                        _ if records_only => Ok(ScanItem::Time(record_time(body))),
+                        Some(0) => Ok(ScanItem::Time(record_time(&body[1..]))),
+                        _ => decode::<TraceEntry>(body, start).map(ScanItem::Entry),
+                    },
+                );
+            let item = match scanned {
+                Ok(Some(Ok(item))) => item,
+                Ok(Some(Err(reason))) | Err(reason) => {
+                    self.stop = Some(reason);
+                    break;
+                }
                 Ok(None) => {
                     self.stop = Some(StopReason::CleanEnd);
                     break;
                 }
-                Err(reason) => {
-                    self.stop = Some(reason);
-                    break;
-                }
             };
-            if self.header.version == FORMAT_VERSION_RECORDS_ONLY {
-                match record_time(body) {
-                    Ok(t_ns) => builder.record(start, t_ns),
-                    Err(reason) => self.stop = Some(malformed(start, reason)),
+            match item {
+                ScanItem::Time(Ok(t_ns)) => builder.record(start, t_ns),
+                ScanItem::Time(Err(reason)) => self.stop = Some(malformed(start, reason)),
+                ScanItem::Entry(TraceEntry::Catalog(catalog)) => self.header.catalog = catalog,
+                ScanItem::Entry(TraceEntry::Record(record)) => builder.record(start, record.t_ns),
+                ScanItem::Entry(TraceEntry::Index(index)) => {
+                    self.stop = Some(self.finish_at_index(start));
+                    self.index = Some(index);
                 }
-                continue;
-            }
-            // The variant of a `TraceEntry` is its first byte (a varint below 128).
-            match body.first() {
-                Some(0) => match record_time(&body[1..]) {
-                    Ok(t_ns) => builder.record(start, t_ns),
-                    Err(reason) => self.stop = Some(malformed(start, reason)),
-                },
-                _ => match decode::<TraceEntry>(body, start) {
-                    Ok(TraceEntry::Catalog(catalog)) => self.header.catalog = catalog,
-                    Ok(TraceEntry::Record(record)) => builder.record(start, record.t_ns),
-                    Ok(TraceEntry::Index(index)) => {
-                        self.stop = Some(self.finish_at_index(start));
-                        self.index = Some(index);
-                    }
-                    Err(reason) => self.stop = Some(reason),
-                },
             }
         }
         builder.finish(self.header.catalog.clone())
     }
 }
 
-impl<R: Read> Iterator for TraceReader<R> {
+impl<R: BufRead> Iterator for TraceReader<R> {
     type Item = Record;
 
     /// The next record, passing over catalogs (they update [`TraceReader::header`]).
@@ -376,6 +386,14 @@ impl<R: Read> Iterator for TraceReader<R> {
             }
         }
     }
+}
+
+/// What a scan takes from a frame.
+enum ScanItem {
+    /// A record's time stamp.
+    Time(Result<u64, postcard::Error>),
+    /// Any other entry, decoded whole.
+    Entry(TraceEntry),
 }
 
 /// The fields of a record before its value, decoded without the value.
@@ -401,21 +419,43 @@ fn decode<T: serde::de::DeserializeOwned>(body: &[u8], offset: u64) -> Result<T,
     postcard::from_bytes(body).map_err(|e| malformed(offset, e))
 }
 
-/// Reads the frame at `*offset` into `body` and checks its CRC; moves `*offset` past it.
-/// `Ok(None)` at the end of the input, exactly between frames.
-fn read_frame<'b>(
-    input: &mut impl Read,
+/// Reads the frame at `*offset`, checks its CRC, and hands its body to `use_body`; moves
+/// `*offset` past it. `Ok(None)` at the end of the input, exactly between frames. A frame that
+/// is whole in the reader's buffer is used where it lies; one that is not is copied into
+/// `body` first.
+fn read_frame<T>(
+    input: &mut impl BufRead,
     offset: &mut u64,
-    body: &'b mut Vec<u8>,
-) -> Result<Option<&'b [u8]>, StopReason> {
+    body: &mut Vec<u8>,
+    use_body: impl FnOnce(&[u8]) -> T,
+) -> Result<Option<T>, StopReason> {
     let start = *offset;
     let io = |e: std::io::Error| StopReason::Io {
         offset: start,
         message: e.to_string(),
     };
+    let buffered = input.fill_buf().map_err(io)?;
+    if buffered.is_empty() {
+        return Ok(None);
+    }
+    if let Some(prefix) = buffered.get(..FRAME_PREFIX_LEN) {
+        let (length, expected) = parse_prefix(prefix);
+        if length > MAX_FRAME_LEN {
+            return Err(StopReason::Oversized {
+                offset: start,
+                length: length as u64,
+            });
+        }
+        if let Some(frame) = buffered.get(FRAME_PREFIX_LEN..FRAME_PREFIX_LEN + length) {
+            check_crc(frame, expected, start)?;
+            let used = use_body(frame);
+            input.consume(FRAME_PREFIX_LEN + length);
+            *offset = start + (FRAME_PREFIX_LEN + length) as u64;
+            return Ok(Some(used));
+        }
+    }
     let mut prefix = [0u8; FRAME_PREFIX_LEN];
     match read_full(input, &mut prefix).map_err(io)? {
-        0 => return Ok(None),
         FRAME_PREFIX_LEN => {}
         got => {
             return Err(StopReason::Truncated {
@@ -425,8 +465,7 @@ fn read_frame<'b>(
             });
         }
     }
-    let length = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-    let expected = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
+    let (length, expected) = parse_prefix(&prefix);
     if length > MAX_FRAME_LEN {
         return Err(StopReason::Oversized {
             offset: start,
@@ -453,16 +492,29 @@ fn read_frame<'b>(
             available: (FRAME_PREFIX_LEN + got) as u64,
         });
     }
+    check_crc(body, expected, start)?;
+    *offset = start + (FRAME_PREFIX_LEN + length) as u64;
+    Ok(Some(use_body(body)))
+}
+
+/// A frame prefix's body length and CRC.
+fn parse_prefix(prefix: &[u8]) -> (usize, u32) {
+    let length = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+    let crc = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
+    (length, crc)
+}
+
+fn check_crc(body: &[u8], expected: u32, offset: u64) -> Result<(), StopReason> {
     let found = frame_crc(body);
-    if found != expected {
-        return Err(StopReason::BadCrc {
-            offset: start,
+    if found == expected {
+        Ok(())
+    } else {
+        Err(StopReason::BadCrc {
+            offset,
             expected,
             found,
-        });
+        })
     }
-    *offset = start + (FRAME_PREFIX_LEN + length) as u64;
-    Ok(Some(body.as_slice()))
 }
 
 /// Fills `buf` as far as the input allows; returns the bytes read (fewer only at its end).
