@@ -247,7 +247,7 @@ impl PatternTracks {
                         at: *at,
                         channel: *channel,
                         pattern,
-                        found: (m.clone(), *t_ns),
+                        found: (*m, *t_ns),
                     });
                     if newest.len() > MATCH_HISTORY {
                         newest.pop();
