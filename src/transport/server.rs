@@ -686,7 +686,7 @@ impl Drop for ActiveGuard<'_> {
 }
 
 /// How a client session ended.
-enum SessionEnd {
+pub(super) enum SessionEnd {
     /// The connection ended on its own (client left, timed out, vanished).
     Ended(quinn::ConnectionError),
     /// The server closes the client with this code and reason.
@@ -788,6 +788,33 @@ fn tokens_match(expected: &str, given: &str) -> bool {
             == 0
 }
 
+/// Why a Hello with `version` and `token` is refused by a server that requires `expected` (if
+/// any): the close code and the reason sent in the Reject. `None`: accepted.
+pub(super) fn hello_refusal(
+    expected: Option<&str>,
+    version: u32,
+    token: Option<&str>,
+) -> Option<(CloseCode, String)> {
+    if version != PROTOCOL_VERSION {
+        return Some((
+            CloseCode::VersionMismatch,
+            format!(
+                "protocol version {version} is not supported; this server speaks version \
+                 {PROTOCOL_VERSION}"
+            ),
+        ));
+    }
+    match (expected, token) {
+        (Some(expected), Some(given)) if tokens_match(expected, given) => None,
+        (Some(_), Some(_)) => Some((CloseCode::Rejected, "token does not match".to_owned())),
+        (Some(_), None) => Some((
+            CloseCode::Rejected,
+            "this server requires a token (--token)".to_owned(),
+        )),
+        (None, _) => None,
+    }
+}
+
 async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) -> SessionEnd {
     let accepted = tokio::select! {
         r = tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.accept_bi()) => r,
@@ -814,26 +841,8 @@ async fn session(conn: &quinn::Connection, shared: &Shared, remote: SocketAddr) 
         }
         Err(end) => return end,
     };
-    let refusal = if version != PROTOCOL_VERSION {
-        Some((
-            CloseCode::VersionMismatch,
-            format!(
-                "protocol version {version} is not supported; this server speaks version \
-                 {PROTOCOL_VERSION}"
-            ),
-        ))
-    } else {
-        match (&shared.token, &token) {
-            (Some(expected), Some(given)) if tokens_match(expected, given) => None,
-            (Some(_), Some(_)) => Some((CloseCode::Rejected, "token does not match".to_owned())),
-            (Some(_), None) => Some((
-                CloseCode::Rejected,
-                "this server requires a token (--token)".to_owned(),
-            )),
-            (None, _) => None,
-        }
-    };
-    if let Some((code, reason)) = refusal {
+    if let Some((code, reason)) = hello_refusal(shared.token.as_deref(), version, token.as_deref())
+    {
         let reject = ServerMessage::Reject {
             reason: clip_reason(&reason).to_owned(),
         };
@@ -986,7 +995,7 @@ fn message_name(message: &ClientMessage) -> &'static str {
 }
 
 /// The catalog entries of a subscription, or why it is refused.
-fn validate_subscription(
+pub(super) fn validate_subscription(
     catalog: &Catalog,
     channels: &[ChannelId],
 ) -> Result<Vec<ChannelInfo>, SessionEnd> {
