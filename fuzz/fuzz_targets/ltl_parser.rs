@@ -5,7 +5,7 @@
 //! the bytes after it choose the states (the formula's fields set to its own literals, nearby
 //! numbers, booleans, or missing), through `arbitrary::Unstructured`.
 //!
-//! Checked: a parse error points inside the formula, on a character boundary; a parsed formula
+//! Checked: a parse error points inside the formula, at whole characters; a parsed formula
 //! is at most `MAX_FORMULA_DEPTH` deep and its printed form parses back to the same formula
 //! (the printer's documented promise); the monitor's verdict after every step equals
 //! `semantics::evaluate` on the states so far, a decided status never changes, and it agrees
@@ -79,10 +79,13 @@ fuzz_target!(|data: &[u8]| {
     let formula = match parse(text) {
         Ok(formula) => formula,
         Err(e) => {
+            // The offending token lies in the text, whole characters of it.
+            let end = e.offset + e.len;
             assert!(
-                e.offset <= text.len() && text.is_char_boundary(e.offset),
+                end <= text.len() && text.is_char_boundary(e.offset),
                 "{e:?}"
             );
+            assert!(text.is_char_boundary(end), "{e:?}");
             assert!(e.line >= 1 && e.column >= 1);
             let _ = e.render();
             return;
