@@ -860,7 +860,7 @@ fn catalog_violation(conn: &quinn::Connection, reason: String) -> SessionEnd {
     lost(format!("protocol violation by the server: {reason}"), false)
 }
 
-fn check_catalog(catalog: &Catalog) -> Result<(), String> {
+pub(super) fn check_catalog(catalog: &Catalog) -> Result<(), String> {
     if catalog.channels.len() > MAX_CHANNELS {
         return Err(format!(
             "catalog of {} channels exceeds the limit of {MAX_CHANNELS}",
@@ -877,7 +877,7 @@ fn check_catalog(catalog: &Catalog) -> Result<(), String> {
 }
 
 /// The ids of the channels to subscribe to: all, or those named.
-fn choose_channels(
+pub(super) fn choose_channels(
     catalog: &Catalog,
     names: Option<&[String]>,
 ) -> Result<Vec<ChannelId>, ClientError> {
@@ -983,7 +983,7 @@ enum ReadEnd {
     StreamFailed(String),
 }
 
-fn value_fits(kind: &ChannelKind, value: &Value) -> bool {
+pub(super) fn value_fits(kind: &ChannelKind, value: &Value) -> bool {
     match (kind, value) {
         (ChannelKind::Scalar, Value::Scalar(_)) => true,
         (ChannelKind::Vector { dims }, Value::Vector(v)) => v.len() == *dims as usize,

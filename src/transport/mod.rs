@@ -9,6 +9,8 @@
 
 pub mod client;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod protocol;
 pub mod publish;
 pub mod server;

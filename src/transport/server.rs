@@ -781,10 +781,10 @@ struct Shared {
 /// The SHA-256 digest of the server's token. Tokens are compared by digest, in constant time
 /// ([`subtle::ConstantTimeEq`] over the 32 bytes): the comparison takes as long whatever the
 /// token given, its length included, so timing tells an attacker nothing about the token.
-struct TokenDigest([u8; 32]);
+pub(super) struct TokenDigest([u8; 32]);
 
 impl TokenDigest {
-    fn of(token: &str) -> Self {
+    pub(super) fn of(token: &str) -> Self {
         Self(Sha256::digest(token.as_bytes()).into())
     }
 
@@ -961,7 +961,7 @@ impl Shared {
 }
 
 /// How a client session ended.
-enum SessionEnd {
+pub(super) enum SessionEnd {
     /// The connection ended on its own (client left, timed out, vanished).
     Ended(quinn::ConnectionError),
     /// The server closes the client with this code and reason.
@@ -1088,6 +1088,34 @@ fn frame_violation(conn: &quinn::Connection, expecting: &str, e: FrameError) -> 
     }
 }
 
+/// Why a Hello with `version` and `token` is refused by a server that requires the token
+/// whose digest is `expected` (if any): the close code and the reason sent in the Reject.
+/// `None`: accepted.
+pub(super) fn hello_refusal(
+    expected: Option<&TokenDigest>,
+    version: u32,
+    token: Option<&str>,
+) -> Option<(CloseCode, String)> {
+    if version != PROTOCOL_VERSION {
+        return Some((
+            CloseCode::VersionMismatch,
+            format!(
+                "protocol version {version} is not supported; this server speaks version \
+                 {PROTOCOL_VERSION}"
+            ),
+        ));
+    }
+    match (expected, token) {
+        (Some(expected), Some(given)) if expected.matches(given) => None,
+        (Some(_), Some(_)) => Some((CloseCode::Rejected, "token does not match".to_owned())),
+        (Some(_), None) => Some((
+            CloseCode::Rejected,
+            "this server requires a token (--token)".to_owned(),
+        )),
+        (None, _) => None,
+    }
+}
+
 async fn session(
     conn: &quinn::Connection,
     shared: &Shared,
@@ -1116,26 +1144,7 @@ async fn session(
         }
         Err(end) => return end,
     };
-    let refusal = if version != PROTOCOL_VERSION {
-        Some((
-            CloseCode::VersionMismatch,
-            format!(
-                "protocol version {version} is not supported; this server speaks version \
-                 {PROTOCOL_VERSION}"
-            ),
-        ))
-    } else {
-        match (&shared.token, &token) {
-            (Some(expected), Some(given)) if expected.matches(given) => None,
-            (Some(_), Some(_)) => Some((CloseCode::Rejected, "token does not match".to_owned())),
-            (Some(_), None) => Some((
-                CloseCode::Rejected,
-                "this server requires a token (--token)".to_owned(),
-            )),
-            (None, _) => None,
-        }
-    };
-    if let Some((code, reason)) = refusal {
+    if let Some((code, reason)) = hello_refusal(shared.token.as_ref(), version, token.as_deref()) {
         let reject = ServerMessage::Reject {
             reason: clip_reason(&reason).to_owned(),
         };
@@ -1291,7 +1300,7 @@ fn message_name(message: &ClientMessage) -> &'static str {
 }
 
 /// The catalog entries of a subscription of at most `max_channels`, or why it is refused.
-fn validate_subscription(
+pub(super) fn validate_subscription(
     catalog: &Catalog,
     channels: &[ChannelId],
     max_channels: usize,

@@ -335,14 +335,13 @@ fn lex_number(text: &str, start: usize) -> Result<(f64, usize), ParseError> {
         i += 1;
     }
     if !digits(&mut i) {
-        let found = text[i..]
-            .chars()
-            .next()
-            .map_or("the end of the formula".to_string(), |c| format!("`{c}`"));
+        let next = text[i..].chars().next();
+        let found = next.map_or("the end of the formula".to_string(), |c| format!("`{c}`"));
+        // The `-` and the character after it, whole (it may take several bytes).
         return Err(ParseError::new(
             text,
             start,
-            i - start + 1,
+            i - start + next.map_or(0, char::len_utf8),
             "a digit after `-` (or `->` for implication)",
             found,
         ));
@@ -897,5 +896,22 @@ mod tests {
         assert!(err(&long_implies).expected.contains("deep"));
         let fine = vec!["p"; MAX_FORMULA_DEPTH + 1].join(" & ");
         assert_eq!(p(&fine).depth(), MAX_FORMULA_DEPTH);
+    }
+
+    /// Found by the `ltl_parser` fuzz target (fuzz/seeds/ltl_parser/crash-2f7c4b54…, minimised
+    /// to `-\u{8b}`): the error of a `-` before a character of several bytes covered only its
+    /// first byte, and rendering it sliced the formula inside that character.
+    #[test]
+    fn a_minus_before_a_multibyte_character_renders() {
+        let e = err("-\u{8b}");
+        assert_eq!((e.offset, e.len), (0, 3));
+        assert_eq!(e.found, "`\u{8b}`");
+        assert!(e.render().ends_with("\n  ^^"), "{}", e.render());
+        let e = err("x < -é & y");
+        assert_eq!((e.offset, e.len, e.column), (4, 3, 5));
+        assert!(e.render().ends_with("\n      ^^"), "{}", e.render());
+        let e = err("x < -");
+        assert_eq!((e.offset, e.len), (4, 1));
+        assert!(e.render().ends_with("\n      ^"), "{}", e.render());
     }
 }
