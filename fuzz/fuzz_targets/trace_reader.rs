@@ -106,6 +106,7 @@ fuzz_target!(|data: &[u8]| {
         StopReason::Malformed { offset, .. } => {
             assert!(*offset >= first && offset + (FRAME_PREFIX_LEN as u64) <= len);
         }
+        StopReason::Io { .. } => panic!("reading a slice cannot fail: {stop}"),
     }
     let _ = stop.to_string();
     if items.is_empty() && !stop.is_clean() {

@@ -260,8 +260,8 @@ impl<R: BufRead> TraceReader<R> {
         match read_full(&mut self.input, &mut more) {
             Ok(0) => StopReason::CleanEnd,
             Ok(_) => StopReason::Malformed {
-                offset: self.offset,
-                reason: "bytes after the index".into(),
+                offset: index_offset,
+                reason: "bytes after the index's trailer".into(),
             },
             Err(e) => StopReason::Io {
                 offset: self.offset,

@@ -202,3 +202,25 @@ fn not_a_trace_is_named() {
     assert!(err.contains("not a Midstream trace"), "{err}");
     assert!(err.contains("junk"), "{err}");
 }
+
+#[test]
+fn bytes_after_the_footer_are_named_and_every_record_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.mtr");
+    let recs = records(100);
+    write(&path, &recs);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    let index_at = u64::from_le_bytes(bytes[len - 16..len - 8].try_into().unwrap());
+    bytes.push(0);
+    std::fs::write(&path, &bytes).unwrap();
+    let back = read_trace(&path).unwrap();
+    assert_eq!(back.records, recs);
+    match back.stop {
+        StopReason::Malformed { offset, reason } => {
+            assert_eq!(offset, index_at);
+            assert!(reason.contains("after the index"), "{reason}");
+        }
+        other => panic!("expected the footer to be named, got {other}"),
+    }
+}
