@@ -46,10 +46,7 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(data.len() >= MAGIC.len() + FRAME_PREFIX_LEN);
     let version = reader.header().version;
-    assert!(
-        version == FORMAT_VERSION || version == 1,
-        "version {version}"
-    );
+    assert!((1..=FORMAT_VERSION).contains(&version), "version {version}");
     let header = reader.header().clone();
 
     let mut items = Vec::new();
