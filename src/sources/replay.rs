@@ -265,9 +265,7 @@ impl Replay {
         let mut events = Vec::new();
         loop {
             let more = self.take(Some(until_ns));
-            let full = more
-                .iter()
-                .any(|e| matches!(e, SourceEvent::Records(r) if r.len() == BATCH));
+            let full = filled(&more);
             events.extend(more);
             if !full {
                 return events;
@@ -423,9 +421,7 @@ impl Replay {
                         // Batch after batch: the channel's capacity bounds what waits in memory.
                         loop {
                             let batch = self.take(Some(self.position_ns));
-                            let full = batch
-                                .iter()
-                                .any(|e| matches!(e, SourceEvent::Records(r) if r.len() == BATCH));
+                            let full = filled(&batch);
                             for event in batch {
                                 if events.send(event).await.is_err() {
                                     return self.outcome();
@@ -443,6 +439,13 @@ impl Replay {
             }
         }
     }
+}
+
+/// Whether [`Replay::take`] stopped at a full batch, so more records may be due.
+fn filled(events: &[SourceEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, SourceEvent::Records(r) if r.len() == BATCH))
 }
 
 async fn recv(commands: &mut Option<mpsc::Receiver<ReplayCommand>>) -> Option<ReplayCommand> {
