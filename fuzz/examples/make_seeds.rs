@@ -8,10 +8,9 @@
 //! Files are overwritten; other files in `seeds/` (crash inputs kept as regression seeds) are
 //! left alone.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use midstream::model::{Catalog, ChannelInfo, ChannelKind, FieldValue, Record, Value};
+use midstream::model::{Catalog, ChannelInfo, ChannelKind, FieldValue, Fields, Record, Value};
 use midstream::trace::{FORMAT_VERSION, MAGIC, TraceHeader, TraceWriter, WriterOptions};
 use midstream::transport::framing::encode_frame;
 use midstream::transport::protocol::{
@@ -61,7 +60,7 @@ fn catalog() -> Catalog {
 }
 
 fn records() -> Vec<Record> {
-    let fields: BTreeMap<String, FieldValue> = [
+    let fields: Fields = [
         ("level".to_owned(), FieldValue::Number(2.5)),
         ("ok".to_owned(), FieldValue::Bool(true)),
         ("msg".to_owned(), FieldValue::Text("hi".into())),

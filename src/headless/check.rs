@@ -242,12 +242,12 @@ pub fn state_from_json(line: &str) -> Result<State, String> {
             kind_of(&value)
         ));
     };
-    let mut state = State::new();
-    flatten("", object, &mut state);
-    Ok(state)
+    let mut pairs = Vec::new();
+    flatten("", object, &mut pairs);
+    Ok(pairs.into_iter().collect())
 }
 
-fn flatten(prefix: &str, object: Map<String, Value>, state: &mut State) {
+fn flatten(prefix: &str, object: Map<String, Value>, state: &mut Vec<(String, FieldValue)>) {
     for (key, value) in object {
         let name = if prefix.is_empty() {
             key
@@ -256,15 +256,15 @@ fn flatten(prefix: &str, object: Map<String, Value>, state: &mut State) {
         };
         match value {
             Value::Bool(b) => {
-                state.insert(name, FieldValue::Bool(b));
+                state.push((name, FieldValue::Bool(b)));
             }
             Value::Number(n) => {
                 if let Some(x) = n.as_f64() {
-                    state.insert(name, FieldValue::Number(x));
+                    state.push((name, FieldValue::Number(x)));
                 }
             }
             Value::String(s) => {
-                state.insert(name, FieldValue::Text(s));
+                state.push((name, FieldValue::Text(s)));
             }
             Value::Object(inner) => flatten(&name, inner, state),
             Value::Null | Value::Array(_) => {}

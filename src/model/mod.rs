@@ -5,13 +5,14 @@
 
 pub mod bench;
 mod event;
+mod fields;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub use event::{InputReport, LinkState, MAX_LISTED_PROBLEMS, SourceEvent};
+pub use fields::{FieldNames, Fields};
 
 /// Identifies a channel within one source's catalog.
 pub type ChannelId = u32;
@@ -91,7 +92,7 @@ impl fmt::Display for FieldValue {
 pub enum Value {
     Scalar(f64),
     Vector(Vec<f64>),
-    Fields(BTreeMap<String, FieldValue>),
+    Fields(Fields),
     Token(String),
 }
 

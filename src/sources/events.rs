@@ -8,12 +8,10 @@
 //! few events and a few do not, so properties such as "every error is followed by a recovery"
 //! hold most of the time and break now and then.
 
-use std::collections::BTreeMap;
-
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{FieldValue, Value};
+use crate::model::{FieldValue, Fields, Value};
 
 /// The event fields, in catalog order.
 pub const EVENT_FIELDS: [&str; 5] = ["latency_ms", "error", "retry", "queue_depth", "status"];
@@ -62,17 +60,17 @@ pub struct ServiceEvent {
 impl ServiceEvent {
     /// The record value: the five [`EVENT_FIELDS`]; `status` is `"error"` or `"ok"`.
     pub fn to_value(&self) -> Value {
-        let mut fields = BTreeMap::new();
-        fields.insert("latency_ms".to_owned(), FieldValue::Number(self.latency_ms));
-        fields.insert("error".to_owned(), FieldValue::Bool(self.error));
-        fields.insert("retry".to_owned(), FieldValue::Bool(self.retry));
-        fields.insert(
-            "queue_depth".to_owned(),
-            FieldValue::Number(f64::from(self.queue_depth)),
-        );
         let status = if self.error { "error" } else { "ok" };
-        fields.insert("status".to_owned(), FieldValue::Text(status.to_owned()));
-        Value::Fields(fields)
+        Value::Fields(Fields::from_iter([
+            ("latency_ms", FieldValue::Number(self.latency_ms)),
+            ("error", FieldValue::Bool(self.error)),
+            ("retry", FieldValue::Bool(self.retry)),
+            (
+                "queue_depth",
+                FieldValue::Number(f64::from(self.queue_depth)),
+            ),
+            ("status", FieldValue::Text(status.to_owned())),
+        ]))
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::bench::{BenchReport, BenchResult};
-use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Value};
+use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Fields, Value};
 use crate::pipeline::{
     AnalysisSnapshot, ChannelSnapshot, ChaosView, DynamicsView, FormulaStatus, FormulaView,
     LinkState, MetaView, PatternMatchView, RepetitionView, Snapshot, SourceStatus, tracks::meta,
@@ -104,14 +104,14 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
     let logistic_x = series(points, || logistic.next_sample());
     let mut sine = Sine::new();
     let sine = series(points, || sine.next_sample());
-    let fields: BTreeMap<String, FieldValue> = [
-        ("error".to_string(), FieldValue::Bool(false)),
-        ("latency_ms".to_string(), FieldValue::Number(12.5)),
-        ("queue_depth".to_string(), FieldValue::Number(3.0)),
+    let fields: Fields = [
+        ("error", FieldValue::Bool(false)),
+        ("latency_ms", FieldValue::Number(12.5)),
+        ("queue_depth", FieldValue::Number(3.0)),
     ]
     .into_iter()
     .collect();
-    let event_fields = fields.keys().cloned().collect();
+    let event_fields = fields.keys().map(str::to_owned).collect();
 
     let mut channels = Vec::new();
     let mut push =

@@ -2,9 +2,8 @@
 //! (seen through `replay --headless`), patterns saved in its pattern directory are loaded, and
 //! a broken file is an error naming the file and the place.
 
-use midstream::model::{ChannelKind, FieldValue, Record, Value};
+use midstream::model::{ChannelKind, FieldValue, Fields, Record, Value};
 use midstream::trace::{TraceWriter, WriterOptions};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::common::binary::replay_headless;
@@ -53,7 +52,7 @@ fn write_trace(path: &Path) {
             channel: 1,
             seq,
             t_ns: seq * 10_000,
-            value: Value::Fields(BTreeMap::from([(
+            value: Value::Fields(Fields::from([(
                 "latency".to_string(),
                 FieldValue::Number(seq as f64 * 2.0),
             )])),

@@ -2,11 +2,10 @@
 //! the whole-trace verdicts, reference patterns are found where they were planted, loops in a
 //! token stream are flagged, and the scheduler saw the work in the classes DESIGN.md gives.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use midstream::model::{Catalog, ChannelKind, FieldValue, Record, SourceEvent, Value};
+use midstream::model::{Catalog, ChannelKind, FieldValue, Fields, Record, SourceEvent, Value};
 use midstream::pipeline::{AnalysisConfig, Engines, FormulaStatus, PatternSpec, Pipeline, library};
 use midstream::scheduler::{Scheduler, SchedulerConfig, TaskClass};
 
@@ -35,7 +34,7 @@ fn event(seq: u64, latency_ms: f64, error: bool) -> Record {
         channel: 0,
         seq,
         t_ns: seq * 1_000_000,
-        value: Value::Fields(BTreeMap::from([
+        value: Value::Fields(Fields::from([
             ("latency_ms".to_string(), FieldValue::Number(latency_ms)),
             ("error".to_string(), FieldValue::Bool(error)),
         ])),

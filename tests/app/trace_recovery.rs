@@ -1,8 +1,6 @@
 //! Trace files: round trip, recovery after truncation at any byte, and damage found by CRC.
 
-use std::collections::BTreeMap;
-
-use midstream::model::{Catalog, ChannelInfo, ChannelKind, FieldValue, Record, Value};
+use midstream::model::{Catalog, ChannelInfo, ChannelKind, FieldValue, Fields, Record, Value};
 use midstream::trace::{
     StopReason, TraceError, TraceHeader, TraceWriter, WriterOptions, read_trace,
 };
@@ -43,7 +41,7 @@ fn records(n: u64) -> Vec<Record> {
             let value = match i % 4 {
                 0 => Value::Scalar(i as f64 * 0.5 - 3.0),
                 1 => Value::Vector(vec![i as f64, -(i as f64), 1e-9]),
-                2 => Value::Fields(BTreeMap::from([
+                2 => Value::Fields(Fields::from([
                     ("latency_ms".to_string(), FieldValue::Number(i as f64)),
                     ("error".to_string(), FieldValue::Bool(i % 3 == 0)),
                     ("status".to_string(), FieldValue::Text("ok".into())),

@@ -28,7 +28,10 @@ pub mod predicate;
 pub mod semantics;
 pub mod syntax;
 
-pub use automaton::{Automaton, CompileError, MonitorStatus, StateClass, Transition, compile};
+pub use automaton::{
+    Automaton, CompileError, MAX_COMPILE_STEPS, MonitorStatus, StateClass, Transition, compile,
+    compile_within,
+};
 pub use monitor::{Monitor, MonitorVerdict, TraceVerdict, verify};
 pub use parser::{ParseError, parse};
 pub use predicate::{AtomCounts, AtomOutcome, AtomTable, State, evaluate_atom};

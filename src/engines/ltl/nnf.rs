@@ -63,16 +63,30 @@ pub(crate) struct Store {
     /// Literals are interned first, so literal `a` has id `2 + 2a` (negative) or `3 + 2a`
     /// (positive) and its complement is one bit flip away.
     atom_count: u32,
+    /// Steps of work done, and the most allowed before the compilation is refused (see
+    /// [`Store::step`]).
+    spent: usize,
+    budget: usize,
+    /// Per node, its [`Store::first_atom`] once known: `UNKNOWN`, `NO_ATOM`, or the atom.
+    first_atoms: Vec<u8>,
 }
+
+const UNKNOWN: u8 = u8::MAX;
+const NO_ATOM: u8 = u8::MAX - 1;
 
 /// The most conjunctions a state's disjunctive normal form may have. Progression can make DNFs
 /// exponential in the number of pending obligations; past this the formula is reported as too
 /// large instead of exhausting memory (formulas people write stay in the tens).
 pub(crate) const MAX_DNF_CUBES: usize = 4096;
 
-/// A state's formula grew past [`MAX_DNF_CUBES`] conjunctions.
+/// Why a compilation stopped: a state's formula grew past [`MAX_DNF_CUBES`] conjunctions, or
+/// the work ran past the budget given to [`Store::set_step_budget`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DnfTooLarge;
+pub(crate) enum DnfTooLarge {
+    Cubes,
+    /// The budget, spent.
+    Steps(usize),
+}
 
 impl Store {
     pub(crate) fn new(atom_count: usize) -> Self {
@@ -87,6 +101,9 @@ impl Store {
             assignments: HashMap::default(),
             successors: HashMap::default(),
             atom_count: atom_count as u32,
+            spent: 0,
+            budget: usize::MAX,
+            first_atoms: Vec::new(),
         };
         store.intern(Node::True);
         store.intern(Node::False);
@@ -99,6 +116,26 @@ impl Store {
             }
         }
         store
+    }
+
+    /// Limits the work of what follows to `steps` (see [`Store::step`]).
+    pub(crate) fn set_step_budget(&mut self, steps: usize) {
+        self.budget = steps;
+    }
+
+    /// Counts one step of work, and fails once the budget is spent. A step is one split of an
+    /// unfolding on an atom, one child visited while rewriting a junction, or one conjunction
+    /// formed or compared while normalising: each costs about the same.
+    pub(crate) fn step(&mut self) -> Result<(), DnfTooLarge> {
+        self.charge(1)
+    }
+
+    fn charge(&mut self, steps: usize) -> Result<(), DnfTooLarge> {
+        self.spent = self.spent.saturating_add(steps);
+        if self.spent > self.budget {
+            return Err(DnfTooLarge::Steps(self.budget));
+        }
+        Ok(())
     }
 
     /// The negation of a literal's id, or `None` when `id` is not a literal.
@@ -412,6 +449,8 @@ impl Store {
         is_and: bool,
         mut f: impl FnMut(&mut Store, NodeId) -> NodeId,
     ) -> NodeId {
+        // Counted here, checked at the next `step` (rewriting cannot fail).
+        self.spent = self.spent.saturating_add(children.len());
         let mut changed: Option<Vec<NodeId>> = None;
         for (i, &child) in children.iter().enumerate() {
             let mapped = f(self, child);
@@ -433,14 +472,27 @@ impl Store {
     }
 
     /// The smallest atom index among the literals of an unfolding (outside obligations).
-    pub(crate) fn first_atom(&self, id: NodeId) -> Option<u8> {
-        match &self.nodes[id as usize] {
+    /// Remembered per node: the decision diagrams ask it of every unfolding they split.
+    pub(crate) fn first_atom(&mut self, id: NodeId) -> Option<u8> {
+        let index = id as usize;
+        if self.first_atoms.len() < self.nodes.len() {
+            self.first_atoms.resize(self.nodes.len(), UNKNOWN);
+        }
+        match self.first_atoms[index] {
+            UNKNOWN => {}
+            NO_ATOM => return None,
+            atom => return Some(atom),
+        }
+        let found = match &self.nodes[index] {
             Node::Lit { atom, .. } => Some(*atom),
             Node::And(children) | Node::Or(children) => {
+                let children = Arc::clone(children);
                 children.iter().filter_map(|&c| self.first_atom(c)).min()
             }
             _ => None,
-        }
+        };
+        self.first_atoms[index] = found.unwrap_or(NO_ATOM);
+        found
     }
 
     /// An unfolding with atom `atom` set to `value`.
@@ -539,8 +591,9 @@ impl Store {
                         }
                     }
                     if product.len() > MAX_DNF_CUBES * 4 {
-                        return Err(DnfTooLarge);
+                        return Err(DnfTooLarge::Cubes);
                     }
+                    self.charge(product.len())?;
                     cubes = self.reduce(product)?;
                 }
                 Ok(cubes)
@@ -551,7 +604,7 @@ impl Store {
 
     /// Sorts and deduplicates each conjunction, drops contradictory ones and those that
     /// contain another.
-    fn reduce(&self, mut cubes: Vec<Vec<NodeId>>) -> Result<Vec<Vec<NodeId>>, DnfTooLarge> {
+    fn reduce(&mut self, mut cubes: Vec<Vec<NodeId>>) -> Result<Vec<Vec<NodeId>>, DnfTooLarge> {
         for cube in &mut cubes {
             cube.sort_unstable();
             cube.dedup();
@@ -561,6 +614,8 @@ impl Store {
         cubes.dedup();
         let mut kept: Vec<Vec<NodeId>> = Vec::with_capacity(cubes.len());
         for cube in cubes {
+            // Each cube is compared with those kept: that is the quadratic part of the work.
+            self.charge(1 + kept.len() / 16)?;
             let absorbed = kept
                 .iter()
                 .any(|smaller| smaller.iter().all(|x| cube.binary_search(x).is_ok()));
@@ -569,7 +624,7 @@ impl Store {
             }
         }
         if kept.len() > MAX_DNF_CUBES {
-            return Err(DnfTooLarge);
+            return Err(DnfTooLarge::Cubes);
         }
         Ok(kept)
     }

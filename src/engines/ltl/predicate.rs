@@ -21,13 +21,12 @@
 //! `s` is missing or is a number: it asks "is `s` a string other than `"ok"`".
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use super::syntax::{Atom, AtomTest, CompareOp, Formula, Literal};
-use crate::model::FieldValue;
+use crate::model::{FieldValue, Fields};
 
 /// The state at one step: what the monitors read their atoms from.
-pub type State = BTreeMap<String, FieldValue>;
+pub type State = Fields;
 
 /// A state with at most this many keys per field of the formula is read in one merged pass over
 /// its (sorted) keys; a larger one by looking each field up. A walk costs one short comparison
@@ -334,10 +333,10 @@ impl AtomTable {
     pub fn valuation(&self, state: &State, counts: &mut [AtomCounts]) -> u64 {
         let mut bits = 0u64;
         let fields = self.fields.len();
-        if state.len() <= MERGE_LOOKUP_RATIO * fields {
+        if state.slots() <= MERGE_LOOKUP_RATIO * fields {
             // Both the state's keys and the formula's fields are sorted: one merged pass.
             let mut next = 0;
-            for (key, value) in state {
+            for (key, value) in state.iter() {
                 while next < fields {
                     match compare_names(key.as_bytes(), self.fields[next].0.as_bytes()) {
                         Ordering::Less => break,

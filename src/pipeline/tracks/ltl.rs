@@ -36,7 +36,9 @@ struct LtlTrack {
     monitor: Monitor,
     inbox: VecDeque<Arc<Record>>,
     recent: VecDeque<Option<bool>>,
-    window: VecDeque<String>,
+    /// The last records stepped, shared with the inbox; formatted only when one breaks the
+    /// formula (a record of 1,000 fields is long to print, and most windows are never shown).
+    window: VecDeque<Arc<Record>>,
     violation_window: Vec<String>,
 }
 
@@ -170,11 +172,13 @@ fn step_ltl(track: &mut LtlTrack) -> bool {
         if track.window.len() == VIOLATION_WINDOW {
             track.window.pop_front();
         }
-        track
-            .window
-            .push_back(format!("#{} {}", record.seq, record.value));
+        track.window.push_back(Arc::clone(&record));
         if !before && verdict.status == MonitorStatus::Violated {
-            track.violation_window = track.window.iter().cloned().collect();
+            track.violation_window = track
+                .window
+                .iter()
+                .map(|r| format!("#{} {}", r.seq, r.value))
+                .collect();
         }
         if track.recent.len() == VERDICT_HISTORY {
             track.recent.pop_front();

@@ -24,11 +24,13 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use super::delimited::{CsvSplitter, number, split_columns};
+use super::delimited::{CsvSplitter, number, split_columns, trim};
 use super::jsonl::{Leaf, flatten_object};
 use super::time::parse_time_s;
 use super::{Format, LineError};
-use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Record, Value};
+use crate::model::{
+    Catalog, ChannelId, ChannelInfo, ChannelKind, FieldNames, FieldValue, Fields, Record, Value,
+};
 
 /// Steps of the time field whose median is the nominal sample period.
 pub const PERIOD_DELTAS: usize = 16;
@@ -125,10 +127,49 @@ impl TimeBase {
 #[derive(Debug, Default)]
 struct Table {
     names: Vec<String>,
+    /// The row's field names, shared by every row's event record, and each column's slot in it.
+    shape: FieldNames,
+    slots: Vec<usize>,
+    /// The columns `--time` and `--text` name, if any.
+    time_column: Option<usize>,
+    text_column: Option<usize>,
     /// Per column: numeric or not, decided by its first non-empty cell (`None`: not yet).
     numeric: Vec<Option<bool>>,
     /// Per column: its scalar channel, once it has one.
     channels: Vec<Option<ChannelId>>,
+}
+
+/// The leaf names of a JSONL line in the order they came, and their event record's shape.
+#[derive(Debug, Default)]
+struct LineShape {
+    /// The names one after the other, and where each ends.
+    text: String,
+    ends: Vec<usize>,
+    fields: FieldNames,
+    /// Per leaf: its slot in `fields`.
+    slots: Vec<usize>,
+}
+
+impl LineShape {
+    /// Makes this the shape of the leaves `spans` of `names`, unless it already is.
+    fn update(&mut self, names: &str, spans: &[(usize, usize, Leaf<'_>)]) {
+        let same = self.text == names
+            && self.ends.len() == spans.len()
+            && self
+                .ends
+                .iter()
+                .zip(spans)
+                .all(|(&end, span)| end == span.1);
+        if same {
+            return;
+        }
+        let leaves: Vec<&str> = spans.iter().map(|&(s, e, _)| &names[s..e]).collect();
+        (self.fields, self.slots) = FieldNames::from_unsorted(&leaves);
+        self.text.clear();
+        self.text.push_str(names);
+        self.ends.clear();
+        self.ends.extend(spans.iter().map(|span| span.1));
+    }
 }
 
 /// Turns lines into records, growing the catalog as fields appear. See the module doc.
@@ -154,6 +195,8 @@ pub struct RecordParser {
     key: String,
     /// JSONL: leaves of the last line, the next line's first guess.
     leaves_hint: usize,
+    /// JSONL: the last line's shape, reused while lines keep their keys in the same order.
+    shape: LineShape,
     pub stats: ParseStats,
 }
 
@@ -187,6 +230,7 @@ impl RecordParser {
             path: String::new(),
             key: String::new(),
             leaves_hint: 8,
+            shape: LineShape::default(),
             stats: ParseStats::default(),
         }
     }
@@ -462,8 +506,11 @@ impl RecordParser {
                 return;
             }
         };
-        let mut fields = BTreeMap::new();
-        for (start, end, leaf) in spans {
+        let mut shape = std::mem::take(&mut self.shape);
+        shape.update(&names, &spans);
+        let mut fields = Fields::with_names(shape.fields.clone());
+        for (leaf_index, (start, end, leaf)) in spans.into_iter().enumerate() {
+            let slot = shape.slots[leaf_index];
             let name = &names[start..end];
             // The common case in one look-up: a number of a field that has its channel (so
             // its first type was a number too).
@@ -471,7 +518,7 @@ impl RecordParser {
                 && let Some(&id) = self.scalars.get(name)
             {
                 self.push(out, id, t_ns, Value::Scalar(x));
-                fields.insert(name.to_owned(), FieldValue::Number(x));
+                fields.set(slot, FieldValue::Number(x));
                 continue;
             }
             let found = match &leaf {
@@ -489,19 +536,20 @@ impl RecordParser {
                     {
                         self.push(out, id, t_ns, Value::Scalar(x));
                     }
-                    fields.insert(name.to_owned(), FieldValue::Number(x));
+                    fields.set(slot, FieldValue::Number(x));
                 }
                 Leaf::Bool(b) => {
-                    fields.insert(name.to_owned(), FieldValue::Bool(b));
+                    fields.set(slot, FieldValue::Bool(b));
                 }
                 Leaf::Text(text) => {
                     if typed && self.opts.text_field.as_deref() == Some(name) {
                         self.text_records(&text, t_ns, out, problems, line_no);
                     }
-                    fields.insert(name.to_owned(), FieldValue::Text(text.into_owned()));
+                    fields.set(slot, FieldValue::Text(text.into_owned()));
                 }
             }
         }
+        self.shape = shape;
         names.clear();
         self.path = names;
         self.push(out, EVENT_CHANNEL, t_ns, Value::Fields(fields));
@@ -531,8 +579,20 @@ impl RecordParser {
         }
         self.catalog_changed = true;
         let n = unique.len();
+        let (shape, slots) = FieldNames::from_unsorted(&unique);
+        let column = |field: &Option<String>| {
+            field
+                .as_ref()
+                .and_then(|f| unique.iter().position(|n| n == f))
+        };
+        let time_column = column(&self.opts.time_field);
+        let text_column = column(&self.opts.text_field);
         self.table = Some(Table {
+            time_column,
+            text_column,
             names: unique,
+            shape,
+            slots,
             numeric: vec![None; n],
             channels: vec![None; n],
         });
@@ -681,11 +741,10 @@ impl RecordParser {
             self.bad_line(problems, line_no, message);
             return;
         }
-        let t_ns = match self.opts.time_field.clone() {
+        let t_ns = match self.opts.time_field {
             None => Ok(arrival_ns),
-            Some(field) => {
-                let index = table.names.iter().position(|n| *n == field);
-                let cell = index.and_then(|i| cells.clone().nth(i));
+            Some(_) => {
+                let cell = table.time_column.and_then(|i| cells.clone().nth(i));
                 let leaf = cell
                     .filter(|c| !c.trim().is_empty())
                     .map(|c| match number(c) {
@@ -703,20 +762,19 @@ impl RecordParser {
                 return;
             }
         };
-        let mut fields = BTreeMap::new();
+        let mut fields = Fields::with_names(table.shape.clone());
         for (i, cell) in cells.enumerate() {
-            let cell = cell.trim();
+            let cell = trim(cell);
             if cell.is_empty() {
                 continue; // a missing value, not a bad one
             }
             let name = &table.names[i];
             let value = number(cell);
             let numeric = *table.numeric[i].get_or_insert(value.is_some());
-            let is_time = self.opts.time_field.as_deref() == Some(name.as_str());
             match value {
                 Some(x) if numeric => {
-                    fields.insert(name.clone(), FieldValue::Number(x));
-                    if is_time {
+                    fields.set(table.slots[i], FieldValue::Number(x));
+                    if table.time_column == Some(i) {
                         continue;
                     }
                     let id = match table.channels[i] {
@@ -740,7 +798,7 @@ impl RecordParser {
                     });
                 }
                 _ => {
-                    if self.opts.text_field.as_deref() == Some(name.as_str()) {
+                    if table.text_column == Some(i) {
                         self.text_records(cell, t_ns, out, problems, line_no);
                     }
                     let value = match cell {
@@ -748,7 +806,7 @@ impl RecordParser {
                         "false" => FieldValue::Bool(false),
                         _ => FieldValue::Text(cell.to_owned()),
                     };
-                    fields.insert(name.clone(), value);
+                    fields.set(table.slots[i], value);
                 }
             }
         }
