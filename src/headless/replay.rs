@@ -55,6 +55,7 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         let mut pipeline = Pipeline::new(opts.file.display().to_string()).with_engines(engines);
         while let Some(event) = rx.recv().await {
             pipeline.handle(event, Instant::now());
+            pipeline.wait_for_backlog().await;
         }
         let outcome = replay
             .await

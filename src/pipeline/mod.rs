@@ -112,6 +112,25 @@ impl Pipeline {
         self.changed = true;
     }
 
+    /// Whether the source should wait before the next event: with [`Backlog::Wait`] (files
+    /// and traces), a pattern or repetition search has more than its inbox's capacity to
+    /// catch up on. Schedules those searches again.
+    pub fn backlogged(&self) -> bool {
+        self.engines.as_ref().is_some_and(Engines::backlogged)
+    }
+
+    /// Waits, without holding a thread, until [`Pipeline::backlogged`] is false. Woken when an
+    /// engine task ends, and looks again every [`BACKLOG_RECHECK`] in case none was running.
+    pub async fn wait_for_backlog(&self) {
+        let Some(engines) = &self.engines else {
+            return;
+        };
+        let task_done = engines.task_done();
+        while engines.backlogged() {
+            wait_for_a_task(&task_done).await;
+        }
+    }
+
     /// Takes one event from the source.
     pub fn handle(&mut self, event: SourceEvent, now: Instant) {
         self.changed = true;
@@ -506,9 +525,24 @@ impl Default for PublishOptions {
     }
 }
 
+/// How often a pipeline held back by a full inbox looks again when no engine task ends (a
+/// search the full scheduler refused is scheduled again then).
+pub const BACKLOG_RECHECK: Duration = Duration::from_millis(5);
+
+/// Until an engine task ends, or [`BACKLOG_RECHECK`] has passed.
+async fn wait_for_a_task(task_done: &tokio::sync::Notify) {
+    tokio::select! {
+        () = task_done.notified() => {}
+        () = tokio::time::sleep(BACKLOG_RECHECK) => {}
+    }
+}
+
 /// Runs the pipeline until the source's event channel closes: ingests events, obeys commands,
 /// and publishes snapshots at most every `min_interval`, only when something changed (rates
 /// are refreshed once a second even when nothing arrives).
+///
+/// While the engines are backlogged ([`Pipeline::backlogged`]), no event is taken: the source
+/// waits on its bounded queue, and commands and snapshots go on.
 pub async fn run(
     mut pipeline: Pipeline,
     mut events: mpsc::Receiver<SourceEvent>,
@@ -524,12 +558,22 @@ pub async fn run(
     let mut refresh = tokio::time::interval(Duration::from_secs(1));
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut commands_open = true;
+    let task_done = pipeline.engines.as_ref().map(Engines::task_done);
+    let mut backlogged = false;
     loop {
         tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => pipeline.handle(event, Instant::now()),
+            event = events.recv(), if !backlogged => match event {
+                Some(event) => {
+                    pipeline.handle(event, Instant::now());
+                    backlogged = pipeline.backlogged();
+                }
                 None => break,
             },
+            () = async {
+                if let Some(task_done) = &task_done {
+                    wait_for_a_task(task_done).await;
+                }
+            }, if backlogged => backlogged = pipeline.backlogged(),
             command = commands.recv(), if commands_open => match command {
                 Some(command) => {
                     if let Err(err) = pipeline.command(command) {

@@ -322,3 +322,92 @@ fn a_pattern_added_while_running_is_searched_for_from_then_on_and_saved() {
             .contains(&"flat".to_string())
     );
 }
+
+#[test]
+fn a_file_source_waits_for_a_backlogged_search_without_holding_the_runtime_and_sheds_nothing() {
+    let spike = library::builtin_patterns()
+        .into_iter()
+        .find(|p| p.name == "spike")
+        .unwrap();
+    let mut wave: Vec<f64> = (0..60_000)
+        .map(|i| (i as f64 * 0.003).sin() * 0.2)
+        .collect();
+    let planted: Vec<usize> = (1..12).map(|k| k * 5000).collect();
+    for &at in &planted {
+        for (k, v) in spike.values.iter().enumerate() {
+            wave[at + k] += v * 5.0;
+        }
+    }
+    let records: Vec<Record> = wave
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| Record {
+            channel: 1,
+            seq: i as u64,
+            t_ns: i as u64 * 1000,
+            value: Value::Scalar(x),
+        })
+        .collect();
+    let scheduler = Arc::new(Scheduler::new(SchedulerConfig::with_workers(1)).unwrap());
+    let config = AnalysisConfig {
+        patterns: vec![spike],
+        ..AnalysisConfig::default()
+    };
+    let engines = Engines::new(scheduler.clone(), config).unwrap();
+    let mut pipeline = Pipeline::new("test").with_engines(engines);
+    pipeline.handle(SourceEvent::Catalog(catalog()), Instant::now());
+
+    // One thread for the runtime: a wait that slept on it would stop the ticker too.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let (waits, ticks_while_waiting) = runtime.block_on(async {
+        let ticks = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_micros(100)).await;
+                    ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        let (mut waits, mut ticks_while_waiting) = (0, 0);
+        for batch in records.chunks(4096) {
+            pipeline.handle(SourceEvent::Records(batch.to_vec()), Instant::now());
+            if pipeline.backlogged() {
+                waits += 1;
+                let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+                tokio::time::timeout(Duration::from_secs(30), pipeline.wait_for_backlog())
+                    .await
+                    .expect("the search catches up");
+                ticks_while_waiting += ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+                assert!(!pipeline.backlogged());
+            }
+        }
+        ticker.abort();
+        (waits, ticks_while_waiting)
+    });
+    assert!(
+        waits > 0,
+        "4,096-sample batches overfill a 2,048-sample inbox"
+    );
+    assert!(
+        ticks_while_waiting > 0,
+        "the runtime ran other tasks during {waits} waits"
+    );
+    assert!(pipeline.drain_engines(Duration::from_secs(60)));
+    let snapshot = pipeline.snapshot(Instant::now());
+    assert_eq!(
+        snapshot.analysis.samples_shed, 0,
+        "a file source sheds nothing"
+    );
+    let found = snapshot
+        .analysis
+        .matches
+        .iter()
+        .filter(|m| m.pattern == "spike")
+        .count();
+    assert_eq!(found, planted.len(), "every planted spike is found");
+}

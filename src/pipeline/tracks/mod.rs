@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use thiserror::Error;
+use tokio::sync::Notify;
 
 use super::channel::ChannelState;
 use super::library::{PatternError, PatternSpec};
@@ -51,8 +52,9 @@ pub struct AnalysisConfig {
 /// What a search does when its inbox is full (it holds [`patterns::INBOX_CAPACITY`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Backlog {
-    /// The pipeline waits for the search: every sample is searched. For sources that can
-    /// wait (a file, a trace), so that the results do not depend on the machine's speed.
+    /// The pipeline takes no more records until the search catches up
+    /// (`Pipeline::backlogged`): every sample is searched. For sources that can wait (a file,
+    /// a trace), so that the results do not depend on the machine's speed.
     #[default]
     Wait,
     /// The oldest waiting samples are shed and counted, and the search starts again after
@@ -129,6 +131,9 @@ struct TrackRunner {
     results_changed: Arc<AtomicBool>,
     /// Tasks the scheduler refused (Critical and High are handed back, never dropped silently).
     rejected: AtomicU64,
+    /// Notified when a task ends: a pipeline held back by a full inbox ([`Backlog::Wait`])
+    /// looks again (see `Pipeline::wait_for_backlog`).
+    task_done: Arc<Notify>,
 }
 
 impl TrackRunner {
@@ -148,6 +153,7 @@ impl TrackRunner {
         }
         let mut queued = QueuedTask(Some(track.clone()));
         let changed = self.results_changed.clone();
+        let task_done = self.task_done.clone();
         let task = Task::new(class, label, move || {
             let Some(track) = queued.0.take() else {
                 return;
@@ -156,6 +162,7 @@ impl TrackRunner {
             if work(&track) {
                 changed.store(true, Ordering::Release);
             }
+            task_done.notify_one();
         })
         .with_deadline_in(budget);
         let refused = match self.scheduler.submit_detached(task) {
@@ -194,6 +201,7 @@ impl Engines {
                 scheduler,
                 results_changed: Arc::new(AtomicBool::new(false)),
                 rejected: AtomicU64::new(0),
+                task_done: Arc::new(Notify::new()),
             },
             ltl: ltl::LtlTracks::compile(&config.formulas)?,
             patterns: patterns::PatternTracks::new(config.patterns, config.backlog)?,
@@ -306,6 +314,20 @@ impl Engines {
         self.patterns.ingest(&self.runner, channel, records);
         let name = self.names.get(&channel).map_or("", String::as_str);
         self.repetition.ingest(&self.runner, channel, name, records);
+    }
+
+    /// With [`Backlog::Wait`], whether a search's inbox holds more than its capacity, so the
+    /// source should wait. The searches of those inboxes are scheduled again (a task the full
+    /// scheduler turned away is not queued), so that waiting ends.
+    pub fn backlogged(&self) -> bool {
+        let patterns = self.patterns.backlogged(&self.runner);
+        let repetition = self.repetition.backlogged(&self.runner, &self.names);
+        patterns || repetition
+    }
+
+    /// Notified whenever an engine task ends; see [`Engines::backlogged`].
+    pub fn task_done(&self) -> Arc<Notify> {
+        self.runner.task_done.clone()
     }
 
     /// Analyses the channel's latest window when enough new samples have come (a Normal

@@ -29,9 +29,6 @@ pub(super) const MATCH_HISTORY: usize = 64;
 /// channels and the 4 built-in patterns.
 pub(super) const INBOX_CAPACITY: usize = 2048;
 
-/// How long the pipeline sleeps between looks at a full inbox ([`Backlog::Wait`]).
-pub(super) const BACKLOG_POLL: Duration = Duration::from_micros(200);
-
 /// A z-normalised window matches a pattern when its DTW (|a − b|) distance is at most this
 /// much per query sample: z-normalised values have unit variance, so 0.25 per sample is a
 /// close match in shape (about a quarter of a standard deviation off on average).
@@ -169,27 +166,26 @@ impl PatternTracks {
             .collect();
         for named in tracks {
             named.inbox.lock().queue(&samples, self.backlog);
-            let schedule = || {
-                runner.schedule(
-                    &named.track,
-                    TaskClass::High,
-                    TaskLabel::new("temporal", channel),
-                    PATTERN_BUDGET,
-                    |t| search_patterns(&mut t.lock()),
-                )
-            };
-            let refused = schedule();
-            if self.backlog == Backlog::Wait && !refused {
-                // Until the search has taken the inbox below its capacity (asked again each
-                // time: a task the full scheduler turned away is not queued).
-                while named.inbox.lock().samples.len() > INBOX_CAPACITY {
-                    std::thread::sleep(BACKLOG_POLL);
-                    if schedule() {
-                        break;
-                    }
+            schedule_search(runner, channel, named);
+        }
+    }
+
+    /// With [`Backlog::Wait`], whether an inbox is past its capacity; their searches are
+    /// scheduled again.
+    pub(super) fn backlogged(&self, runner: &TrackRunner) -> bool {
+        if self.backlog != Backlog::Wait {
+            return false;
+        }
+        let mut backlogged = false;
+        for (&channel, tracks) in &self.tracks {
+            for named in tracks {
+                if named.inbox.lock().samples.len() > INBOX_CAPACITY {
+                    backlogged = true;
+                    schedule_search(runner, channel, named);
                 }
             }
         }
+        backlogged
     }
 
     /// Samples shed from the searches' inboxes under load, over every channel and pattern.
@@ -300,6 +296,17 @@ fn pattern_track(pattern: &PatternSpec, offset: u64) -> Option<NamedPatternTrack
         }),
         inbox,
     })
+}
+
+/// Schedules a search of the track's inbox, unless one is queued.
+fn schedule_search(runner: &TrackRunner, channel: ChannelId, named: &NamedPatternTrack) {
+    runner.schedule(
+        &named.track,
+        TaskClass::High,
+        TaskLabel::new("temporal", channel),
+        PATTERN_BUDGET,
+        |t| search_patterns(&mut t.lock()),
+    );
 }
 
 /// Feeds the inbox to the search; true when a new match was found.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::patterns::{BACKLOG_POLL, INBOX_CAPACITY, MATCH_HISTORY, PATTERN_BUDGET};
+use super::patterns::{INBOX_CAPACITY, MATCH_HISTORY, PATTERN_BUDGET};
 use super::{Backlog, Track, TrackRunner};
 use crate::engines::temporal::repetition::{RepetitionConfig, RepetitionDetector};
 use crate::model::{ChannelId, Record, Value};
@@ -89,26 +89,28 @@ impl RepetitionTracks {
                 track.shed += over as u64;
             }
         }
-        let schedule = || {
-            let name = name.to_owned();
-            runner.schedule(
-                track,
-                TaskClass::High,
-                TaskLabel::new("repetition", channel),
-                PATTERN_BUDGET,
-                move |t: &Track<RepetitionTrack>| detect_repetition(&mut t.lock(), channel, &name),
-            )
-        };
-        let refused = schedule();
-        if self.backlog == Backlog::Wait && !refused {
-            // Until the detector has taken the inbox below its capacity (see the patterns).
-            while track.lock().inbox.len() > INBOX_CAPACITY {
-                std::thread::sleep(BACKLOG_POLL);
-                if schedule() {
-                    break;
-                }
+        schedule_detector(runner, channel, name, track);
+    }
+
+    /// With [`Backlog::Wait`], whether an inbox is past its capacity; those detectors are
+    /// scheduled again. `names` gives the channels' names.
+    pub(super) fn backlogged(
+        &self,
+        runner: &TrackRunner,
+        names: &BTreeMap<ChannelId, String>,
+    ) -> bool {
+        if self.backlog != Backlog::Wait {
+            return false;
+        }
+        let mut backlogged = false;
+        for (&channel, track) in &self.tracks {
+            if track.lock().inbox.len() > INBOX_CAPACITY {
+                backlogged = true;
+                let name = names.get(&channel).map_or("", String::as_str);
+                schedule_detector(runner, channel, name, track);
             }
         }
+        backlogged
     }
 
     /// Tokens shed from the detectors' inboxes under load, over every channel.
@@ -141,6 +143,23 @@ impl RepetitionTracks {
 }
 
 /// Feeds the inbox to the detector; true when a new loop was found.
+/// Schedules the channel's detector over its inbox, unless a run is queued.
+fn schedule_detector(
+    runner: &TrackRunner,
+    channel: ChannelId,
+    name: &str,
+    track: &Arc<Track<RepetitionTrack>>,
+) {
+    let name = name.to_owned();
+    runner.schedule(
+        track,
+        TaskClass::High,
+        TaskLabel::new("repetition", channel),
+        PATTERN_BUDGET,
+        move |t: &Track<RepetitionTrack>| detect_repetition(&mut t.lock(), channel, &name),
+    );
+}
+
 fn detect_repetition(track: &mut RepetitionTrack, channel: ChannelId, name: &str) -> bool {
     if std::mem::take(&mut track.skipped) {
         // After a gap: a fresh detector, so no loop spans it.
