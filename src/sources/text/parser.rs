@@ -339,6 +339,17 @@ impl RecordParser {
             self.stats.fields_over_limit += 1;
             return None;
         }
+        // Clients choose channels by name, so names are unique: a field `src` of source `src`
+        // is channel `src.src`, and a nested field that flattens to `src.src` too becomes
+        // `src.src_2` (the suffixes CSV headers get).
+        let mut name = name;
+        if self.catalog.channels.iter().any(|c| c.name == name) {
+            let base = name;
+            name = (2..)
+                .map(|n| format!("{base}_{n}"))
+                .find(|candidate| self.catalog.channels.iter().all(|c| c.name != *candidate))
+                .expect("some suffix is free");
+        }
         let id = self.catalog.channels.len() as ChannelId;
         let period_s = match kind {
             ChannelKind::Scalar => self.time.period_s,
@@ -1038,6 +1049,25 @@ mod tests {
             tokenize("a  b!? ..").collect::<Vec<_>>(),
             ["a", "b", "!", "?", ".", "."]
         );
+    }
+
+    #[test]
+    fn channel_names_stay_unique_when_fields_flatten_to_a_taken_name() {
+        let mut p = parser(Format::Jsonl);
+        // `src` is the source's name, so its field `src` is channel `src.src`; the nested
+        // field that flattens to `src.src` must not take the same name.
+        let (records, problems) = parse_all(&mut p, "{\"src\":1}\n{\"src\":{\"src\":2}}\n");
+        assert_eq!(names(&p), ["src", "src.src", "src.src_2"]);
+        let scalars: Vec<(u32, f64)> = records
+            .iter()
+            .filter_map(|r| Some((r.channel, r.value.as_f64()?)))
+            .collect();
+        assert_eq!(scalars, [(1, 1.0), (2, 2.0)]);
+        assert!(problems.is_empty(), "{problems:?}");
+
+        let mut csv = parser(Format::Csv);
+        parse_all(&mut csv, "src,src.src,a\n1,2,3\n");
+        assert_eq!(names(&csv), ["src", "src.src", "src.src_2", "a"]);
     }
 
     #[test]
