@@ -130,21 +130,20 @@ fn ltl_verdicts_match_the_whole_trace() {
     assert_eq!(stats.class(TaskClass::Critical).rejected, 0);
 }
 
-#[test]
-fn planted_patterns_are_found_where_they_were_planted() {
+/// The built-in spike pattern, and `len` records of channel `wave` (a slow drift) with the
+/// spike planted, five times its size, at each of `planted`.
+fn wave_with_spikes(len: usize, planted: &[usize]) -> (PatternSpec, Vec<Record>) {
     let spike = library::builtin_patterns()
         .into_iter()
         .find(|p| p.name == "spike")
         .unwrap();
-    // A slow drift with the spike planted at three places.
-    let mut wave: Vec<f64> = (0..3000).map(|i| (i as f64 * 0.003).sin() * 0.2).collect();
-    let planted = [500usize, 1400, 2600];
-    for &at in &planted {
+    let mut wave: Vec<f64> = (0..len).map(|i| (i as f64 * 0.003).sin() * 0.2).collect();
+    for &at in planted {
         for (k, v) in spike.values.iter().enumerate() {
             wave[at + k] += v * 5.0;
         }
     }
-    let records: Vec<Record> = wave
+    let records = wave
         .iter()
         .enumerate()
         .map(|(i, &x)| Record {
@@ -154,6 +153,14 @@ fn planted_patterns_are_found_where_they_were_planted() {
             value: Value::Scalar(x),
         })
         .collect();
+    (spike, records)
+}
+
+#[test]
+fn planted_patterns_are_found_where_they_were_planted() {
+    // A slow drift with the spike planted at three places.
+    let planted = [500usize, 1400, 2600];
+    let (spike, records) = wave_with_spikes(3000, &planted);
     let batches = records.chunks(64).map(<[Record]>::to_vec).collect();
     let (mut pipeline, scheduler) = run_pipeline(&[], vec![spike.clone()], batches);
     let snapshot = pipeline.snapshot(Instant::now());
@@ -325,29 +332,8 @@ fn a_pattern_added_while_running_is_searched_for_from_then_on_and_saved() {
 
 #[test]
 fn a_file_source_waits_for_a_backlogged_search_without_holding_the_runtime_and_sheds_nothing() {
-    let spike = library::builtin_patterns()
-        .into_iter()
-        .find(|p| p.name == "spike")
-        .unwrap();
-    let mut wave: Vec<f64> = (0..60_000)
-        .map(|i| (i as f64 * 0.003).sin() * 0.2)
-        .collect();
     let planted: Vec<usize> = (1..12).map(|k| k * 5000).collect();
-    for &at in &planted {
-        for (k, v) in spike.values.iter().enumerate() {
-            wave[at + k] += v * 5.0;
-        }
-    }
-    let records: Vec<Record> = wave
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| Record {
-            channel: 1,
-            seq: i as u64,
-            t_ns: i as u64 * 1000,
-            value: Value::Scalar(x),
-        })
-        .collect();
+    let (spike, records) = wave_with_spikes(60_000, &planted);
     let scheduler = Arc::new(Scheduler::new(SchedulerConfig::with_workers(1)).unwrap());
     let config = AnalysisConfig {
         patterns: vec![spike],
