@@ -41,7 +41,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
     });
     let mut title = vec![Span::styled(" Phase ", theme.title())];
     if let (Some(channel), Some(plot)) = (channel, plot) {
-        let axes = plot.axes();
+        // Inside the borders, after " Phase · NAME ", and a space before the corner.
+        let room = usize::from(area.width)
+            .saturating_sub(2 + " Phase · ".len() + channel.info.name.chars().count() + 2);
+        let axes = plot.axes(room);
         let text = if axes.is_empty() {
             format!("· {} ", channel.info.name)
         } else {
@@ -111,12 +114,23 @@ enum Plot {
 }
 
 impl Plot {
-    fn axes(self) -> String {
+    /// The axes for the title, in at most `room` characters: details go first, so a narrow
+    /// pane shows `τ = 12 samples` whole rather than cut to `τ = 12 s`, which reads as seconds.
+    fn axes(self, room: usize) -> String {
         match self {
             Plot::Components => "(x₀, x₁)".to_string(),
             Plot::Delay { tau, chosen } => {
                 let how = if chosen { "chosen" } else { "fixed" };
-                format!("(x(t), x(t−τ)), τ = {} ({how})", format::samples(tau))
+                let delay = format!("τ = {}", format::samples(tau));
+                [
+                    format!("(x(t), x(t−τ)), {delay} ({how})"),
+                    format!("{delay} ({how})"),
+                    delay,
+                    format!("τ = {tau}"),
+                ]
+                .into_iter()
+                .find(|text| text.chars().count() <= room)
+                .unwrap_or_default()
             }
             Plot::NotNumeric | Plot::Waiting => String::new(),
         }
@@ -177,16 +191,21 @@ mod tests {
         );
         assert!(
             fixed
-                .axes()
+                .axes(80)
                 .contains(&format!("τ = {DELAY_SAMPLES} samples (fixed)"))
         );
         let chosen = plot_of(&scalar(), Some(17));
-        assert!(chosen.axes().contains("τ = 17 samples (chosen)"));
+        assert_eq!(chosen.axes(80), "(x(t), x(t−τ)), τ = 17 samples (chosen)");
         assert!(
             plot_of(&scalar(), Some(1))
-                .axes()
+                .axes(80)
                 .contains("τ = 1 sample (chosen)")
         );
+        // Narrow panes drop the details first and never cut a unit.
+        assert_eq!(chosen.axes(30), "τ = 17 samples (chosen)");
+        assert_eq!(chosen.axes(20), "τ = 17 samples");
+        assert_eq!(chosen.axes(10), "τ = 17");
+        assert_eq!(chosen.axes(3), "");
         assert_eq!(plot_of(&scalar(), Some(0)), fixed);
     }
 }
