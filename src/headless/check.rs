@@ -126,7 +126,9 @@ fn holds(monitor: &Monitor) -> bool {
     monitor.verdict().is_some_and(|v| v.holds_if_ended)
 }
 
-fn result_json(monitor: &Monitor, explain: bool) -> Value {
+/// One formula's result as the JSON object `--json` prints for it (without the run's `steps`
+/// and timings): verdict, status, `decided_at`, per-atom counts and the monitor's size.
+pub fn result_json(monitor: &Monitor, explain: bool) -> Value {
     let automaton = monitor.automaton();
     let verdict = monitor.verdict();
     let atoms: Vec<Value> = automaton

@@ -6,6 +6,11 @@
 //! candidates than [`MAX_TREE_CANDIDATES`] (a strictly periodic series has a duplicate every
 //! period) is answered by a linear scan, which is then cheaper than a large k-nearest query.
 //! The tree is const-generic in its dimension, so each supported dimension is one instance.
+//!
+//! On wasm32 there is no tree: every query is the exact linear scan, which finds the same
+//! distances. The tree's twelve instances are about 18 KB of the gzipped WebAssembly module
+//! (`midstream-wasm`, whose budget is 100 KB); the scan costs O(n) per query instead of about
+//! O(log n).
 
 use std::collections::BinaryHeap;
 use std::num::NonZero;
@@ -217,22 +222,32 @@ impl NeighbourSearch<'_> {
         if self.count == 0 || k == 0 {
             return vec![Vec::new(); queries.len()];
         }
+        // On wasm32 every dimension takes the scan (see the module's documentation); the tree's
+        // instances are then never called, and the linker leaves them out.
+        if cfg!(target_arch = "wasm32") {
+            return self.scan_each(queries, k, separated);
+        }
         macro_rules! by_dim {
             ($($d:literal)*) => {
                 match self.dim {
                     $($d => self.nearest_tree::<$d>(queries, k, separated),)*
-                    _ => queries
-                        .iter()
-                        .map(|&q| {
-                            let mut out = Vec::with_capacity(k);
-                            self.scan(q, k, separated, &mut out);
-                            out
-                        })
-                        .collect(),
+                    _ => self.scan_each(queries, k, separated),
                 }
             };
         }
         by_dim!(1 2 3 4 5 6 7 8 9 10 11 12)
+    }
+
+    /// [`Self::nearest_k`] by the linear scan alone.
+    fn scan_each(&self, queries: &[usize], k: usize, separated: bool) -> Vec<Vec<Neighbour>> {
+        queries
+            .iter()
+            .map(|&q| {
+                let mut out = Vec::with_capacity(k);
+                self.scan(q, k, separated, &mut out);
+                out
+            })
+            .collect()
     }
 
     /// Calls `visit` with the squared distance of every pair `i < j` of delay vectors with
