@@ -1,9 +1,19 @@
-//! The project's own benchmark results for the Benchmarks pane: criterion's output read from
-//! disk ([`results`]) and checked against the built-in speed budgets ([`budgets`]). The data
-//! types live in [`crate::model::bench`], so a snapshot can carry a report.
+//! The project's own benchmarks: the suites (`suites/`, shared with `cargo bench` through
+//! [`harness`]), `midstream-tui bench` ([`run`]), its results, baselines and noise margin
+//! ([`outcome`], [`noise`]), its charts ([`report`]); and for the Benchmarks pane, criterion's
+//! output and the runs' files read from disk ([`results`]) and checked against the built-in
+//! speed budgets ([`budgets`]). The data types the pane draws live in
+//! [`crate::model::bench`], so a snapshot can carry a report.
 
 pub mod budgets;
+pub mod harness;
+pub mod noise;
+pub mod outcome;
+pub mod report;
 pub mod results;
+pub mod run;
+pub mod stdio;
+pub mod suites;
 
 pub use budgets::{BUDGETS_TEXT, BudgetError, budgets, parse_budgets};
 pub use results::{default_results_dir, load_report, load_results};

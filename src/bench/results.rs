@@ -25,23 +25,27 @@ pub fn default_results_dir() -> PathBuf {
     }
 }
 
+/// Where `midstream-tui bench` keeps its results, baselines and criterion's output:
+/// `bench/` in the user's data directory (`~/.local/share/midstream/bench` on Linux).
+pub fn default_bench_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "midstream").map(|d| d.data_dir().join("bench"))
+}
+
 #[derive(Debug, Deserialize)]
 struct BenchmarkJson {
     full_id: String,
     throughput: Option<ThroughputJson>,
 }
 
-/// Criterion's `Throughput`; only element counts make a rate budgets can use.
+/// Criterion's `Throughput`: element counts make a rate budgets can use, byte counts a data
+/// rate.
 #[derive(Debug, Deserialize)]
 enum ThroughputJson {
+    Bits(u64),
     Elements(u64),
-    Bytes(serde::de::IgnoredAny),
-    BytesDecimal(serde::de::IgnoredAny),
-    ElementsAndBytes {
-        elements: u64,
-        #[serde(rename = "bytes")]
-        _bytes: serde::de::IgnoredAny,
-    },
+    Bytes(u64),
+    BytesDecimal(u64),
+    ElementsAndBytes { elements: u64, bytes: u64 },
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +56,13 @@ struct EstimatesJson {
 #[derive(Debug, Deserialize)]
 struct Estimate {
     point_estimate: f64,
+    confidence_interval: Option<ConfidenceInterval>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConfidenceInterval {
+    lower_bound: f64,
+    upper_bound: f64,
 }
 
 /// Every result under `dir` (criterion's output directory), sorted by id, and a line for each
@@ -120,21 +131,32 @@ fn read_result(new: &Path) -> Result<BenchResult, ReadError> {
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|text| serde_json::from_str::<EstimatesJson>(&text).ok())
         .map(|e| e.median.point_estimate);
-    let elements = benchmark.throughput.and_then(|t| match t {
-        ThroughputJson::Elements(n) | ThroughputJson::ElementsAndBytes { elements: n, .. } => {
-            Some(n)
-        }
-        ThroughputJson::Bytes(_) | ThroughputJson::BytesDecimal(_) => None,
-    });
+    let (elements, bytes) = match benchmark.throughput {
+        None => (None, None),
+        Some(ThroughputJson::Bits(bits)) => (None, Some(bits / 8)),
+        Some(ThroughputJson::Elements(n)) => (Some(n), None),
+        Some(ThroughputJson::Bytes(b) | ThroughputJson::BytesDecimal(b)) => (None, Some(b)),
+        Some(ThroughputJson::ElementsAndBytes { elements, bytes }) => (Some(elements), Some(bytes)),
+    };
     Ok(BenchResult {
         id: benchmark.full_id,
         median_ns: estimates.median.point_estimate,
+        interval_ns: estimates
+            .median
+            .confidence_interval
+            .map(|ci| (ci.lower_bound, ci.upper_bound)),
         elements,
+        bytes,
         change,
         modified: std::fs::metadata(&estimates_path)
             .and_then(|m| m.modified())
             .ok(),
     })
+}
+
+/// The result of benchmark `id` in criterion's output directory `dir`, if it has one.
+pub fn find_result(dir: &Path, id: &str) -> Option<BenchResult> {
+    load_results(dir).0.into_iter().find(|r| r.id == id)
 }
 
 /// Reads criterion's results in `dir` and checks them against `budgets`.
