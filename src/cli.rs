@@ -376,7 +376,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub check: bool,
     /// With --check: fail only beyond FACTOR times a budget.
-    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, conflicts_with = "ci")]
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        default_value_t = 1.0,
+        conflicts_with = "ci"
+    )]
     pub margin: f64,
     /// With --check: the margin for a shared CI machine, `ci_margin` of the budgets file.
     #[arg(long)]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use midstream::cli::{
-    BenchArgs,     AnalysisArgs, AttachArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric, OpenArgs,
-    RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
+    AnalysisArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric,
+    OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
 };
 use midstream::headless;
 use midstream::headless::record::{RecordFrom, RecordOptions};

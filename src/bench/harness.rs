@@ -72,6 +72,12 @@ impl<'a> Harness<'a> {
         }
     }
 
+    /// Whether the benchmark `id` (a full id) is run: lets a suite skip building an input
+    /// nothing in this run measures. Always true under `cargo bench`.
+    pub fn wants(&mut self, id: &str) -> bool {
+        self.watcher.as_mut().is_none_or(|w| w.wants(id))
+    }
+
     /// Reports a figure benchmark `id` measured besides its time: to the run, or on stderr
     /// under `cargo bench`.
     pub fn figure(&mut self, id: &str, value: f64, unit: &str) {
@@ -225,7 +231,12 @@ impl Group<'_, '_> {
         self
     }
 
-    pub fn bench_with_input<F, I>(&mut self, id: impl Into<BenchmarkId>, input: &I, f: F) -> &mut Self
+    pub fn bench_with_input<F, I>(
+        &mut self,
+        id: impl Into<BenchmarkId>,
+        input: &I,
+        f: F,
+    ) -> &mut Self
     where
         F: FnMut(&mut Bencher<'_, WallTime>, &I),
         I: ?Sized,

@@ -67,7 +67,11 @@ mod tests {
 
     #[test]
     fn a_change_within_the_margin_is_noise_even_with_disjoint_intervals() {
-        let c = compare(estimate(100.0, 99.0, 101.0), estimate(110.0, 109.0, 111.0), 0.25);
+        let c = compare(
+            estimate(100.0, 99.0, 101.0),
+            estimate(110.0, 109.0, 111.0),
+            0.25,
+        );
         assert!((c.change - 0.1).abs() < 1e-12);
         assert!(!c.beyond_noise && !c.is_regression());
     }
@@ -75,16 +79,28 @@ mod tests {
     #[test]
     fn a_large_change_with_overlapping_intervals_is_noise() {
         // A median 50% slower but an interval so wide it reaches the baseline's.
-        let c = compare(estimate(100.0, 95.0, 105.0), estimate(150.0, 104.0, 200.0), 0.25);
+        let c = compare(
+            estimate(100.0, 95.0, 105.0),
+            estimate(150.0, 104.0, 200.0),
+            0.25,
+        );
         assert!(!c.beyond_noise);
     }
 
     #[test]
     fn slower_and_faster_beyond_noise() {
-        let slower = compare(estimate(100.0, 95.0, 105.0), estimate(200.0, 190.0, 210.0), 0.25);
+        let slower = compare(
+            estimate(100.0, 95.0, 105.0),
+            estimate(200.0, 190.0, 210.0),
+            0.25,
+        );
         assert!((slower.change - 1.0).abs() < 1e-12);
         assert!(slower.beyond_noise && slower.is_regression());
-        let faster = compare(estimate(100.0, 95.0, 105.0), estimate(50.0, 48.0, 52.0), 0.25);
+        let faster = compare(
+            estimate(100.0, 95.0, 105.0),
+            estimate(50.0, 48.0, 52.0),
+            0.25,
+        );
         assert!(faster.beyond_noise && !faster.is_regression());
     }
 
@@ -100,6 +116,17 @@ mod tests {
         };
         assert!(compare(base, new, 0.25).is_regression());
         assert!(!compare(base, new, 0.5).beyond_noise);
-        assert_eq!(compare(Estimate { median_ns: 0.0, ..base }, new, 0.25).change, 0.0);
+        assert_eq!(
+            compare(
+                Estimate {
+                    median_ns: 0.0,
+                    ..base
+                },
+                new,
+                0.25
+            )
+            .change,
+            0.0
+        );
     }
 }

@@ -134,13 +134,11 @@ impl Measured {
                 high_ns,
                 confidence: CONFIDENCE,
             }),
-            throughput: (result.elements.is_some() || result.bytes.is_some()).then(|| {
-                Throughput {
-                    elements: result.elements,
-                    per_s,
-                    bytes: result.bytes,
-                    bytes_per_s: result.bytes_per_s(),
-                }
+            throughput: (result.elements.is_some() || result.bytes.is_some()).then(|| Throughput {
+                elements: result.elements,
+                per_s,
+                bytes: result.bytes,
+                bytes_per_s: result.bytes_per_s(),
             }),
             budget: budget.map(|b| BudgetJson {
                 bench: b.bench.clone(),
@@ -397,13 +395,20 @@ mod tests {
         ]);
         assert_eq!(run.results[1].met, Some(false));
         assert_eq!(run.results[2].met, None);
-        let baseline = outcome(vec![Measured::new("s", &result("b/slower", 50.0), &budgets)]);
+        let baseline = outcome(vec![Measured::new(
+            "s",
+            &result("b/slower", 50.0),
+            &budgets,
+        )]);
         for r in &mut run.results {
             r.compare_with("before", &baseline, noise::NOISE_MARGIN);
         }
         let failures = run.check_failures();
         assert_eq!(failures.len(), 2, "{failures:?}");
-        assert!(failures[0].starts_with("a/over: over budget: 1.50×"), "{failures:?}");
+        assert!(
+            failures[0].starts_with("a/over: over budget: 1.50×"),
+            "{failures:?}"
+        );
         assert!(failures[1].starts_with("b/slower: +100% slower than baseline before"));
         // With a margin of 2× the budget only the regression remains.
         run.check_margin = 2.0;

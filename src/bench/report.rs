@@ -55,17 +55,20 @@ pub fn write(dir: &Path, run: &RunOutcome) -> Result<(), String> {
         {
             let root = SVGBackend::new(&svg, (WIDTH, height)).into_drawing_area();
             draw_suite(&root, suite, results, &curves).map_err(|e| format!("{suite}.svg: {e}"))?;
-            root.present().map_err(|e| format!("{}: {e}", svg.display()))?;
+            root.present()
+                .map_err(|e| format!("{}: {e}", svg.display()))?;
         }
         let png = dir.join(format!("{suite}.png"));
         {
             let root = BitMapBackend::new(&png, (WIDTH, height)).into_drawing_area();
             draw_suite(&root, suite, results, &curves).map_err(|e| format!("{suite}.png: {e}"))?;
-            root.present().map_err(|e| format!("{}: {e}", png.display()))?;
+            root.present()
+                .map_err(|e| format!("{}: {e}", png.display()))?;
         }
     }
     let summary = dir.join("summary.md");
-    std::fs::write(&summary, summary_markdown(run)).map_err(|e| format!("{}: {e}", summary.display()))
+    std::fs::write(&summary, summary_markdown(run))
+        .map_err(|e| format!("{}: {e}", summary.display()))
 }
 
 fn chart_height(rows: usize, with_curves: bool) -> u32 {
@@ -246,7 +249,10 @@ where
     let (n_low, n_high) = log_range(curves.iter().flat_map(|(_, p)| p.iter().map(|(n, _)| *n)));
     let (t_low, t_high) = log_range(curves.iter().flat_map(|(_, p)| p.iter().map(|(_, t)| *t)));
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{suite}: scaling, median time against n"), (FAMILY, 20))
+        .caption(
+            format!("{suite}: scaling, median time against n"),
+            (FAMILY, 20),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(90)
@@ -262,9 +268,14 @@ where
     for (k, (name, points)) in curves.iter().enumerate() {
         let color = Palette99::pick(k).to_rgba();
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))?
             .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
         chart.draw_series(
             points
                 .iter()
@@ -353,7 +364,12 @@ pub fn summary_markdown(run: &RunOutcome) -> String {
         }
     }
     if let Some(w) = &run.wasm {
-        let _ = writeln!(md, "\nWebAssembly engines: {} bytes ({}).", w.bytes, w.path.display());
+        let _ = writeln!(
+            md,
+            "\nWebAssembly engines: {} bytes ({}).",
+            w.bytes,
+            w.path.display()
+        );
     }
     if !run.failures.is_empty() {
         let _ = writeln!(md, "\n## Failed\n");

@@ -159,6 +159,68 @@ pub fn find_result(dir: &Path, id: &str) -> Option<BenchResult> {
     load_results(dir).0.into_iter().find(|r| r.id == id)
 }
 
+/// Where `midstream-tui bench` keeps its results: `$MIDSTREAM_BENCH_DIR` (as `bench
+/// --results-dir` reads it), else [`default_bench_dir`].
+pub fn bench_dir() -> Option<PathBuf> {
+    std::env::var_os("MIDSTREAM_BENCH_DIR")
+        .map(PathBuf::from)
+        .or_else(default_bench_dir)
+}
+
+/// A run's file not rewritten for this long is not running any more (it was killed): a
+/// benchmark of a full run takes well under this.
+const RUN_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The Benchmarks pane's report: `cargo bench`'s results in `criterion_dir` and the latest
+/// `midstream-tui bench` run in `bench_dir` (`latest.json`), the newer result of each
+/// benchmark kept, checked against `budgets`. A run still going is named in `running`.
+pub fn load_pane_report(
+    criterion_dir: &Path,
+    bench_dir: Option<&Path>,
+    budgets: &[Budget],
+) -> BenchReport {
+    let (mut results, mut errors) = load_results(criterion_dir);
+    let mut dir = criterion_dir.to_owned();
+    let mut baseline = None;
+    let mut running = None;
+    if let Some(bench_dir) = bench_dir {
+        let latest = super::run::latest_path(bench_dir);
+        if latest.exists() {
+            match super::outcome::read(&latest) {
+                Ok(run) => {
+                    let modified = std::fs::metadata(&latest).and_then(|m| m.modified()).ok();
+                    let fresh = modified
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age < RUN_STALE_AFTER);
+                    if !run.finished && fresh {
+                        running = Some(run.current.clone().unwrap_or_else(|| "starting".into()));
+                    }
+                    if !run.results.is_empty() || running.is_some() {
+                        dir = bench_dir.to_owned();
+                    }
+                    baseline = run.baseline.clone();
+                    for m in &run.results {
+                        let result = m.to_result(modified);
+                        match results.iter_mut().find(|r| r.id == result.id) {
+                            Some(old) if old.modified >= result.modified => {}
+                            Some(old) => *old = result,
+                            None => results.push(result),
+                        }
+                    }
+                    results.sort_by(|a, b| a.id.cmp(&b.id));
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+    }
+    let mut report = BenchReport::check(&results, budgets);
+    report.dir = dir;
+    report.baseline = baseline;
+    report.running = running;
+    report.errors.extend(errors);
+    report
+}
+
 /// Reads criterion's results in `dir` and checks them against `budgets`.
 pub fn load_report(dir: &Path, budgets: &[Budget]) -> BenchReport {
     let (results, errors) = load_results(dir);
@@ -218,5 +280,54 @@ mod tests {
 
         let (none, errors) = load_results(&dir.path().join("absent"));
         assert!(none.is_empty() && errors.is_empty());
+    }
+
+    #[test]
+    fn the_pane_reads_a_bench_run_going_on_with_its_baseline() {
+        use crate::bench::outcome::{self, Measured, RunOutcome};
+        let dir = tempfile::tempdir().unwrap();
+        let budgets = crate::bench::parse_budgets(
+            "[[budget]]\nbench = \"dtw/full/abs/100\"\nmax_ns = 15000\ngoal = \"dtw\"\n",
+        )
+        .unwrap();
+        let result = BenchResult {
+            id: "dtw/full/abs/100".into(),
+            median_ns: 9_000.0,
+            interval_ns: Some((8_900.0, 9_100.0)),
+            elements: None,
+            bytes: None,
+            change: None,
+            modified: None,
+        };
+        let mut measured = Measured::new("temporal", &result, &budgets);
+        measured.baseline = Some(outcome::BaselineChange {
+            name: "main".into(),
+            median_ns: 10_000.0,
+            change: -0.1,
+            beyond_noise: false,
+        });
+        let run = RunOutcome {
+            version: outcome::FORMAT_VERSION,
+            quick: true,
+            suites: vec!["temporal".into()],
+            started_unix_s: 0,
+            finished: false,
+            current: Some("dtw/full/abs/1000".into()),
+            baseline: Some("main".into()),
+            noise_margin: 0.25,
+            check_margin: 1.0,
+            results: vec![measured],
+            figures: Vec::new(),
+            wasm: None,
+            failures: Vec::new(),
+        };
+        outcome::write(&crate::bench::run::latest_path(dir.path()), &run).unwrap();
+        let report = load_pane_report(&dir.path().join("no-criterion"), Some(dir.path()), &budgets);
+        assert_eq!(report.running.as_deref(), Some("dtw/full/abs/1000"));
+        assert_eq!(report.baseline.as_deref(), Some("main"));
+        assert_eq!(report.dir, dir.path());
+        let row = &report.rows[0];
+        assert_eq!(row.result.as_ref().unwrap().change, Some(-0.1));
+        assert_eq!(report.within(), (1, 1));
     }
 }

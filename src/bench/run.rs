@@ -97,7 +97,10 @@ pub fn run(opts: &BenchOptions) -> Result<RunOutcome, BenchError> {
             .collect::<Result<_, _>>()?
     };
     let baseline = match &opts.baseline {
-        Some(name) => Some((name.clone(), outcome::read_baseline(&opts.results_dir, name)?)),
+        Some(name) => Some((
+            name.clone(),
+            outcome::read_baseline(&opts.results_dir, name)?,
+        )),
         None => None,
     };
     if let Some(name) = &opts.save_baseline {
@@ -248,7 +251,15 @@ impl RunWatcher<'_> {
 
 impl Watcher for RunWatcher<'_> {
     fn wants(&mut self, id: &str) -> bool {
-        !self.opts.quick || self.opts.budgets.iter().any(|b| id_matches(&b.bench, id))
+        if !self.opts.quick {
+            return true;
+        }
+        let budgeted = |id: &str| self.opts.budgets.iter().any(|b| id_matches(&b.bench, id));
+        // A raw quinn baseline runs whenever its Midstream twin does, for the ratio.
+        budgeted(id)
+            || id
+                .strip_prefix("quic/raw/")
+                .is_some_and(|rest| budgeted(&format!("quic/midstream/{rest}")))
     }
 
     fn wants_group(&mut self, group: &str) -> bool {
@@ -478,7 +489,10 @@ mod tests {
         assert!(pattern_reaches("render/*", "render"));
         assert!(pattern_reaches("*/x", "anything"));
         assert!(!pattern_reaches("dtw/full", "edit"));
-        assert!(pattern_reaches("pipeline/snapshot/x", "pipeline/snapshot/x"));
+        assert!(pattern_reaches(
+            "pipeline/snapshot/x",
+            "pipeline/snapshot/x"
+        ));
         assert!(!pattern_reaches("classify", "classify/more"));
     }
 

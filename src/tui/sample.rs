@@ -84,7 +84,12 @@ pub fn bench_report() -> BenchReport {
             Some(1_000_000),
             Some(-0.31),
         ),
-        result("schedule_one_task/submit_detached", 84.0, None, None),
+        result(
+            "schedule_one_task/submit_detached/workers/1",
+            84.0,
+            None,
+            None,
+        ),
         result("classify", 1_200.0, None, None),
     ];
     let budgets = crate::bench::budgets().unwrap_or_default();

@@ -64,6 +64,9 @@ fn embedding(c: &mut Harness<'_>) {
 }
 
 fn lyapunov(c: &mut Harness<'_>) {
+    if !c.wants_group("lyapunov_rosenstein") {
+        return;
+    }
     let mut group = c.benchmark_group("lyapunov_rosenstein");
     group.sample_size(10);
     let cases: [(&str, Generator); 3] = [
@@ -85,6 +88,9 @@ fn lyapunov(c: &mut Harness<'_>) {
 }
 
 fn dimension(c: &mut Harness<'_>) {
+    if !c.wants_group("correlation_dimension") {
+        return;
+    }
     let mut group = c.benchmark_group("correlation_dimension");
     group.sample_size(10);
     for n in [1000, 2000, 5000, 10000] {
@@ -121,6 +127,9 @@ fn classification(c: &mut Harness<'_>) {
 }
 
 fn complete(c: &mut Harness<'_>) {
+    if !c.wants_group("analysis") {
+        return;
+    }
     let mut group = c.benchmark_group("analysis");
     group.sample_size(20);
     let cases: [(&str, Vec<f64>, Option<f64>); 5] = [

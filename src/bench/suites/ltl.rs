@@ -8,10 +8,10 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::Throughput;
 use crate::bench::harness::{BenchmarkId, Harness};
 use crate::engines::ltl::{Monitor, MonitorStatus, State, compile, parse, verify};
 use crate::model::FieldValue;
+use criterion::Throughput;
 
 /// A formula of exactly 200 characters mixing every operator and kind of atom.
 const LONG_FORMULA: &str = concat!(
@@ -70,6 +70,9 @@ fn trace(len: usize) -> Vec<State> {
 }
 
 fn bench_parse(c: &mut Harness<'_>) {
+    if !c.wants_group("parse") {
+        return;
+    }
     let mut group = c.benchmark_group("parse");
     assert_eq!(LONG_FORMULA.len(), 200);
     let cases = [
@@ -91,6 +94,9 @@ fn bench_parse(c: &mut Harness<'_>) {
 }
 
 fn bench_compile(c: &mut Harness<'_>) {
+    if !c.wants_group("compile") {
+        return;
+    }
     let mut group = c.benchmark_group("compile");
     let mut cases: Vec<(String, String)> = vec![
         ("safety".into(), "G(latency < 50)".into()),
@@ -113,6 +119,9 @@ fn bench_compile(c: &mut Harness<'_>) {
 }
 
 fn bench_steps(c: &mut Harness<'_>) {
+    if !c.wants_group("monitor_step") {
+        return;
+    }
     let mut group = c.benchmark_group("monitor_step");
     let automaton = Arc::new(compile(&parse("G(p -> F q)").unwrap()).unwrap());
     let states = trace(1000);
@@ -204,6 +213,9 @@ fn bench_verify(c: &mut Harness<'_>) {
 }
 
 fn bench_early_decision(c: &mut Harness<'_>) {
+    if !c.wants_group("early_decision") {
+        return;
+    }
     let mut group = c.benchmark_group("early_decision");
     // A million-step trace whose latency breaks the bound at step 100: verification stops there.
     let ok: State = [("latency".to_string(), FieldValue::Number(12.0))]

@@ -14,11 +14,11 @@
 
 use std::hint::black_box;
 
-use criterion::{BatchSize, Throughput};
 use crate::bench::harness::{BenchmarkId, Harness};
 use crate::engines::meta::edm::{EdmParams, profile_dynamics, simplex};
 use crate::engines::meta::tuning::dominant_period;
 use crate::engines::meta::{StreamingMatrixProfile, discords, matrix_profile, motifs};
+use criterion::{BatchSize, Throughput};
 
 const WINDOW: usize = 100;
 
@@ -75,6 +75,9 @@ fn bench_profile(c: &mut Harness<'_>) {
 }
 
 fn bench_selection(c: &mut Harness<'_>) {
+    if !c.wants_group("selection") {
+        return;
+    }
     let profile = matrix_profile(&random_walk(3, 10_000), WINDOW).expect("profile");
     let mut group = c.benchmark_group("selection");
     group.bench_function("motifs_top3/10000", |bench| {
@@ -89,6 +92,9 @@ fn bench_selection(c: &mut Harness<'_>) {
 /// Appends at n = 10,000: 100 samples per iteration onto a clone of the same seeded profile,
 /// so that the vectors' growth (a clone has no spare capacity) is amortised as in a long run.
 fn bench_streaming(c: &mut Harness<'_>) {
+    if !c.wants_group("streaming") {
+        return;
+    }
     const APPENDED: usize = 100;
     let n = 10_000;
     let series = random_walk(4, n + APPENDED);
@@ -124,6 +130,9 @@ fn noisy_logistic(seed: u64, n: usize) -> Vec<f64> {
 const PROFILE_MAX_E: usize = 10;
 
 fn bench_edm(c: &mut Harness<'_>) {
+    if !c.wants_group("edm") {
+        return;
+    }
     let mut group = c.benchmark_group("edm");
     let series = noisy_logistic(5, 1_000);
     let params = EdmParams {
@@ -148,6 +157,9 @@ fn bench_edm(c: &mut Harness<'_>) {
 }
 
 fn bench_tuning(c: &mut Harness<'_>) {
+    if !c.wants_group("tuning") {
+        return;
+    }
     let n = 2_048;
     let mut rng = Xorshift(7);
     let series: Vec<f64> = (0..n)

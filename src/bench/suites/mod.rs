@@ -21,15 +21,42 @@ pub struct Suite {
 
 /// Every suite, in the order a full run measures them.
 pub const SUITES: [Suite; 9] = [
-    Suite { name: "temporal", run: temporal::run },
-    Suite { name: "attractor", run: attractor::run },
-    Suite { name: "ltl", run: ltl::run },
-    Suite { name: "scheduler", run: scheduler::run },
-    Suite { name: "meta", run: meta::run },
-    Suite { name: "pipeline", run: pipeline::run },
-    Suite { name: "quic", run: quic::run },
-    Suite { name: "trace", run: trace::run },
-    Suite { name: "render", run: render::run },
+    Suite {
+        name: "temporal",
+        run: temporal::run,
+    },
+    Suite {
+        name: "attractor",
+        run: attractor::run,
+    },
+    Suite {
+        name: "ltl",
+        run: ltl::run,
+    },
+    Suite {
+        name: "scheduler",
+        run: scheduler::run,
+    },
+    Suite {
+        name: "meta",
+        run: meta::run,
+    },
+    Suite {
+        name: "pipeline",
+        run: pipeline::run,
+    },
+    Suite {
+        name: "quic",
+        run: quic::run,
+    },
+    Suite {
+        name: "trace",
+        run: trace::run,
+    },
+    Suite {
+        name: "render",
+        run: render::run,
+    },
 ];
 
 /// The suite named `name`.

@@ -20,7 +20,6 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Throughput};
 use crate::bench::harness::Harness;
 use crate::model::{Record, SourceEvent};
 use crate::pipeline::Pipeline;
@@ -30,6 +29,7 @@ use crate::pipeline::{AnalysisConfig, Engines};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::session::DEMO_FORMULAS;
 use crate::sources::DemoSource;
+use criterion::{BatchSize, Throughput};
 
 /// Ticks of the demo per analysed run: 4,096 samples per channel, one full attractor window.
 const ANALYSED_TICKS: u64 = 4096;
@@ -166,6 +166,9 @@ fn channel_samples(source: &mut DemoSource, name: &str, n: usize) -> Vec<f64> {
 }
 
 fn meta_bench(c: &mut Harness<'_>) {
+    if !c.wants_group("pipeline_meta") {
+        return;
+    }
     let mut group = c.benchmark_group("pipeline_meta");
     group.sample_size(10);
     let longest = META_LENGTHS.iter().copied().max().unwrap_or(0);

@@ -18,6 +18,9 @@ use crate::tui::{App, Theme, render};
 const POINTS: usize = 4096;
 
 fn full_frame(c: &mut Harness<'_>) {
+    if !c.wants_group("render") {
+        return;
+    }
     // Two different snapshots drawn in turn, so every frame differs from the one before, as
     // when data flows (one more sample shifts every point's age band).
     let frames: [Arc<Snapshot>; 2] = [

@@ -22,12 +22,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use criterion::Throughput;
 use crate::bench::harness::{BenchmarkId, Harness};
 use crate::scheduler::{
     DEFAULT_URGENT_RESERVE, LatencyKind, LogBucketSpec, Scheduler, SchedulerConfig, Task,
     TaskClass, TaskLabel,
 };
+use criterion::Throughput;
 
 /// Queue bounds for benchmarks: large enough that nothing is ever shed or refused, so every
 /// submitted task completes and the completion counters below always reach their targets.
@@ -146,6 +146,9 @@ fn submit(scheduler: &Scheduler, task: Task) {
 /// short and the pool is running (its workers searching for work) when the next chunk starts.
 /// With one worker and with one per core.
 fn schedule_one_task(c: &mut Harness<'_>) {
+    if !c.wants_group("schedule_one_task") {
+        return;
+    }
     let mut group = c.benchmark_group("schedule_one_task");
     for workers in [1, WORKERS] {
         for with_handle in [true, false] {
@@ -191,6 +194,9 @@ fn schedule_one_task(c: &mut Harness<'_>) {
 /// dispatches and runs it (the closure only counts itself done), and the submitting thread sees
 /// it done. With 1 worker and with 2 (the default on this machine: one per core).
 fn schedule_dispatch_run_noop(c: &mut Harness<'_>) {
+    if !c.wants_group("schedule_dispatch_run_noop") {
+        return;
+    }
     let mut group = c.benchmark_group("schedule_dispatch_run_noop");
     for workers in [1, 2] {
         let s = scheduler(workers);
@@ -208,6 +214,9 @@ fn schedule_dispatch_run_noop(c: &mut Harness<'_>) {
 
 /// What one task of each work size costs by itself, outside the scheduler.
 fn work_sizes(c: &mut Harness<'_>) {
+    if !c.wants_group("work_sizes") {
+        return;
+    }
     let mut group = c.benchmark_group("work_sizes");
     for (name, iterations) in [
         ("light", LIGHT_WORK),
@@ -221,6 +230,9 @@ fn work_sizes(c: &mut Harness<'_>) {
 
 /// Throughput of batches of tasks of each work size on 2 workers.
 fn task_sizes(c: &mut Harness<'_>) {
+    if !c.wants_group("task_sizes") {
+        return;
+    }
     let mut group = c.benchmark_group("task_sizes");
     group.sample_size(20);
     let s = scheduler(WORKERS);
@@ -266,8 +278,17 @@ fn populate(s: &Scheduler, tasks: u64) {
 /// `stats()` with histories of 10 to 1,000,000 tasks; then what the Scheduler pane computes
 /// per frame; then a read while producers keep the workers busy.
 fn stats_read(c: &mut Harness<'_>) {
+    if !c.wants_group("stats_read") {
+        return;
+    }
     let mut group = c.benchmark_group("stats_read");
     for history in [10u64, 100, 1_000, 10_000, 100_000, 1_000_000] {
+        let wanted = group.wants(BenchmarkId::new("history", history))
+            || (history == 1_000_000
+                && group.wants(BenchmarkId::new("with_percentiles_and_buckets", history)));
+        if !wanted {
+            continue;
+        }
         let s = scheduler(WORKERS);
         populate(&s, history);
         group.bench_with_input(BenchmarkId::new("history", history), &s, |b, s| {
@@ -295,6 +316,10 @@ fn stats_read(c: &mut Harness<'_>) {
             );
         }
     }
+    if !group.wants("under_load") {
+        group.finish();
+        return;
+    }
     let s = Arc::new(scheduler(WORKERS));
     let stop = Arc::new(AtomicBool::new(false));
     let producer = {
@@ -320,6 +345,9 @@ fn stats_read(c: &mut Harness<'_>) {
 
 /// End-to-end throughput of no-op tasks from 1, 2, 4 and 8 producer threads on 2 workers.
 fn producer_threads(c: &mut Harness<'_>) {
+    if !c.wants_group("producer_threads") {
+        return;
+    }
     const TASKS: u64 = 8_000;
     let mut group = c.benchmark_group("producer_threads");
     group.sample_size(20);
@@ -348,6 +376,9 @@ fn producer_threads(c: &mut Harness<'_>) {
 
 /// A batch of 10, 50, 100 or 500 light tasks submitted at once, until the last one ends.
 fn batches(c: &mut Harness<'_>) {
+    if !c.wants_group("batches") {
+        return;
+    }
     let mut group = c.benchmark_group("batches");
     let s = scheduler(WORKERS);
     let completions = Completions::new();
@@ -370,6 +401,9 @@ fn batches(c: &mut Harness<'_>) {
 /// tasks. High contention: four producers and two workers running no-ops, all on the queue
 /// lock.
 fn contention(c: &mut Harness<'_>) {
+    if !c.wants_group("contention") {
+        return;
+    }
     let mut group = c.benchmark_group("contention");
     for (name, producers, workers, work) in
         [("low", 1u64, 1, LIGHT_WORK), ("high", 4u64, WORKERS, 0)]
@@ -417,6 +451,9 @@ fn contention(c: &mut Harness<'_>) {
 
 /// 1000 light tasks of all four classes (Critical 10%, High 20%, Normal 30%, Low 40%).
 fn mixed_priorities(c: &mut Harness<'_>) {
+    if !c.wants_group("mixed_priorities") {
+        return;
+    }
     const BATCH: u64 = 1_000;
     const PATTERN: [TaskClass; 10] = [
         TaskClass::Low,
@@ -470,6 +507,9 @@ fn paced_load(c: &mut Harness<'_>) {
 
 /// One `paced_load` run on `s`, printed under `name`.
 fn paced_load_with(c: &mut Harness<'_>, name: &str, s: Scheduler) {
+    if !c.wants_group("paced_load") {
+        return;
+    }
     const RATE_PER_S: u64 = 100_000;
     const TASKS_PER_ITERATION: u64 = 10_000;
     let period = Duration::from_nanos(1_000_000_000 / RATE_PER_S);
@@ -534,6 +574,9 @@ fn paced_load_with(c: &mut Harness<'_>, name: &str, s: Scheduler) {
 /// without it they wait for a worker to finish its background task. Prints the Critical wait
 /// percentiles of both; the criterion time is the iteration's.
 fn urgent_reserve(c: &mut Harness<'_>) {
+    if !c.wants_group("urgent_reserve") {
+        return;
+    }
     const CRITICAL_EVERY: Duration = Duration::from_micros(100);
     /// About 5 ms here (`work_sizes/heavy` runs ten of `HEAVY_WORK` in 0.5 ms on 2 workers).
     const BACKGROUND_WORK: u64 = HEAVY_WORK * 50;

@@ -7,13 +7,13 @@
 
 use std::hint::black_box;
 
-use criterion::Throughput;
 use crate::bench::harness::{BenchmarkId, Harness};
 use crate::engines::temporal::{
     CacheBounds, ContentCache, DtwCost, DtwOptions, RepetitionConfig, RepetitionDetector,
     SearchConfig, StreamingSearch, best_match, dtw, lcs_dp, lcs_len_str, levenshtein_dp,
     levenshtein_str,
 };
+use criterion::Throughput;
 
 const SIZES: [usize; 5] = [10, 50, 100, 500, 1000];
 
@@ -76,6 +76,9 @@ fn large_alphabet() -> Vec<char> {
 }
 
 fn bench_dtw(c: &mut Harness<'_>) {
+    if !c.wants_group("dtw") {
+        return;
+    }
     let mut group = c.benchmark_group("dtw");
     for &n in &SIZES {
         let a = uniform_series(1, n);
@@ -100,6 +103,9 @@ fn bench_dtw(c: &mut Harness<'_>) {
 }
 
 fn bench_edit(c: &mut Harness<'_>) {
+    if !c.wants_group("edit") {
+        return;
+    }
     let mut group = c.benchmark_group("edit");
     for (alphabet_name, alphabet) in [("small", small_alphabet()), ("large", large_alphabet())] {
         for &n in &SIZES {
@@ -134,6 +140,9 @@ fn bench_edit(c: &mut Harness<'_>) {
 }
 
 fn bench_cache(c: &mut Harness<'_>) {
+    if !c.wants_group("cache") {
+        return;
+    }
     let mut group = c.benchmark_group("cache");
     let bounds = CacheBounds {
         max_entries: 1024,
@@ -201,6 +210,9 @@ const SEARCH_SAMPLES: usize = 1_000_000;
 const SEARCH_QUERY: usize = 128;
 
 fn bench_search(c: &mut Harness<'_>) {
+    if !c.wants_group("search") {
+        return;
+    }
     let mut group = c.benchmark_group("search");
     group.sample_size(10);
     group.throughput(Throughput::Elements(SEARCH_SAMPLES as u64));
@@ -246,6 +258,9 @@ fn bench_search(c: &mut Harness<'_>) {
 }
 
 fn bench_repetition(c: &mut Harness<'_>) {
+    if !c.wants_group("repetition") {
+        return;
+    }
     let mut group = c.benchmark_group("repetition");
     let words: Vec<String> = {
         let mut rng = Xorshift::new(12);

@@ -1,8 +1,8 @@
 //! Trace write and read throughput, scalar records; a replay's seek in a large trace.
 
-use criterion::{BatchSize, Throughput};
-use crate::bench::harness::ScratchDir;
 use crate::bench::harness::Harness;
+use crate::bench::harness::ScratchDir;
+use criterion::{BatchSize, Throughput};
 use std::time::Instant;
 
 use crate::model::{Catalog, ChannelInfo, ChannelKind, Record, SourceEvent, Value};
@@ -33,6 +33,9 @@ fn records() -> Vec<Record> {
 }
 
 fn trace_bench(c: &mut Harness<'_>) {
+    if !c.wants_group("trace") {
+        return;
+    }
     let recs = records();
     let dir = ScratchDir::new().expect("temp dir");
     let path = dir.path().join("bench.mtr");
@@ -78,6 +81,9 @@ fn trace_bench(c: &mut Harness<'_>) {
 /// when the records arrive). Alternates between 25 % and 75 % of the trace, so every seek is
 /// a jump.
 fn seek_bench(c: &mut Harness<'_>) {
+    if !c.wants("trace/replay_seek_jump_2m") {
+        return;
+    }
     const CHANNELS: u32 = 11;
     const SEEK_RECORDS: u64 = 2_200_000;
     let dir = ScratchDir::new().expect("temp dir");

@@ -12,9 +12,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use criterion::Throughput;
-use crate::bench::harness::ScratchDir;
 use crate::bench::harness::Harness;
+use crate::bench::harness::ScratchDir;
 use crate::model::SourceEvent;
 use crate::model::{Record, Value};
 use crate::publish::{Publisher, PublisherOptions};
@@ -25,6 +24,7 @@ use crate::transport::framing::{decode_body, encode_frame};
 use crate::transport::protocol::{MAX_BATCH_RECORDS, MAX_DATA_FRAME_BYTES, RecordBatch};
 use crate::transport::server::{Delivery, Pacing, Server, ServerConfig};
 use crate::transport::tls::Trust;
+use criterion::Throughput;
 
 /// Records per measured iteration (about 0.1 s at the goal rate).
 const RECORDS_PER_ITERATION: u64 = 100_000;

@@ -28,8 +28,9 @@ impl RawServer {
     /// Binds on 127.0.0.1 (a free port) and accepts connections in the background. Must be
     /// called inside a tokio runtime.
     pub fn bind() -> Result<Self, String> {
-        let identity = ServerIdentity::self_signed(&["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .map_err(|e| e.to_string())?;
+        let identity =
+            ServerIdentity::self_signed(&["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .map_err(|e| e.to_string())?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(
             server_crypto(&identity).map_err(|e| e.to_string())?,
         ));
@@ -67,7 +68,9 @@ impl RawServer {
 
     /// A new client endpoint (a UDP socket of its own, as a new client has) connected to the
     /// server: the client's and the server's side of the connection.
-    pub async fn connect(&mut self) -> Result<(quinn::Endpoint, quinn::Connection, quinn::Connection), String> {
+    pub async fn connect(
+        &mut self,
+    ) -> Result<(quinn::Endpoint, quinn::Connection, quinn::Connection), String> {
         let endpoint =
             quinn::Endpoint::client(([127, 0, 0, 1], 0).into()).map_err(|e| e.to_string())?;
         let client = endpoint

@@ -138,7 +138,10 @@ pub fn run(c: &mut Harness<'_>) {
 
 /// The id of a twin benchmark: `quic/{midstream,raw}/name`.
 fn twin_ids(name: &str) -> [(bool, String); 2] {
-    [(true, format!("midstream/{name}")), (false, format!("raw/{name}"))]
+    [
+        (true, format!("midstream/{name}")),
+        (false, format!("raw/{name}")),
+    ]
 }
 
 fn throughput(c: &mut Harness<'_>, rt: &Runtime, bpr: u64) {
@@ -333,7 +336,9 @@ fn handshake(c: &mut Harness<'_>, rt: &Runtime) {
         drop(publisher);
     }
     if group.wants("raw/handshake") {
-        let mut server = rt.block_on(async { RawServer::bind() }).expect("raw server");
+        let mut server = rt
+            .block_on(async { RawServer::bind() })
+            .expect("raw server");
         group.bench_function("raw/handshake", |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
@@ -394,7 +399,9 @@ fn first_record(c: &mut Harness<'_>, rt: &Runtime) {
         });
     }
     if group.wants("raw/first_record") {
-        let mut server = rt.block_on(async { RawServer::bind() }).expect("raw server");
+        let mut server = rt
+            .block_on(async { RawServer::bind() })
+            .expect("raw server");
         let record = [0x5au8; 25];
         group.bench_function("raw/first_record", |b| {
             b.iter_custom(|iters| {
@@ -464,10 +471,10 @@ fn stream_open(c: &mut Harness<'_>, rt: &Runtime) {
         });
     }
     if group.wants("raw/stream_open") {
-        let mut server = rt.block_on(async { RawServer::bind() }).expect("raw server");
-        let (_endpoint, client, conn) = rt
-            .block_on(server.connect())
-            .expect("raw connection");
+        let mut server = rt
+            .block_on(async { RawServer::bind() })
+            .expect("raw server");
+        let (_endpoint, client, conn) = rt.block_on(server.connect()).expect("raw connection");
         let record = [0x5au8; 25];
         group.bench_function("raw/stream_open", |b| {
             b.iter_custom(|iters| {
@@ -502,10 +509,10 @@ fn rtt(c: &mut Harness<'_>, rt: &Runtime) {
         if !group.wants(id.as_str()) {
             continue;
         }
-        let mut server = rt.block_on(async { RawServer::bind() }).expect("raw server");
-        let (_endpoint, client, conn) = rt
-            .block_on(server.connect())
-            .expect("raw connection");
+        let mut server = rt
+            .block_on(async { RawServer::bind() })
+            .expect("raw server");
+        let (_endpoint, client, conn) = rt.block_on(server.connect()).expect("raw connection");
         let (mut send, mut recv) = rt.block_on(async {
             let (mut send, recv) = client.open_bi().await.expect("open");
             // The stream reaches the server with its first bytes.
@@ -786,7 +793,8 @@ impl MidstreamSaturated {
                 }
             }
             let now_ns = self.base.elapsed().as_nanos() as u64;
-            let took = Duration::from_nanos(now_ns.saturating_sub(self.sent_at.load(Ordering::Acquire)));
+            let took =
+                Duration::from_nanos(now_ns.saturating_sub(self.sent_at.load(Ordering::Acquire)));
             let _ = latencies.record(took.as_nanos() as u64);
             total += took;
         }
