@@ -97,6 +97,21 @@ mod tests {
             .find(|b| b.bench == "edit/levenshtein/*/1000")
             .unwrap();
         assert_eq!(lev.limit, Limit::MaxNs(30_000.0));
+        assert_eq!(
+            parse_budget_file(BUDGETS_TEXT).unwrap().ci_margin,
+            Some(3.0)
+        );
+        // The headline scheduling budget matches the benchmark's real ids.
+        let ids = ["schedule_one_task/submit_detached/workers/1", "classify"];
+        for id in ids {
+            assert!(
+                budgets
+                    .iter()
+                    .any(|b| crate::model::bench::id_matches(&b.bench, id)),
+                "{id}"
+            );
+        }
+        assert!(parse_budget_file("ci_margin = 0.5\nbudget = []\n").is_err());
     }
 
     #[test]

@@ -178,7 +178,9 @@ where
         .y_labels(results.len())
         .y_label_formatter(&|v| match v {
             SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => results
-                .get(*i as usize)
+                .len()
+                .checked_sub(1 + *i as usize)
+                .and_then(|k| results.get(k))
                 .map(|m| {
                     let mark = match m.met {
                         Some(true) => "✓",
@@ -195,42 +197,36 @@ where
         .label_style((FAMILY, 13))
         .draw()?;
     let median_style = ShapeStyle::from(&BLUE).filled();
+    // The first result on the top row.
+    let row = |i: usize| SegmentValue::CenterOf((results.len() - 1 - i) as i32);
     chart
         .draw_series(results.iter().enumerate().filter_map(|(i, m)| {
             let interval = m.interval?;
             Some(PathElement::new(
-                vec![
-                    (interval.low_ns, SegmentValue::CenterOf(i as i32)),
-                    (interval.high_ns, SegmentValue::CenterOf(i as i32)),
-                ],
+                vec![(interval.low_ns, row(i)), (interval.high_ns, row(i))],
                 BLUE.stroke_width(2),
             ))
         }))?
         .label("95% interval")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
     chart
-        .draw_series(results.iter().enumerate().map(|(i, m)| {
-            Circle::new(
-                (m.median_ns, SegmentValue::CenterOf(i as i32)),
-                4,
-                median_style,
-            )
-        }))?
+        .draw_series(
+            results
+                .iter()
+                .enumerate()
+                .map(|(i, m)| Circle::new((m.median_ns, row(i)), 4, median_style)),
+        )?
         .label("median")
         .legend(move |(x, y)| Circle::new((x + 8, y), 4, median_style));
     chart
         .draw_series(results.iter().enumerate().filter_map(|(i, m)| {
-            Some(Cross::new(
-                (budget_ns(m)?, SegmentValue::CenterOf(i as i32)),
-                6,
-                RED.stroke_width(2),
-            ))
+            Some(Cross::new((budget_ns(m)?, row(i)), 6, RED.stroke_width(2)))
         }))?
         .label("budget")
         .legend(|(x, y)| Cross::new((x + 8, y), 6, RED.stroke_width(2)));
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FAMILY, 13))

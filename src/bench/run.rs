@@ -38,7 +38,8 @@ pub struct BenchOptions {
     /// Suites by name; empty: all.
     pub suites: Vec<String>,
     pub quick: bool,
-    /// Measurement time per benchmark instead of the default (the tests use a few ms).
+    /// Warm-up and measurement time per benchmark instead of the default, with a quick run's
+    /// sample count (the tests use a few ms).
     pub measurement: Option<Duration>,
     pub json: bool,
     pub save_baseline: Option<String>,
@@ -211,7 +212,11 @@ fn configure(opts: &BenchOptions) -> Criterion {
             .nresamples(QUICK_RESAMPLES);
     }
     if let Some(time) = opts.measurement {
-        c = c.warm_up_time(time).measurement_time(time);
+        c = c
+            .warm_up_time(time)
+            .measurement_time(time)
+            .sample_size(QUICK_SAMPLES)
+            .nresamples(QUICK_RESAMPLES);
     }
     c
 }

@@ -143,7 +143,7 @@ pub const BINDINGS: &[Binding] = &[
         chords: &[key('b')],
         label: "b",
         action: Action::RunBenchmarks,
-        help: "quick bench (Benchmarks)",
+        help: "run quick bench",
         section: Section::General,
     },
     Binding {
