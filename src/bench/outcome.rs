@@ -409,7 +409,10 @@ mod tests {
             failures[0].starts_with("a/over: over budget: 1.50×"),
             "{failures:?}"
         );
-        assert!(failures[1].starts_with("b/slower: +100% slower than baseline before"));
+        assert!(
+            failures[1].starts_with("b/slower: +150% slower than baseline before"),
+            "{failures:?}"
+        );
         // With a margin of 2× the budget only the regression remains.
         run.check_margin = 2.0;
         assert_eq!(run.check_failures().len(), 1);

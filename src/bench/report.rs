@@ -27,6 +27,9 @@ const WIDTH: u32 = 1280;
 /// Height of one benchmark's row in the medians chart.
 const ROW_HEIGHT: u32 = 22;
 const SCALING_HEIGHT: u32 = 420;
+/// How far the medians chart's time axis reaches beyond the slowest result, as a factor: the
+/// legend's room (one and a half decades on the log axis).
+const LEGEND_ROOM: f64 = 30.0;
 /// Fewest points that make a scaling curve.
 const MIN_CURVE_POINTS: usize = 3;
 
@@ -163,6 +166,8 @@ where
         [low, high, budget_ns(m).unwrap_or(m.median_ns)]
     });
     let (low, high) = log_range(values);
+    // Room on the right of the slowest result for the legend.
+    let high = high * LEGEND_ROOM;
     let rows = results.len() as i32;
     let mut chart = ChartBuilder::on(area)
         .caption(
@@ -226,7 +231,7 @@ where
         .legend(|(x, y)| Cross::new((x + 8, y), 6, RED.stroke_width(2)));
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FAMILY, 13))
