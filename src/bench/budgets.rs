@@ -57,7 +57,7 @@ pub fn parse_budgets(text: &str) -> Result<Vec<Budget>, BudgetError> {
 pub fn parse_budget_file(text: &str) -> Result<BudgetSet, BudgetError> {
     let file: BudgetFile = toml::from_str(text)?;
     if let Some(margin) = file.ci_margin
-        && !(margin >= 1.0)
+        && (!margin.is_finite() || margin < 1.0)
     {
         return Err(BudgetError::BadMargin(margin));
     }
