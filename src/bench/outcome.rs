@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(run.results[2].met, None);
         let baseline = outcome(vec![Measured::new(
             "s",
-            &result("b/slower", 50.0),
+            &result("b/slower", 40.0),
             &budgets,
         )]);
         for r in &mut run.results {
