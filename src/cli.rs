@@ -37,6 +37,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Motif discovery with the matrix profile: the closest pairs of windows and the discords.
     Motifs(MotifsArgs),
+    /// Run the built-in benchmark suites on this machine, against the speed budgets.
+    Bench(BenchArgs),
 }
 
 /// What the engines look for on live channels.
@@ -349,4 +351,54 @@ pub struct MotifsArgs {
     pub json: bool,
     /// Series, one number per line (`-` for stdin).
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// Only the benchmarks that have a budget, with short measurements (under 2 minutes).
+    #[arg(long)]
+    pub quick: bool,
+    /// A suite to run (repeatable): temporal, attractor, ltl, scheduler, meta, pipeline, quic,
+    /// trace, render. Default: all.
+    #[arg(long = "suite", value_name = "NAME")]
+    pub suites: Vec<String>,
+    /// Print one JSON object with every result on stdout, and nothing else there.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep this run's results as the baseline NAME.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Compare with the baseline NAME: the change of each median and whether it is beyond noise.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Exit non-zero, naming them, when benchmarks are over budget or slower than the baseline
+    /// beyond the noise margin.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: fail only beyond FACTOR times a budget.
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        default_value_t = 1.0,
+        conflicts_with = "ci"
+    )]
+    pub margin: f64,
+    /// With --check: the margin for a shared CI machine, `ci_margin` of the budgets file.
+    #[arg(long)]
+    pub ci: bool,
+    /// Budgets file (TOML, as assets/budgets.toml) instead of the built-in budgets.
+    #[arg(long, value_name = "FILE")]
+    pub budgets: Option<PathBuf>,
+    /// Write charts (one SVG and one PNG per suite) and a Markdown summary into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Where results and baselines are kept. Default: bench/ in the user's data directory.
+    #[arg(long, value_name = "DIR", env = "MIDSTREAM_BENCH_DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Run at the lowest CPU priority (the Benchmarks pane's background run).
+    #[arg(long, hide = true)]
+    pub idle: bool,
+    /// Warm-up and measurement time per benchmark in milliseconds (for tests).
+    #[arg(long, hide = true, value_name = "MS")]
+    pub measure_ms: Option<u64>,
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use midstream::cli::{
-    AnalysisArgs, AttachArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric, OpenArgs,
-    RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
+    AnalysisArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric,
+    OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
 };
 use midstream::headless;
 use midstream::headless::record::{RecordFrom, RecordOptions};
@@ -99,7 +99,59 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             Ok(headless::motifs::run(&opts, &mut stdout)?)
         }
+        Some(Command::Bench(args)) => bench(&args),
     }
+}
+
+/// `bench`: the options resolved (budgets file, results directory), the run, and with
+/// `--check` an error naming every failure.
+fn bench(args: &BenchArgs) -> anyhow::Result<()> {
+    use midstream::bench::{budgets, run};
+    if args.idle {
+        midstream::bench::stdio::lowest_priority();
+    }
+    let text = match &args.budgets {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the budgets file {}", path.display()))?,
+        None => budgets::BUDGETS_TEXT.to_owned(),
+    };
+    let file = budgets::parse_budget_file(&text).with_context(|| match &args.budgets {
+        Some(path) => path.display().to_string(),
+        None => "the built-in budgets".to_owned(),
+    })?;
+    let check_margin = if args.ci {
+        file.ci_margin
+            .context("--ci: the budgets file sets no ci_margin")?
+    } else {
+        args.margin
+    };
+    let results_dir = match &args.results_dir {
+        Some(dir) => dir.clone(),
+        None => midstream::bench::results::default_bench_dir()
+            .context("no data directory for the results: give --results-dir")?,
+    };
+    let opts = run::BenchOptions {
+        suites: args.suites.clone(),
+        quick: args.quick,
+        measurement: args.measure_ms.map(std::time::Duration::from_millis),
+        json: args.json,
+        save_baseline: args.save_baseline.clone(),
+        baseline: args.baseline.clone(),
+        check: args.check,
+        check_margin,
+        budgets: file.budgets,
+        report: args.report.clone(),
+        results_dir,
+        wasm_file: std::path::PathBuf::from(run::WASM_FILE),
+    };
+    let outcome = run::run(&opts)?;
+    if !outcome.failures.is_empty() && (args.check || outcome.results.is_empty()) {
+        for failure in &outcome.failures {
+            eprintln!("FAILED {failure}");
+        }
+        anyhow::bail!("{} benchmark check(s) failed", outcome.failures.len());
+    }
+    Ok(())
 }
 
 fn compare(args: &CompareArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {

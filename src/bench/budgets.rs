@@ -15,12 +15,23 @@ pub enum BudgetError {
     Toml(#[from] toml::de::Error),
     #[error("budget for {bench:?}: give one positive `max_ns` or `min_per_s`")]
     NoLimit { bench: String },
+    #[error("ci_margin = {0}: a multiple of the budgets, at least 1")]
+    BadMargin(f64),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BudgetFile {
+    ci_margin: Option<f64>,
     budget: Vec<RawBudget>,
+}
+
+/// A budgets file: the budgets and the margin CI checks them with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetSet {
+    pub budgets: Vec<Budget>,
+    /// `bench --check --ci` fails only beyond this multiple of a budget.
+    pub ci_margin: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,8 +50,19 @@ pub fn budgets() -> Result<Vec<Budget>, BudgetError> {
 
 /// Budgets from the text of a budgets file; an error names the budget that is wrong.
 pub fn parse_budgets(text: &str) -> Result<Vec<Budget>, BudgetError> {
+    parse_budget_file(text).map(|set| set.budgets)
+}
+
+/// The whole budgets file: its budgets and its `ci_margin`.
+pub fn parse_budget_file(text: &str) -> Result<BudgetSet, BudgetError> {
     let file: BudgetFile = toml::from_str(text)?;
-    file.budget
+    if let Some(margin) = file.ci_margin
+        && (!margin.is_finite() || margin < 1.0)
+    {
+        return Err(BudgetError::BadMargin(margin));
+    }
+    let budgets = file
+        .budget
         .into_iter()
         .map(|b| {
             let limit = match (b.max_ns, b.min_per_s) {
@@ -54,7 +76,11 @@ pub fn parse_budgets(text: &str) -> Result<Vec<Budget>, BudgetError> {
                 goal: b.goal,
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(BudgetSet {
+        budgets,
+        ci_margin: file.ci_margin,
+    })
 }
 
 #[cfg(test)]
@@ -71,6 +97,21 @@ mod tests {
             .find(|b| b.bench == "edit/levenshtein/*/1000")
             .unwrap();
         assert_eq!(lev.limit, Limit::MaxNs(30_000.0));
+        assert_eq!(
+            parse_budget_file(BUDGETS_TEXT).unwrap().ci_margin,
+            Some(3.0)
+        );
+        // The headline scheduling budget matches the benchmark's real ids.
+        let ids = ["schedule_one_task/submit_detached/workers/1", "classify"];
+        for id in ids {
+            assert!(
+                budgets
+                    .iter()
+                    .any(|b| crate::model::bench::id_matches(&b.bench, id)),
+                "{id}"
+            );
+        }
+        assert!(parse_budget_file("ci_margin = 0.5\nbudget = []\n").is_err());
     }
 
     #[test]
@@ -85,6 +126,8 @@ mod tests {
 
     fn result(id: &str, median_ns: f64, elements: Option<u64>) -> BenchResult {
         BenchResult {
+            interval_ns: None,
+            bytes: None,
             id: id.into(),
             median_ns,
             elements,

@@ -25,23 +25,27 @@ pub fn default_results_dir() -> PathBuf {
     }
 }
 
+/// Where `midstream-tui bench` keeps its results, baselines and criterion's output:
+/// `bench/` in the user's data directory (`~/.local/share/midstream/bench` on Linux).
+pub fn default_bench_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "midstream").map(|d| d.data_dir().join("bench"))
+}
+
 #[derive(Debug, Deserialize)]
 struct BenchmarkJson {
     full_id: String,
     throughput: Option<ThroughputJson>,
 }
 
-/// Criterion's `Throughput`; only element counts make a rate budgets can use.
+/// Criterion's `Throughput`: element counts make a rate budgets can use, byte counts a data
+/// rate.
 #[derive(Debug, Deserialize)]
 enum ThroughputJson {
+    Bits(u64),
     Elements(u64),
-    Bytes(serde::de::IgnoredAny),
-    BytesDecimal(serde::de::IgnoredAny),
-    ElementsAndBytes {
-        elements: u64,
-        #[serde(rename = "bytes")]
-        _bytes: serde::de::IgnoredAny,
-    },
+    Bytes(u64),
+    BytesDecimal(u64),
+    ElementsAndBytes { elements: u64, bytes: u64 },
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +56,13 @@ struct EstimatesJson {
 #[derive(Debug, Deserialize)]
 struct Estimate {
     point_estimate: f64,
+    confidence_interval: Option<ConfidenceInterval>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConfidenceInterval {
+    lower_bound: f64,
+    upper_bound: f64,
 }
 
 /// Every result under `dir` (criterion's output directory), sorted by id, and a line for each
@@ -120,21 +131,94 @@ fn read_result(new: &Path) -> Result<BenchResult, ReadError> {
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|text| serde_json::from_str::<EstimatesJson>(&text).ok())
         .map(|e| e.median.point_estimate);
-    let elements = benchmark.throughput.and_then(|t| match t {
-        ThroughputJson::Elements(n) | ThroughputJson::ElementsAndBytes { elements: n, .. } => {
-            Some(n)
-        }
-        ThroughputJson::Bytes(_) | ThroughputJson::BytesDecimal(_) => None,
-    });
+    let (elements, bytes) = match benchmark.throughput {
+        None => (None, None),
+        Some(ThroughputJson::Bits(bits)) => (None, Some(bits / 8)),
+        Some(ThroughputJson::Elements(n)) => (Some(n), None),
+        Some(ThroughputJson::Bytes(b) | ThroughputJson::BytesDecimal(b)) => (None, Some(b)),
+        Some(ThroughputJson::ElementsAndBytes { elements, bytes }) => (Some(elements), Some(bytes)),
+    };
     Ok(BenchResult {
         id: benchmark.full_id,
         median_ns: estimates.median.point_estimate,
+        interval_ns: estimates
+            .median
+            .confidence_interval
+            .map(|ci| (ci.lower_bound, ci.upper_bound)),
         elements,
+        bytes,
         change,
         modified: std::fs::metadata(&estimates_path)
             .and_then(|m| m.modified())
             .ok(),
     })
+}
+
+/// The result of benchmark `id` in criterion's output directory `dir`, if it has one.
+pub fn find_result(dir: &Path, id: &str) -> Option<BenchResult> {
+    load_results(dir).0.into_iter().find(|r| r.id == id)
+}
+
+/// Where `midstream-tui bench` keeps its results: `$MIDSTREAM_BENCH_DIR` (as `bench
+/// --results-dir` reads it), else [`default_bench_dir`].
+pub fn bench_dir() -> Option<PathBuf> {
+    std::env::var_os("MIDSTREAM_BENCH_DIR")
+        .map(PathBuf::from)
+        .or_else(default_bench_dir)
+}
+
+/// A run's file not rewritten for this long is not running any more (it was killed): a
+/// benchmark of a full run takes well under this.
+const RUN_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The Benchmarks pane's report: `cargo bench`'s results in `criterion_dir` and the latest
+/// `midstream-tui bench` run in `bench_dir` (`latest.json`), the newer result of each
+/// benchmark kept, checked against `budgets`. A run still going is named in `running`.
+pub fn load_pane_report(
+    criterion_dir: &Path,
+    bench_dir: Option<&Path>,
+    budgets: &[Budget],
+) -> BenchReport {
+    let (mut results, mut errors) = load_results(criterion_dir);
+    let mut dir = criterion_dir.to_owned();
+    let mut baseline = None;
+    let mut running = None;
+    if let Some(bench_dir) = bench_dir {
+        let latest = super::run::latest_path(bench_dir);
+        if latest.exists() {
+            match super::outcome::read(&latest) {
+                Ok(run) => {
+                    let modified = std::fs::metadata(&latest).and_then(|m| m.modified()).ok();
+                    let fresh = modified
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age < RUN_STALE_AFTER);
+                    if !run.finished && fresh {
+                        running = Some(run.current.clone().unwrap_or_else(|| "starting".into()));
+                    }
+                    if !run.results.is_empty() || running.is_some() {
+                        dir = bench_dir.to_owned();
+                    }
+                    baseline = run.baseline.clone();
+                    for m in &run.results {
+                        let result = m.to_result(modified);
+                        match results.iter_mut().find(|r| r.id == result.id) {
+                            Some(old) if old.modified >= result.modified => {}
+                            Some(old) => *old = result,
+                            None => results.push(result),
+                        }
+                    }
+                    results.sort_by(|a, b| a.id.cmp(&b.id));
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+    }
+    let mut report = BenchReport::check(&results, budgets);
+    report.dir = dir;
+    report.baseline = baseline;
+    report.running = running;
+    report.errors.extend(errors);
+    report
 }
 
 /// Reads criterion's results in `dir` and checks them against `budgets`.
@@ -196,5 +280,54 @@ mod tests {
 
         let (none, errors) = load_results(&dir.path().join("absent"));
         assert!(none.is_empty() && errors.is_empty());
+    }
+
+    #[test]
+    fn the_pane_reads_a_bench_run_going_on_with_its_baseline() {
+        use crate::bench::outcome::{self, Measured, RunOutcome};
+        let dir = tempfile::tempdir().unwrap();
+        let budgets = crate::bench::parse_budgets(
+            "[[budget]]\nbench = \"dtw/full/abs/100\"\nmax_ns = 15000\ngoal = \"dtw\"\n",
+        )
+        .unwrap();
+        let result = BenchResult {
+            id: "dtw/full/abs/100".into(),
+            median_ns: 9_000.0,
+            interval_ns: Some((8_900.0, 9_100.0)),
+            elements: None,
+            bytes: None,
+            change: None,
+            modified: None,
+        };
+        let mut measured = Measured::new("temporal", &result, &budgets);
+        measured.baseline = Some(outcome::BaselineChange {
+            name: "main".into(),
+            median_ns: 10_000.0,
+            change: -0.1,
+            beyond_noise: false,
+        });
+        let run = RunOutcome {
+            version: outcome::FORMAT_VERSION,
+            quick: true,
+            suites: vec!["temporal".into()],
+            started_unix_s: 0,
+            finished: false,
+            current: Some("dtw/full/abs/1000".into()),
+            baseline: Some("main".into()),
+            noise_margin: 0.25,
+            check_margin: 1.0,
+            results: vec![measured],
+            figures: Vec::new(),
+            wasm: None,
+            failures: Vec::new(),
+        };
+        outcome::write(&crate::bench::run::latest_path(dir.path()), &run).unwrap();
+        let report = load_pane_report(&dir.path().join("no-criterion"), Some(dir.path()), &budgets);
+        assert_eq!(report.running.as_deref(), Some("dtw/full/abs/1000"));
+        assert_eq!(report.baseline.as_deref(), Some("main"));
+        assert_eq!(report.dir, dir.path());
+        let row = &report.rows[0];
+        assert_eq!(row.result.as_ref().unwrap().change, Some(-0.1));
+        assert_eq!(report.within(), (1, 1));
     }
 }

@@ -44,9 +44,14 @@ pub struct BenchResult {
     pub id: String,
     /// Median time of one iteration, nanoseconds.
     pub median_ns: f64,
+    /// The median's confidence interval (criterion's bootstrap, 95%), nanoseconds.
+    pub interval_ns: Option<(f64, f64)>,
     /// Elements per iteration, when the benchmark declares a throughput.
     pub elements: Option<u64>,
-    /// Relative change of the median from the run before (0.05: 5% slower), if any.
+    /// Bytes per iteration, when the benchmark declares a throughput in bytes.
+    pub bytes: Option<u64>,
+    /// Relative change of the median from the run before, or from the baseline the run was
+    /// compared with (0.05: 5% slower), if any.
     pub change: Option<f64>,
     /// When criterion wrote it.
     pub modified: Option<SystemTime>,
@@ -56,6 +61,13 @@ impl BenchResult {
     /// Elements per second, when the benchmark declares a throughput.
     pub fn per_s(&self) -> Option<f64> {
         self.elements
+            .filter(|_| self.median_ns > 0.0)
+            .map(|n| n as f64 * 1e9 / self.median_ns)
+    }
+
+    /// Bytes per second, when the benchmark declares a throughput in bytes.
+    pub fn bytes_per_s(&self) -> Option<f64> {
+        self.bytes
             .filter(|_| self.median_ns > 0.0)
             .map(|n| n as f64 * 1e9 / self.median_ns)
     }
@@ -87,6 +99,11 @@ pub struct BudgetRow {
 pub struct BenchReport {
     /// Where the results were read.
     pub dir: PathBuf,
+    /// The named baseline the changes are measured from (`bench --baseline NAME`); `None`: from
+    /// the run before.
+    pub baseline: Option<String>,
+    /// What a `bench` run going on now is measuring (the pane's background run included).
+    pub running: Option<String>,
     /// Budget order; a budget with a `*` gives one row per matching result.
     pub rows: Vec<BudgetRow>,
     /// Results no budget covers.
@@ -127,6 +144,8 @@ impl BenchReport {
         }
         Self {
             dir: PathBuf::new(),
+            baseline: None,
+            running: None,
             rows,
             unbudgeted: covered.iter().filter(|c| !**c).count(),
             errors: Vec::new(),

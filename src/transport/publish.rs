@@ -50,6 +50,8 @@ pub struct PublisherOptions {
     pub token: Option<String>,
     /// What one client may make the server do.
     pub limits: ServerLimits,
+    /// See [`ServerConfig::stream_priorities`].
+    pub stream_priorities: bool,
 }
 
 impl PublisherOptions {
@@ -63,6 +65,7 @@ impl PublisherOptions {
             certificate: CertificateSource::SelfSigned,
             token: None,
             limits: ServerLimits::default(),
+            stream_priorities: true,
         }
     }
 }
@@ -119,6 +122,7 @@ impl Publisher {
         config.certificate = opts.certificate;
         config.token = opts.token;
         config.limits = opts.limits;
+        config.stream_priorities = opts.stream_priorities;
         let (mut server, info) = Server::bind(config)?;
         let events = server.take_events();
         let subscribed = server.subscribed();

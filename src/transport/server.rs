@@ -214,6 +214,9 @@ pub struct ServerConfig {
     pub pacing: Pacing,
     pub limits: ServerLimits,
     pub source: ServedSource,
+    /// Data streams prioritised by channel kind (`channel_priority`); false puts every stream
+    /// at one priority, for the QUIC benchmark that measures what priorities change.
+    pub stream_priorities: bool,
 }
 
 impl ServerConfig {
@@ -236,6 +239,7 @@ impl ServerConfig {
             pacing: Pacing::RealTime,
             limits: ServerLimits::default(),
             source,
+            stream_priorities: true,
         }
     }
 }
@@ -297,6 +301,7 @@ pub enum ServerError {
 pub struct Server {
     endpoint: quinn::Endpoint,
     source: ServedSource,
+    stream_priorities: bool,
     pacing: Pacing,
     token: Option<String>,
     limits: ServerLimits,
@@ -391,6 +396,7 @@ impl Server {
             endpoint,
             source: config.source,
             pacing: config.pacing,
+            stream_priorities: config.stream_priorities,
             token: config.token,
             limits: config.limits,
             events_tx,
@@ -420,7 +426,9 @@ impl Server {
     /// waits for the connections to close (so every client gets the shutdown reason) and
     /// returns. Dropping this future instead ends the sessions abruptly.
     pub async fn run(self) -> Result<(), ServerError> {
-        let hub = Arc::new(Hub::new(self.source.catalog()));
+        let mut hub = Hub::new(self.source.catalog());
+        hub.stream_priorities = self.stream_priorities;
+        let hub = Arc::new(hub);
         let shared = Arc::new(Shared {
             subscribed: self.subscribed,
             hub: hub.clone(),
@@ -491,6 +499,8 @@ struct Hub {
     progress: Notify,
     /// Set when the source has ended; writers then finish their streams.
     ended: AtomicBool,
+    /// See [`ServerConfig::stream_priorities`].
+    stream_priorities: bool,
 }
 
 impl Hub {
@@ -506,6 +516,7 @@ impl Hub {
             followers: Mutex::new(Vec::new()),
             progress: Notify::new(),
             ended: AtomicBool::new(false),
+            stream_priorities: true,
         }
     }
 
@@ -1349,7 +1360,9 @@ async fn stream_channel(
         return;
     };
     // Only fails on a stream that is already closed.
-    let _ = send.set_priority(channel_priority(&info.kind));
+    if hub.stream_priorities {
+        let _ = send.set_priority(channel_priority(&info.kind));
+    }
     let header = DataStreamHeader { channel: info.id };
     if write_message(&mut send, &header, MAX_CONTROL_FRAME_BYTES, "stream header")
         .await

@@ -249,6 +249,10 @@ impl App {
             Action::ZoomOut => self.zoom_steps = self.zoom_steps.saturating_sub(1),
             Action::ToggleLatencyKind => self.run_times = !self.run_times,
             Action::ToggleRecording => return Some(Control::ToggleRecording),
+            Action::RunBenchmarks if self.focus == Pane::Benchmarks => {
+                return Some(Control::RunBenchmarks);
+            }
+            Action::RunBenchmarks => {}
             Action::CapturePattern => {
                 return self.capture_pattern(latest).map(Control::AddPattern);
             }

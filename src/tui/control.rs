@@ -1,4 +1,4 @@
-//! Commands the screen sends back to the pipeline: replay control, recording, patterns, quit.
+//! Commands the screen sends back: replay control, recording, patterns, a benchmark run, quit.
 //!
 //! The screen only asks; the pipeline decides and its next [`Snapshot`](crate::pipeline::Snapshot)
 //! shows the outcome (the replay speed in `LinkState::Replay`, the file in
@@ -36,6 +36,8 @@ pub enum Control {
     ToggleRecording,
     /// Add this reference pattern (captured from the screen) to the library.
     AddPattern(PatternSpec),
+    /// Start a quick benchmark run in the background (`bench --quick`), unless one is going.
+    RunBenchmarks,
     /// The screen is closing; the pipeline should shut down.
     Quit,
 }

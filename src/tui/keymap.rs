@@ -28,6 +28,8 @@ pub enum Action {
     /// Make the focused channel's latest samples (as displayed, so also while frozen) a
     /// reference pattern.
     CapturePattern,
+    /// On the Benchmarks pane: start a quick benchmark run in the background.
+    RunBenchmarks,
     /// Only acted on while replaying a trace.
     Replay(ReplayCommand),
 }
@@ -135,6 +137,13 @@ pub const BINDINGS: &[Binding] = &[
         label: "a",
         action: Action::CapturePattern,
         help: "add as pattern",
+        section: Section::General,
+    },
+    Binding {
+        chords: &[key('b')],
+        label: "b",
+        action: Action::RunBenchmarks,
+        help: "run quick bench",
         section: Section::General,
     },
     Binding {

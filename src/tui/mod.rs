@@ -12,8 +12,8 @@ pub mod keymap;
 pub mod layout;
 pub mod panes;
 pub mod render;
-/// Made-up results for the screen's tests and the render benchmark: never in a release build.
-#[cfg(any(test, feature = "sample"))]
+/// A realistic snapshot with made-up benchmark results: for the screen's tests and the render
+/// benchmark, which `midstream-tui bench` runs too.
 pub mod sample;
 pub mod series;
 pub mod terminal;

@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(app.focus(), Pane::Benchmarks);
         let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
         assert!(
-            text.contains("┌ Benchmarks · 4/5 measured within budget"),
+            text.contains("┌ Benchmarks · 5/6 measured within budget"),
             "{text}"
         );
         assert!(!text.contains("┌ Scheduler "), "{text}");

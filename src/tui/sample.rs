@@ -1,5 +1,5 @@
 //! A deterministic, realistic [`Snapshot`] for the screen's tests and the render benchmark
-//! (test-only, or the `sample` feature): eight channels like the demo's, each with `points`
+//! (`cargo bench` and `midstream-tui bench`): eight channels like the demo's, each with `points`
 //! recent samples of the real generators (`sources::flows`, `sources::maps`,
 //! `sources::signals`: Lorenz and Rössler integrated with RK4, Hénon and logistic maps, a
 //! sine), an event and a token channel, and the engines' results on them: attractor analyses
@@ -66,6 +66,8 @@ fn info(
 pub fn bench_report() -> BenchReport {
     let result =
         |id: &str, median_ns: f64, elements: Option<u64>, change: Option<f64>| BenchResult {
+            interval_ns: None,
+            bytes: None,
             id: id.to_string(),
             median_ns,
             elements,
@@ -82,7 +84,12 @@ pub fn bench_report() -> BenchReport {
             Some(1_000_000),
             Some(-0.31),
         ),
-        result("schedule_one_task/submit_detached", 84.0, None, None),
+        result(
+            "schedule_one_task/submit_detached/workers/1",
+            84.0,
+            None,
+            None,
+        ),
         result("classify", 1_200.0, None, None),
     ];
     let budgets = crate::bench::budgets().unwrap_or_default();

@@ -2,8 +2,9 @@
 //! loop drawing the session's snapshots, the user's controls carried to the pipeline and the
 //! replay, and the Benchmarks pane's results read in the background.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,6 +23,11 @@ use crate::sources::replay as replay_source;
 /// How often the Benchmarks pane's results are read again (a `cargo bench` in another
 /// terminal shows up within this).
 const BENCHMARK_POLL: Duration = Duration::from_secs(5);
+/// How often while a `bench` run is going, so its rows fill in as its results arrive.
+const BENCHMARK_POLL_RUNNING: Duration = Duration::from_secs(1);
+
+/// The background benchmark run the `b` key starts, if any.
+type BenchRun = Arc<Mutex<Option<Child>>>;
 
 /// What the screen needs besides the session.
 pub struct ScreenOptions {
@@ -37,14 +43,17 @@ pub struct ScreenOptions {
 /// stderr once the screen is gone.
 pub async fn run(session: Session, opts: ScreenOptions) -> anyhow::Result<()> {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let bench_run: BenchRun = Arc::default();
     let controls = tokio::spawn(forward_controls(
         control_rx,
         session.commands.clone(),
         session.replay.clone(),
         opts.record.clone(),
+        bench_run.clone(),
     ));
     let benchmarks = tokio::spawn(watch_benchmarks(
         bench::default_results_dir(),
+        bench::results::bench_dir(),
         session.commands.clone(),
     ));
     let outcome = {
@@ -67,15 +76,29 @@ pub async fn run(session: Session, opts: ScreenOptions) -> anyhow::Result<()> {
     };
     controls.abort();
     benchmarks.abort();
+    // A background benchmark run ends with the dashboard that started it.
+    if let Some(mut child) = bench_run
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let pipeline = session.finish().await?;
     crate::headless::summary::report_problems(pipeline.status());
     outcome.map(|_| ()).map_err(anyhow::Error::from)
 }
 
-/// Reads criterion's results in `dir` against the budgets now and every
-/// [`BENCHMARK_POLL`], off the async threads, and hands the pipeline each report that differs
-/// from the last (the Benchmarks pane). Ends when the pipeline is gone.
-async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>) {
+/// Reads criterion's results in `dir` and the latest `bench` run's in `bench_dir` against the
+/// budgets now and every [`BENCHMARK_POLL`] ([`BENCHMARK_POLL_RUNNING`] while a run goes on),
+/// off the async threads, and hands the pipeline each report that differs from the last (the
+/// Benchmarks pane). Ends when the pipeline is gone.
+async fn watch_benchmarks(
+    dir: PathBuf,
+    bench_dir: Option<PathBuf>,
+    pipeline: mpsc::Sender<PipelineCommand>,
+) {
     // The budgets are built in: parsed once. A broken budgets file shows as the report's
     // error, with the results still listed.
     let (budgets, budget_error) = match bench::budgets() {
@@ -83,15 +106,23 @@ async fn watch_benchmarks(dir: PathBuf, pipeline: mpsc::Sender<PipelineCommand>)
         Err(e) => (Arc::new(Vec::new()), Some(e.to_string())),
     };
     let mut last: Option<Arc<BenchReport>> = None;
-    let mut poll = tokio::time::interval(BENCHMARK_POLL);
+    let mut wait = Duration::ZERO;
     loop {
-        poll.tick().await;
+        tokio::time::sleep(wait).await;
         let read = dir.clone();
+        let bench_dir = bench_dir.clone();
         let budgets = budgets.clone();
-        let Ok(mut report) =
-            tokio::task::spawn_blocking(move || bench::load_report(&read, &budgets)).await
+        let Ok(mut report) = tokio::task::spawn_blocking(move || {
+            bench::results::load_pane_report(&read, bench_dir.as_deref(), &budgets)
+        })
+        .await
         else {
             return;
+        };
+        wait = if report.running.is_some() {
+            BENCHMARK_POLL_RUNNING
+        } else {
+            BENCHMARK_POLL
         };
         report.errors.extend(budget_error.clone());
         if last.as_deref() == Some(&report) {
@@ -115,6 +146,7 @@ async fn forward_controls(
     pipeline: mpsc::Sender<PipelineCommand>,
     replay: Option<mpsc::Sender<replay_source::ReplayCommand>>,
     record_path: Option<PathBuf>,
+    bench_run: BenchRun,
 ) {
     while let Some(control) = controls.recv().await {
         match control {
@@ -145,7 +177,34 @@ async fn forward_controls(
             Control::AddPattern(pattern) => {
                 let _ = pipeline.send(PipelineCommand::AddPattern(pattern)).await;
             }
+            Control::RunBenchmarks => {
+                let mut run = bench_run.lock().unwrap_or_else(PoisonError::into_inner);
+                let going = run
+                    .as_mut()
+                    .is_some_and(|child| matches!(child.try_wait(), Ok(None)));
+                if !going {
+                    // A failure to start shows as no run in the pane; nothing else to do.
+                    *run = start_quick_bench(bench::results::bench_dir().as_deref()).ok();
+                }
+            }
             Control::Quit => return,
         }
     }
+}
+
+/// `midstream-tui bench --quick --idle` as a child process with no terminal: it measures one
+/// benchmark at a time at the lowest CPU priority (nice 19 and `SCHED_IDLE`: it runs only
+/// when the cores have nothing else to do, so the live analysis is not slowed), and rewrites
+/// its results file after each benchmark, which the pane reads every second meanwhile.
+fn start_quick_bench(bench_dir: Option<&Path>) -> std::io::Result<Child> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(["bench", "--quick", "--idle"]);
+    if let Some(dir) = bench_dir {
+        command.arg("--results-dir").arg(dir);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
 }

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bench_cli;
 mod cli_config;
 mod cli_input;
 mod cli_replay;

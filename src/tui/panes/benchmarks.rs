@@ -1,7 +1,9 @@
-//! The Benchmarks pane: criterion's latest results against the speed budgets the issues set,
-//! one row per budgeted benchmark (budgets nobody has measured yet say "not run"), with the
-//! change from the run before. The title counts the budgets met; the bottom line says where
-//! the results were read and how to make more.
+//! The Benchmarks pane: the latest results (`midstream-tui bench` runs, and `cargo bench`'s
+//! criterion output) against the speed budgets the issues set, one row per budgeted benchmark
+//! (budgets nobody has measured yet say "not run"), with the change from the run before or
+//! from the baseline the run was compared with. The title counts the budgets met; the bottom
+//! line says where the results were read, what a run going on is measuring, and how to make
+//! more (`b` starts a quick run in the background).
 
 use std::time::SystemTime;
 
@@ -104,10 +106,17 @@ fn row(r: &BudgetRow) -> BenchmarkRow<'_> {
 
 /// Where the results came from, how old the newest is, what else there is.
 fn footer_line(report: &BenchReport, now: SystemTime) -> String {
-    let mut parts = vec![format!("from {}", report.dir.display())];
+    let mut parts = Vec::new();
+    if let Some(current) = &report.running {
+        parts.push(format!("running bench --quick: {current}"));
+    }
+    parts.push(format!("from {}", report.dir.display()));
+    if let Some(name) = &report.baseline {
+        parts.push(format!("change vs baseline {name}"));
+    }
     let measured = report.rows.iter().any(|r| r.result.is_some()) || report.unbudgeted > 0;
-    if !measured {
-        parts.push("no results yet: run cargo bench".to_string());
+    if !measured && report.running.is_none() {
+        parts.push("no results yet: b runs the quick benchmarks".to_string());
     } else if let Some(t) = report.newest {
         let age = now.duration_since(t).unwrap_or_default();
         parts.push(format!("newest {} ago", format::duration(age)));
@@ -133,18 +142,27 @@ mod tests {
         let mut report = bench_report();
         assert_eq!(
             footer_line(&report, SystemTime::now()),
-            "from target/criterion · 1 more without a budget"
+            "from target/criterion"
         );
         let empty = BenchReport::check(&[], &crate::bench::budgets().unwrap());
         assert!(
-            footer_line(&empty, SystemTime::now()).ends_with("no results yet: run cargo bench")
+            footer_line(&empty, SystemTime::now())
+                .ends_with("no results yet: b runs the quick benchmarks")
         );
         let now = SystemTime::now();
         report.newest = Some(now - Duration::from_secs(125));
         report.errors.push("x".into());
         assert_eq!(
             footer_line(&report, now),
-            "from target/criterion · newest 2m05s ago · 1 more without a budget · 1 unreadable"
+            "from target/criterion · newest 2m05s ago · 1 unreadable"
+        );
+        report.unbudgeted = 1;
+        report.running = Some("dtw/full/abs/100".into());
+        report.baseline = Some("main".into());
+        assert_eq!(
+            footer_line(&report, now),
+            "running bench --quick: dtw/full/abs/100 · from target/criterion · change vs \
+             baseline main · newest 2m05s ago · 1 more without a budget · 1 unreadable"
         );
     }
 }

@@ -673,7 +673,7 @@ mod tests {
         insta::assert_snapshot!(backend);
         let text = backend.to_string();
         for expected in [
-            "Benchmarks · 4/5 measured within budget",
+            "Benchmarks · 5/6 measured within budget",
             "✓ dtw/full/abs/100",
             "5.40µs ≤ 15.0µs",
             "✗ edit/levenshtein/large/1000",
@@ -683,7 +683,8 @@ mod tests {
             "−31%",
             "· edit/lcs/*/1000",
             "not run ≤ 20.0µs",
-            "from target/criterion · 1 more without a budget",
+            "✓ schedule_one_task/submit_detached/workers/1",
+            "from target/criterion",
         ] {
             assert!(text.contains(expected), "{expected}:\n{text}");
         }
