@@ -35,6 +35,10 @@ pub const NATS_BATCH: usize = 1024;
 const RECONNECT_FIRST: Duration = Duration::from_millis(250);
 const RECONNECT_MAX: Duration = Duration::from_secs(8);
 
+/// Tries of the stream's information request before its error is final: with the backoff,
+/// about 24 s (a JetStream that does not answer, such as a server without `-js`).
+const STREAM_REQUEST_ATTEMPTS: usize = 8;
+
 /// How long a consumer named by midstream itself (no `--durable`) outlives its last
 /// connection on the server before the server removes it: long enough for any reconnect.
 const OWN_CONSUMER_INACTIVE: Duration = Duration::from_secs(600);
@@ -261,7 +265,9 @@ impl NatsSource {
             return Ok(());
         }
         let (notes_tx, mut notes) = mpsc::unbounded_channel();
-        let client = self.connect(notes_tx).await?;
+        let Some(client) = self.connect(notes_tx, events).await? else {
+            return Ok(());
+        };
         let mut feed = self.subscribe(&client).await?;
         let mut reading = Reading::new(&self.opts);
         let mut report_tick = tokio::time::interval(REPORT_INTERVAL);
@@ -297,6 +303,12 @@ impl NatsSource {
                         ConnectionNote::Event(async_nats::Event::ServerError(e)) => {
                             last_reason = format!("server error: {e}");
                             continue;
+                        }
+                        ConnectionNote::Event(async_nats::Event::Closed) => {
+                            return Err(NatsError::Connect {
+                                url: self.opts.url.clone(),
+                                reason: format!("the client closed the connection: {last_reason}"),
+                            });
                         }
                         ConnectionNote::Event(_) => continue,
                         ConnectionNote::Retry { attempt, delay } => LinkState::Reconnecting {
@@ -340,14 +352,57 @@ impl NatsSource {
         }
     }
 
+    /// Connects, trying again with the backoff while the server cannot be reached (shown as
+    /// `Reconnecting`); refused credentials and TLS failures are final. `Ok(None)`: the
+    /// consumer went away meanwhile.
     async fn connect(
         &self,
         notes: mpsc::UnboundedSender<ConnectionNote>,
-    ) -> Result<async_nats::Client, NatsError> {
+        events: &mpsc::Sender<SourceEvent>,
+    ) -> Result<Option<async_nats::Client>, NatsError> {
+        use async_nats::ConnectErrorKind;
+        let url = &self.opts.url;
+        let mut attempt = 0u32;
+        loop {
+            let options = self.connect_options(notes.clone()).await?;
+            let error = match options.connect(url.as_str()).await {
+                Ok(client) => return Ok(Some(client)),
+                Err(error) => error,
+            };
+            if matches!(
+                error.kind(),
+                ConnectErrorKind::AuthorizationViolation
+                    | ConnectErrorKind::Authentication
+                    | ConnectErrorKind::Tls
+            ) {
+                return Err(NatsError::Connect {
+                    url: url.clone(),
+                    reason: error.to_string(),
+                });
+            }
+            attempt += 1;
+            let delay = reconnect_delay(attempt as usize + 1);
+            let link = LinkState::Reconnecting {
+                reason: format!("cannot reach {url}: {error}"),
+                attempt,
+                delay,
+            };
+            if events.send(SourceEvent::Link(link)).await.is_err() {
+                return Ok(None);
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The client's options: reconnection with the backoff, its events to `notes`, the
+    /// credentials and the TLS trust.
+    async fn connect_options(
+        &self,
+        notes: mpsc::UnboundedSender<ConnectionNote>,
+    ) -> Result<async_nats::ConnectOptions, NatsError> {
         let opts = &self.opts;
         let mut connect = async_nats::ConnectOptions::new()
             .name("midstream-tui")
-            .retry_on_initial_connect()
             .max_reconnects(None);
         let retry_notes = notes.clone();
         connect = connect.reconnect_delay_callback(move |attempts| {
@@ -393,13 +448,7 @@ impl NatsSource {
         if opts.url.starts_with("tls://") {
             connect = connect.require_tls(true);
         }
-        connect
-            .connect(opts.url.as_str())
-            .await
-            .map_err(|e| NatsError::Connect {
-                url: opts.url.clone(),
-                reason: e.to_string(),
-            })
+        Ok(connect)
     }
 
     /// The messages of the subjects: core subscriptions, or the stream's consumer.
@@ -430,14 +479,18 @@ impl NatsSource {
             stream: js.stream.clone(),
             reason,
         };
-        // The server may not be reachable yet (retry_on_initial_connect): ask again.
-        let mut attempt = 0u32;
+        // A request that got no answer (the connection dropped meanwhile, the server is busy)
+        // is asked again, for about half a minute; a JetStream error (no such stream) is final.
+        let mut attempt = 0usize;
         let stream = loop {
             match context.get_stream(&js.stream).await {
                 Ok(stream) => break stream,
-                Err(e) if matches!(e.kind(), jetstream::context::GetStreamErrorKind::Request) => {
+                Err(e)
+                    if matches!(e.kind(), jetstream::context::GetStreamErrorKind::Request)
+                        && attempt < STREAM_REQUEST_ATTEMPTS =>
+                {
                     attempt += 1;
-                    tokio::time::sleep(reconnect_delay(attempt as usize)).await;
+                    tokio::time::sleep(reconnect_delay(attempt)).await;
                 }
                 Err(e) => return Err(stream_error(e.to_string())),
             }

@@ -588,3 +588,72 @@ fn attach_nats_in_a_terminal_shows_the_channels() {
     assert!(status.success(), "exit status {status:?}");
     screen.close();
 }
+
+#[test]
+fn user_and_password_come_from_the_environment() {
+    let server = NatsServer::start_with(&["--user", "dash", "--pass", "s3cret"]);
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("auth.mtr");
+    let record = |password: &str| {
+        binary::finish(
+            binary::command(dir.path())
+                .env("NATS_USER", "dash")
+                .env("NATS_PASSWORD", password)
+                .args([
+                    "record",
+                    &server.url,
+                    "--subject",
+                    "x",
+                    "--duration",
+                    "3",
+                    "-o",
+                ])
+                .arg(&trace),
+        )
+    };
+    let (ok, stdout, stderr) = record("s3cret");
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("connected to {}", server.url)),
+        "{stderr}"
+    );
+    // A wrong password never connects: the server's refusal is the reason shown.
+    let (_, _, stderr) = record("wrong");
+    assert!(!stderr.contains("connected to"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("authorization"), "{stderr}");
+}
+
+#[test]
+fn nats_and_quic_flags_are_not_mixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.mtr");
+    let refused = |args: &[&str], says: &str| {
+        let (ok, _, stderr) = binary::finish(
+            binary::command(dir.path())
+                .arg("record")
+                .args(args)
+                .arg("-o")
+                .arg(&out),
+        );
+        assert!(!ok, "{args:?} is refused");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    refused(
+        &["127.0.0.1:4433", "--subject", "a"],
+        "are for a NATS server",
+    );
+    refused(
+        &["nats://127.0.0.1:1", "--subject", "a", "--insecure"],
+        "are for QUIC sources",
+    );
+    refused(&["nats://127.0.0.1:1"], "needs --subject");
+    refused(
+        &["nats://127.0.0.1:1", "--subject", "a..b"],
+        "not a NATS subject",
+    );
+    refused(
+        &["nats://127.0.0.1:1", "--stream", "S", "--from", "yesterday"],
+        "expected new, all",
+    );
+    assert!(!out.exists(), "nothing was recorded");
+}

@@ -13,6 +13,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A running `nats-server -js`.
 pub struct NatsServer {
     child: Child,
+    args: Vec<String>,
     pub port: u16,
     /// `nats://127.0.0.1:PORT`.
     pub url: String,
@@ -22,6 +23,11 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts `nats-server -js` on 127.0.0.1 and waits until it says it is ready.
     pub fn start() -> NatsServer {
+        Self::start_with(&[])
+    }
+
+    /// As [`NatsServer::start`], with more arguments for the server (`--user`, `--pass`).
+    pub fn start_with(args: &[&str]) -> NatsServer {
         let store = tempfile::tempdir().expect("a store directory");
         // A port the kernel just gave out and took back: free unless another process takes
         // it in the next moment.
@@ -29,9 +35,11 @@ impl NatsServer {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = spawn(port, &store);
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let child = spawn(port, &store, &args);
         NatsServer {
             child,
+            args,
             port,
             url: format!("nats://127.0.0.1:{port}"),
             store,
@@ -46,15 +54,16 @@ impl NatsServer {
 
     /// Starts the server again on the same port and store, after [`NatsServer::kill`].
     pub fn restart(&mut self) {
-        self.child = spawn(self.port, &self.store);
+        self.child = spawn(self.port, &self.store, &self.args);
     }
 }
 
 /// `nats-server -js` on `port` with its store in `store`, once it says it is ready.
-fn spawn(port: u16, store: &tempfile::TempDir) -> Child {
+fn spawn(port: u16, store: &tempfile::TempDir, args: &[String]) -> Child {
     let mut child = Command::new("nats-server")
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
         .arg(store.path())
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
