@@ -209,12 +209,59 @@ pub struct TrustArgs {
     pub insecure: bool,
 }
 
+/// A NATS server's subjects as the source (`attach nats://HOST:PORT`, `record nats://...`).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "NATS (nats:// and tls:// addresses)")]
+pub struct NatsArgs {
+    /// Subject to subscribe to; wildcards allowed (`sensors.*`, `sensors.>`); repeatable.
+    /// With --stream: the stream's subjects to show (default: all of them).
+    #[arg(long = "subject", value_name = "SUBJECT")]
+    pub subjects: Vec<String>,
+    /// Read this JetStream stream through a durable consumer instead of core NATS.
+    #[arg(long, value_name = "NAME")]
+    pub stream: Option<String>,
+    /// With --stream: where a new consumer starts: new, all, an RFC 3339 time, or a duration
+    /// ago (90s, 15m, 1h, 2d).
+    #[arg(
+        long,
+        value_name = "new|all|TIME",
+        default_value = "new",
+        requires = "stream"
+    )]
+    pub from: String,
+    /// With --stream: the durable consumer's name; a later run with the same name resumes
+    /// where this one stopped (default: a name of this run's own).
+    #[arg(long, value_name = "NAME", requires = "stream")]
+    pub durable: Option<String>,
+    /// NATS credentials file (user JWT and nkey seed).
+    #[arg(long, value_name = "FILE")]
+    pub creds: Option<PathBuf>,
+    /// File holding an nkey seed.
+    #[arg(long, value_name = "FILE")]
+    pub nkey: Option<PathBuf>,
+    /// User name (with --password).
+    #[arg(long, env = "NATS_USER", value_name = "USER")]
+    pub user: Option<String>,
+    /// Password (with --user); prefer the environment variable to keep it out of the
+    /// process list and shell history.
+    #[arg(
+        long,
+        env = "NATS_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct AttachArgs {
-    /// Address of the source, e.g. 127.0.0.1:4433.
+    /// Address of the source: a QUIC source (127.0.0.1:4433), or a NATS server
+    /// (nats://HOST:PORT, tls://HOST:PORT) with --subject or --stream.
     pub addr: String,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub nats: NatsArgs,
     /// Shared token to present in Hello.
     #[arg(long)]
     pub token: Option<String>,
@@ -224,7 +271,8 @@ pub struct AttachArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct RecordArgs {
-    /// Address of the source.
+    /// Address of the source: a QUIC source, or a NATS server (nats://HOST:PORT,
+    /// tls://HOST:PORT) with --subject or --stream.
     #[arg(required_unless_present = "input", conflicts_with = "input")]
     pub addr: Option<String>,
     /// Record this file, or `-` for stdin, instead of a source; ends at the end of the input.
@@ -237,6 +285,8 @@ pub struct RecordArgs {
     pub rate: Option<f64>,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub nats: NatsArgs,
     /// Shared token to present in Hello.
     #[arg(long)]
     pub token: Option<String>,

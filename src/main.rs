@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use midstream::cli::{
     AnalysisArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric,
-    OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
+    NatsArgs, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
 };
 use midstream::headless;
 use midstream::headless::record::{RecordFrom, RecordOptions};
@@ -19,6 +19,9 @@ use midstream::publish::{Publisher, PublisherOptions, publish_ticks};
 use midstream::session::{self, Session, SessionOptions, SessionSource, Settings};
 use midstream::sources::DemoSource;
 use midstream::sources::input::{InputOptions, InputPath, TextInput};
+use midstream::sources::nats::{
+    JetStreamOptions, NatsAuth, NatsOptions, NatsSource, StartPosition,
+};
 use midstream::sources::replay::{Replay, ReplayIndex};
 use midstream::sources::text::Format;
 use midstream::transport::server::{CertificateSource, ServerLimits};
@@ -248,11 +251,76 @@ fn serve_options(args: &ServeArgs) -> anyhow::Result<ServeOptions> {
     })
 }
 
+/// The NATS source an address and its flags name; the QUIC-only flags are refused.
+fn nats_options(
+    url: &str,
+    args: &NatsArgs,
+    trust: &TrustArgs,
+    token: Option<&str>,
+) -> anyhow::Result<NatsOptions> {
+    if trust.pin.is_some() || trust.tofu || trust.insecure || token.is_some() {
+        bail!(
+            "--pin, --tofu, --insecure and --token are for QUIC sources; a NATS server takes \
+             --creds, --nkey, --user/--password and, for tls://, --ca"
+        );
+    }
+    let jetstream = match &args.stream {
+        Some(stream) => Some(JetStreamOptions {
+            stream: stream.clone(),
+            from: args
+                .from
+                .parse::<StartPosition>()
+                .map_err(anyhow::Error::msg)?,
+            durable: args.durable.clone(),
+        }),
+        None => None,
+    };
+    let opts = NatsOptions {
+        url: url.to_owned(),
+        subjects: args.subjects.clone(),
+        jetstream,
+        auth: NatsAuth {
+            creds: args.creds.clone(),
+            nkey_seed: args.nkey.clone(),
+            user: args.user.clone(),
+            password: args.password.clone(),
+        },
+        ca: trust.ca.clone(),
+        echo_problems: false,
+    };
+    opts.check().map_err(anyhow::Error::msg)?;
+    Ok(opts)
+}
+
+/// Flags of a NATS source given with a QUIC address are refused rather than ignored.
+fn refuse_nats_flags(addr: &str, args: &NatsArgs) -> anyhow::Result<()> {
+    if !args.subjects.is_empty()
+        || args.stream.is_some()
+        || args.creds.is_some()
+        || args.nkey.is_some()
+    {
+        bail!(
+            "--subject, --stream, --creds and --nkey are for a NATS server: give its address as \
+             nats://HOST:PORT or tls://HOST:PORT (got {addr})"
+        );
+    }
+    Ok(())
+}
+
 fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
     let from = match (&args.input, &args.addr) {
         (Some(path), _) => RecordFrom::Input(input_options(path, &args.input_args, args.rate)?),
+        (None, Some(addr)) if NatsOptions::is_nats_url(addr) => RecordFrom::Nats(nats_options(
+            addr,
+            &args.nats,
+            &args.trust,
+            args.token.as_deref(),
+        )?),
         (None, Some(addr)) => RecordFrom::Remote {
-            addr: addr.clone(),
+            addr: {
+                refuse_nats_flags(addr, &args.nats)?;
+                addr.clone()
+            },
             trust: trust(&args.trust)?,
             token: args.token.clone(),
         },
@@ -351,6 +419,21 @@ async fn open(args: &OpenArgs) -> anyhow::Result<()> {
 }
 
 async fn attach(args: &AttachArgs) -> anyhow::Result<()> {
+    if NatsOptions::is_nats_url(&args.addr) {
+        let opts = nats_options(&args.addr, &args.nats, &args.trust, args.token.as_deref())?;
+        let settings = session::settings(&analysis_options(&args.screen.analysis), &[])?;
+        let label = opts.label();
+        return show(
+            SessionSource::Nats(NatsSource::new(opts)?),
+            label,
+            settings,
+            args.screen.fps,
+            args.screen.record.clone(),
+            false,
+        )
+        .await;
+    }
+    refuse_nats_flags(&args.addr, &args.nats)?;
     let trust = trust(&args.trust)?;
     let insecure = trust.is_insecure();
     if insecure {

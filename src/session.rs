@@ -24,6 +24,7 @@ use crate::pipeline::{
 };
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::input::TextInput;
+use crate::sources::nats::NatsSource;
 use crate::sources::replay::{Replay, ReplayCommand};
 use crate::transport::client::{self, ClientConfig, ClientHandle, SourceEvents};
 use crate::transport::tls::Trust;
@@ -124,6 +125,8 @@ pub enum SessionSource {
     Replay(Box<Replay>),
     /// A file or pipe of text (`open`, `record --input`).
     Input(TextInput),
+    /// Subjects of a NATS server, or a JetStream stream (`attach nats://...`).
+    Nats(NatsSource),
 }
 
 /// How to run the pipeline of a session.
@@ -173,7 +176,7 @@ impl Session {
     /// Must be called inside a tokio runtime.
     pub fn start(source: SessionSource, opts: SessionOptions) -> anyhow::Result<Session> {
         let queue = match source {
-            SessionSource::Remote(_) => SOURCE_QUEUE,
+            SessionSource::Remote(_) | SessionSource::Nats(_) => SOURCE_QUEUE,
             SessionSource::Replay(_) | SessionSource::Input(_) => BATCH_QUEUE,
         };
         let (events_tx, events_rx) = mpsc::channel(queue);
@@ -186,7 +189,7 @@ impl Session {
             // A live source sheds what the searches cannot keep up with; one that can wait
             // holds back instead, so every sample is searched.
             analysis.backlog = match &source {
-                SessionSource::Remote(_) => Backlog::Shed,
+                SessionSource::Remote(_) | SessionSource::Nats(_) => Backlog::Shed,
                 SessionSource::Input(input) if input.is_live() => Backlog::Shed,
                 SessionSource::Input(_) | SessionSource::Replay(_) => Backlog::Wait,
             };
@@ -218,6 +221,7 @@ impl Session {
         let mut replay_tx = None;
         let source = match source {
             SessionSource::Remote(client) => tokio::spawn(bridge_client(client, events_tx)),
+            SessionSource::Nats(nats) => tokio::spawn(nats.run(events_tx)),
             SessionSource::Replay(replay) => {
                 let (tx, rx) = mpsc::channel(16);
                 replay_tx = Some(tx);

@@ -1,6 +1,6 @@
-//! `record`: writes a source to a trace file without a screen. The source is a QUIC source
-//! (until `--duration` passes or the process is stopped), or a file or pipe of text
-//! (`--input`: until its end).
+//! `record`: writes a source to a trace file without a screen. The source is a QUIC source or
+//! a NATS server's subjects (until `--duration` passes or the process is stopped), or a file
+//! or pipe of text (`--input`: until its end).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::model::LinkState;
 use crate::session::{self, Session, SessionOptions, SessionSource};
 use crate::sources::input::{InputOptions, TextInput};
+use crate::sources::nats::{NatsOptions, NatsSource};
 use crate::transport::protocol::IDLE_TIMEOUT;
 use crate::transport::tls::Trust;
 
@@ -24,6 +25,8 @@ pub enum RecordFrom {
         token: Option<String>,
     },
     Input(InputOptions),
+    /// Subjects of a NATS server, or a JetStream stream.
+    Nats(NatsOptions),
 }
 
 /// Options of `record`.
@@ -52,6 +55,12 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
             input.echo_problems = true;
             let label = input.path.label();
             (SessionSource::Input(TextInput::open(input)?), label)
+        }
+        RecordFrom::Nats(nats) => {
+            let mut nats = nats.clone();
+            nats.echo_problems = true;
+            let label = nats.label();
+            (SessionSource::Nats(NatsSource::new(nats)?), label)
         }
     };
     let mut options = SessionOptions::new(label);

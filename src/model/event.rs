@@ -65,7 +65,7 @@ pub enum SourceEvent {
 /// Most problems an [`InputReport`] lists one by one; the rest are counted.
 pub const MAX_LISTED_PROBLEMS: usize = 8;
 
-/// The bad input a text source has met: counts, the first problems and the latest one, each
+/// The bad input a text source (or the payloads of a NATS source) has met: counts, the first problems and the latest one, each
 /// as `line N: reason` with the input's own line number.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InputReport {
@@ -73,6 +73,8 @@ pub struct InputReport {
     pub lines: u64,
     /// Lines skipped whole.
     pub bad_lines: u64,
+    /// Messages skipped whole (a NATS payload that starts like JSON but does not parse).
+    pub bad_messages: u64,
     /// Cells skipped in lines that were otherwise used.
     pub bad_cells: u64,
     /// Values whose type differed from their field's first one (counted, not coerced).
@@ -86,7 +88,7 @@ pub struct InputReport {
 impl InputReport {
     /// Lines, cells and values that could not be used.
     pub fn problems(&self) -> u64 {
-        self.bad_lines + self.bad_cells + self.type_changes
+        self.bad_lines + self.bad_messages + self.bad_cells + self.type_changes
     }
 
     /// One line for a status line or a log: `3 bad lines, 1 bad cell (latest: line 7: ...)`.
@@ -95,6 +97,9 @@ impl InputReport {
         let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         if self.bad_lines > 0 {
             parts.push(plural(self.bad_lines, "bad line"));
+        }
+        if self.bad_messages > 0 {
+            parts.push(plural(self.bad_messages, "bad message"));
         }
         if self.bad_cells > 0 {
             parts.push(plural(self.bad_cells, "bad cell"));

@@ -1,5 +1,6 @@
-//! Where records come from: the built-in generators, trace replay, and text input (files,
-//! pipes and programs printing JSON lines, CSV or whitespace-separated columns).
+//! Where records come from: the built-in generators, trace replay, text input (files,
+//! pipes and programs printing JSON lines, CSV or whitespace-separated columns), and the
+//! subjects of a NATS server (`nats`).
 //!
 //! [`text`] turns lines of text into channels and records; it is pure parsing and builds with
 //! the headless commands alone. Everything that reads, ticks or paces needs the `app` feature.
@@ -16,6 +17,8 @@ pub mod flows;
 pub mod input;
 #[cfg(feature = "app")]
 pub mod maps;
+#[cfg(feature = "app")]
+pub mod nats;
 #[cfg(feature = "app")]
 pub mod replay;
 #[cfg(feature = "app")]

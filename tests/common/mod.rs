@@ -1,7 +1,7 @@
 //! The integration tests' one kit: fixture files ([`fixtures`]), test catalogs and trace
 //! headers ([`catalog`]), the binary under test ([`binary`]), a pseudo-terminal to run it
-//! in ([`pty`]) and a UDP relay that can go silent ([`relay`]). Each test binary includes it
-//! with `#[path = "../common/mod.rs"] mod common;`.
+//! in ([`pty`]), a UDP relay that can go silent ([`relay`]) and a real NATS server
+//! ([`nats`]). Each test binary includes it with `#[path = "../common/mod.rs"] mod common;`.
 
 // Each test binary uses part of the kit; the rest would warn as unused in that binary.
 #![allow(dead_code)]
@@ -10,6 +10,8 @@
 pub mod binary;
 pub mod catalog;
 pub mod fixtures;
+#[cfg(feature = "app")]
+pub mod nats;
 #[cfg(feature = "app")]
 pub mod pty;
 #[cfg(feature = "app")]

@@ -9,12 +9,15 @@
 //!   numeric field becomes a scalar channel named after it, each line (object or row) is also
 //!   one record of an event channel named after the source, and a field that first appears
 //!   later adds a channel ([`RecordParser::take_catalog`]).
+//! - [`MessageParser`]: messages of named subjects (NATS) by the same rules, each subject its
+//!   own channels.
 //! - [`read_column`]: one numeric column of a CSV, JSONL or columns file, for the headless
 //!   commands' `--column`.
 
 mod column;
 mod delimited;
 mod jsonl;
+mod message;
 pub mod numbers;
 mod parser;
 mod time;
@@ -23,6 +26,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use column::{read_column, read_column_from_text, read_series};
+pub use message::{MessageParser, MessageProblem, MessageStats};
 pub use numbers::{parse_numbers, read_numbers, read_sequence_text, read_text};
 pub use parser::{ParseStats, ParserOptions, RecordParser, tokenize};
 pub use time::parse_time_s;

@@ -197,6 +197,8 @@ pub struct RecordParser {
     leaves_hint: usize,
     /// JSONL: the last line's shape, reused while lines keep their keys in the same order.
     shape: LineShape,
+    /// Scalar channels are named `<name>.<field>` (a NATS subject's fields), not `<field>`.
+    prefix_fields: bool,
     pub stats: ParseStats,
 }
 
@@ -231,8 +233,22 @@ impl RecordParser {
             key: String::new(),
             leaves_hint: 8,
             shape: LineShape::default(),
+            prefix_fields: false,
             stats: ParseStats::default(),
         }
+    }
+
+    /// Names every scalar channel `<name>.<field>`: the fields of a NATS subject `sensors.a`
+    /// are `sensors.a.temp`, so that subjects with the same fields keep their channels apart.
+    pub fn with_field_prefix(mut self) -> Self {
+        self.prefix_fields = true;
+        self
+    }
+
+    /// Counts `missed` records of the event channel that never arrived (a JetStream stream's
+    /// sequence jumped): its next record's `seq` leaves a gap of that many.
+    pub fn skip_events(&mut self, missed: u64) {
+        self.seqs[EVENT_CHANNEL as usize] += missed;
     }
 
     pub fn options(&self) -> &ParserOptions {
@@ -308,7 +324,7 @@ impl RecordParser {
         if let Some(id) = self.scalars.get(name) {
             return Some(*id);
         }
-        let channel_name = if name == self.opts.name {
+        let channel_name = if self.prefix_fields || name == self.opts.name {
             format!("{}.{name}", self.opts.name)
         } else {
             name.to_owned()
