@@ -67,6 +67,11 @@ impl Catalog {
     pub fn channel(&self, id: ChannelId) -> Option<&ChannelInfo> {
         self.channels.iter().find(|c| c.id == id)
     }
+
+    /// The channels' names, in catalog order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.channels.iter().map(|c| c.name.as_str())
+    }
 }
 
 /// One field of an event record.

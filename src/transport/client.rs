@@ -896,7 +896,7 @@ pub(super) fn choose_channels(
     if unknown.is_empty() {
         Ok(ids)
     } else {
-        let available: Vec<&str> = catalog.channels.iter().map(|c| c.name.as_str()).collect();
+        let available: Vec<&str> = catalog.names().collect();
         Err(ClientError::UnknownChannels {
             unknown,
             available: available.join(", "),

@@ -126,12 +126,7 @@ fn wait_until(seen: &Mutex<Seen>, what: &str, done: impl Fn(&Seen) -> bool) {
                 return;
             }
             if start.elapsed() > TIMEOUT {
-                let names: Vec<&str> = seen
-                    .catalog
-                    .channels
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect();
+                let names: Vec<&str> = seen.catalog.names().collect();
                 panic!(
                     "timed out waiting for {what}: channels {names:?}, {} records, links {:?}, report {:?}",
                     seen.records.len(),
@@ -252,12 +247,7 @@ fn wildcards_subscribe_to_every_matching_subject() {
         !s.of("room.last.temp").is_empty()
     });
     let seen = seen.lock().unwrap();
-    let mut names: Vec<&str> = seen
-        .catalog
-        .channels
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
+    let mut names: Vec<&str> = seen.catalog.names().collect();
     names.sort_unstable();
     assert_eq!(
         names,

@@ -407,11 +407,7 @@ mod tests {
     use super::*;
 
     fn names(p: &MessageParser) -> Vec<&str> {
-        p.catalog()
-            .channels
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect()
+        p.catalog().names().collect()
     }
 
     #[test]

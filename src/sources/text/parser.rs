@@ -884,11 +884,7 @@ mod tests {
     }
 
     fn names(p: &RecordParser) -> Vec<&str> {
-        p.catalog()
-            .channels
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect()
+        p.catalog().names().collect()
     }
 
     #[test]
