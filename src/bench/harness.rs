@@ -216,19 +216,9 @@ impl Group<'_, '_> {
     where
         F: FnMut(&mut Bencher<'_, WallTime>),
     {
-        let id = id.into();
-        let full = format!("{}/{}", self.name, id.suffix());
-        if let Some(w) = &mut self.watcher {
-            if !w.wants(&full) {
-                return self;
-            }
-            w.started(&full);
-        }
-        self.group.bench_function(id.to_criterion(), f);
-        if let Some(w) = &mut self.watcher {
-            w.finished(&full);
-        }
-        self
+        self.watched(id.into(), |group, id| {
+            group.bench_function(id, f);
+        })
     }
 
     pub fn bench_with_input<F, I>(
@@ -241,7 +231,18 @@ impl Group<'_, '_> {
         F: FnMut(&mut Bencher<'_, WallTime>, &I),
         I: ?Sized,
     {
-        let id = id.into();
+        self.watched(id.into(), |group, id| {
+            group.bench_with_input(id, input, f);
+        })
+    }
+
+    /// Runs the benchmark `id` through `run` unless the watcher skips it, telling the watcher
+    /// when it starts and ends.
+    fn watched(
+        &mut self,
+        id: BenchmarkId,
+        run: impl FnOnce(&mut BenchmarkGroup<'_, WallTime>, criterion::BenchmarkId),
+    ) -> &mut Self {
         let full = format!("{}/{}", self.name, id.suffix());
         if let Some(w) = &mut self.watcher {
             if !w.wants(&full) {
@@ -249,7 +250,7 @@ impl Group<'_, '_> {
             }
             w.started(&full);
         }
-        self.group.bench_with_input(id.to_criterion(), input, f);
+        run(&mut self.group, id.to_criterion());
         if let Some(w) = &mut self.watcher {
             w.finished(&full);
         }
