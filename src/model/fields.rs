@@ -20,6 +20,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::FieldValue;
+use super::order;
 
 /// Field names sorted byte-wise, without repeats, shared by every record of one shape.
 ///
@@ -33,7 +34,10 @@ impl FieldNames {
     /// slot it has in the sorted names (repeats share a slot).
     pub fn from_unsorted<S: AsRef<str>>(names: &[S]) -> (Self, Vec<usize>) {
         let mut order: Vec<usize> = (0..names.len()).collect();
-        order.sort_by(|&a, &b| names[a].as_ref().cmp(names[b].as_ref()));
+        // Repeats of a name in the order given, as a stable sort would leave them.
+        order::sort_unstable_by(&mut order, |&a, &b| {
+            names[a].as_ref().cmp(names[b].as_ref()).then(a.cmp(&b))
+        });
         let mut sorted: Vec<Box<str>> = Vec::with_capacity(names.len());
         let mut slots = vec![0; names.len()];
         for i in order {

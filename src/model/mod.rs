@@ -4,8 +4,10 @@
 //! (postcard), into trace files and into the engines.
 
 pub mod bench;
+pub mod decimal;
 mod event;
 mod fields;
+pub mod order;
 
 use std::fmt;
 

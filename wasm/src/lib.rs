@@ -18,6 +18,13 @@
 //! `wasm/midstream.js` wraps this protocol in a JavaScript API.
 
 mod attractor;
+
+/// The module's allocator: Talc instead of dlmalloc, for size (see `Cargo.toml`). The module is
+/// single-threaded (no `atomics` target feature), which Talc's wasm allocator requires.
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 mod ltl;
 mod memory;
 mod meta;

@@ -11,6 +11,7 @@ use super::embedding::DelayEmbedding;
 use super::neighbours::NeighbourSearch;
 use super::regression::fit_line;
 use super::series;
+use crate::model::order;
 
 /// Sub-octave resolution of the distance histogram: the top 2 mantissa bits of the squared
 /// distance split each factor 2 in r² into 4 bins (8 bins per factor 2 in r).
@@ -120,8 +121,7 @@ fn cutoff_sq(z: &[f64], embedding: DelayEmbedding, theiler: usize, count: usize)
         return f64::INFINITY;
     }
     let q = ((sample.len() as f64 * CUTOFF_MARGIN * MAX_SCALING_C) as usize).min(sample.len() - 1);
-    let (_, &mut quantile, _) = sample.select_nth_unstable_by(q, f64::total_cmp);
-    quantile
+    *order::select_nth_by(&mut sample, q, f64::total_cmp)
 }
 
 /// Counts the pairs of delay vectors closer than r for a logarithmic grid of r

@@ -20,6 +20,7 @@ use super::embedding::{DUPLICATE_DISTANCE_SQ, DelayEmbedding};
 use super::neighbours::NeighbourSearch;
 use super::regression::fit_line;
 use super::series;
+use crate::model::order;
 
 /// Neighbours per reference point, each from a different pass of the trajectory.
 pub const NEIGHBOURS: usize = 4;
@@ -131,7 +132,7 @@ impl LyapunovEstimate {
 /// Median of the second half of the curve: where the separations have saturated.
 fn saturation_level(y: &[f64]) -> f64 {
     let mut tail: Vec<f64> = y[y.len() / 2..].to_vec();
-    tail.sort_unstable_by(f64::total_cmp);
+    order::sort_f64(&mut tail);
     tail[tail.len() / 2]
 }
 

@@ -18,6 +18,8 @@ use std::num::NonZero;
 use kiddo::SquaredEuclidean;
 use kiddo::immutable::float::kdtree::ImmutableKdTree;
 
+use crate::model::order;
+
 /// Candidates asked for first: enough for most points of a flow sampled ~100 times per cycle,
 /// where the closest candidates are the point's own trajectory neighbours.
 const INITIAL_CANDIDATES: usize = 8;
@@ -187,7 +189,7 @@ impl NeighbourSearch<'_> {
             .map(|j| (j, self.distance_sq(query, j)))
             .filter(|&(j, d2)| self.admissible(query, j, d2))
             .collect();
-        all.sort_unstable_by(|a, b| a.1.total_cmp(&b.1));
+        order::sort_unstable_by(&mut all, |a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         self.select(query, k, separated, all.into_iter(), out);
     }
 

@@ -19,6 +19,7 @@ use std::fmt;
 use super::nnf::{DnfTooLarge, MAX_DNF_CUBES, NodeId, Store};
 use super::predicate::{AtomTable, TooManyAtoms};
 use super::syntax::Formula;
+use crate::model::order;
 
 /// The most states a compiled monitor may have. LTLf automata are doubly exponential in the
 /// worst case, so some bound is needed; the formulas people write (and random formulas of depth
@@ -158,7 +159,7 @@ pub fn compile_within(formula: &Formula, max_steps: usize) -> Result<Automaton, 
         builder.decided.clear();
         let root = builder.decide(unfolded, 0, 0, done)?;
         builder.states[done].root = root;
-        builder.edges[done].sort_unstable();
+        order::sort_unstable(&mut builder.edges[done]);
         builder.edges[done].dedup();
         done += 1;
     }

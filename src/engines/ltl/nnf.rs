@@ -17,6 +17,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::predicate::AtomTable;
 use super::syntax::Formula;
+use crate::model::order;
 
 pub(crate) type NodeId = u32;
 
@@ -188,7 +189,7 @@ impl Store {
                 _ => flat.push(child),
             }
         }
-        flat.sort_unstable();
+        order::sort_unstable(&mut flat);
         flat.dedup();
         // A literal next to its own negation decides the whole junction. Literals have the
         // smallest ids, so they come first and a complementary pair is adjacent.
@@ -606,11 +607,13 @@ impl Store {
     /// contain another.
     fn reduce(&mut self, mut cubes: Vec<Vec<NodeId>>) -> Result<Vec<Vec<NodeId>>, DnfTooLarge> {
         for cube in &mut cubes {
-            cube.sort_unstable();
+            order::sort_unstable(cube);
             cube.dedup();
         }
         cubes.retain(|cube| !self.contradictory(cube));
-        cubes.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        order::sort_unstable_by(&mut cubes, |a, b| {
+            a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+        });
         cubes.dedup();
         let mut kept: Vec<Vec<NodeId>> = Vec::with_capacity(cubes.len());
         for cube in cubes {

@@ -39,6 +39,8 @@
 //! Only `==` and `!=` compare strings and booleans; the orderings need a number. A literal may
 //! stand first (`50 < latency` reads as `latency > 50`). Whitespace is free.
 
+use crate::model::decimal;
+
 use super::syntax::{
     Atom, AtomTest, CompareOp, Formula, Literal, Precedence, is_right_associative,
 };
@@ -368,9 +370,9 @@ fn lex_number(text: &str, start: usize) -> Result<(f64, usize), ParseError> {
         }
     }
     let literal = &text[start..i];
-    match literal.parse::<f64>() {
+    match decimal::parse_decimal(literal) {
         // Fold -0 into 0 so literals compare and hash by value.
-        Ok(value) if value.is_finite() => Ok((if value == 0.0 { 0.0 } else { value }, i)),
+        Some(value) if value.is_finite() => Ok((if value == 0.0 { 0.0 } else { value }, i)),
         _ => Err(ParseError::new(
             text,
             start,

@@ -23,6 +23,7 @@
 use std::cmp::Ordering;
 
 use super::syntax::{Atom, AtomTest, CompareOp, Formula, Literal};
+use crate::model::order;
 use crate::model::{FieldValue, Fields};
 
 /// The state at one step: what the monitors read their atoms from.
@@ -275,7 +276,7 @@ impl AtomTable {
             return Err(TooManyAtoms { count: atoms.len() });
         }
         let mut names: Vec<&str> = atoms.iter().map(|a| a.field.as_str()).collect();
-        names.sort_unstable();
+        order::sort_unstable(&mut names);
         names.dedup();
         let mut fields: Vec<(String, Vec<usize>)> =
             names.iter().map(|n| (n.to_string(), Vec::new())).collect();
@@ -407,7 +408,7 @@ impl AtomTable {
                         found.push(bits);
                     }
                 }
-                found.sort_unstable();
+                order::sort_unstable(&mut found);
                 found
             })
             .collect()

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::MatrixProfileError;
 use super::profile::{MatrixProfile, matrix_profile};
+use crate::model::order;
 
 /// Two windows that are each other's (or one the other's) nearest neighbour: a motif.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -63,8 +64,8 @@ pub fn discover(
 /// Window positions ordered by profile value (ascending, or descending with `largest`), ties
 /// by position.
 fn ranked(profile: &MatrixProfile, largest: bool) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..profile.len()).collect();
-    order.sort_by(|&x, &y| {
+    let mut positions: Vec<usize> = (0..profile.len()).collect();
+    order::sort_unstable_by(&mut positions, |&x, &y| {
         let by_value = profile.distance[x].total_cmp(&profile.distance[y]);
         (if largest {
             by_value.reverse()
@@ -73,7 +74,7 @@ fn ranked(profile: &MatrixProfile, largest: bool) -> Vec<usize> {
         })
         .then(x.cmp(&y))
     });
-    order
+    positions
 }
 
 /// The `k` best motif pairs of a profile (module documentation for the rule).

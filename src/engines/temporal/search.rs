@@ -51,6 +51,7 @@
 use super::bounds::{Envelope, sliding_extremum_into};
 use super::dtw::{Abs, DtwCost, LocalCost, Sq, min2};
 use super::error::TemporalError;
+use crate::model::order;
 
 /// A window or query is flat when its standard deviation is at most this fraction of its
 /// mean's magnitude. The running sums that give a window's variance lose about
@@ -461,7 +462,10 @@ impl StreamingSearch {
             .map(|s| (s, (s + BOUND_CHUNK).min(m)))
             .collect();
         let weight = |&(s, e): &(usize, usize)| values[s..e].iter().map(|v| v.abs()).sum::<f64>();
-        chunks.sort_by(|x, y| weight(y).total_cmp(&weight(x)));
+        // Heaviest first; equal weights in order of position.
+        order::sort_unstable_by(&mut chunks, |x, y| {
+            weight(y).total_cmp(&weight(x)).then(x.0.cmp(&y.0))
+        });
         let envelope = Envelope::new(&values, r);
         let k = PAA_SEGMENT as f64;
         let segment_means = |v: &[f64]| -> Vec<f64> {
