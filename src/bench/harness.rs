@@ -40,8 +40,14 @@ pub struct Harness<'a> {
 }
 
 impl<'a> Harness<'a> {
-    /// For `cargo bench`: criterion as configured by its command line.
+    /// For `cargo bench`: criterion as configured by its command line. Its HTML report's
+    /// charts get the built-in font (`report::register_font`); they are skipped, with a
+    /// warning, if it does not load.
     pub fn cargo(criterion: &'a mut Criterion) -> Self {
+        if let Err(e) = super::report::register_font() {
+            eprintln!("warning: {e}; criterion's charts are skipped");
+            *criterion = std::mem::take(criterion).without_plots();
+        }
         Self {
             criterion,
             watcher: None,

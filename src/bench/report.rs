@@ -33,7 +33,10 @@ const LEGEND_ROOM: f64 = 30.0;
 /// Fewest points that make a scaling curve.
 const MIN_CURVE_POINTS: usize = 3;
 
-fn register_font() -> Result<(), String> {
+/// Registers the built-in font as plotters' `sans-serif`, the family these charts and
+/// criterion's own HTML report draw their text with: plotters is built with `ab_glyph`, which
+/// knows no system fonts, so without this every chart with text fails.
+pub(crate) fn register_font() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {

@@ -26,7 +26,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::protocol::{MAX_BATCH_RECORDS, MAX_CHANNELS};
+use super::protocol::{MAX_BATCH_RECORDS, MAX_CHANNELS, channel_priority};
 use super::server::{
     CertificateSource, Delivery, Feed, FeedItem, Server, ServerConfig, ServerError, ServerEvent,
     ServerInfo, ServerLimits, ShutdownHandle, TickPacer,
@@ -37,6 +37,14 @@ use crate::sources::RecordSource;
 /// Batches queued between a publisher and its server; a full queue holds the publisher back
 /// (with [`Delivery::Complete`], that is how the slowest client paces it).
 pub const FEED_QUEUE: usize = 64;
+
+/// Whether a channel's records take the feed's urgent lane: those whose data streams are above
+/// the samples' (`channel_priority`: events). A saturating sample channel then holds back only
+/// its own lane: an event does not wait behind [`FEED_QUEUE`] batches of samples before its
+/// stream's priority can count (issue 14: priorities measured end to end).
+fn urgent(kind: &ChannelKind) -> bool {
+    channel_priority(kind) > channel_priority(&ChannelKind::Scalar)
+}
 
 /// How to publish.
 #[derive(Debug, Clone)]
@@ -88,7 +96,12 @@ pub struct Publisher {
     catalog: Catalog,
     catalog_sent: bool,
     seqs: Vec<u64>,
+    /// Catalogs and the records of channels that are not [`urgent`].
     items: mpsc::Sender<FeedItem>,
+    /// The records of [`urgent`] channels when streams are prioritised (see [`Feed::urgent`]).
+    urgent: mpsc::Sender<FeedItem>,
+    /// Whether records are split between the lanes ([`PublisherOptions::stream_priorities`]).
+    lanes: bool,
     start: Instant,
     info: ServerInfo,
     shutdown: ShutdownHandle,
@@ -111,11 +124,13 @@ impl Publisher {
     ) -> Result<Publisher, ServerError> {
         catalog.source = opts.description.clone();
         let (items_tx, items_rx) = mpsc::channel(FEED_QUEUE);
+        let (urgent_tx, urgent_rx) = mpsc::channel(FEED_QUEUE);
         let mut config = ServerConfig::feed(
             opts.listen,
             Feed {
                 catalog: catalog.clone(),
                 items: items_rx,
+                urgent: urgent_rx,
                 delivery: opts.delivery,
             },
         );
@@ -134,6 +149,8 @@ impl Publisher {
             catalog_sent: true,
             seqs,
             items: items_tx,
+            urgent: urgent_tx,
+            lanes: opts.stream_priorities,
             start: Instant::now(),
             info,
             shutdown,
@@ -227,32 +244,65 @@ impl Publisher {
     /// keeps its own clocks does.
     pub async fn send_records(&mut self, records: Vec<Record>) -> Result<(), PublishError> {
         self.send_catalog().await?;
+        let (urgent, other) = self.split_lanes(records);
+        if !urgent.is_empty() {
+            self.urgent
+                .send(FeedItem::Records(urgent))
+                .await
+                .map_err(|_| PublishError::Stopped)?;
+        }
+        if other.is_empty() {
+            return Ok(());
+        }
         self.items
-            .send(FeedItem::Records(records))
+            .send(FeedItem::Records(other))
             .await
             .map_err(|_| PublishError::Stopped)
+    }
+
+    /// `records` as (urgent, other), each in the order given; every record is other when the
+    /// streams are not prioritised. A channel always takes the same lane, so its order holds.
+    fn split_lanes(&self, records: Vec<Record>) -> (Vec<Record>, Vec<Record>) {
+        let is_urgent = |record: &Record| {
+            self.lanes
+                && self
+                    .catalog
+                    .channels
+                    .get(record.channel as usize)
+                    .is_some_and(|info| info.id == record.channel && urgent(&info.kind))
+        };
+        if !records.iter().any(is_urgent) {
+            return (Vec::new(), records);
+        }
+        records.into_iter().partition(is_urgent)
     }
 
     /// [`Publisher::set_catalog`] from a thread that is not async (waits on a full queue).
     pub fn blocking_set_catalog(&mut self, catalog: Catalog) -> Result<(), PublishError> {
         self.adopt(catalog)?;
         self.catalog_sent = true;
-        self.items
+        self.catalog_lane()
             .blocking_send(FeedItem::Catalog(self.catalog.clone()))
             .map_err(|_| PublishError::Stopped)
     }
 
     /// [`Publisher::send_records`] from a thread that is not async (waits on a full queue).
     pub fn blocking_send_records(&mut self, records: Vec<Record>) -> Result<(), PublishError> {
-        self.items
-            .blocking_send(FeedItem::Records(records))
-            .map_err(|_| PublishError::Stopped)
+        let (urgent, other) = self.split_lanes(records);
+        for (lane, records) in [(&self.urgent, urgent), (&self.items, other)] {
+            if !records.is_empty() {
+                lane.blocking_send(FeedItem::Records(records))
+                    .map_err(|_| PublishError::Stopped)?;
+            }
+        }
+        Ok(())
     }
 
     /// Ends the stream: clients see every stream finish after its last record. The server
     /// keeps accepting (and ending) clients until it is shut down; returns when it is.
     pub async fn finish(self) {
         drop(self.items);
+        drop(self.urgent);
         let _ = self.server.await;
     }
 
@@ -273,10 +323,20 @@ impl Publisher {
             return Ok(());
         }
         self.catalog_sent = true;
-        self.items
+        self.catalog_lane()
             .send(FeedItem::Catalog(self.catalog.clone()))
             .await
             .map_err(|_| PublishError::Stopped)
+    }
+
+    /// Catalogs take the urgent lane when there are two: the server reads it first, so a new
+    /// channel is known before any of its records, whichever lane they take.
+    fn catalog_lane(&self) -> &mpsc::Sender<FeedItem> {
+        if self.lanes {
+            &self.urgent
+        } else {
+            &self.items
+        }
     }
 }
 

@@ -43,7 +43,7 @@ use super::protocol::{
     ServerMessage, channel_priority, clip_reason, transport_config,
 };
 use super::tls::{Fingerprint, ServerIdentity, TlsError, attach_command, server_crypto};
-use crate::model::{Catalog, ChannelId, ChannelInfo, Record};
+use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, Record};
 use crate::sources::RecordSource;
 
 /// Frames a channel's broadcast holds for its slowest writer (real-time pacing: at one frame
@@ -100,6 +100,11 @@ pub struct Feed {
     /// The channels at the start (more may come as [`FeedItem::Catalog`]).
     pub catalog: Catalog,
     pub items: mpsc::Receiver<FeedItem>,
+    /// A second lane, read before `items`: catalogs and the records of channels whose streams
+    /// are above the samples' (events). With [`Delivery::Complete`] it is held back only by
+    /// its own channels' backlog, so a saturating sample channel does not delay an event by a
+    /// full feed queue. A channel's records always take the same lane.
+    pub urgent: mpsc::Receiver<FeedItem>,
     pub delivery: Delivery,
 }
 
@@ -543,6 +548,19 @@ impl Hub {
             .unwrap_or(0)
     }
 
+    /// [`Hub::backlog`] over the channels of the urgent lane ([`Feed::urgent`]).
+    fn urgent_backlog(&self) -> usize {
+        let catalog = self.catalog.read().clone();
+        let feeds = self.feeds.read();
+        catalog
+            .channels
+            .iter()
+            .filter(|c| channel_priority(&c.kind) > channel_priority(&ChannelKind::Scalar))
+            .filter_map(|c| feeds.get(&c.id).map(|f| f.len()))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Takes a grown catalog: a feed for each new channel, and for every following session a
     /// receiver of it, made before any of its records can be published.
     fn grow(&self, catalog: Catalog) {
@@ -754,16 +772,37 @@ async fn produce_feed(mut feed: Feed, hub: Arc<Hub>, events: mpsc::Sender<Server
         pending: HashMap::new(),
         events,
     };
+    let mut urgent_open = true;
     loop {
-        if feed.delivery == Delivery::Complete {
-            while !hub.has_subscribers() || hub.backlog() >= FAST_HIGH_WATER {
-                // A writer's progress or a new subscriber wakes this; the timeout covers a
-                // wake-up that came between the check and the wait.
-                let _ =
-                    tokio::time::timeout(Duration::from_millis(50), hub.progress.notified()).await;
-            }
-        }
-        match feed.items.recv().await {
+        let complete = feed.delivery == Delivery::Complete;
+        // With complete delivery each lane is taken only while its channels' slowest writer is
+        // less than FAST_HIGH_WATER frames behind, and not before the first subscriber.
+        let (take_urgent, take_items) = if complete && !hub.has_subscribers() {
+            (false, false)
+        } else if complete {
+            (
+                urgent_open && hub.urgent_backlog() < FAST_HIGH_WATER,
+                hub.backlog() < FAST_HIGH_WATER,
+            )
+        } else {
+            (urgent_open, true)
+        };
+        let item = tokio::select! {
+            biased;
+            item = feed.urgent.recv(), if take_urgent => match item {
+                Some(item) => Some(item),
+                None => {
+                    urgent_open = false;
+                    continue;
+                }
+            },
+            item = feed.items.recv(), if take_items => item,
+            // A writer's progress or a new subscriber wakes this; the timeout covers a wake-up
+            // that came between the check and the wait.
+            _ = tokio::time::timeout(Duration::from_millis(50), hub.progress.notified()),
+                if !(take_urgent && take_items) => continue,
+        };
+        match item {
             Some(FeedItem::Records(mut records)) => {
                 publisher.push_all(&mut records);
                 publisher.flush();
@@ -772,7 +811,19 @@ async fn produce_feed(mut feed: Feed, hub: Arc<Hub>, events: mpsc::Sender<Server
                 publisher.flush();
                 hub.grow(catalog);
             }
-            None => break,
+            None => {
+                // The publisher is gone: what is left in the urgent lane goes out first.
+                while let Ok(item) = feed.urgent.try_recv() {
+                    match item {
+                        FeedItem::Records(mut records) => publisher.push_all(&mut records),
+                        FeedItem::Catalog(catalog) => {
+                            publisher.flush();
+                            hub.grow(catalog);
+                        }
+                    }
+                }
+                break;
+            }
         }
     }
     publisher.flush();
@@ -1404,7 +1455,6 @@ async fn stream_channel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ChannelKind;
 
     fn catalog() -> Catalog {
         Catalog {

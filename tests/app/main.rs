@@ -19,6 +19,7 @@ mod net_faults;
 mod pipeline_engines;
 mod pipeline_meta;
 mod pty_dashboard;
+mod publish_lanes;
 mod quic_loopback;
 mod record_limits;
 mod server_admission;
