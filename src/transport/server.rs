@@ -595,6 +595,28 @@ struct Publisher {
 
 impl Publisher {
     fn push_all(&mut self, records: &mut Vec<Record>) {
+        // The common case, a batch of one channel's records (`send_records` of a source that
+        // batches per channel): one look-up, and encoded from where they are. Profiled on the
+        // single-stream benchmark, hashing and moving every record cost a tenth of the time.
+        if let Some(first) = records.first()
+            && self.pending.is_empty()
+            && records.iter().all(|r| r.channel == first.channel)
+        {
+            let channel = first.channel;
+            let subscribed = self
+                .hub
+                .feeds
+                .read()
+                .get(&channel)
+                .is_some_and(|feed| feed.receiver_count() > 0);
+            if subscribed {
+                for batch in records.chunks(MAX_BATCH_RECORDS) {
+                    self.send(channel, batch);
+                }
+            }
+            records.clear();
+            return;
+        }
         let mut full = Vec::new();
         {
             // One read of the feeds for the whole call; full batches go out after it.
@@ -620,13 +642,11 @@ impl Publisher {
         }
     }
 
+    /// Sends every pending batch and forgets the channels, so that an empty `pending` means no
+    /// record is waiting (the single-channel fast path of [`Publisher::push_all`] needs that).
     fn flush(&mut self) {
-        let channels: Vec<ChannelId> = self.pending.keys().copied().collect();
-        for channel in channels {
-            if let Some(batch) = self.pending.get_mut(&channel)
-                && !batch.is_empty()
-            {
-                let batch = std::mem::take(batch);
+        for (channel, batch) in std::mem::take(&mut self.pending) {
+            if !batch.is_empty() {
                 self.send(channel, &batch);
             }
         }
