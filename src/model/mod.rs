@@ -6,6 +6,7 @@
 pub mod bench;
 mod event;
 mod fields;
+pub mod fleet;
 
 use std::fmt;
 
