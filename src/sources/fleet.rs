@@ -20,6 +20,9 @@ pub const MAX_FLEET_ROWS: usize = 4096;
 /// How often the table is handed on at most (when it changed).
 pub const TABLE_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How often it is handed on even when no result came: the ages shown grow.
+pub const AGE_REFRESH: Duration = Duration::from_secs(1);
+
 /// One channel's latest result and when it arrived.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FleetRow {
@@ -41,6 +44,9 @@ pub struct FleetTable {
     pub latest_problem: Option<String>,
     /// Rows replaced to keep the bound.
     pub evicted: u64,
+    /// When this copy was handed on: each row's age is `taken_at - received` (the screen
+    /// draws without a clock).
+    pub taken_at: Instant,
 }
 
 impl FleetTable {
@@ -52,7 +58,13 @@ impl FleetTable {
             bad_results: 0,
             latest_problem: None,
             evicted: 0,
+            taken_at: Instant::now(),
         }
+    }
+
+    /// How old `row`'s result was when the table was handed on.
+    pub fn age(&self, row: &FleetRow) -> Duration {
+        self.taken_at.saturating_duration_since(row.received)
     }
 
     /// Takes one message of `subject`: a result replaces its channel's row; anything else is
@@ -192,6 +204,7 @@ impl FleetWatch {
         }
         let mut table = FleetTable::new(self.prefix.clone());
         let mut changed = true;
+        let mut last_sent = Instant::now();
         let mut tick = tokio::time::interval(TABLE_INTERVAL);
         loop {
             tokio::select! {
@@ -215,8 +228,10 @@ impl FleetWatch {
                     _ => {}
                 },
                 _ = tick.tick() => {
-                    if changed {
+                    if changed || last_sent.elapsed() >= AGE_REFRESH {
                         changed = false;
+                        last_sent = Instant::now();
+                        table.taken_at = last_sent;
                         if tables.send(Arc::new(table.clone())).await.is_err() {
                             return;
                         }

@@ -348,3 +348,166 @@ fn two_analyzers_split_the_channels_and_one_takes_all_when_the_other_is_killed()
         "{latest:?}"
     );
 }
+
+/// The real binary against a real server in a terminal: an analyzer's results fill the Fleet
+/// pane of `attach --results`, and a message on the results' subjects that is not a result
+/// is counted in the title, not a crash.
+#[test]
+fn attach_results_shows_the_fleet_in_a_terminal() {
+    use portable_pty::CommandBuilder;
+
+    use crate::common::pty::Pty;
+
+    let server = NatsServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let analyzer = Analyzer::start(home.path(), &server.url, "solo", &[]);
+    analyzer.wait_started();
+    let mut cmd = CommandBuilder::new(binary::BIN);
+    cmd.env("HOME", home.path());
+    cmd.env("XDG_CONFIG_HOME", home.path());
+    cmd.env_remove("MIDSTREAM_CONFIG");
+    cmd.args(["attach", &server.url, "--results", "res"]);
+    let mut screen = Pty::spawn(cmd, 40, 140);
+    screen.wait_for("the empty Fleet pane", TIMEOUT, |t| {
+        t.contains("Fleet") && t.contains("no results yet on res.>")
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let publisher = runtime.spawn(publish(server.url.clone(), stop.clone(), Arc::default()));
+    let text = screen.wait_for("every channel's row", TIMEOUT, |t| {
+        (0..CHANNELS).all(|i| t.contains(&format!("in.c{i:02}"))) && t.contains("solo")
+    });
+    assert!(text.contains("20 channels"), "{text}");
+    runtime.block_on(async {
+        let client = async_nats::connect(server.url.clone()).await.unwrap();
+        client
+            .publish("res.bogus", "{\"channel\": 7}".into())
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+    });
+    screen.wait_for("the bad result counted", TIMEOUT, |t| t.contains("1 bad"));
+    stop.store(true, Ordering::SeqCst);
+    let _ = runtime.block_on(publisher);
+    screen.send(b"q");
+    let status = screen.wait_exit("q", Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}");
+    screen.close();
+}
+
+/// Messages per subject that the group's stream holds, read back from the stream itself.
+async fn stored_per_subject(url: &str) -> BTreeMap<String, u64> {
+    let client = async_nats::connect(url).await.expect("connects");
+    let js = jetstream::new(client);
+    let stream = js
+        .get_stream("MIDSTREAM_g")
+        .await
+        .expect("the group's stream");
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .expect("a consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut counts = BTreeMap::new();
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_secs(5), messages.next()).await
+    {
+        *counts.entry(message.subject.to_string()).or_insert(0) += 1;
+        if message.info().is_ok_and(|i| i.pending == 0) {
+            break;
+        }
+    }
+    counts
+}
+
+/// A three-node JetStream cluster with the stream and the lease bucket on all three nodes
+/// (`--replicas 3`): the node both analyzers are connected to is killed (SIGKILL) while the
+/// data flows; the analyzers reconnect to the others, and every channel is again analysed by
+/// exactly one of them, complete (each channel's sample count is the messages the stream
+/// holds for it).
+#[test]
+fn analyzers_survive_the_loss_of_a_cluster_node() {
+    use crate::common::nats_cluster::NatsCluster;
+
+    let mut cluster = NatsCluster::start();
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let replicas = ["--replicas", "3"];
+    let a1 = Analyzer::start(home.path(), &cluster.urls[0], "a1", &replicas);
+    let a2 = Analyzer::start(home.path(), &cluster.urls[0], "a2", &replicas);
+    a1.wait_started();
+    a2.wait_started();
+    let logs = || format!("a1:\n{}\n\na2:\n{}", a1.output(), a2.output());
+    let results = Arc::new(Mutex::new(Results::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    runtime.spawn(collect(cluster.urls[2].clone(), results.clone()));
+    let publisher = runtime.spawn(publish(
+        cluster.urls[1].clone(),
+        stop.clone(),
+        Arc::default(),
+    ));
+    let window = Duration::from_secs(3);
+    let all_analysed_once = |results: &Results, since: Instant| {
+        let by_channel = results.analyzers_since(since);
+        by_channel.len() == CHANNELS && by_channel.values().all(|a| a.len() == 1)
+    };
+    assert!(
+        wait_for(TIMEOUT, || all_analysed_once(
+            &results.lock().unwrap(),
+            Instant::now() - window
+        )),
+        "no steady split before the node's loss\n{}",
+        logs()
+    );
+    cluster.kill(0);
+    let killed = Instant::now();
+    // After the fail-over (reconnection, a new stream leader, leases renewed or moved), every
+    // channel is analysed again, each by one analyzer.
+    assert!(
+        wait_for(TIMEOUT, || {
+            let now = Instant::now();
+            now > killed + window
+                && all_analysed_once(&results.lock().unwrap(), (now - window).max(killed))
+        }),
+        "the channels were not analysed again after the node's loss: {:?}\n{}",
+        results.lock().unwrap().analyzers_since(killed),
+        logs()
+    );
+    eprintln!(
+        "every channel analysed again {:.1} s after the node was killed",
+        killed.elapsed().as_secs_f64()
+    );
+    stop.store(true, Ordering::SeqCst);
+    runtime.block_on(publisher).expect("the publisher ends");
+    let stored = runtime.block_on(stored_per_subject(&cluster.urls[1]));
+    assert_eq!(stored.len(), CHANNELS, "{stored:?}");
+    let complete = |results: &Results| {
+        let latest = results.latest();
+        stored
+            .iter()
+            .all(|(subject, n)| latest.get(subject).is_some_and(|r| r.samples == *n))
+    };
+    assert!(
+        wait_for(TIMEOUT, || complete(&results.lock().unwrap())),
+        "samples analysed vs messages stored: {:?} vs {stored:?}\n{}",
+        results
+            .lock()
+            .unwrap()
+            .latest()
+            .values()
+            .map(|r| (r.channel.clone(), r.samples))
+            .collect::<Vec<_>>(),
+        logs()
+    );
+}
