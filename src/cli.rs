@@ -27,6 +27,9 @@ pub enum Command {
     Attach(AttachArgs),
     /// Record a source to a trace file without a screen.
     Record(RecordArgs),
+    /// Run the engines without a screen on a NATS server's subjects, sharing the channels
+    /// with the other analyzers of the group, and publish the results per channel.
+    Analyzer(AnalyzerArgs),
     /// Replay a trace file in the dashboard, or headless.
     Replay(ReplayArgs),
     /// Distance or similarity between two series or texts: prints one number.
@@ -265,8 +268,35 @@ pub struct AttachArgs {
     /// Shared token to present in Hello.
     #[arg(long)]
     pub token: Option<String>,
+    /// With a NATS server: show the analyzers' results published on PREFIX.> in the Fleet
+    /// pane (with or without --subject).
+    #[arg(long, value_name = "PREFIX")]
+    pub results: Option<String>,
     #[command(flatten)]
     pub screen: ScreenArgs,
+}
+
+/// `analyzer nats://HOST:PORT --subject 'in.>' --results PREFIX [--group NAME]`.
+#[derive(Debug, Args, Clone)]
+pub struct AnalyzerArgs {
+    /// The NATS server: nats://HOST:PORT or tls://HOST:PORT (several, comma-separated).
+    pub addr: String,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Publish each channel's results as JSON on PREFIX.<channel>, at most once a second.
+    #[arg(long, value_name = "PREFIX")]
+    pub results: String,
+    /// Analyzers of one group share the channels, each channel on one of them at a time.
+    #[arg(long, value_name = "NAME", default_value = "midstream")]
+    pub group: String,
+    /// This analyzer's id in results and leases (default: HOSTNAME-PID).
+    #[arg(long, value_name = "ID")]
+    pub name: Option<String>,
+    /// Copies of the group's stream and lease bucket in a JetStream cluster.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub replicas: usize,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 #[derive(Debug, Args, Clone)]

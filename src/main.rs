@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use midstream::cli::{
-    AnalysisArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric,
-    NatsArgs, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
+    AnalysisArgs, AnalyzerArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs,
+    InputArgs, Metric, NatsArgs, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
 };
 use midstream::headless;
 use midstream::headless::record::{RecordFrom, RecordOptions};
@@ -18,6 +18,7 @@ use midstream::headless::serve::{ServeOptions, ServeSource};
 use midstream::publish::{Publisher, PublisherOptions, publish_ticks};
 use midstream::session::{self, Session, SessionOptions, SessionSource, Settings};
 use midstream::sources::DemoSource;
+use midstream::sources::fleet::FleetWatch;
 use midstream::sources::input::{InputOptions, InputPath, TextInput};
 use midstream::sources::nats::{
     JetStreamOptions, NatsAuth, NatsOptions, NatsSource, StartPosition,
@@ -65,6 +66,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime()?.block_on(headless::serve::run(&opts, &mut stdout))
         }
         Some(Command::Attach(args)) => runtime()?.block_on(attach(&args)),
+        Some(Command::Analyzer(args)) => {
+            let opts = analyzer_options(&args)?;
+            runtime()?.block_on(headless::analyzer::run(&opts, &mut stdout))?;
+            Ok(())
+        }
         Some(Command::Record(args)) => {
             let opts = record_options(&args)?;
             runtime()?.block_on(headless::record::run(&opts, &mut stdout))
@@ -307,6 +313,29 @@ fn refuse_nats_flags(addr: &str, args: &NatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn analyzer_options(args: &AnalyzerArgs) -> anyhow::Result<headless::analyzer::AnalyzerOptions> {
+    if !NatsOptions::is_nats_url(&args.addr) {
+        bail!(
+            "analyzer reads a NATS server: nats://HOST:PORT or tls://HOST:PORT (got {})",
+            args.addr
+        );
+    }
+    if args.nats.stream.is_some() {
+        bail!("analyzer makes its own stream (MIDSTREAM_<GROUP>); --stream is for attach");
+    }
+    let nats = nats_options(&args.addr, &args.nats, &TrustArgs::default(), None)?;
+    let opts = headless::analyzer::AnalyzerOptions {
+        nats,
+        results: args.results.clone(),
+        group: args.group.clone(),
+        name: args.name.clone(),
+        replicas: args.replicas,
+        analysis: session::settings(&analysis_options(&args.analysis), &[])?.analysis,
+    };
+    opts.check().map_err(anyhow::Error::msg)?;
+    Ok(opts)
+}
+
 fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
     let from = match (&args.input, &args.addr) {
         (Some(path), _) => RecordFrom::Input(input_options(path, &args.input_args, args.rate)?),
@@ -349,6 +378,19 @@ async fn show(
     record: Option<std::path::PathBuf>,
     insecure: bool,
 ) -> anyhow::Result<()> {
+    show_with(source, label, settings, fps, record, insecure, None).await
+}
+
+/// [`show`], with the analyzers' results in the Fleet pane besides the source.
+async fn show_with(
+    source: SessionSource,
+    label: String,
+    settings: Settings,
+    fps: u32,
+    record: Option<std::path::PathBuf>,
+    insecure: bool,
+    fleet: Option<FleetWatch>,
+) -> anyhow::Result<()> {
     let options = SessionOptions {
         label,
         analysis: Some(settings.analysis),
@@ -357,6 +399,9 @@ async fn show(
         insecure,
     };
     let session = Session::start(source, options)?;
+    if let Some(watch) = fleet {
+        session.watch_fleet(watch);
+    }
     if std::io::stdout().is_terminal() {
         screen::run(
             session,
@@ -420,18 +465,47 @@ async fn open(args: &OpenArgs) -> anyhow::Result<()> {
 
 async fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     if NatsOptions::is_nats_url(&args.addr) {
-        let opts = nats_options(&args.addr, &args.nats, &args.trust, args.token.as_deref())?;
         let settings = session::settings(&analysis_options(&args.screen.analysis), &[])?;
-        let label = opts.label();
-        return show(
-            SessionSource::Nats(NatsSource::new(opts)?),
+        let fleet_only =
+            args.results.is_some() && args.nats.subjects.is_empty() && args.nats.stream.is_none();
+        let mut nats_args = args.nats.clone();
+        if fleet_only {
+            // The address and credentials are checked as a source's; nothing subscribes to
+            // this subject, the results' subscription is the only one.
+            nats_args.subjects = vec![">".to_owned()];
+        }
+        let opts = nats_options(&args.addr, &nats_args, &args.trust, args.token.as_deref())?;
+        let fleet = match &args.results {
+            Some(prefix) => Some(FleetWatch::new(opts.clone(), prefix)?),
+            None => None,
+        };
+        let (source, label) = match fleet {
+            Some(watch) if fleet_only => {
+                let label = format!("{} results {}.>", opts.url, watch.prefix());
+                (SessionSource::Fleet(watch), (label, None))
+            }
+            fleet => {
+                let label = opts.label();
+                (SessionSource::Nats(NatsSource::new(opts)?), (label, fleet))
+            }
+        };
+        let (label, fleet) = label;
+        return show_with(
+            source,
             label,
             settings,
             args.screen.fps,
             args.screen.record.clone(),
             false,
+            fleet,
         )
         .await;
+    }
+    if args.results.is_some() {
+        bail!(
+            "--results is for a NATS server: give its address as nats://HOST:PORT (got {})",
+            args.addr
+        );
     }
     refuse_nats_flags(&args.addr, &args.nats)?;
     let trust = trust(&args.trust)?;

@@ -23,6 +23,7 @@ use crate::pipeline::{
     library,
 };
 use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::sources::fleet::FleetWatch;
 use crate::sources::input::TextInput;
 use crate::sources::nats::NatsSource;
 use crate::sources::replay::{Replay, ReplayCommand};
@@ -127,6 +128,9 @@ pub enum SessionSource {
     Input(TextInput),
     /// Subjects of a NATS server, or a JetStream stream (`attach nats://...`).
     Nats(NatsSource),
+    /// Only the analyzers' results (`attach nats://... --results PREFIX` without
+    /// `--subject`): the link is the results subscription's.
+    Fleet(FleetWatch),
 }
 
 /// How to run the pipeline of a session.
@@ -176,7 +180,9 @@ impl Session {
     /// Must be called inside a tokio runtime.
     pub fn start(source: SessionSource, opts: SessionOptions) -> anyhow::Result<Session> {
         let queue = match source {
-            SessionSource::Remote(_) | SessionSource::Nats(_) => SOURCE_QUEUE,
+            SessionSource::Remote(_) | SessionSource::Nats(_) | SessionSource::Fleet(_) => {
+                SOURCE_QUEUE
+            }
             SessionSource::Replay(_) | SessionSource::Input(_) => BATCH_QUEUE,
         };
         let (events_tx, events_rx) = mpsc::channel(queue);
@@ -189,7 +195,9 @@ impl Session {
             // A live source sheds what the searches cannot keep up with; one that can wait
             // holds back instead, so every sample is searched.
             analysis.backlog = match &source {
-                SessionSource::Remote(_) | SessionSource::Nats(_) => Backlog::Shed,
+                SessionSource::Remote(_) | SessionSource::Nats(_) | SessionSource::Fleet(_) => {
+                    Backlog::Shed
+                }
                 SessionSource::Input(input) if input.is_live() => Backlog::Shed,
                 SessionSource::Input(_) | SessionSource::Replay(_) => Backlog::Wait,
             };
@@ -222,6 +230,9 @@ impl Session {
         let source = match source {
             SessionSource::Remote(client) => tokio::spawn(bridge_client(client, events_tx)),
             SessionSource::Nats(nats) => tokio::spawn(nats.run(events_tx)),
+            SessionSource::Fleet(watch) => {
+                tokio::spawn(forward_fleet(watch, Some(events_tx), commands_tx.clone()))
+            }
             SessionSource::Replay(replay) => {
                 let (tx, rx) = mpsc::channel(16);
                 replay_tx = Some(tx);
@@ -257,6 +268,11 @@ impl Session {
         })
     }
 
+    /// Shows the analyzers' results (the Fleet pane) besides the session's own source.
+    pub fn watch_fleet(&self, watch: FleetWatch) -> JoinHandle<()> {
+        tokio::spawn(forward_fleet(watch, None, self.commands.clone()))
+    }
+
     /// Waits until the source has nothing more to send: the end of a file or trace, or a
     /// remote source that failed for good.
     pub async fn source_ended(&mut self) {
@@ -289,6 +305,27 @@ impl Session {
         }
         Ok(pipeline)
     }
+}
+
+/// Runs a results subscription and hands its tables to the pipeline, until either ends.
+async fn forward_fleet(
+    watch: FleetWatch,
+    link: Option<mpsc::Sender<SourceEvent>>,
+    commands: mpsc::Sender<PipelineCommand>,
+) {
+    let (tables_tx, mut tables) = mpsc::channel(4);
+    let forward = async move {
+        while let Some(table) = tables.recv().await {
+            if commands
+                .send(PipelineCommand::SetFleet(table))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    };
+    tokio::join!(watch.run(link, tables_tx), forward);
 }
 
 /// Turns the client's transport events into pipeline events.

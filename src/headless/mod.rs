@@ -4,6 +4,8 @@
 //! the tests and users' scripts all go through the same code.
 
 pub mod analyze;
+#[cfg(feature = "app")]
+pub mod analyzer;
 pub mod check;
 pub mod compare;
 pub mod motifs;

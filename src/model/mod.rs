@@ -7,6 +7,7 @@ pub mod bench;
 pub mod decimal;
 mod event;
 mod fields;
+pub mod fleet;
 pub mod order;
 
 use std::fmt;

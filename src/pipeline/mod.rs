@@ -30,6 +30,7 @@ pub use tracks::{AnalysisConfig, Backlog, Engines, TrackError};
 
 use crate::model::bench::BenchReport;
 use crate::model::{Catalog, ChannelId, ChannelKind, Record};
+use crate::sources::fleet::FleetTable;
 use crate::trace::{TraceError, TraceHeader};
 
 /// Samples per channel copied into each snapshot (what the phase portrait draws).
@@ -49,6 +50,9 @@ pub enum PipelineCommand {
     /// The latest benchmark results against their budgets (the Benchmarks pane), read off
     /// the pipeline's task; the next snapshots carry them.
     SetBenchmarks(Arc<BenchReport>),
+    /// The analyzers' latest results (the Fleet pane, `attach --results`); the next
+    /// snapshots carry them.
+    SetFleet(Arc<FleetTable>),
 }
 
 /// The pipeline's state: every channel of the current catalog and the link status.
@@ -67,6 +71,7 @@ pub struct Pipeline {
     /// Where added patterns are saved (`None`: they last for this run only).
     pattern_dir: Option<PathBuf>,
     benchmarks: Option<Arc<BenchReport>>,
+    fleet: Option<Arc<FleetTable>>,
     /// Records of channels that are not in the catalog (dropped, but counted).
     pub unknown_channel_records: u64,
 }
@@ -87,6 +92,7 @@ impl Pipeline {
             pending_recording: None,
             pattern_dir: None,
             benchmarks: None,
+            fleet: None,
             unknown_channel_records: 0,
         }
     }
@@ -297,6 +303,10 @@ impl Pipeline {
                 self.benchmarks = Some(report);
                 Ok(())
             }
+            PipelineCommand::SetFleet(table) => {
+                self.fleet = Some(table);
+                Ok(())
+            }
         }
     }
 
@@ -419,6 +429,7 @@ impl Pipeline {
             channels,
             analysis: self.analysis_snapshot(now),
             benchmarks: self.benchmarks.clone(),
+            fleet: self.fleet.clone(),
         }
     }
 

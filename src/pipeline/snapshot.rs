@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub analysis: AnalysisSnapshot,
     /// Benchmark results against their budgets (Benchmarks pane), once read.
     pub benchmarks: Option<Arc<BenchReport>>,
+    /// The analyzers' latest results (Fleet pane), with `attach --results`.
+    pub fleet: Option<Arc<crate::sources::fleet::FleetTable>>,
 }
 
 /// The engines' latest results, as the panes show them.

@@ -12,9 +12,13 @@ mod demo;
 #[cfg(feature = "app")]
 pub mod events;
 #[cfg(feature = "app")]
+pub mod fleet;
+#[cfg(feature = "app")]
 pub mod flows;
 #[cfg(feature = "app")]
 pub mod input;
+#[cfg(feature = "app")]
+pub mod leases;
 #[cfg(feature = "app")]
 pub mod maps;
 #[cfg(feature = "app")]

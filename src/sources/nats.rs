@@ -423,31 +423,7 @@ impl NatsSource {
                 let _ = notes.send(ConnectionNote::Event(event));
             }
         });
-        if let Some(path) = &opts.auth.creds {
-            connect = connect
-                .credentials_file(path)
-                .await
-                .map_err(|source| NatsError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-        }
-        if let Some(path) = &opts.auth.nkey_seed {
-            let seed = std::fs::read_to_string(path).map_err(|source| NatsError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            connect = connect.nkey(seed.trim().to_owned());
-        }
-        if let (Some(user), Some(password)) = (&opts.auth.user, &opts.auth.password) {
-            connect = connect.user_and_password(user.clone(), password.clone());
-        }
-        if let Some(ca) = &opts.ca {
-            connect = connect.add_root_certificates(ca.clone());
-        }
-        if opts.url.starts_with("tls://") {
-            connect = connect.require_tls(true);
-        }
+        connect = with_credentials(connect, opts).await?;
         Ok(connect)
     }
 
@@ -554,6 +530,41 @@ impl NatsSource {
         });
         Ok(feed.boxed())
     }
+}
+
+/// `connect` with the credentials and the TLS trust of `opts` (`--creds`, `--nkey`,
+/// `--user`/`--password`, `--ca`, `tls://`): shared by the source, the analyzers and the
+/// Fleet pane's results subscription.
+pub async fn with_credentials(
+    mut connect: async_nats::ConnectOptions,
+    opts: &NatsOptions,
+) -> Result<async_nats::ConnectOptions, NatsError> {
+    if let Some(path) = &opts.auth.creds {
+        connect = connect
+            .credentials_file(path)
+            .await
+            .map_err(|source| NatsError::Read {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    if let Some(path) = &opts.auth.nkey_seed {
+        let seed = std::fs::read_to_string(path).map_err(|source| NatsError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        connect = connect.nkey(seed.trim().to_owned());
+    }
+    if let (Some(user), Some(password)) = (&opts.auth.user, &opts.auth.password) {
+        connect = connect.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(ca) = &opts.ca {
+        connect = connect.add_root_certificates(ca.clone());
+    }
+    if opts.url.starts_with("tls://") {
+        connect = connect.require_tls(true);
+    }
+    Ok(connect)
 }
 
 fn unix_now_ns() -> u128 {

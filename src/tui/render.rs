@@ -2,7 +2,7 @@
 //! environment; the event loop, the tests and `benches/render_bench.rs` all call [`render`].
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Rect};
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -16,8 +16,32 @@ use super::theme::Theme;
 /// Draw one frame. The panes show the displayed snapshot (the frozen one while frozen); the
 /// status line always shows `latest`.
 pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
-    let area = frame.area();
+    let mut area = frame.area();
     let displayed = app.displayed(latest);
+    if let Some(fleet) = &displayed.fleet
+        && area.width >= MIN_WIDTH
+        && area.height >= MIN_HEIGHT
+    {
+        // The analyzers' results (`attach --results`): the Fleet pane fills the screen when
+        // no channel of its own is shown, else it takes the top, up to a third.
+        if displayed.channels.is_empty() {
+            let [body, status] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+            panes::fleet::render(frame, body, fleet, theme);
+            panes::status::render(frame, status, app, latest, theme);
+            if app.help_visible() {
+                panes::help::render(frame, area, theme);
+            }
+            return;
+        }
+        let top = panes::fleet::wanted_height(fleet).min(area.height / 3);
+        if area.height - top >= MIN_HEIGHT {
+            let [fleet_area, rest] =
+                Layout::vertical([Constraint::Length(top), Constraint::Fill(1)]).areas(area);
+            panes::fleet::render(frame, fleet_area, fleet, theme);
+            area = rest;
+        }
+    }
     match screen_layout(area, displayed.channels.len(), app.focus(), app.expanded()) {
         ScreenLayout::TooSmall { width, height } => render_too_small(frame, area, width, height),
         ScreenLayout::Panes(areas) => {

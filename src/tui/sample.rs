@@ -244,6 +244,7 @@ pub fn demo_snapshot(points: usize) -> Snapshot {
 
     let analysis = analysis(&channels);
     Snapshot {
+        fleet: None,
         generation: 1,
         source: SourceStatus {
             label: "demo on 127.0.0.1:40123".to_string(),

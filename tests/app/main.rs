@@ -12,6 +12,7 @@ mod cli_config;
 mod cli_input;
 mod cli_replay;
 mod cli_serve_record;
+mod fleet;
 mod generators;
 mod meta_cli;
 mod nats_source;

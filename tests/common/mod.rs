@@ -13,6 +13,8 @@ pub mod fixtures;
 #[cfg(feature = "app")]
 pub mod nats;
 #[cfg(feature = "app")]
+pub mod nats_cluster;
+#[cfg(feature = "app")]
 pub mod pty;
 #[cfg(feature = "app")]
 pub mod relay;

@@ -2,6 +2,7 @@
 
 pub mod benchmarks;
 pub mod chaos;
+pub mod fleet;
 pub mod help;
 pub mod ltl;
 pub mod motifs;

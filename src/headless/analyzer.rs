@@ -1,0 +1,794 @@
+//! `analyzer nats://HOST:PORT --subject 'in.>' --results PREFIX [--group NAME]`: the engines
+//! without a screen, on the channels of a NATS server, sharing them with the other analyzers
+//! of the group, and publishing what they find.
+//!
+//! How the work is shared (NATS's own means, no coordinator besides the server):
+//!
+//! - The subjects are kept in a JetStream stream, `MIDSTREAM_<GROUP>` (made by the first
+//!   analyzer when missing: file storage, at most [`STREAM_MAX_AGE`] and [`STREAM_MAX_BYTES`]).
+//!   Every analyzer reads the whole stream in order through an ordered consumer, so it sees
+//!   every subject appear; it analyses the messages of the subjects it holds and skips the
+//!   others (a hash look-up each).
+//! - Which analyzer holds a subject is a lease in the group's key-value bucket
+//!   ([`crate::sources::leases`]): compare-and-set claims, renewed every second, expired by
+//!   the others [`LEASE_TTL`] after the last renewal, shared out by fair share.
+//! - Hand-over: a lease carries the stream sequence number and the sample count its holder
+//!   had reached at its last renewal. The new holder first reads the subject's messages after
+//!   that number up to where its own reading is, from the stream (JetStream direct get by
+//!   subject), then goes on with the live ones: the channel's samples stay complete and in
+//!   order across the hand-over. Messages the old holder analysed after its last renewal
+//!   (at most [`RENEW_EVERY`] of them) are analysed again by the new one. The engines' state
+//!   (attractor windows, monitors, pattern searches) does not travel: it starts again at the
+//!   new holder with the backfilled samples, so the first results after a hand-over come from
+//!   the samples since it. A subject never leased is read from its first message this
+//!   analyzer saw.
+//!
+//! Each analyzer publishes, at most once a second per channel, a [`FleetResult`] as JSON on
+//! `PREFIX.<channel>` for every channel of the subjects it holds that has new samples.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull, stream};
+use futures_util::{FutureExt, StreamExt};
+use rustc_hash::FxHashMap;
+
+use super::HeadlessError;
+use crate::model::fleet::{FleetMatch, FleetResult, MAX_RESULT_MATCHES};
+use crate::model::{ChannelId, Record, SourceEvent};
+use crate::pipeline::{AnalysisConfig, Backlog, Engines, FormulaStatus, Pipeline};
+use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::sources::input::MAX_INPUT_CHANNELS;
+use crate::sources::leases::{
+    BucketEntry, LEASE_TTL, LeaseAction, LeaseBook, LeaseBucket, LeaseValue, RENEW_EVERY, name_part,
+};
+use crate::sources::nats::{NatsOptions, subject_matches, with_credentials};
+use crate::sources::text::MessageParser;
+
+/// How long the stream keeps a message, and how many bytes at most (the oldest go first):
+/// a hand-over can backfill from anywhere in this.
+pub const STREAM_MAX_AGE: Duration = Duration::from_secs(3600);
+pub const STREAM_MAX_BYTES: i64 = 1 << 30;
+
+/// Results of one channel are published at most this often.
+pub const RESULT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the lease plan is made (claims of new and expired subjects, releases).
+const PLAN_EVERY: Duration = Duration::from_millis(250);
+
+/// How often a status line is printed.
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// Most messages taken from the stream before the records go to the pipeline.
+const READ_BATCH: usize = 1024;
+
+/// Most messages one hand-over backfills; beyond, the channel goes on from the live position
+/// and the rest counts as missed (the stream's retention bounds the gap anyway).
+const BACKFILL_LIMIT: u64 = 200_000;
+
+/// How long the stream, the bucket and the consumer may take to be made (a cluster electing
+/// its JetStream leader after a start, a server still starting).
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What `analyzer` takes.
+#[derive(Debug, Clone)]
+pub struct AnalyzerOptions {
+    /// The server, the subjects (`--subject`) and the credentials.
+    pub nats: NatsOptions,
+    /// Results go to `PREFIX.<channel>`.
+    pub results: String,
+    /// Analyzers of one group share the channels.
+    pub group: String,
+    /// This analyzer's stable id; `None`: `HOSTNAME-PID`.
+    pub name: Option<String>,
+    /// Copies of the stream and the lease bucket in a JetStream cluster.
+    pub replicas: usize,
+    pub analysis: AnalysisConfig,
+}
+
+impl AnalyzerOptions {
+    /// The id results and leases carry.
+    pub fn analyzer_id(&self) -> String {
+        self.name.clone().unwrap_or_else(default_id)
+    }
+
+    pub fn stream_name(&self) -> String {
+        format!("MIDSTREAM_{}", name_part(&self.group))
+    }
+
+    /// Checks what can be checked before connecting.
+    pub fn check(&self) -> Result<(), String> {
+        self.nats.check()?;
+        if self.nats.subjects.is_empty() {
+            return Err("analyzer needs --subject SUBJECT (wildcards allowed)".to_owned());
+        }
+        if self.nats.jetstream.is_some() {
+            return Err(
+                "analyzer makes its own stream (MIDSTREAM_<GROUP>); --stream is for attach"
+                    .to_owned(),
+            );
+        }
+        let prefix = &self.results;
+        if prefix.is_empty()
+            || prefix
+                .split('.')
+                .any(|t| t.is_empty() || t.contains(['*', '>']) || t.contains(char::is_whitespace))
+        {
+            return Err(format!(
+                "--results {prefix:?}: a subject prefix without wildcards (results.fleet)"
+            ));
+        }
+        let probe = format!("{prefix}.x");
+        if let Some(s) = self
+            .nats
+            .subjects
+            .iter()
+            .find(|s| subject_matches(s, &probe))
+        {
+            return Err(format!(
+                "--results {prefix:?} is inside --subject {s:?}: the analyzers would analyse \
+                 their own results"
+            ));
+        }
+        if self.group.is_empty() {
+            return Err("--group: a name is needed".to_owned());
+        }
+        if self.replicas == 0 || self.replicas > 5 {
+            return Err(format!("--replicas {}: 1 to 5", self.replicas));
+        }
+        Ok(())
+    }
+}
+
+/// `HOSTNAME-PID`: stable for the process's life, distinct between machines and processes.
+pub fn default_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Where each held subject has got to.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    /// Stream sequence number of the last message analysed.
+    seq: u64,
+    /// Messages of the subject analysed, by every holder (handed over with the lease).
+    messages: u64,
+    /// Publication time (Unix ns) of the first message not yet in a published result.
+    unreported_since_ns: Option<i128>,
+    /// `messages` at the last published result.
+    reported: u64,
+}
+
+/// Per-interval counters for the status line.
+#[derive(Debug, Default)]
+struct Counters {
+    read: u64,
+    analysed: u64,
+    records: u64,
+    backfilled: u64,
+    results: u64,
+    /// Results latency samples (ms): a message's publication to the first result counting it.
+    latencies_ms: Vec<f64>,
+}
+
+/// The running analyzer's state.
+struct Analyzer {
+    id: String,
+    results: String,
+    book: LeaseBook,
+    bucket: LeaseBucket,
+    stream: stream::Stream,
+    client: async_nats::Client,
+    parser: MessageParser,
+    pipeline: Pipeline,
+    out: Vec<Record>,
+    problems: Vec<crate::sources::text::MessageProblem>,
+    progress: FxHashMap<String, Progress>,
+    /// The first stream sequence number seen per subject (a never-leased subject is read from
+    /// there).
+    first_seq: FxHashMap<String, u64>,
+    /// The stream sequence number of the last message read from the consumer.
+    position: u64,
+    /// The first message's publication time (records are stamped from it).
+    first_published_ns: Option<i128>,
+    /// Each catalog channel's subject.
+    channel_subject: HashMap<ChannelId, String>,
+    counters: Counters,
+}
+
+/// Runs the analyzer until interrupted (SIGINT or SIGTERM: its leases are released, so the
+/// others take its channels at once) or until the connection fails for good.
+pub async fn run(
+    opts: &AnalyzerOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<(), HeadlessError> {
+    opts.check().map_err(HeadlessError::Invalid)?;
+    let id = opts.analyzer_id();
+    let invalid = |e: String| HeadlessError::Invalid(e);
+    let client = connect(&opts.nats).await.map_err(invalid)?;
+    let context = jetstream::new(client.clone());
+    let stream = retry("the stream", || make_stream(&context, opts))
+        .await
+        .map_err(invalid)?;
+    let bucket = retry("the lease bucket", || {
+        LeaseBucket::open(&context, &opts.group, opts.replicas)
+    })
+    .await
+    .map_err(invalid)?;
+    let mut watch = Box::pin(
+        retry("the lease watch", || bucket.watch())
+            .await
+            .map_err(invalid)?,
+    );
+    let consumer = retry("the stream's consumer", || async {
+        stream
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy: DeliverPolicy::New,
+                ..pull::OrderedConfig::default()
+            })
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(invalid)?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| invalid(format!("cannot read the stream: {e}")))?;
+    writeln!(
+        out,
+        "analyzer {id}: group {}, stream {}, bucket {}, subjects {}, results {}.>",
+        opts.group,
+        opts.stream_name(),
+        LeaseBucket::name(&opts.group),
+        opts.nats.subjects.join(" "),
+        opts.results
+    )?;
+    out.flush()?;
+
+    let scheduler = std::sync::Arc::new(
+        Scheduler::new(SchedulerConfig {
+            worker_niceness: crate::session::ENGINE_NICENESS,
+            ..SchedulerConfig::default()
+        })
+        .map_err(|e| invalid(e.to_string()))?,
+    );
+    let mut analysis = opts.analysis.clone();
+    analysis.backlog = Backlog::Shed;
+    let engines = Engines::new(scheduler.clone(), analysis).map_err(|e| invalid(e.to_string()))?;
+    let label = format!("{} {}", opts.nats.url, opts.nats.subjects.join(" "));
+    let mut analyzer = Analyzer {
+        id: id.clone(),
+        results: opts.results.clone(),
+        book: LeaseBook::new(id.clone(), Instant::now()),
+        bucket,
+        stream,
+        client,
+        parser: MessageParser::new(label.clone(), MAX_INPUT_CHANNELS),
+        pipeline: Pipeline::new(label).with_engines(engines),
+        out: Vec::new(),
+        problems: Vec::new(),
+        progress: FxHashMap::default(),
+        first_seq: FxHashMap::default(),
+        position: 0,
+        first_published_ns: None,
+        channel_subject: HashMap::new(),
+        counters: Counters::default(),
+    };
+    analyzer.bucket.heartbeat(&id).await.map_err(invalid)?;
+
+    let mut plan_tick = tokio::time::interval(PLAN_EVERY);
+    let mut renew_tick = tokio::time::interval(RENEW_EVERY);
+    let mut results_tick = tokio::time::interval(RESULT_INTERVAL);
+    let mut status_tick = tokio::time::interval(STATUS_EVERY);
+    for tick in [
+        &mut plan_tick,
+        &mut renew_tick,
+        &mut results_tick,
+        &mut status_tick,
+    ] {
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    status_tick.reset();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(HeadlessError::Output)?;
+    let started = Instant::now();
+    let mut last_status = Instant::now();
+    loop {
+        tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            entry = watch.next() => match entry {
+                Some(Ok(entry)) => analyzer.observe(entry),
+                Some(Err(e)) => writeln!(out, "lease watch: {e}")?,
+                None => return Err(invalid("the lease bucket's watch ended".to_owned())),
+            },
+            _ = renew_tick.tick() => analyzer.renew(out).await?,
+            _ = plan_tick.tick() => analyzer.plan(out).await?,
+            _ = results_tick.tick() => analyzer.publish_results().await,
+            _ = status_tick.tick() => {
+                analyzer.status(out, last_status.elapsed(), started.elapsed())?;
+                last_status = Instant::now();
+            }
+            message = messages.next() => {
+                let Some(message) = message else {
+                    return Err(invalid("the stream's consumer ended".to_owned()));
+                };
+                analyzer.take(message);
+                let mut taken = 1;
+                while taken < READ_BATCH {
+                    match messages.next().now_or_never() {
+                        Some(Some(message)) => analyzer.take(message),
+                        _ => break,
+                    }
+                    taken += 1;
+                }
+                analyzer.flush();
+            }
+        }
+    }
+    analyzer.release_all(out).await?;
+    analyzer.publish_results().await;
+    let _ = analyzer.client.flush().await;
+    scheduler.shutdown();
+    Ok(())
+}
+
+impl Analyzer {
+    fn observe(&mut self, entry: BucketEntry) {
+        let now = Instant::now();
+        match entry {
+            BucketEntry::Member(id) => self.book.observe_member(&id, now),
+            BucketEntry::Lease {
+                subject,
+                value,
+                revision,
+            } => self.book.observe_lease(&subject, value, revision, now),
+        }
+    }
+
+    /// One message of the consumer: noted, and analysed when its subject is held.
+    fn take(&mut self, message: Result<jetstream::Message, impl std::fmt::Display>) {
+        let message = match message {
+            Ok(message) => message,
+            Err(_) => return, // heartbeats missed and the like: the ordered consumer recovers
+        };
+        let Ok(info) = message.info() else { return };
+        let seq = info.stream_sequence;
+        let published_ns = info.published.unix_timestamp_nanos();
+        self.position = self.position.max(seq);
+        self.counters.read += 1;
+        let subject = message.subject.as_str();
+        if self.book.note_subject(subject, Instant::now()) {
+            self.first_seq.insert(subject.to_owned(), seq);
+        }
+        if self.book.owns(subject) {
+            self.analyse(subject, seq, published_ns, &message.payload);
+        }
+    }
+
+    /// Parses one message of a held subject into records for the pipeline.
+    fn analyse(&mut self, subject: &str, seq: u64, published_ns: i128, payload: &[u8]) {
+        let progress = self.progress.entry(subject.to_owned()).or_default();
+        if seq <= progress.seq {
+            return; // already analysed (a backfill overlapping the live reading)
+        }
+        progress.seq = seq;
+        progress.messages += 1;
+        progress.unreported_since_ns.get_or_insert(published_ns);
+        self.counters.analysed += 1;
+        let first = *self.first_published_ns.get_or_insert(published_ns);
+        let t_ns = u64::try_from((published_ns - first).max(0)).unwrap_or(0);
+        let before = self.out.len();
+        self.parser
+            .parse(subject, payload, t_ns, &mut self.out, &mut self.problems);
+        self.problems.clear();
+        self.counters.records += (self.out.len() - before) as u64;
+        if let Some(catalog) = self.parser.take_catalog() {
+            // Earlier records, the catalog, then this message's.
+            let this = self.out.split_off(before);
+            let earlier = std::mem::replace(&mut self.out, this);
+            if !earlier.is_empty() {
+                self.pipeline
+                    .handle(SourceEvent::Records(earlier), Instant::now());
+            }
+            for info in &catalog.channels {
+                self.channel_subject
+                    .entry(info.id)
+                    .or_insert_with(|| owning_subject(&info.name, subject));
+            }
+            self.pipeline
+                .handle(SourceEvent::Catalog(catalog), Instant::now());
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.out.is_empty() {
+            let records = std::mem::take(&mut self.out);
+            self.pipeline
+                .handle(SourceEvent::Records(records), Instant::now());
+        }
+    }
+
+    /// Heartbeat, and every held lease renewed with how far it got; a renewal that fails is a
+    /// lease lost.
+    async fn renew(&mut self, out: &mut (dyn Write + Send)) -> Result<(), HeadlessError> {
+        if let Err(e) = self.bucket.heartbeat(&self.id).await {
+            writeln!(out, "heartbeat failed: {e}")?;
+        }
+        let owned: Vec<(String, u64)> = self.book.owned().map(|(s, r)| (s.to_owned(), r)).collect();
+        let writes = owned.iter().map(|(subject, revision)| {
+            let progress = self.progress.get(subject).cloned().unwrap_or_default();
+            let value = LeaseValue {
+                analyzer: self.id.clone(),
+                seq: progress.seq,
+                samples: progress.messages,
+            };
+            let bucket = self.bucket.clone();
+            async move {
+                let written = bucket.write(subject, &value, Some(*revision)).await;
+                (subject, value, written)
+            }
+        });
+        let outcomes = futures_util::future::join_all(writes).await;
+        let now = Instant::now();
+        for (subject, value, written) in outcomes {
+            match written {
+                Ok(revision) => self.book.wrote(subject, value, revision, now),
+                Err(e) => {
+                    self.book.lost(subject);
+                    writeln!(out, "lost {subject}: {e}")?;
+                }
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Claims and releases as the lease policy says; each claimed subject is backfilled from
+    /// the stream before the next live message.
+    async fn plan(&mut self, out: &mut (dyn Write + Send)) -> Result<(), HeadlessError> {
+        let actions = self.book.plan(Instant::now());
+        for action in actions {
+            match action {
+                LeaseAction::Claim {
+                    subject,
+                    revision,
+                    previous,
+                } => {
+                    let previous = previous.filter(|p| p.seq > 0);
+                    let value = LeaseValue {
+                        analyzer: self.id.clone(),
+                        seq: previous.as_ref().map_or(0, |p| p.seq),
+                        samples: previous.as_ref().map_or(0, |p| p.samples),
+                    };
+                    let Ok(new_revision) = self.bucket.write(&subject, &value, revision).await
+                    else {
+                        continue; // another was quicker: the watch will say who
+                    };
+                    self.book
+                        .wrote(&subject, value.clone(), new_revision, Instant::now());
+                    let from = match &previous {
+                        Some(p) => p.seq + 1,
+                        None => self.first_seq.get(&subject).copied().unwrap_or(u64::MAX),
+                    };
+                    let progress = self.progress.entry(subject.clone()).or_default();
+                    if progress.seq < value.seq {
+                        progress.seq = value.seq;
+                    }
+                    progress.messages = progress.messages.max(value.samples);
+                    let backfilled = self.backfill(&subject, from).await;
+                    self.flush();
+                    let holder = previous
+                        .as_ref()
+                        .map(|p| {
+                            if p.analyzer.is_empty() {
+                                "released".to_owned()
+                            } else {
+                                p.analyzer.clone()
+                            }
+                        })
+                        .unwrap_or_else(|| "nobody".to_owned());
+                    writeln!(
+                        out,
+                        "claimed {subject} from {holder} at seq {}, {backfilled} messages backfilled",
+                        value.seq
+                    )?;
+                }
+                LeaseAction::Release { subject, revision } => {
+                    let progress = self.progress.get(&subject).cloned().unwrap_or_default();
+                    let value = LeaseValue {
+                        analyzer: String::new(),
+                        seq: progress.seq,
+                        samples: progress.messages,
+                    };
+                    match self.bucket.write(&subject, &value, Some(revision)).await {
+                        Ok(_) => {
+                            self.book.released(&subject, Instant::now());
+                            writeln!(out, "released {subject} at seq {}", progress.seq)?;
+                        }
+                        Err(_) => self.book.lost(&subject),
+                    }
+                    self.progress.remove(&subject);
+                }
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Reads `subject`'s messages from stream sequence `from` up to the live reading's
+    /// position, and analyses them; how many.
+    async fn backfill(&mut self, subject: &str, from: u64) -> u64 {
+        let mut next = from;
+        let mut count = 0;
+        while next <= self.position && count < BACKFILL_LIMIT {
+            let Ok(message) = self
+                .stream
+                .direct_get_next_for_subject(subject, Some(next))
+                .await
+            else {
+                break; // none left (or the stream has no direct get: live from here)
+            };
+            if message.sequence > self.position {
+                break;
+            }
+            next = message.sequence + 1;
+            let published_ns = message.time.unix_timestamp_nanos();
+            self.analyse(subject, message.sequence, published_ns, &message.payload);
+            count += 1;
+            if self.out.len() >= READ_BATCH {
+                self.flush();
+            }
+        }
+        self.counters.backfilled += count;
+        count
+    }
+
+    /// Leases given up on the way out, so the others take the channels at once.
+    async fn release_all(&mut self, out: &mut (dyn Write + Send)) -> Result<(), HeadlessError> {
+        let owned: Vec<(String, u64)> = self.book.owned().map(|(s, r)| (s.to_owned(), r)).collect();
+        for (subject, revision) in owned {
+            let progress = self.progress.get(&subject).cloned().unwrap_or_default();
+            let value = LeaseValue {
+                analyzer: String::new(),
+                seq: progress.seq,
+                samples: progress.messages,
+            };
+            let _ = self.bucket.write(&subject, &value, Some(revision)).await;
+        }
+        writeln!(out, "analyzer {}: stopped, leases released", self.id)?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// One result per channel of a held subject with new samples since its last result.
+    async fn publish_results(&mut self) {
+        let Some(engines) = self.pipeline.engines() else {
+            return;
+        };
+        let now = Instant::now();
+        let now_ns = crate::pipeline::unix_now_ns() as i128;
+        let time = now_ns as f64 / 1e9;
+        let chaos = engines.chaos_views();
+        let formulas = engines.formula_views();
+        let matches = engines.match_views(now);
+        let mut due = Vec::new();
+        for info in &self.parser.catalog().channels {
+            let Some(subject) = self.channel_subject.get(&info.id) else {
+                continue;
+            };
+            if !self.book.owns(subject) {
+                continue;
+            }
+            let Some(progress) = self.progress.get(subject) else {
+                continue;
+            };
+            if progress.messages == progress.reported {
+                continue;
+            }
+            let view = chaos.get(&info.id);
+            let verdicts = formulas
+                .iter()
+                .filter(|f| f.channel_name == info.name)
+                .map(|f| {
+                    let status = match f.status {
+                        FormulaStatus::Satisfied => "satisfied",
+                        FormulaStatus::Violated => "violated",
+                        FormulaStatus::Undecided => "undecided",
+                    };
+                    (f.formula.clone(), status.to_owned())
+                })
+                .collect();
+            let found = matches
+                .iter()
+                .filter(|m| m.channel == info.id)
+                .take(MAX_RESULT_MATCHES)
+                .map(|m| FleetMatch {
+                    pattern: m.pattern.clone(),
+                    start_sample: m.start_sample,
+                    len: m.len,
+                    distance: m.distance,
+                })
+                .collect();
+            let result = FleetResult {
+                channel: info.name.clone(),
+                analyzer: self.id.clone(),
+                samples: progress.messages,
+                lyapunov: view.and_then(|v| v.lyapunov),
+                class: view.filter(|v| v.error.is_none()).map(|v| v.class.clone()),
+                correlation_dimension: view.and_then(|v| v.correlation_dimension),
+                verdicts,
+                matches: found,
+                time,
+                subject: subject.clone(),
+                stream_seq: progress.seq,
+            };
+            due.push((subject.clone(), result));
+        }
+        for (subject, result) in due {
+            let Ok(payload) = serde_json::to_vec(&result) else {
+                continue;
+            };
+            let target = format!("{}.{}", self.results, result.channel);
+            if self.client.publish(target, payload.into()).await.is_err() {
+                continue;
+            }
+            self.counters.results += 1;
+            if let Some(progress) = self.progress.get_mut(&subject) {
+                if let Some(since) = progress.unreported_since_ns.take() {
+                    self.counters
+                        .latencies_ms
+                        .push((now_ns - since).max(0) as f64 / 1e6);
+                }
+                progress.reported = progress.messages;
+            }
+        }
+        // The subjects' own counts are marked after all their channels went out.
+    }
+
+    fn status(
+        &mut self,
+        out: &mut (dyn Write + Send),
+        interval: Duration,
+        uptime: Duration,
+    ) -> Result<(), HeadlessError> {
+        let c = std::mem::take(&mut self.counters);
+        let s = interval.as_secs_f64().max(1e-9);
+        let mut latencies = c.latencies_ms.clone();
+        latencies.sort_by(f64::total_cmp);
+        let pct = |q: f64| -> String {
+            if latencies.is_empty() {
+                return "-".to_owned();
+            }
+            let i = ((latencies.len() - 1) as f64 * q).round() as usize;
+            format!("{:.0}", latencies[i])
+        };
+        writeln!(
+            out,
+            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}",
+            uptime.as_secs_f64(),
+            self.book.owned_count(),
+            self.first_seq.len(),
+            self.book.members_alive(Instant::now()),
+            c.read as f64 / s,
+            c.analysed as f64 / s,
+            c.records as f64 / s,
+            c.backfilled,
+            c.results,
+            pct(0.5),
+            pct(0.99),
+            pct(1.0),
+        )?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// The subject a channel belongs to: its name is the subject, or the subject and a field.
+fn owning_subject(channel: &str, subject_of_message: &str) -> String {
+    if channel == subject_of_message
+        || channel
+            .strip_prefix(subject_of_message)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('_'))
+    {
+        return subject_of_message.to_owned();
+    }
+    // A channel made by an earlier message of another subject (catalogs grow one subject at
+    // a time, so this is its name's subject part).
+    channel.to_owned()
+}
+
+/// Connects with the options' credentials; the client reconnects by itself afterwards (to
+/// any server of a cluster it learnt of). A comma-separated list names several servers.
+async fn connect(opts: &NatsOptions) -> Result<async_nats::Client, String> {
+    let connect = async_nats::ConnectOptions::new()
+        .name("midstream-tui analyzer")
+        .max_reconnects(None);
+    let connect = with_credentials(connect, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let addrs: Vec<async_nats::ServerAddr> = opts
+        .url
+        .split(',')
+        .map(|u| {
+            u.trim()
+                .parse::<async_nats::ServerAddr>()
+                .map_err(|e| format!("{u}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    connect
+        .connect(addrs)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", opts.url))
+}
+
+/// The group's stream, made when missing.
+async fn make_stream(
+    context: &jetstream::Context,
+    opts: &AnalyzerOptions,
+) -> Result<stream::Stream, String> {
+    let name = opts.stream_name();
+    if let Ok(stream) = context.get_stream(&name).await {
+        return Ok(stream);
+    }
+    context
+        .get_or_create_stream(stream::Config {
+            name: name.clone(),
+            description: Some("midstream analyzers' input".to_owned()),
+            subjects: opts.nats.subjects.clone(),
+            max_age: STREAM_MAX_AGE,
+            max_bytes: STREAM_MAX_BYTES,
+            storage: stream::StorageType::File,
+            num_replicas: opts.replicas,
+            allow_direct: true,
+            ..stream::Config::default()
+        })
+        .await
+        .map_err(|e| format!("cannot make the stream {name}: {e}"))
+}
+
+/// Tries `make` until it succeeds or [`SETUP_TIMEOUT`] has passed (a JetStream that is still
+/// electing its leader answers with errors for a while).
+async fn retry<T, F, Fut>(what: &str, mut make: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match make().await {
+            Ok(value) => return Ok(value),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("{what}: {e} (for {} s)", SETUP_TIMEOUT.as_secs()));
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Lease and status line texts use this TTL (re-exported for the README's figures).
+pub const ANALYZER_LEASE_TTL: Duration = LEASE_TTL;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_belong_to_their_subject() {
+        assert_eq!(owning_subject("in.c07", "in.c07"), "in.c07");
+        assert_eq!(owning_subject("in.c07.temp", "in.c07"), "in.c07");
+        assert_eq!(owning_subject("in.c07_2", "in.c07"), "in.c07");
+    }
+}

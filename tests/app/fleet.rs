@@ -1,0 +1,513 @@
+//! Headless analyzers sharing the channels over a real `nats-server -js` (`common::nats`):
+//! two `analyzer` processes of one group split 20 channels, each channel analysed by exactly
+//! one of them; one is killed with SIGKILL while the data flows, and within 10 s the other
+//! analyses every channel, with every channel's samples complete across the hand-over (the
+//! sample count of each channel's last result equals the messages published on it). The
+//! logistic map's exponent in the results is checked against its known value, ln 2.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use futures_util::StreamExt;
+use midstream::model::fleet::FleetResult;
+
+use crate::common::binary;
+use crate::common::nats::NatsServer;
+
+/// Generous: the machine is shared, and nothing here waits this long when it works.
+pub const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The bound on moving a dead analyzer's channels.
+const TAKEOVER_LIMIT: Duration = Duration::from_secs(10);
+
+pub const CHANNELS: usize = 20;
+
+/// Messages per second per channel while publishing.
+const RATE_HZ: f64 = 50.0;
+
+/// An `analyzer` process, killed when dropped, with its output lines.
+pub struct Analyzer {
+    pub child: Child,
+    pub name: String,
+    pub lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Analyzer {
+    pub fn start(home: &std::path::Path, url: &str, name: &str, extra: &[&str]) -> Analyzer {
+        let mut child = binary::command(home)
+            .args([
+                "analyzer",
+                url,
+                "--subject",
+                "in.>",
+                "--results",
+                "res",
+                "--group",
+                "g",
+                "--name",
+                name,
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the analyzer starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for pipe in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        Analyzer {
+            child,
+            name: name.to_owned(),
+            lines,
+        }
+    }
+
+    /// Waits until the analyzer says it runs (its stream and bucket exist then).
+    pub fn wait_started(&self) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.output().contains(&format!("analyzer {}:", self.name)) {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not start:\n{}",
+                self.name,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Analyzer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Results received, with when.
+#[derive(Default)]
+pub struct Results(pub Vec<(Instant, FleetResult)>);
+
+impl Results {
+    /// Per channel, the analyzers whose results arrived after `since`.
+    pub fn analyzers_since(&self, since: Instant) -> BTreeMap<String, BTreeSet<String>> {
+        let mut by_channel: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (at, r) in &self.0 {
+            if *at >= since {
+                by_channel
+                    .entry(r.channel.clone())
+                    .or_default()
+                    .insert(r.analyzer.clone());
+            }
+        }
+        by_channel
+    }
+
+    pub fn latest(&self) -> BTreeMap<String, FleetResult> {
+        let mut latest = BTreeMap::new();
+        for (_, r) in &self.0 {
+            latest.insert(r.channel.clone(), r.clone());
+        }
+        latest
+    }
+}
+
+/// The stream sequence numbers published per subject (from the JetStream acks).
+pub type Published = Arc<Mutex<BTreeMap<String, Vec<u64>>>>;
+
+/// Publishes the logistic map (r = 4, a starting point per channel) on `in.c00` … through
+/// JetStream, noting each message's sequence number, until `stop`.
+pub async fn publish(url: String, stop: Arc<AtomicBool>, published: Published) {
+    let client = async_nats::connect(url)
+        .await
+        .expect("the publisher connects");
+    let js = jetstream::new(client);
+    let mut x: Vec<f64> = (0..CHANNELS).map(|i| 0.1 + 0.037 * i as f64).collect();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / RATE_HZ));
+    while !stop.load(Ordering::SeqCst) {
+        tick.tick().await;
+        for (i, xi) in x.iter_mut().enumerate() {
+            *xi = 4.0 * *xi * (1.0 - *xi);
+            let subject = format!("in.c{i:02}");
+            let Ok(ack) = js.publish(subject.clone(), format!("{xi}").into()).await else {
+                continue;
+            };
+            // A message whose ack is lost is not counted (it may or may not be stored).
+            if let Ok(ack) = ack.await {
+                published
+                    .lock()
+                    .unwrap()
+                    .entry(subject)
+                    .or_default()
+                    .push(ack.sequence);
+            }
+        }
+    }
+}
+
+/// Collects the results on `res.>`.
+pub async fn collect(url: String, results: Arc<Mutex<Results>>) {
+    let client = async_nats::connect(url)
+        .await
+        .expect("the collector connects");
+    let mut sub = client.subscribe("res.>").await.expect("subscribed");
+    client.flush().await.expect("flushed");
+    while let Some(message) = sub.next().await {
+        let result: FleetResult = serde_json::from_slice(&message.payload).unwrap_or_else(|e| {
+            panic!(
+                "{}: not a result ({e}): {}",
+                message.subject,
+                String::from_utf8_lossy(&message.payload)
+            )
+        });
+        assert_eq!(message.subject.as_str(), format!("res.{}", result.channel));
+        results.lock().unwrap().0.push((Instant::now(), result));
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `limit` passes; whether it held.
+pub fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_analyzers_split_the_channels_and_one_takes_all_when_the_other_is_killed() {
+    let server = NatsServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut a1 = Analyzer::start(home.path(), &server.url, "a1", &[]);
+    let a2 = Analyzer::start(home.path(), &server.url, "a2", &[]);
+    a1.wait_started();
+    a2.wait_started();
+    let results = Arc::new(Mutex::new(Results::default()));
+    let published: Published = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    runtime.spawn(collect(server.url.clone(), results.clone()));
+    let publisher = runtime.spawn(publish(server.url.clone(), stop.clone(), published.clone()));
+    let logs = || format!("a1:\n{}\n\na2:\n{}", a1.output(), a2.output());
+
+    // 1. Every channel on exactly one analyzer, both with a share: for the results of the
+    // last 3 s, each channel has one analyzer, and both analyzers appear.
+    let window = Duration::from_secs(3);
+    let split = |results: &Results| {
+        let since = Instant::now() - window;
+        let by_channel = results.analyzers_since(since);
+        let analyzers: BTreeSet<&String> = by_channel.values().flatten().collect();
+        by_channel.len() == CHANNELS
+            && by_channel.values().all(|a| a.len() == 1)
+            && analyzers.len() == 2
+    };
+    assert!(
+        wait_for(TIMEOUT, || split(&results.lock().unwrap())),
+        "the channels were not split between the two analyzers: {:?}\n{}",
+        results
+            .lock()
+            .unwrap()
+            .analyzers_since(Instant::now() - window),
+        logs()
+    );
+    // And it stays so.
+    std::thread::sleep(window);
+    {
+        let results = results.lock().unwrap();
+        let by_channel = results.analyzers_since(Instant::now() - window);
+        assert_eq!(by_channel.len(), CHANNELS, "{by_channel:?}");
+        for (channel, analyzers) in &by_channel {
+            assert_eq!(analyzers.len(), 1, "{channel} on {analyzers:?}\n{}", logs());
+        }
+    }
+    let held_by_a1: BTreeSet<String> = results
+        .lock()
+        .unwrap()
+        .analyzers_since(Instant::now() - window)
+        .into_iter()
+        .filter(|(_, a)| a.contains("a1"))
+        .map(|(c, _)| c)
+        .collect();
+    assert!(!held_by_a1.is_empty());
+
+    // 2. SIGKILL a1 while the data flows: within 10 s a2 analyses every channel.
+    a1.child.kill().expect("SIGKILL");
+    let _ = a1.child.wait();
+    let killed = Instant::now();
+    let all_on_a2 = |results: &Results| {
+        let by_channel = results.analyzers_since(killed + Duration::from_millis(1500));
+        by_channel.len() == CHANNELS
+            && by_channel
+                .values()
+                .all(|a| a.len() == 1 && a.contains("a2"))
+    };
+    let taken = wait_for(TAKEOVER_LIMIT, || all_on_a2(&results.lock().unwrap()));
+    let took = killed.elapsed();
+    assert!(
+        taken,
+        "a2 did not analyse every channel within {TAKEOVER_LIMIT:?} of a1's death: {:?}\n{}",
+        results.lock().unwrap().analyzers_since(killed),
+        a2.output()
+    );
+    eprintln!(
+        "a2 had every channel {:.1} s after a1 was killed",
+        took.as_secs_f64()
+    );
+
+    // Long enough for the exponent's check below (1,000 samples at 50 a second).
+    assert!(wait_for(TIMEOUT, || {
+        let latest = results.lock().unwrap().latest();
+        latest.values().all(|r| r.samples >= 1100)
+    }));
+
+    // 3. Complete and in order across the hand-over: once the publisher stops, each channel's
+    // last result counts every message published on it, up to its last one.
+    stop.store(true, Ordering::SeqCst);
+    runtime.block_on(publisher).expect("the publisher ends");
+    let published = published.lock().unwrap().clone();
+    assert_eq!(published.len(), CHANNELS);
+    let caught_up = |results: &Results| {
+        let latest = results.latest();
+        published.iter().all(|(subject, seqs)| {
+            latest
+                .get(subject)
+                .is_some_and(|r| Some(&r.stream_seq) == seqs.last())
+        })
+    };
+    assert!(
+        wait_for(TIMEOUT, || caught_up(&results.lock().unwrap())),
+        "results did not reach the last messages\n{}",
+        a2.output()
+    );
+    let latest = results.lock().unwrap().latest();
+    for (subject, seqs) in &published {
+        let result = &latest[subject];
+        assert_eq!(result.analyzer, "a2");
+        assert_eq!(
+            result.samples,
+            seqs.len() as u64,
+            "{subject}: samples analysed vs messages published (held by a1 first: {})",
+            held_by_a1.contains(subject)
+        );
+    }
+    // Hand-overs said where they went on from.
+    assert!(
+        a2.output().contains("claimed in.c") && a2.output().contains("from a1"),
+        "{}",
+        a2.output()
+    );
+
+    // 4. The logistic map at r = 4 has λ = ln 2 per sample (its density is known in closed
+    // form; e.g. Ott, Chaos in Dynamical Systems, 2002, §2.3). The channels a2 held from the
+    // start (1,100 samples and more) say so within the engine's tolerance for it.
+    let lambdas: Vec<f64> = latest
+        .values()
+        .filter(|r| !held_by_a1.contains(&r.channel))
+        .filter_map(|r| r.lyapunov)
+        .collect();
+    assert!(!lambdas.is_empty(), "no exponent in {latest:?}");
+    for lambda in lambdas {
+        assert!(
+            (lambda - std::f64::consts::LN_2).abs() < 0.15,
+            "λ {lambda} vs ln 2"
+        );
+    }
+    assert!(
+        latest
+            .values()
+            .any(|r| r.class.as_deref() == Some("chaotic")),
+        "{latest:?}"
+    );
+}
+
+/// The real binary against a real server in a terminal: an analyzer's results fill the Fleet
+/// pane of `attach --results`, and a message on the results' subjects that is not a result
+/// is counted in the title, not a crash.
+#[test]
+fn attach_results_shows_the_fleet_in_a_terminal() {
+    use portable_pty::CommandBuilder;
+
+    use crate::common::pty::Pty;
+
+    let server = NatsServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let analyzer = Analyzer::start(home.path(), &server.url, "solo", &[]);
+    analyzer.wait_started();
+    let mut cmd = CommandBuilder::new(binary::BIN);
+    cmd.env("HOME", home.path());
+    cmd.env("XDG_CONFIG_HOME", home.path());
+    cmd.env_remove("MIDSTREAM_CONFIG");
+    cmd.args(["attach", &server.url, "--results", "res"]);
+    let mut screen = Pty::spawn(cmd, 40, 140);
+    screen.wait_for("the empty Fleet pane", TIMEOUT, |t| {
+        t.contains("Fleet") && t.contains("no results yet on res.>")
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let publisher = runtime.spawn(publish(server.url.clone(), stop.clone(), Arc::default()));
+    let text = screen.wait_for("every channel's row", TIMEOUT, |t| {
+        (0..CHANNELS).all(|i| t.contains(&format!("in.c{i:02}"))) && t.contains("solo")
+    });
+    assert!(text.contains("20 channels"), "{text}");
+    runtime.block_on(async {
+        let client = async_nats::connect(server.url.clone()).await.unwrap();
+        client
+            .publish("res.bogus", "{\"channel\": 7}".into())
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+    });
+    screen.wait_for("the bad result counted", TIMEOUT, |t| t.contains("1 bad"));
+    stop.store(true, Ordering::SeqCst);
+    let _ = runtime.block_on(publisher);
+    screen.send(b"q");
+    let status = screen.wait_exit("q", Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}");
+    screen.close();
+}
+
+/// Messages per subject that the group's stream holds, read back from the stream itself.
+async fn stored_per_subject(url: &str) -> BTreeMap<String, u64> {
+    let client = async_nats::connect(url).await.expect("connects");
+    let js = jetstream::new(client);
+    let stream = js
+        .get_stream("MIDSTREAM_g")
+        .await
+        .expect("the group's stream");
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .expect("a consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut counts = BTreeMap::new();
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_secs(5), messages.next()).await
+    {
+        *counts.entry(message.subject.to_string()).or_insert(0) += 1;
+        if message.info().is_ok_and(|i| i.pending == 0) {
+            break;
+        }
+    }
+    counts
+}
+
+/// A three-node JetStream cluster with the stream and the lease bucket on all three nodes
+/// (`--replicas 3`): the node both analyzers are connected to is killed (SIGKILL) while the
+/// data flows; the analyzers reconnect to the others, and every channel is again analysed by
+/// exactly one of them, complete (each channel's sample count is the messages the stream
+/// holds for it).
+#[test]
+fn analyzers_survive_the_loss_of_a_cluster_node() {
+    use crate::common::nats_cluster::NatsCluster;
+
+    let mut cluster = NatsCluster::start();
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let replicas = ["--replicas", "3"];
+    let a1 = Analyzer::start(home.path(), &cluster.urls[0], "a1", &replicas);
+    let a2 = Analyzer::start(home.path(), &cluster.urls[0], "a2", &replicas);
+    a1.wait_started();
+    a2.wait_started();
+    let logs = || format!("a1:\n{}\n\na2:\n{}", a1.output(), a2.output());
+    let results = Arc::new(Mutex::new(Results::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    runtime.spawn(collect(cluster.urls[2].clone(), results.clone()));
+    let publisher = runtime.spawn(publish(
+        cluster.urls[1].clone(),
+        stop.clone(),
+        Arc::default(),
+    ));
+    let window = Duration::from_secs(3);
+    let all_analysed_once = |results: &Results, since: Instant| {
+        let by_channel = results.analyzers_since(since);
+        by_channel.len() == CHANNELS && by_channel.values().all(|a| a.len() == 1)
+    };
+    assert!(
+        wait_for(TIMEOUT, || all_analysed_once(
+            &results.lock().unwrap(),
+            Instant::now() - window
+        )),
+        "no steady split before the node's loss\n{}",
+        logs()
+    );
+    cluster.kill(0);
+    let killed = Instant::now();
+    // After the fail-over (reconnection, a new stream leader, leases renewed or moved), every
+    // channel is analysed again, each by one analyzer.
+    assert!(
+        wait_for(TIMEOUT, || {
+            let now = Instant::now();
+            now > killed + window
+                && all_analysed_once(&results.lock().unwrap(), (now - window).max(killed))
+        }),
+        "the channels were not analysed again after the node's loss: {:?}\n{}",
+        results.lock().unwrap().analyzers_since(killed),
+        logs()
+    );
+    eprintln!(
+        "every channel analysed again {:.1} s after the node was killed",
+        killed.elapsed().as_secs_f64()
+    );
+    stop.store(true, Ordering::SeqCst);
+    runtime.block_on(publisher).expect("the publisher ends");
+    let stored = runtime.block_on(stored_per_subject(&cluster.urls[1]));
+    assert_eq!(stored.len(), CHANNELS, "{stored:?}");
+    let complete = |results: &Results| {
+        let latest = results.latest();
+        stored
+            .iter()
+            .all(|(subject, n)| latest.get(subject).is_some_and(|r| r.samples == *n))
+    };
+    assert!(
+        wait_for(TIMEOUT, || complete(&results.lock().unwrap())),
+        "samples analysed vs messages stored: {:?} vs {stored:?}\n{}",
+        results
+            .lock()
+            .unwrap()
+            .latest()
+            .values()
+            .map(|r| (r.channel.clone(), r.samples))
+            .collect::<Vec<_>>(),
+        logs()
+    );
+}
