@@ -9,6 +9,7 @@ mod attractor_support;
 mod meta_support;
 
 mod attractor_accuracy;
+mod attractor_ensemble;
 mod attractor_fixtures;
 mod edm_fixtures;
 #[cfg(feature = "headless")]

@@ -4,7 +4,9 @@
 //! n = 10,000. Throughput of the profile runs is in cells (pairs of windows) per second.
 //!
 //! EDM and tuning groups: simplex projection on the logistic map (n = 1,000: library and
-//! predictions 500 each, E = 3), the self-tuning `profile_dynamics` (E = 1..10 by simplex, then
+//! predictions 500 each, E = 3), the simplex survey E = 1..10 at n = 2,000 (`embed_dimension`,
+//! and ten serial `simplex` calls as pyEDM's loop makes them: `scripts/bench_pyedm.py` times
+//! pyEDM on the same series), the self-tuning `profile_dynamics` (E = 1..10 by simplex, then
 //! S-map over the 16-value θ grid) at n = 1,000 and 2,000, and the dominant period of a noisy
 //! sine at n = 2,048 (lags up to n/4, as `motif_window` searches).
 //!
@@ -15,7 +17,7 @@
 use std::hint::black_box;
 
 use crate::bench::harness::{BenchmarkId, Harness};
-use crate::engines::meta::edm::{EdmParams, profile_dynamics, simplex};
+use crate::engines::meta::edm::{EdmParams, embed_dimension, profile_dynamics, simplex};
 use crate::engines::meta::tuning::dominant_period;
 use crate::engines::meta::{StreamingMatrixProfile, discords, matrix_profile, motifs};
 use criterion::{BatchSize, Throughput};
@@ -141,6 +143,39 @@ fn bench_edm(c: &mut Harness<'_>) {
     };
     group.bench_function("simplex/1000", |bench| {
         bench.iter(|| simplex(black_box(&series), 0..500, 500..1_000, &params).expect("simplex"))
+    });
+    // The simplex survey E = 1..10 on n = 2,000 (library the first half, predictions the
+    // second): `embed_dimension` as the engine runs it, and the same ten `simplex` calls one
+    // after the other, the work pyEDM's serial loop does. `scripts/bench_pyedm.py` times
+    // pyEDM on the same series, for the ratio.
+    let survey = noisy_logistic(6, 2_000);
+    group.bench_function("embed_dimension/2000", |bench| {
+        bench.iter(|| {
+            embed_dimension(
+                black_box(&survey),
+                0..1_000,
+                1_000..2_000,
+                PROFILE_MAX_E,
+                1,
+                1,
+            )
+            .expect("survey")
+        })
+    });
+    group.bench_function("simplex_serial/2000", |bench| {
+        bench.iter(|| {
+            (1..=PROFILE_MAX_E)
+                .map(|e| {
+                    let params = EdmParams {
+                        e,
+                        ..EdmParams::default()
+                    };
+                    simplex(black_box(&survey), 0..1_000, 1_000..2_000, &params)
+                        .expect("simplex")
+                        .rho
+                })
+                .sum::<f64>()
+        })
     });
     group.sample_size(10);
     for n in [1_000, 2_000] {

@@ -47,9 +47,12 @@
 //!
 //! Neighbours are found by brute force: for each prediction row the distances to all `L`
 //! library rows are accumulated one delay coordinate at a time over contiguous slices of the
-//! series (`O(L·E)`), then the `E + 1` nearest are picked by partial selection (`O(L)`); a
-//! whole simplex run is `O(P·L·E)` for `P` prediction rows. For the `L, P ≤ 4096` this module
-//! is meant for (1–2k sample windows) that beats building a k-d tree per call. An S-map
+//! series (`O(L·E)`), then the `E + 1` nearest are kept in one pass that compares each row's
+//! distance with the current `(E+1)`-th smallest (`O(L)`, about one comparison per row); a
+//! whole simplex run is `O(P·L·E)` for `P` prediction rows. [`embed_dimension`] builds each
+//! row's distances up one coordinate per `E`, so its survey over `E = 1..=E_max` costs
+//! `O(P·L·E_max)`, not `E_max/2` times that. For the `L, P ≤ 4096` this module is meant for
+//! (1–2k sample windows) that beats building a k-d tree per call. An S-map
 //! forecast adds a Householder QR of the `L × (E+1)` weighted design (`O(L·E²)`) and a Jacobi
 //! SVD of the `(E+1) × (E+1)` triangle; [`predict_nonlinear`] shares each row's distances
 //! across all `θ`.
@@ -447,6 +450,167 @@ pub fn skill(observations: &[f64], forecasts: &[f64]) -> Skill {
     }
 }
 
+/// Library rows admissible for prediction row `p` as index ranges into a distance slice whose
+/// index 0 is library row `first_row`: all of it without an exclusion radius, else the parts
+/// before and after the rows within `exclusion_radius` of `p`.
+fn admissible(
+    len: usize,
+    first_row: usize,
+    p: usize,
+    exclusion_radius: usize,
+) -> [Range<usize>; 2] {
+    if exclusion_radius == 0 {
+        return [0..len, len..len];
+    }
+    // Excluded rows: |row − p| ≤ r, i.e. p − r ≤ row ≤ p + r.
+    let low = p
+        .saturating_sub(exclusion_radius)
+        .saturating_sub(first_row)
+        .min(len);
+    let high = (p.saturating_add(exclusion_radius) + 1)
+        .saturating_sub(first_row)
+        .clamp(low, len);
+    [0..low, high..len]
+}
+
+/// The `k` nearest admissible library rows to prediction row `p`, sorted in pyEDM's order
+/// ([`neighbour_order`]), into `out` (fewer when fewer are admissible). `d2[i]` is the squared
+/// distance to library row `first_row + i`.
+///
+/// One pass keeping a sorted list of the best `k` so far: a row is looked at further only when
+/// its distance is at most a threshold, the current `k`-th smallest, and the distances are
+/// compared with it [`SCAN_CHUNK`] at a time, so the pass costs well under one comparison per
+/// row. `bound` is a squared distance known to be at least the `k`-th smallest (the `k`-th
+/// smallest over any `k` admissible rows is: [`distance_bound`]), or infinity: a tight bound
+/// spares the sorted list the rows that would enter it only to be pushed out again, which
+/// otherwise cost more than the pass. The result is exactly the neighbours, in exactly the
+/// order, that sorting every candidate gives, ties included; it is several times faster than
+/// copying the candidates and partially selecting among them (`select_nth_unstable`). A k-d
+/// tree (kiddo) would not pay here: it would be rebuilt for every `E` over ~1,000 rows, and its
+/// queries do not follow pyEDM's tie rule.
+fn nearest_admissible(
+    d2: &[f64],
+    first_row: usize,
+    p: usize,
+    exclusion_radius: usize,
+    k: usize,
+    bound: f64,
+    out: &mut Vec<Candidate>,
+) {
+    out.clear();
+    if k == 0 {
+        return;
+    }
+    let mut threshold = bound;
+    for part in admissible(d2.len(), first_row, p, exclusion_radius) {
+        let (base, tail) = (
+            part.start,
+            part.start + part.len() / SCAN_CHUNK * SCAN_CHUNK,
+        );
+        let mut chunks = d2[part].chunks_exact(SCAN_CHUNK);
+        for (c, chunk) in chunks.by_ref().enumerate() {
+            // The chunk's smallest distance, branch-free: most chunks hold no candidate.
+            if chunk_min(chunk) > threshold {
+                continue;
+            }
+            let start = first_row + base + c * SCAN_CHUNK;
+            for (i, &d) in chunk.iter().enumerate() {
+                // Squared distances are finite and ≥ 0 (the samples are checked), so `>`
+                // agrees with `total_cmp`; equal distances go on to the tie rule.
+                if d <= threshold {
+                    threshold = admit(start + i, d, p, k, bound, out);
+                }
+            }
+        }
+        for (i, &d) in chunks.remainder().iter().enumerate() {
+            if d <= threshold {
+                threshold = admit(first_row + tail + i, d, p, k, bound, out);
+            }
+        }
+    }
+}
+
+/// Puts library row `row` at squared distance `d` into the sorted list `out` of at most `k`
+/// nearest if it belongs there (pyEDM's order), and returns the new threshold: the `k`-th
+/// distance once `out` is full, else `bound`. Kept out of line: it runs for a few rows per
+/// pass, and the pass's loop stays small.
+#[inline(never)]
+fn admit(row: usize, d: f64, p: usize, k: usize, bound: f64, out: &mut Vec<Candidate>) -> f64 {
+    let order = neighbour_order(p);
+    let candidate = Candidate { row, d2: d };
+    if out.len() == k {
+        if order(&candidate, &out[k - 1]) != Ordering::Less {
+            return out[k - 1].d2;
+        }
+        out.pop();
+    }
+    let at = out.partition_point(|c| order(c, &candidate) == Ordering::Less);
+    out.insert(at, candidate);
+    if out.len() == k { out[k - 1].d2 } else { bound }
+}
+
+/// An upper bound on the `k`-th smallest squared distance to an admissible row: the `k`-th
+/// smallest over the admissible ones among `rows` (library rows, `d2[i]` the distance to row
+/// `first_row + i`), or infinity when fewer than `k` of them are admissible. `scratch` is a
+/// reusable buffer.
+fn distance_bound(
+    rows: impl Iterator<Item = usize>,
+    d2: &[f64],
+    first_row: usize,
+    p: usize,
+    exclusion_radius: usize,
+    k: usize,
+    scratch: &mut Vec<f64>,
+) -> f64 {
+    scratch.clear();
+    scratch.extend(
+        rows.filter(|&row| {
+            row >= first_row
+                && row - first_row < d2.len()
+                && (exclusion_radius == 0 || row.abs_diff(p) > exclusion_radius)
+        })
+        .map(|row| d2[row - first_row]),
+    );
+    if k == 0 || scratch.len() < k {
+        return f64::INFINITY;
+    }
+    let (_, kth, _) = scratch.select_nth_unstable_by(k - 1, f64::total_cmp);
+    *kth
+}
+
+/// Distances [`nearest_admissible`] compares with the current threshold at once.
+const SCAN_CHUNK: usize = 8;
+
+/// The smallest of a chunk of [`SCAN_CHUNK`] distances, as a tree of comparisons without
+/// branches (the compiler turns it into a few `minpd`).
+#[inline(always)]
+fn chunk_min(chunk: &[f64]) -> f64 {
+    let min = |a: f64, b: f64| if b < a { b } else { a };
+    let a = [
+        min(chunk[0], chunk[4]),
+        min(chunk[1], chunk[5]),
+        min(chunk[2], chunk[6]),
+        min(chunk[3], chunk[7]),
+    ];
+    min(min(a[0], a[2]), min(a[1], a[3]))
+}
+
+/// The simplex forecast of `x[p + Tp]` from its neighbours, nearest first (pyEDM
+/// `Simplex.Project`): NaN without neighbours.
+fn simplex_forecast(series: &[f64], nearest: &[Candidate], tp: usize) -> f64 {
+    let Some(first) = nearest.first() else {
+        return f64::NAN;
+    };
+    let d_min = first.d2.sqrt().max(SIMPLEX_MIN_DISTANCE);
+    let (mut sw, mut swy) = (0.0, 0.0);
+    for c in nearest {
+        let w = (-c.d2.sqrt() / d_min).exp();
+        sw += w;
+        swy += w * series[c.row + tp];
+    }
+    if sw > 0.0 { swy / sw } else { f64::NAN }
+}
+
 /// Simplex projection forecasts of `x[t + Tp]` for every row of `pred` (NaN where no
 /// neighbour is admissible), in row order; also returns the observations.
 fn simplex_forecasts(series: &[f64], layout: &Layout, params: &EdmParams) -> (Vec<f64>, Vec<f64>) {
@@ -456,35 +620,135 @@ fn simplex_forecasts(series: &[f64], layout: &Layout, params: &EdmParams) -> (Ve
         tp,
         exclusion_radius,
     } = *params;
-    let knn = e + 1;
     let mut d2 = Vec::new();
-    let mut cands = Vec::new();
+    let mut nearest: Vec<Candidate> = Vec::with_capacity(e + 1);
+    let mut scratch = Vec::new();
     let mut forecasts = Vec::with_capacity(layout.pred_rows.len());
     for p in layout.pred_rows.clone() {
         squared_distances(series, &layout.lib_rows, p, e, tau, &mut d2);
-        candidates(&d2, &layout.lib_rows, p, exclusion_radius, &mut cands);
-        let order = neighbour_order(p);
-        let k = knn.min(cands.len());
-        if k == 0 {
-            forecasts.push(f64::NAN);
-            continue;
-        }
-        if k < cands.len() {
-            cands.select_nth_unstable_by(k - 1, &order);
-        }
-        let nearest = &mut cands[..k];
-        nearest.sort_unstable_by(&order);
-        let d_min = nearest[0].d2.sqrt().max(SIMPLEX_MIN_DISTANCE);
-        let (mut sw, mut swy) = (0.0, 0.0);
-        for c in nearest.iter() {
-            let w = (-c.d2.sqrt() / d_min).exp();
-            sw += w;
-            swy += w * series[c.row + tp];
-        }
-        forecasts.push(if sw > 0.0 { swy / sw } else { f64::NAN });
+        // The rows after the previous prediction row's neighbours: a trajectory stays close
+        // to its neighbours for a while, so they bound this row's k-th distance tightly.
+        let bound = distance_bound(
+            nearest.iter().map(|c| c.row + 1),
+            &d2,
+            layout.lib_rows.start,
+            p,
+            exclusion_radius,
+            e + 1,
+            &mut scratch,
+        );
+        nearest_admissible(
+            &d2,
+            layout.lib_rows.start,
+            p,
+            exclusion_radius,
+            e + 1,
+            bound,
+            &mut nearest,
+        );
+        forecasts.push(simplex_forecast(series, &nearest, tp));
     }
     let observations = layout.pred_rows.clone().map(|t| series[t + tp]).collect();
     (observations, forecasts)
+}
+
+/// Simplex forecasts for `E = 1..=layouts.len()` at once (`layouts[E − 1]` is E's layout, all
+/// for the same `lib`, `pred`, `tau` and `Tp`), each `E`'s the same numbers as
+/// [`simplex_forecasts`] gives alone. The library rows of `E + 1` are those of `E` less the
+/// first `τ`, and their squared distances are those of `E` plus one more coordinate, added in
+/// the same order as [`squared_distances`] adds them; so each prediction row's distances are
+/// built up one coordinate per `E` instead of from scratch (`O(P·L·E_max)` instead of
+/// `O(P·L·E_max²/2)`). Returns the observations and forecasts of each `E`.
+fn simplex_survey(
+    series: &[f64],
+    layouts: &[Layout],
+    tau: usize,
+    tp: usize,
+    exclusion_radius: usize,
+) -> Vec<(Vec<f64>, Vec<f64>)> {
+    let Some(first) = layouts.first() else {
+        return Vec::new();
+    };
+    let lib_start = first.lib_rows.start;
+    let mut d2 = vec![0.0; first.lib_rows.len()];
+    let mut nearest: Vec<Candidate> = Vec::with_capacity(layouts.len() + 2);
+    // The previous prediction row's neighbours at E = 1, for the first bound of the next row.
+    let mut first_nearest: Vec<usize> = Vec::with_capacity(layouts.len() + 1);
+    let mut scratch = Vec::new();
+    let mut forecasts: Vec<Vec<f64>> = layouts
+        .iter()
+        .map(|l| Vec::with_capacity(l.pred_rows.len()))
+        .collect();
+    for p in first.pred_rows.clone() {
+        d2.fill(0.0);
+        for (j, layout) in layouts.iter().enumerate() {
+            if !layout.pred_rows.contains(&p) {
+                // Prediction rows only lose their first rows as E grows (t ≥ (E−1)τ).
+                break;
+            }
+            let shift = j * tau;
+            let skip = layout.lib_rows.start - lib_start;
+            let distances = &mut d2[skip..];
+            let column = &series[layout.lib_rows.start - shift..layout.lib_rows.end - shift];
+            let q = series[p - shift];
+            for (d, &x) in distances.iter_mut().zip(column) {
+                let diff = x - q;
+                *d += diff * diff;
+            }
+            // As many neighbours as the largest E's simplex uses (E_max + 1), of which E's
+            // forecast takes the first E + 1: with their distances in E + 1 coordinates they
+            // bound the next E's k-th distance, usually tightly, since neighbours in E
+            // coordinates mostly stay neighbours in E + 1. At E = 1 the rows after the
+            // previous prediction row's neighbours serve instead.
+            let k = layouts.len() + 1;
+            let bound = if j == 0 {
+                distance_bound(
+                    first_nearest.iter().map(|&row| row + 1),
+                    distances,
+                    layout.lib_rows.start,
+                    p,
+                    exclusion_radius,
+                    k,
+                    &mut scratch,
+                )
+            } else {
+                distance_bound(
+                    nearest.iter().map(|c| c.row),
+                    distances,
+                    layout.lib_rows.start,
+                    p,
+                    exclusion_radius,
+                    k,
+                    &mut scratch,
+                )
+            };
+            nearest_admissible(
+                distances,
+                layout.lib_rows.start,
+                p,
+                exclusion_radius,
+                k,
+                bound,
+                &mut nearest,
+            );
+            if j == 0 {
+                first_nearest.clear();
+                first_nearest.extend(nearest.iter().map(|c| c.row));
+            }
+            let used = nearest.len().min(j + 2);
+            forecasts[j].push(simplex_forecast(series, &nearest[..used], tp));
+        }
+    }
+    layouts
+        .iter()
+        .zip(forecasts)
+        .map(|(layout, f)| {
+            (
+                layout.pred_rows.clone().map(|t| series[t + tp]).collect(),
+                f,
+            )
+        })
+        .collect()
 }
 
 /// Simplex projection (Sugihara & May 1990) of `x[t + Tp]` for the prediction rows of `pred`
@@ -681,7 +945,7 @@ pub fn embed_dimension(
     if max_e == 0 {
         return Err(EdmError::ZeroDimension);
     }
-    (1..=max_e)
+    let layouts = (1..=max_e)
         .map(|e| {
             let params = EdmParams {
                 e,
@@ -689,9 +953,14 @@ pub fn embed_dimension(
                 tp,
                 exclusion_radius: 0,
             };
-            simplex(series, lib.clone(), pred.clone(), &params).map(|s| (e, s))
+            layout(series, &lib, &pred, &params, simplex_min_rows(e))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(simplex_survey(series, &layouts, tau, tp, 0)
+        .iter()
+        .enumerate()
+        .map(|(i, (observations, forecasts))| (i + 1, skill(observations, forecasts)))
+        .collect())
 }
 
 /// S-map skill for each θ in `thetas` at embedding dimension `e` (pyEDM `PredictNonlinear`;
@@ -1130,6 +1399,48 @@ mod tests {
         for (theta, skill) in &by_theta {
             let single = smap(&series, 0..200, 200..400, &params(2, 1, 1), *theta).unwrap();
             assert_eq!(*skill, single);
+        }
+    }
+
+    #[test]
+    fn thresholded_selection_matches_a_full_sort_with_ties_and_exclusion() {
+        // Distances quantised to a few values, so that most neighbours tie on distance and
+        // the order comes down to pyEDM's tie rule (closeness in time, then the earlier row).
+        let mut rng = Rng(42);
+        let mut out = Vec::new();
+        let mut scratch = Vec::new();
+        for case in 0..400 {
+            let len = 1 + case % 57;
+            let first_row = case % 7;
+            let d2: Vec<f64> = (0..len).map(|_| (rng.unit() * 5.0).floor()).collect();
+            let p = first_row + (rng.unit() * (len + 10) as f64) as usize;
+            let radius = case % 4;
+            let k = 1 + case % 12;
+            let order = neighbour_order(p);
+            let mut all: Vec<Candidate> = d2
+                .iter()
+                .enumerate()
+                .map(|(i, &d2)| Candidate {
+                    row: first_row + i,
+                    d2,
+                })
+                .filter(|c| radius == 0 || c.row.abs_diff(p) > radius)
+                .collect();
+            all.sort_by(&order);
+            all.truncate(k);
+            // Without a bound, with the tightest bound, and with one from arbitrary rows.
+            let tight = all.last().map_or(f64::INFINITY, |c| c.d2);
+            let some_rows = (first_row..first_row + len).step_by(2);
+            let loose = distance_bound(some_rows, &d2, first_row, p, radius, k, &mut scratch);
+            for bound in [f64::INFINITY, tight, loose] {
+                nearest_admissible(&d2, first_row, p, radius, k, bound, &mut out);
+                let got: Vec<usize> = out.iter().map(|c| c.row).collect();
+                let want: Vec<usize> = all.iter().map(|c| c.row).collect();
+                assert_eq!(
+                    got, want,
+                    "case {case}: p {p} radius {radius} k {k} bound {bound}"
+                );
+            }
         }
     }
 
