@@ -26,6 +26,7 @@ use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::input::TextInput;
 use crate::sources::nats::NatsSource;
 use crate::sources::replay::{Replay, ReplayCommand};
+use crate::sources::sse::SseSource;
 use crate::transport::client::{self, ClientConfig, ClientHandle, SourceEvents};
 use crate::transport::tls::Trust;
 
@@ -127,6 +128,8 @@ pub enum SessionSource {
     Input(TextInput),
     /// Subjects of a NATS server, or a JetStream stream (`attach nats://...`).
     Nats(NatsSource),
+    /// An LLM's streaming chat completion (`open sse+https://...`).
+    Sse(SseSource),
 }
 
 /// How to run the pipeline of a session.
@@ -176,7 +179,9 @@ impl Session {
     /// Must be called inside a tokio runtime.
     pub fn start(source: SessionSource, opts: SessionOptions) -> anyhow::Result<Session> {
         let queue = match source {
-            SessionSource::Remote(_) | SessionSource::Nats(_) => SOURCE_QUEUE,
+            SessionSource::Remote(_) | SessionSource::Nats(_) | SessionSource::Sse(_) => {
+                SOURCE_QUEUE
+            }
             SessionSource::Replay(_) | SessionSource::Input(_) => BATCH_QUEUE,
         };
         let (events_tx, events_rx) = mpsc::channel(queue);
@@ -189,7 +194,9 @@ impl Session {
             // A live source sheds what the searches cannot keep up with; one that can wait
             // holds back instead, so every sample is searched.
             analysis.backlog = match &source {
-                SessionSource::Remote(_) | SessionSource::Nats(_) => Backlog::Shed,
+                SessionSource::Remote(_) | SessionSource::Nats(_) | SessionSource::Sse(_) => {
+                    Backlog::Shed
+                }
                 SessionSource::Input(input) if input.is_live() => Backlog::Shed,
                 SessionSource::Input(_) | SessionSource::Replay(_) => Backlog::Wait,
             };
@@ -222,6 +229,7 @@ impl Session {
         let source = match source {
             SessionSource::Remote(client) => tokio::spawn(bridge_client(client, events_tx)),
             SessionSource::Nats(nats) => tokio::spawn(nats.run(events_tx)),
+            SessionSource::Sse(sse) => tokio::spawn(sse.run(events_tx)),
             SessionSource::Replay(replay) => {
                 let (tx, rx) = mpsc::channel(16);
                 replay_tx = Some(tx);
