@@ -22,6 +22,7 @@ mod pty_dashboard;
 mod quic_loopback;
 mod record_limits;
 mod server_admission;
+mod sse_source;
 mod terminal_restore;
 mod trace_recovery;
 mod transport_stall;
