@@ -14,6 +14,7 @@ mod cli_replay;
 mod cli_serve_record;
 mod generators;
 mod meta_cli;
+mod nats_auth;
 mod nats_source;
 mod net_faults;
 mod pipeline_engines;
