@@ -198,11 +198,11 @@ impl SseOptions {
 pub enum SseError {
     #[error("{0}")]
     Options(String),
-    #[error("cannot read --request {path}: {source}")]
+    /// The I/O error is in the message, not a source: it would be printed twice.
+    #[error("cannot read --request {path}: {error}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("--request {path}: {reason}")]
     Body { path: PathBuf, reason: String },
@@ -241,9 +241,9 @@ impl SseSource {
         if opts.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(SseError::Options("--name must not be empty".to_owned()));
         }
-        let text = std::fs::read(&opts.request).map_err(|source| SseError::Read {
+        let text = std::fs::read(&opts.request).map_err(|error| SseError::Read {
             path: opts.request.clone(),
-            source,
+            error,
         })?;
         let body_error = |reason: String| SseError::Body {
             path: opts.request.clone(),
