@@ -116,12 +116,32 @@ pub struct InputArgs {
     pub name: Option<String>,
 }
 
+/// An LLM's streaming chat completion as the input (`--input sse+https://HOST/v1/chat/completions`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SseArgs {
+    /// With an sse+https:// (or sse+http://) input: the JSON request body to POST (an
+    /// OpenAI-compatible chat completion request; "stream": true is added when missing).
+    #[arg(long, value_name = "FILE")]
+    pub request: Option<PathBuf>,
+    /// With an sse+https:// input: a request header, 'NAME: VALUE'; $VAR and ${VAR} in the
+    /// value are taken from the environment (so keys stay out of shell history). Repeatable.
+    #[arg(long, value_name = "HEADER")]
+    pub header: Vec<String>,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct OpenArgs {
-    /// File to read, or `-` for stdin (the keyboard is then read from the terminal).
-    pub path: PathBuf,
+    /// File to read, `-` for stdin (the keyboard is then read from the terminal), or an LLM's
+    /// streaming chat completion: sse+https://HOST/v1/chat/completions with --request.
+    #[arg(required_unless_present = "input_url", conflicts_with = "input_url")]
+    pub path: Option<PathBuf>,
+    /// The same as the path, as `serve --input` takes it.
+    #[arg(long = "input", value_name = "PATH", id = "input_url")]
+    pub input_url: Option<PathBuf>,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub sse: SseArgs,
     /// Lines per second. Default: a file as fast as the analysis takes it, a pipe as it comes.
     #[arg(long, value_name = "HZ")]
     pub rate: Option<f64>,
@@ -142,12 +162,15 @@ pub struct ServeArgs {
         conflicts_with = "input"
     )]
     pub generator: Vec<String>,
-    /// Serve this file, or `-` for stdin, instead of generators. Reading starts when the first
-    /// client subscribes, so that it gets every record.
+    /// Serve this file, or `-` for stdin, or an LLM's streaming chat completion
+    /// (sse+https://HOST/v1/chat/completions with --request), instead of generators. Reading
+    /// starts when the first client subscribes, so that it gets every record.
     #[arg(long, value_name = "PATH")]
     pub input: Option<PathBuf>,
     #[command(flatten)]
     pub input_args: InputArgs,
+    #[command(flatten)]
+    pub sse: SseArgs,
     /// Records per second per generator (default 200), or lines per second of --input
     /// (default: as fast as the client takes them).
     #[arg(long, value_name = "HZ")]
@@ -305,11 +328,14 @@ pub struct RecordArgs {
     /// tls://HOST:PORT) with --subject or --stream.
     #[arg(required_unless_present = "input", conflicts_with = "input")]
     pub addr: Option<String>,
-    /// Record this file, or `-` for stdin, instead of a source; ends at the end of the input.
+    /// Record this file, or `-` for stdin, or an LLM's streaming chat completion
+    /// (sse+https://... with --request), instead of a source; ends at the end of the input.
     #[arg(long, value_name = "PATH")]
     pub input: Option<PathBuf>,
     #[command(flatten)]
     pub input_args: InputArgs,
+    #[command(flatten)]
+    pub sse: SseArgs,
     /// With --input: lines per second (default: as fast as they can be written).
     #[arg(long, value_name = "HZ", requires = "input")]
     pub rate: Option<f64>,

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use midstream::cli::{
     AnalysisArgs, AnalyzerArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs,
-    InputArgs, Metric, NatsArgs, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
+    InputArgs, Metric, NatsArgs, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, SseArgs, TrustArgs,
 };
 use midstream::headless;
 use midstream::headless::record::{RecordFrom, RecordOptions};
@@ -24,6 +24,7 @@ use midstream::sources::nats::{
     JetStreamOptions, NatsAuth, NatsOptions, NatsSource, StartPosition,
 };
 use midstream::sources::replay::{Replay, ReplayIndex};
+use midstream::sources::sse::{HeaderTemplate, SseOptions, SseSource, is_sse_url};
 use midstream::sources::text::Format;
 use midstream::transport::server::{CertificateSource, ServerLimits};
 use midstream::transport::tls::Trust;
@@ -225,9 +226,47 @@ fn input_options(
     Ok(opts)
 }
 
+/// The SSE source an `sse+https://` input names, or `None` for a file or pipe (which must not
+/// have --request or --header).
+fn sse_options(
+    path: &Path,
+    input: &InputArgs,
+    sse: &SseArgs,
+) -> anyhow::Result<Option<SseOptions>> {
+    let text = path.to_string_lossy();
+    if !is_sse_url(&text) {
+        if sse.request.is_some() || !sse.header.is_empty() {
+            bail!(
+                "--request and --header are for an LLM's token stream: give the input as \
+                 sse+https://HOST/v1/chat/completions (got {})",
+                path.display()
+            );
+        }
+        return Ok(None);
+    }
+    let Some(request) = &sse.request else {
+        bail!("{text}: an sse+https:// input needs --request FILE (the JSON request body)");
+    };
+    if input.format.is_some() || input.follow || input.time.is_some() || input.text.is_some() {
+        bail!("--format, --follow, --time and --text are for files and pipes, not {text}");
+    }
+    let mut opts = SseOptions::new(text.into_owned(), request.clone());
+    opts.headers = sse
+        .header
+        .iter()
+        .map(|h| h.parse::<HeaderTemplate>())
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
+    opts.name = input.name.clone();
+    Ok(Some(opts))
+}
+
 fn serve_options(args: &ServeArgs) -> anyhow::Result<ServeOptions> {
     let source = match &args.input {
-        Some(path) => ServeSource::Input(input_options(path, &args.input_args, args.rate)?),
+        Some(path) => match sse_options(path, &args.input_args, &args.sse)? {
+            Some(sse) => ServeSource::Sse(sse),
+            None => ServeSource::Input(input_options(path, &args.input_args, args.rate)?),
+        },
         None => ServeSource::Generators {
             names: args.generator.clone(),
             rate_hz: args.rate.unwrap_or(midstream::sources::DEFAULT_RATE_HZ),
@@ -338,7 +377,10 @@ fn analyzer_options(args: &AnalyzerArgs) -> anyhow::Result<headless::analyzer::A
 
 fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
     let from = match (&args.input, &args.addr) {
-        (Some(path), _) => RecordFrom::Input(input_options(path, &args.input_args, args.rate)?),
+        (Some(path), _) => match sse_options(path, &args.input_args, &args.sse)? {
+            Some(sse) => RecordFrom::Sse(sse),
+            None => RecordFrom::Input(input_options(path, &args.input_args, args.rate)?),
+        },
         (None, Some(addr)) if NatsOptions::is_nats_url(addr) => RecordFrom::Nats(nats_options(
             addr,
             &args.nats,
@@ -450,10 +492,23 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
 
 async fn open(args: &OpenArgs) -> anyhow::Result<()> {
     let settings = session::settings(&analysis_options(&args.screen.analysis), &[])?;
-    let input = TextInput::open(input_options(&args.path, &args.input, args.rate)?)?;
-    let label = input.options().path.label();
+    let Some(path) = args.path.as_ref().or(args.input_url.as_ref()) else {
+        bail!("open needs a file, `-` or an sse+https:// input");
+    };
+    let (source, label) = match sse_options(path, &args.input, &args.sse)? {
+        Some(sse) => {
+            let source = SseSource::new(sse)?;
+            let label = source.options().label();
+            (SessionSource::Sse(source), label)
+        }
+        None => {
+            let input = TextInput::open(input_options(path, &args.input, args.rate)?)?;
+            let label = input.options().path.label();
+            (SessionSource::Input(input), label)
+        }
+    };
     show(
-        SessionSource::Input(input),
+        source,
         label,
         settings,
         args.screen.fps,

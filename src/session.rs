@@ -27,6 +27,7 @@ use crate::sources::fleet::FleetWatch;
 use crate::sources::input::TextInput;
 use crate::sources::nats::NatsSource;
 use crate::sources::replay::{Replay, ReplayCommand};
+use crate::sources::sse::SseSource;
 use crate::transport::client::{self, ClientConfig, ClientHandle, SourceEvents};
 use crate::transport::tls::Trust;
 
@@ -131,6 +132,8 @@ pub enum SessionSource {
     /// Only the analyzers' results (`attach nats://... --results PREFIX` without
     /// `--subject`): the link is the results subscription's.
     Fleet(FleetWatch),
+    /// An LLM's streaming chat completion (`open sse+https://...`).
+    Sse(SseSource),
 }
 
 /// How to run the pipeline of a session.
@@ -180,9 +183,10 @@ impl Session {
     /// Must be called inside a tokio runtime.
     pub fn start(source: SessionSource, opts: SessionOptions) -> anyhow::Result<Session> {
         let queue = match source {
-            SessionSource::Remote(_) | SessionSource::Nats(_) | SessionSource::Fleet(_) => {
-                SOURCE_QUEUE
-            }
+            SessionSource::Remote(_)
+            | SessionSource::Nats(_)
+            | SessionSource::Fleet(_)
+            | SessionSource::Sse(_) => SOURCE_QUEUE,
             SessionSource::Replay(_) | SessionSource::Input(_) => BATCH_QUEUE,
         };
         let (events_tx, events_rx) = mpsc::channel(queue);
@@ -195,9 +199,10 @@ impl Session {
             // A live source sheds what the searches cannot keep up with; one that can wait
             // holds back instead, so every sample is searched.
             analysis.backlog = match &source {
-                SessionSource::Remote(_) | SessionSource::Nats(_) | SessionSource::Fleet(_) => {
-                    Backlog::Shed
-                }
+                SessionSource::Remote(_)
+                | SessionSource::Nats(_)
+                | SessionSource::Fleet(_)
+                | SessionSource::Sse(_) => Backlog::Shed,
                 SessionSource::Input(input) if input.is_live() => Backlog::Shed,
                 SessionSource::Input(_) | SessionSource::Replay(_) => Backlog::Wait,
             };
@@ -233,6 +238,7 @@ impl Session {
             SessionSource::Fleet(watch) => {
                 tokio::spawn(forward_fleet(watch, Some(events_tx), commands_tx.clone()))
             }
+            SessionSource::Sse(sse) => tokio::spawn(sse.run(events_tx)),
             SessionSource::Replay(replay) => {
                 let (tx, rx) = mpsc::channel(16);
                 replay_tx = Some(tx);

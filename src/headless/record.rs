@@ -1,6 +1,7 @@
 //! `record`: writes a source to a trace file without a screen. The source is a QUIC source or
 //! a NATS server's subjects (until `--duration` passes or the process is stopped), or a file
-//! or pipe of text (`--input`: until its end).
+//! or pipe of text (`--input`: until its end), or an LLM's token stream (`--input
+//! sse+https://...`: until `[DONE]`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use crate::model::LinkState;
 use crate::session::{self, Session, SessionOptions, SessionSource};
 use crate::sources::input::{InputOptions, TextInput};
 use crate::sources::nats::{NatsOptions, NatsSource};
+use crate::sources::sse::{SseOptions, SseSource};
 use crate::transport::protocol::IDLE_TIMEOUT;
 use crate::transport::tls::Trust;
 
@@ -27,6 +29,8 @@ pub enum RecordFrom {
     Input(InputOptions),
     /// Subjects of a NATS server, or a JetStream stream.
     Nats(NatsOptions),
+    /// An LLM's streaming chat completion: until `[DONE]` or the response is cut.
+    Sse(SseOptions),
 }
 
 /// Options of `record`.
@@ -61,6 +65,12 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
             nats.echo_problems = true;
             let label = nats.label();
             (SessionSource::Nats(NatsSource::new(nats)?), label)
+        }
+        RecordFrom::Sse(sse) => {
+            let mut sse = sse.clone();
+            sse.echo_problems = true;
+            let label = sse.label();
+            (SessionSource::Sse(SseSource::new(sse)?), label)
         }
     };
     let mut options = SessionOptions::new(label);

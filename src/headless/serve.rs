@@ -1,14 +1,16 @@
-//! `serve`: publishes the built-in generators, or a file or pipe of text (`--input`), over QUIC
+//! `serve`: publishes the built-in generators, a file or pipe of text (`--input`), or an LLM's
+//! token stream (`--input sse+https://...`), over QUIC
 //! until interrupted (Ctrl-C, SIGTERM or SIGHUP close every connection with a reason), and logs
 //! what happens to its clients on stderr.
 
 use std::io::Write;
 use std::net::SocketAddr;
 
-use crate::model::SourceEvent;
+use crate::model::{LinkState, SourceEvent};
 use crate::publish::{Publisher, PublisherOptions, publish_ticks};
 use crate::sources::DemoSource;
 use crate::sources::input::{InputEnd, InputOptions, TextInput};
+use crate::sources::sse::{SseOptions, SseSource};
 use crate::transport::server::{CertificateSource, Delivery, ServerEvent, ServerLimits};
 
 /// What `serve` publishes.
@@ -22,6 +24,15 @@ pub enum ServeSource {
     },
     /// A file or pipe, read when the first client subscribes.
     Input(InputOptions),
+    /// An LLM's streaming chat completion, requested when the first client subscribes.
+    Sse(SseOptions),
+}
+
+/// What is published, opened.
+enum Feed {
+    Generators(DemoSource),
+    Text(TextInput),
+    Sse(SseSource),
 }
 
 /// Options of `serve`.
@@ -59,7 +70,7 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
                 source.catalog().channels.len(),
                 publisher.info().addr
             )?;
-            input = Err(source);
+            input = Feed::Generators(source);
         }
         ServeSource::Input(input_opts) => {
             let mut input_opts = input_opts.clone();
@@ -76,7 +87,24 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
                 input_opts.path.label(),
                 publisher.info().addr
             )?;
-            input = Ok(opened);
+            input = Feed::Text(opened);
+        }
+        ServeSource::Sse(sse_opts) => {
+            let mut sse_opts = sse_opts.clone();
+            sse_opts.echo_problems = true;
+            let opened = SseSource::new(sse_opts)?;
+            let catalog = opened.catalog();
+            publisher_opts.description = catalog.source.clone();
+            // Every token to every client, as for a file.
+            publisher_opts.delivery = Delivery::Complete;
+            publisher = Publisher::bind_with(publisher_opts, catalog)?;
+            writeln!(
+                out,
+                "serving {} on {} with ALPN midstream/1; the request is sent when the first client subscribes",
+                opened.options().label(),
+                publisher.info().addr
+            )?;
+            input = Feed::Sse(opened);
         }
     }
     let info = publisher.info().clone();
@@ -96,8 +124,9 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
     let mut events = publisher.take_events();
     let shutdown = publisher.shutdown_handle();
     let serving = match input {
-        Err(generators) => tokio::spawn(publish_ticks(generators, publisher)),
-        Ok(text) => tokio::spawn(publish_input(text, publisher)),
+        Feed::Generators(generators) => tokio::spawn(publish_ticks(generators, publisher)),
+        Feed::Text(text) => tokio::spawn(publish_input(text, publisher)),
+        Feed::Sse(sse) => tokio::spawn(publish_sse(sse, publisher)),
     };
     let log = async {
         if let Some(events) = events.as_mut() {
@@ -140,6 +169,39 @@ async fn publish_input(input: TextInput, mut publisher: Publisher) {
         InputEnd::Failed(reason) => eprintln!("midstream-tui: {reason}"),
         InputEnd::Stopped => {}
     }
+    publisher.finish().await;
+}
+
+/// Waits for the first client, then sends the request and publishes the token stream; at its
+/// end (or cut) the streams end, and the server goes on until it is stopped.
+async fn publish_sse(sse: SseSource, mut publisher: Publisher) {
+    publisher.subscribed().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let reading = tokio::spawn(sse.run(tx));
+    while let Some(event) = rx.recv().await {
+        let sent = match event {
+            SourceEvent::Catalog(catalog) => publisher.set_catalog(catalog).await.is_ok(),
+            SourceEvent::Records(records) => publisher.send_records(records).await.is_ok(),
+            SourceEvent::Link(LinkState::Connected { remote }) => {
+                eprintln!("streaming from {remote}");
+                true
+            }
+            SourceEvent::Link(LinkState::Ended { reason }) => {
+                eprintln!("{reason}: every token was published");
+                true
+            }
+            SourceEvent::Link(LinkState::Failed { reason }) => {
+                eprintln!("midstream-tui: {reason}");
+                true
+            }
+            _ => true,
+        };
+        if !sent {
+            break;
+        }
+    }
+    drop(rx);
+    let _ = reading.await;
     publisher.finish().await;
 }
 

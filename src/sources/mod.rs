@@ -1,6 +1,7 @@
 //! Where records come from: the built-in generators, trace replay, text input (files,
 //! pipes and programs printing JSON lines, CSV or whitespace-separated columns), and the
-//! subjects of a NATS server (`nats`).
+//! subjects of a NATS server (`nats`), and an LLM's streaming chat completion over
+//! Server-Sent Events (`sse`).
 //!
 //! [`text`] turns lines of text into channels and records; it is pure parsing and builds with
 //! the headless commands alone. Everything that reads, ticks or paces needs the `app` feature.
@@ -27,6 +28,8 @@ pub mod nats;
 pub mod replay;
 #[cfg(feature = "app")]
 pub mod signals;
+#[cfg(feature = "app")]
+pub mod sse;
 #[cfg(feature = "app")]
 pub mod tokens;
 

@@ -374,7 +374,8 @@ impl NatsSource {
                 ConnectErrorKind::AuthorizationViolation
                     | ConnectErrorKind::Authentication
                     | ConnectErrorKind::Tls
-            ) {
+            ) || is_tls_refusal(&error)
+            {
                 return Err(NatsError::Connect {
                     url: url.clone(),
                     reason: error.to_string(),
@@ -565,6 +566,27 @@ pub async fn with_credentials(
         connect = connect.require_tls(true);
     }
     Ok(connect)
+}
+
+/// Whether a connection error is TLS refusing the server (an untrusted or wrong certificate).
+/// async-nats reports a failed handshake as an I/O error, whose source is rustls's error: that
+/// is final, as a refused credential is, and trying again every 8 s would hide it.
+fn is_tls_refusal(error: &async_nats::ConnectError) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn unix_now_ns() -> u128 {

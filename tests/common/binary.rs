@@ -100,7 +100,13 @@ pub fn serve(dir: &Path, args: &[&str]) -> Served {
 /// prints; with a generated certificate, also the `attach` command, checking that it pins that
 /// fingerprint.
 pub fn serve_on(dir: &Path, listen: &str, args: &[&str]) -> Served {
+    serve_with_env(dir, listen, args, &[])
+}
+
+/// [`serve_on`] with these environment variables set for the server.
+pub fn serve_with_env(dir: &Path, listen: &str, args: &[&str], env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(BIN)
+        .envs(env.iter().copied())
         .args(["serve", "--listen", listen])
         .args(args)
         .current_dir(dir)

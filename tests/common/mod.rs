@@ -1,7 +1,7 @@
 //! The integration tests' one kit: fixture files ([`fixtures`]), test catalogs and trace
 //! headers ([`catalog`]), the binary under test ([`binary`]), a pseudo-terminal to run it
-//! in ([`pty`]), a UDP relay that can go silent ([`relay`]) and a real NATS server
-//! ([`nats`]). Each test binary includes it with `#[path = "../common/mod.rs"] mod common;`.
+//! in ([`pty`]), a UDP relay that can go silent ([`relay`]), a real NATS server
+//! ([`nats`]) and a real HTTP server streaming recorded LLM responses ([`sse`]). Each test binary includes it with `#[path = "../common/mod.rs"] mod common;`.
 
 // Each test binary uses part of the kit; the rest would warn as unused in that binary.
 #![allow(dead_code)]
@@ -18,3 +18,5 @@ pub mod nats_cluster;
 pub mod pty;
 #[cfg(feature = "app")]
 pub mod relay;
+#[cfg(feature = "app")]
+pub mod sse;

@@ -73,6 +73,9 @@ fn spawn(port: u16, store: &tempfile::TempDir, args: &[String]) -> Child {
         });
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
+    // What the server said before it was ready: its reason when it never is.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let said_too = said.clone();
     std::thread::spawn(move || {
         let mut ready = Some(tx);
         for line in BufReader::new(stderr).lines() {
@@ -82,12 +85,18 @@ fn spawn(port: u16, store: &tempfile::TempDir, args: &[String]) -> Child {
             {
                 let _ = tx.send(());
             }
+            if ready.is_some() {
+                said_too.lock().unwrap().push(line);
+            }
         }
     });
     if rx.recv_timeout(READY_TIMEOUT).is_err() {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("nats-server on port {port} did not get ready within {READY_TIMEOUT:?}");
+        panic!(
+            "nats-server on port {port} did not get ready within {READY_TIMEOUT:?}:\n{}",
+            said.lock().unwrap().join("\n")
+        );
     }
     child
 }
