@@ -403,17 +403,30 @@ fn attach_results_shows_the_fleet_in_a_terminal() {
 async fn stored_per_subject(url: &str) -> BTreeMap<String, u64> {
     let client = async_nats::connect(url).await.expect("connects");
     let js = jetstream::new(client);
-    let stream = js
-        .get_stream("MIDSTREAM_g")
-        .await
-        .expect("the group's stream");
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            deliver_policy: jetstream::consumer::DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .expect("a consumer");
+    // After a cluster node is killed the stream may still be electing a leader: JetStream
+    // answers requests only then, so each step is retried until TIMEOUT.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let consumer = loop {
+        let attempt = async {
+            js.get_stream("MIDSTREAM_g")
+                .await
+                .map_err(|e| e.to_string())?
+                .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                    deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match attempt.await {
+            Ok(consumer) => break consumer,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("the group's stream is not ready yet ({e}); trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("no consumer on the group's stream within {TIMEOUT:?}: {e}"),
+        }
+    };
     let mut messages = consumer.messages().await.expect("messages");
     let mut counts = BTreeMap::new();
     while let Ok(Some(Ok(message))) =
