@@ -318,6 +318,9 @@ pub struct AnalyzerArgs {
     /// Copies of the group's stream and lease bucket in a JetStream cluster.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub replicas: usize,
+    /// For tls://: trust certificates signed by this PEM CA file (as `attach`'s --ca).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 }

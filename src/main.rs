@@ -362,7 +362,11 @@ fn analyzer_options(args: &AnalyzerArgs) -> anyhow::Result<headless::analyzer::A
     if args.nats.stream.is_some() {
         bail!("analyzer makes its own stream (MIDSTREAM_<GROUP>); --stream is for attach");
     }
-    let nats = nats_options(&args.addr, &args.nats, &TrustArgs::default(), None)?;
+    let trust = TrustArgs {
+        ca: args.ca.clone(),
+        ..TrustArgs::default()
+    };
+    let nats = nats_options(&args.addr, &args.nats, &trust, None)?;
     let opts = headless::analyzer::AnalyzerOptions {
         nats,
         results: args.results.clone(),

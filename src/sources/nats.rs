@@ -166,6 +166,14 @@ impl NatsOptions {
         if self.auth.password.is_some() != self.auth.user.is_some() {
             return Err("--user and --password (NATS_USER, NATS_PASSWORD) go together".to_owned());
         }
+        if let Some(ca) = &self.ca
+            && let Err(e) = std::fs::File::open(ca)
+        {
+            return Err(format!(
+                "--ca {}: cannot read the CA file: {e}",
+                ca.display()
+            ));
+        }
         Ok(())
     }
 }

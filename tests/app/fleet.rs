@@ -524,3 +524,97 @@ fn analyzers_survive_the_loss_of_a_cluster_node() {
         logs()
     );
 }
+
+/// `analyzer tls://... --ca FILE` against a real `nats-server` serving TLS with a certificate
+/// signed by a test CA: with the CA it connects and runs (and analyses what arrives); without
+/// it the server's certificate is refused and the analyzer exits with an error naming the
+/// address; a missing CA file is named before connecting.
+#[test]
+fn analyzer_trusts_a_ca_file_for_tls() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "analyzer test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let cert_file = dir.path().join("server.pem");
+    let key_file = dir.path().join("server.key");
+    std::fs::write(&cert_file, leaf.pem()).unwrap();
+    std::fs::write(&key_file, leaf_key.serialize_pem()).unwrap();
+    let server = NatsServer::start_with(&[
+        "--tls",
+        "--tlscert",
+        cert_file.to_str().unwrap(),
+        "--tlskey",
+        key_file.to_str().unwrap(),
+    ]);
+    let tls_url = format!("tls://127.0.0.1:{}", server.port);
+    let home = tempfile::tempdir().unwrap();
+
+    let mut trusted = Analyzer::start(
+        home.path(),
+        &tls_url,
+        "tls",
+        &["--ca", ca_file.to_str().unwrap()],
+    );
+    trusted.wait_started();
+
+    // Without the CA: refused, and said so.
+    let mut untrusted = Analyzer::start(home.path(), &tls_url, "untrusted", &[]);
+    let status = wait_exit(&mut untrusted.child);
+    assert!(!status.success(), "{}", untrusted.output());
+    assert!(
+        wait_for(TIMEOUT, || untrusted
+            .output()
+            .contains(&format!("cannot connect to {tls_url}"))),
+        "{}",
+        untrusted.output()
+    );
+
+    // A CA file that is not there: named before connecting.
+    let missing = dir.path().join("missing.pem");
+    let mut absent = Analyzer::start(
+        home.path(),
+        &tls_url,
+        "absent",
+        &["--ca", missing.to_str().unwrap()],
+    );
+    let status = wait_exit(&mut absent.child);
+    assert!(!status.success(), "{}", absent.output());
+    assert!(
+        wait_for(TIMEOUT, || absent
+            .output()
+            .contains(&format!("--ca {}", missing.display()))),
+        "{}",
+        absent.output()
+    );
+    // The trusted one is still running.
+    assert!(
+        trusted.child.try_wait().unwrap().is_none(),
+        "{}",
+        trusted.output()
+    );
+}
+
+/// Waits (up to [`TIMEOUT`]) for a process to exit.
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("the process can be waited for") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the process did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
