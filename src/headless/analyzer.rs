@@ -296,14 +296,19 @@ pub async fn run(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     status_tick.reset();
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(HeadlessError::Output)?;
+    // Both listeners are made once, before the loop: a listener sees only the signals that come
+    // after it was made, and one made afresh in each turn of the loop missed a SIGINT that came
+    // while messages were being analysed (which, under load, is nearly always), so the analyzer
+    // went on running after Ctrl-C.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(HeadlessError::Output)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(HeadlessError::Output)?;
     let started = Instant::now();
     let mut last_status = Instant::now();
     loop {
         tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => break,
+            _ = interrupt.recv() => break,
             _ = terminate.recv() => break,
             entry = watch.next() => match entry {
                 Some(Ok(entry)) => analyzer.observe(entry),

@@ -209,7 +209,7 @@ fn two_analyzers_split_the_channels_and_one_takes_all_when_the_other_is_killed()
         .build()
         .unwrap();
     let mut a1 = Analyzer::start(home.path(), &server.url, "a1", &[]);
-    let a2 = Analyzer::start(home.path(), &server.url, "a2", &[]);
+    let mut a2 = Analyzer::start(home.path(), &server.url, "a2", &[]);
     a1.wait_started();
     a2.wait_started();
     let results = Arc::new(Mutex::new(Results::default()));
@@ -347,6 +347,17 @@ fn two_analyzers_split_the_channels_and_one_takes_all_when_the_other_is_killed()
             .any(|r| r.class.as_deref() == Some("chaotic")),
         "{latest:?}"
     );
+
+    // 5. Ctrl-C (SIGINT) stops an analyzer: it releases its leases and exits cleanly.
+    // SAFETY: kill(2) on our own child's pid.
+    let sent = unsafe { libc::kill(a2.child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0, "kill -INT");
+    let exited = wait_for(Duration::from_secs(20), || {
+        matches!(a2.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited, "a2 still runs 20 s after SIGINT\n{}", a2.output());
+    let status = a2.child.wait().expect("status");
+    assert!(status.success(), "{status:?}\n{}", a2.output());
 }
 
 /// The real binary against a real server in a terminal: an analyzer's results fill the Fleet
