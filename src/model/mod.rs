@@ -4,6 +4,7 @@
 //! (postcard), into trace files and into the engines.
 
 pub mod bench;
+mod decision;
 mod event;
 mod fields;
 
@@ -11,6 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use decision::Decision;
 pub use event::{InputReport, LinkState, MAX_LISTED_PROBLEMS, SourceEvent};
 pub use fields::{FieldNames, Fields};
 

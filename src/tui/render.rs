@@ -31,6 +31,7 @@ pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
                     Pane::Chaos => panes::chaos::render,
                     Pane::Patterns => panes::patterns::render,
                     Pane::Motifs => panes::motifs::render,
+                    Pane::Learning => panes::learning::render,
                     Pane::Ltl => panes::ltl::render,
                     Pane::Scheduler => panes::scheduler::render,
                     Pane::Benchmarks => panes::benchmarks::render,
@@ -190,7 +191,7 @@ mod tests {
         for pane in Pane::ALL {
             assert_eq!(
                 text.contains(&format!("┌ {} ", pane.title())),
-                !matches!(pane, Pane::Benchmarks | Pane::Motifs),
+                !matches!(pane, Pane::Benchmarks | Pane::Motifs | Pane::Learning),
                 "{pane:?}:\n{text}"
             );
         }

@@ -11,6 +11,7 @@ mod meta_support;
 mod attractor_accuracy;
 mod attractor_fixtures;
 mod edm_fixtures;
+mod learning_loop;
 #[cfg(feature = "headless")]
 mod ltl_check;
 mod ltl_fixtures;

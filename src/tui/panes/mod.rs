@@ -3,6 +3,7 @@
 pub mod benchmarks;
 pub mod chaos;
 pub mod help;
+pub mod learning;
 pub mod ltl;
 pub mod motifs;
 pub mod patterns;
