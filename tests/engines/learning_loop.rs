@@ -77,8 +77,7 @@ fn parameters_and_class_follow_a_switch_from_a_sine_to_the_lorenz_flow() {
     // Before the switch the sine is linear.
     let class_before = level2
         .iter()
-        .filter(|d| d.what == "class" && (d.sample as usize) <= half)
-        .last()
+        .rfind(|d| d.what == "class" && (d.sample as usize) <= half)
         .expect("a class decision on the sine");
     assert_eq!(class_before.to, "linear", "{class_before}");
     // After it: nonlinear within a few rounds (the window is all Lorenz 4 rounds after it).

@@ -32,6 +32,9 @@ use patterns::{
     shape_distance_per_sample,
 };
 
+/// Records a decision of a round: level, what, from, to, why.
+type Decide<'a> = dyn Fn(&mut RoundLearning, u8, String, String, String, String) + 'a;
+
 /// Forecast horizons (samples) of the skill-by-horizon curve.
 pub const HORIZONS: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 
@@ -177,7 +180,7 @@ impl ChannelLearner {
         input: &RoundInput,
         end: u64,
         out: &mut RoundLearning,
-        decide: &dyn Fn(&mut RoundLearning, u8, String, String, String, String),
+        decide: &Decide<'_>,
     ) {
         let m = input.window;
         let series = input.series;
