@@ -160,8 +160,8 @@ pub const BINDINGS: &[Binding] = &[
         section: Section::General,
     },
     Binding {
-        chords: &[key('x')],
-        label: "x",
+        chords: &[key('d')],
+        label: "d",
         action: Action::DropLearnt,
         help: "drop learnt",
         section: Section::General,
@@ -344,6 +344,9 @@ mod tests {
         assert_eq!(plain(KeyCode::BackTab), Some(Action::FocusPrevious));
         assert_eq!(plain(KeyCode::Enter), Some(Action::ToggleExpand));
         assert_eq!(plain(KeyCode::Esc), Some(Action::Dismiss));
+        assert_eq!(char_key('l'), Some(Action::NextLearnt));
+        assert_eq!(char_key('k'), Some(Action::PinLearnt));
+        assert_eq!(char_key('d'), Some(Action::DropLearnt));
         assert_eq!(char_key('x'), None);
     }
 

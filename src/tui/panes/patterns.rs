@@ -136,7 +136,7 @@ fn render_learnt(
     }
     let selected = selected % learnt.len().max(1);
     let mut lines = vec![Line::styled(
-        "learnt patterns (l select, k keep, x drop)",
+        "learnt patterns (l select, k keep, d drop)",
         theme.table_header(),
     )];
     for (i, (channel, p)) in learnt.iter().enumerate() {
