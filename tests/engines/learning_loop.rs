@@ -51,7 +51,9 @@ fn rounds(stream: &[f64]) -> (Vec<Decision>, ChannelLearner) {
 }
 
 fn switching_stream() -> (Vec<f64>, usize) {
-    let half = 5000;
+    // Kept small so the debug build runs it in well under a minute: 2,000 samples of sine, then
+    // 2,500 of Lorenz (enough rounds for the window to be all Lorenz and a few more).
+    let half = 2000;
     let mut s = 0x9e37_79b9_7f4a_7c15u64;
     let mut stream: Vec<f64> = (0..half)
         .map(|i| {
@@ -62,7 +64,7 @@ fn switching_stream() -> (Vec<f64>, usize) {
             10.0 * (std::f64::consts::TAU * i as f64 / 50.0).sin() + noise
         })
         .collect();
-    stream.extend(lorenz_x());
+    stream.extend(lorenz_x().into_iter().take(2500));
     (stream, half)
 }
 
@@ -99,12 +101,8 @@ fn parameters_and_class_follow_a_switch_from_a_sine_to_the_lorenz_flow() {
     );
     assert_eq!(learner.params.nonlinear, Some(true));
     // Every decision names the channel, its sample and why, with numbers.
-    // (a reset follows the drift decision that carries the numbers).
     for d in &decisions {
         assert_eq!(d.channel_name, "switch");
-        assert!(
-            d.why == "reset after drift" || d.why.chars().any(|c| c.is_ascii_digit()),
-            "{d}"
-        );
+        assert!(d.why.chars().any(|c| c.is_ascii_digit()), "{d}");
     }
 }

@@ -188,6 +188,7 @@ impl ParameterTuner {
         };
         let drift = (skill_alarm || embedding_alarm) && self.e.is_some();
         if drift {
+            let numbers = format!("rho {:.3}, rho(E=1) {:.3}", m.forecast_skill, rho_e1);
             changes.push(Change {
                 what: "drift",
                 from: "stable".into(),
@@ -211,7 +212,7 @@ impl ParameterTuner {
                     what: "window",
                     from: self.length.to_string(),
                     to: DEFAULT_LENGTH.to_string(),
-                    why: "reset after drift".into(),
+                    why: format!("reset after drift: {numbers}"),
                 });
                 self.length = DEFAULT_LENGTH;
             }
@@ -220,7 +221,7 @@ impl ParameterTuner {
                     what: "interval",
                     from: self.interval.to_string(),
                     to: DEFAULT_INTERVAL.to_string(),
-                    why: "reset after drift".into(),
+                    why: format!("reset after drift: {numbers}"),
                 });
                 self.interval = DEFAULT_INTERVAL;
             }
