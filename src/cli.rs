@@ -370,6 +370,9 @@ pub struct ReplayArgs {
     /// With --headless: also print the scheduler's per-class percentiles.
     #[arg(long, requires = "headless")]
     pub stats: bool,
+    /// With --headless: print every pattern match, not only the latest 64.
+    #[arg(long, requires = "headless")]
+    pub all_matches: bool,
     /// Maximum frames per second.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,

@@ -615,6 +615,7 @@ fn replay_headless(args: &ReplayArgs, out: &mut dyn std::io::Write) -> anyhow::R
         file: args.file.clone(),
         speed: replay_speed(args, 0.0)?,
         stats: args.stats,
+        all_matches: args.all_matches,
         analysis: session::settings(&analysis_options(&args.analysis), &[])?.analysis,
     };
     headless::replay::run(&opts, out)?;

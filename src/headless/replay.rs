@@ -1,8 +1,16 @@
 //! `replay --headless`: replays a trace through the pipeline and prints, per channel, the
 //! records replayed and the gaps, then how reading the trace ended, each formula's verdict,
-//! the pattern matches (the most recent ones the pipeline keeps, by channel and sample) and,
-//! per numeric channel, the latest meta-learning round (tuned motif window, top motif pair,
-//! embedding dimension, nonlinearity).
+//! the patterns the learning loop learnt (`learnt pattern NAME from CHANNEL samples A..B
+//! threshold T`), the pattern matches (the latest [`MATCH_HISTORY`], or all of them with
+//! `--all-matches`, by channel and sample), per numeric channel the latest meta-learning round
+//! (tuned motif window, top motif pair, embedding dimension, nonlinearity) and attractor
+//! analysis, and every decision of the learning loop (`decision CHANNEL @SAMPLE level N: WHAT
+//! FROM -> TO (WHY)`).
+//!
+//! The replay runs every analysis round that falls due, at the sample where it falls due
+//! (`AnalysisConfig::every_round`), so its output depends on the trace only, not on the
+//! machine's speed or load: the decisions printed are the ones this run made. Decisions the
+//! live run recorded in the trace are read too (the dashboard's Learning view shows them).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,8 +23,10 @@ use super::HeadlessError;
 use crate::engines::attractor::SlidingWindow;
 use crate::engines::attractor::embedding::MIN_SERIES_LEN;
 use crate::model::ChannelKind;
+use crate::pipeline::tracks::MATCH_HISTORY;
 use crate::pipeline::{
-    AnalysisConfig, ChannelSnapshot, ChaosView, Engines, FormulaStatus, MetaView, Pipeline,
+    AnalysisConfig, ChannelSnapshot, ChaosView, Engines, FormulaStatus, MetaView, PatternMatchView,
+    Pipeline,
 };
 use crate::scheduler::{LatencyKind, Scheduler, SchedulerConfig, SchedulerStats, TaskClass};
 use crate::sources::replay::{Replay, ReplayIndex};
@@ -27,6 +37,8 @@ pub struct ReplayOptions {
     pub speed: f64,
     /// Also print the scheduler's per-class latency percentiles.
     pub stats: bool,
+    /// Print every pattern match instead of the latest [`MATCH_HISTORY`].
+    pub all_matches: bool,
     /// What the engines run on during the replay.
     pub analysis: AnalysisConfig,
 }
@@ -46,7 +58,12 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         Scheduler::new(SchedulerConfig::default())
             .map_err(|e| HeadlessError::Invalid(e.to_string()))?,
     );
-    let engines = Engines::new(scheduler.clone(), opts.analysis.clone())
+    let analysis = AnalysisConfig {
+        every_round: true,
+        keep_all_matches: true,
+        ..opts.analysis.clone()
+    };
+    let engines = Engines::new(scheduler.clone(), analysis)
         .map_err(|e| HeadlessError::Invalid(e.to_string()))?;
     let source = replay.source().to_owned();
     let (pipeline, outcome) = runtime.block_on(async {
@@ -116,15 +133,16 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
             formula.formula, formula.channel_name, formula.verdict_if_ended, formula.steps
         )?;
     }
-    let mut matches: Vec<_> = snapshot.analysis.matches.iter().collect();
-    matches.sort_by(|a, b| {
-        (&a.channel_name, a.start_sample, &a.pattern).cmp(&(
-            &b.channel_name,
-            b.start_sample,
-            &b.pattern,
-        ))
-    });
-    for found in matches {
+    let engines = pipeline.engines();
+    for learnt in engines.into_iter().flat_map(|e| e.learnt_patterns()) {
+        writeln!(
+            out,
+            "learnt pattern {} from {} samples {}..{} threshold {:.3}",
+            learnt.name, learnt.channel_name, learnt.from, learnt.to, learnt.threshold
+        )?;
+    }
+    let all = engines.map(Engines::all_matches).unwrap_or_default();
+    for found in latest_matches(all, opts.all_matches) {
         writeln!(
             out,
             "pattern {} on {}: samples {}..{}, distance {:.3}",
@@ -149,6 +167,9 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
             writeln!(out, "{}", chaos_line(channel, view))?;
         }
     }
+    for decision in engines.into_iter().flat_map(|e| e.decisions().iter()) {
+        writeln!(out, "{decision}")?;
+    }
     if !drained {
         writeln!(
             out,
@@ -160,6 +181,31 @@ pub fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<(), HeadlessErro
         write_scheduler_stats(&stats, out)?;
     }
     Ok(())
+}
+
+/// The matches to print, by channel, start and pattern: all of them, or the latest
+/// [`MATCH_HISTORY`] by the sample where they end (ties by channel, pattern and start), which
+/// depends on the trace only (not on when each search task happened to run).
+fn latest_matches(mut all: Vec<PatternMatchView>, every: bool) -> Vec<PatternMatchView> {
+    if !every && all.len() > MATCH_HISTORY {
+        all.sort_by(|a, b| {
+            let end = |m: &PatternMatchView| m.start_sample + m.len as u64;
+            end(b)
+                .cmp(&end(a))
+                .then_with(|| a.channel_name.cmp(&b.channel_name))
+                .then_with(|| a.pattern.cmp(&b.pattern))
+                .then_with(|| a.start_sample.cmp(&b.start_sample))
+        });
+        all.truncate(MATCH_HISTORY);
+        all.sort_by(|a, b| {
+            (&a.channel_name, a.start_sample, &a.pattern).cmp(&(
+                &b.channel_name,
+                b.start_sample,
+                &b.pattern,
+            ))
+        });
+    }
+    all
 }
 
 /// One numeric channel's latest attractor analysis in one line, as the Chaos pane shows it:

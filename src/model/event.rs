@@ -60,6 +60,9 @@ pub enum SourceEvent {
     Reset,
     /// What a text input could not use so far (sent when it changes, and at the end).
     Input(InputReport),
+    /// Decisions of the learning loop recorded in a trace, in the order they were made (a
+    /// replay shows the live run's decisions).
+    Decisions(Vec<super::Decision>),
 }
 
 /// Most problems an [`InputReport`] lists one by one; the rest are counted.

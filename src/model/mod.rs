@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod decimal;
+mod decision;
 mod event;
 mod fields;
 pub mod fleet;
@@ -14,6 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use decision::Decision;
 pub use event::{InputReport, LinkState, MAX_LISTED_PROBLEMS, SourceEvent};
 pub use fields::{FieldNames, Fields};
 

@@ -23,13 +23,13 @@ pub use library::{PatternError, PatternSpec};
 pub use recorder::Recorder;
 pub use snapshot::{
     AnalysisSnapshot, ChannelSnapshot, ChaosView, DiscordView, DynamicsView, FormulaStatus,
-    FormulaView, MetaView, MotifView, Notice, PatternMatchView, RepetitionView, Snapshot,
-    SourceStatus,
+    FormulaView, LearningView, LearntPatternView, MetaView, MotifView, Notice, PatternMatchView,
+    RepetitionView, Snapshot, SourceStatus,
 };
-pub use tracks::{AnalysisConfig, Backlog, Engines, TrackError};
+pub use tracks::{AnalysisConfig, Backlog, Engines, LearntRecord, TrackError};
 
 use crate::model::bench::BenchReport;
-use crate::model::{Catalog, ChannelId, ChannelKind, Record};
+use crate::model::{Catalog, ChannelId, ChannelKind, Decision, Record};
 use crate::sources::fleet::FleetTable;
 use crate::trace::{TraceError, TraceHeader};
 
@@ -53,6 +53,11 @@ pub enum PipelineCommand {
     /// The analyzers' latest results (the Fleet pane, `attach --results`); the next
     /// snapshots carry them.
     SetFleet(Arc<FleetTable>),
+    /// Keep a learnt pattern (never retired) and save it in the pattern directory like a
+    /// captured one.
+    PinPattern(String),
+    /// Stop searching for a learnt pattern.
+    DropPattern(String),
 }
 
 /// The pipeline's state: every channel of the current catalog and the link status.
@@ -151,6 +156,11 @@ impl Pipeline {
             }
             SourceEvent::Rtt(rtt) => self.status.rtt = Some(rtt),
             SourceEvent::Input(report) => self.status.input = Some(report),
+            SourceEvent::Decisions(decisions) => {
+                if let Some(engines) = &mut self.engines {
+                    engines.take_recorded(decisions);
+                }
+            }
             SourceEvent::Reset => {
                 let catalog = std::mem::take(&mut self.catalog);
                 self.channels.clear();
@@ -195,6 +205,7 @@ impl Pipeline {
     }
 
     fn ingest(&mut self, mut records: Vec<Record>, now: Instant) {
+        let mut decisions = Vec::new();
         // Batches from the network hold one channel; a replay's or a text input's mix them (a
         // line of 1,000 columns is 1,000 channels). Each channel takes its records of the
         // batch at once: a stable sort keeps every channel's order, and the trace then holds
@@ -215,20 +226,63 @@ impl Pipeline {
                 self.unknown_channel_records += run.len() as u64;
                 continue;
             };
-            state.ingest_run(run);
-            if let Some(engines) = &mut self.engines {
-                engines.ingest(channel, run);
-                engines.analyse_if_due(channel, state);
-                engines.meta_if_due(channel, state);
+            match &mut self.engines {
+                Some(engines) if engines.every_round() => {
+                    // Every round at its exact sample count: the run is cut where one falls
+                    // due, and it runs before the samples after it are taken.
+                    let mut rest = run;
+                    while !rest.is_empty() {
+                        let take = (Engines::samples_to_next_round(state) as usize).min(rest.len());
+                        let (chunk, after) = rest.split_at(take);
+                        rest = after;
+                        state.ingest_run(chunk);
+                        engines.ingest(channel, chunk);
+                        decisions.extend(engines.run_due_inline(channel, state));
+                    }
+                }
+                Some(engines) => {
+                    state.ingest_run(run);
+                    engines.ingest(channel, run);
+                    engines.analyse_if_due(channel, state);
+                    engines.meta_if_due(channel, state);
+                }
+                None => state.ingest_run(run),
             }
         }
-        self.tick(now);
         if let Some(recorder) = &self.recorder {
             if recorder.send(records.into()) {
                 self.status.recorded = recorder.written();
             } else {
                 self.recording_failed();
             }
+        }
+        self.record_decisions(decisions);
+        self.tick(now);
+    }
+
+    /// Applies what the learning rounds that finished since the last call learnt (see
+    /// [`Engines::apply_learning`]) and records the decisions.
+    fn apply_learning(&mut self) {
+        let Some(engines) = &mut self.engines else {
+            return;
+        };
+        let channels = &self.channels;
+        let decisions =
+            engines.apply_learning(|id| channels.get(&id).map_or(0, |c| c.samples_pushed));
+        self.record_decisions(decisions);
+    }
+
+    /// Writes the learning loop's decisions into the recording, after the records they
+    /// followed.
+    fn record_decisions(&mut self, decisions: Vec<Decision>) {
+        if decisions.is_empty() {
+            return;
+        }
+        self.changed = true;
+        if let Some(recorder) = &self.recorder
+            && !decisions.into_iter().all(|d| recorder.send_decision(d))
+        {
+            self.recording_failed();
         }
     }
 
@@ -271,6 +325,7 @@ impl Pipeline {
 
     /// Updates the rate meters (call regularly, also when nothing arrives).
     pub fn tick(&mut self, now: Instant) {
+        self.apply_learning();
         for channel in self.channels.values_mut() {
             channel.tick(now);
         }
@@ -307,7 +362,60 @@ impl Pipeline {
                 self.fleet = Some(table);
                 Ok(())
             }
+            PipelineCommand::PinPattern(name) => {
+                self.pin_pattern(&name);
+                Ok(())
+            }
+            PipelineCommand::DropPattern(name) => {
+                let channels = &self.channels;
+                let dropped = self.engines.as_mut().and_then(|e| {
+                    e.drop_pattern(&name, |id| {
+                        channels.get(&id).map_or(0, |c| c.samples_pushed)
+                    })
+                });
+                match dropped {
+                    Some(decision) => {
+                        self.status.notice =
+                            Some(Notice::info(format!("learnt pattern {name:?} dropped")));
+                        self.record_decisions(vec![decision]);
+                    }
+                    None => {
+                        self.status.notice = Some(Notice::warning(format!(
+                            "no learnt pattern {name:?} to drop"
+                        )))
+                    }
+                }
+                Ok(())
+            }
         }
+    }
+
+    /// See [`PipelineCommand::PinPattern`].
+    fn pin_pattern(&mut self, name: &str) {
+        let channels = &self.channels;
+        let pinned = self.engines.as_mut().and_then(|e| {
+            e.pin_pattern(name, |id| channels.get(&id).map_or(0, |c| c.samples_pushed))
+        });
+        let Some((spec, decision)) = pinned else {
+            self.status.notice = Some(Notice::warning(format!(
+                "no learnt pattern {name:?} to keep"
+            )));
+            return;
+        };
+        self.status.notice = Some(match &self.pattern_dir {
+            None => Notice::info(format!("learnt pattern {name:?} kept, for this run only")),
+            Some(dir) => match library::save_pattern(dir, &spec) {
+                Ok(path) => Notice::info(format!(
+                    "learnt pattern {name:?} kept, saved to {}",
+                    path.display()
+                )),
+                Err(err) => Notice::warning(format!(
+                    "learnt pattern {name:?} kept but not saved to {}: {err}",
+                    dir.display()
+                )),
+            },
+        });
+        self.record_decisions(vec![decision]);
     }
 
     /// See [`PipelineCommand::AddPattern`]. A pattern the engines refuse is not saved.
@@ -446,6 +554,9 @@ impl Pipeline {
             formulas: engines.formula_views(),
             scheduler: Some(engines.scheduler().stats()),
             meta: engines.meta_views(now),
+            learning: engines.learning_views(),
+            decisions: newest(engines.decisions().iter()),
+            recorded_decisions: newest(engines.recorded_decisions().iter()),
         }
     }
 
@@ -471,6 +582,7 @@ impl Pipeline {
             if !self.drain_engines(timeout) {
                 return false;
             }
+            self.apply_learning();
             let Some(engines) = self.engines.as_mut() else {
                 return true;
             };
@@ -488,8 +600,18 @@ impl Pipeline {
         // stream that ended meanwhile (a file or trace read at full speed) would keep an early
         // window: the latest one is analysed now, when it is due.
         self.analyse_latest();
-        self.drain_engines(timeout)
+        let drained = self.drain_engines(timeout);
+        self.apply_learning();
+        drained
     }
+}
+
+/// The newest [`snapshot::SNAPSHOT_DECISIONS`] decisions, oldest first.
+fn newest<'a>(
+    decisions: impl DoubleEndedIterator<Item = &'a Decision> + ExactSizeIterator,
+) -> Vec<Decision> {
+    let skip = decisions.len().saturating_sub(snapshot::SNAPSHOT_DECISIONS);
+    decisions.skip(skip).cloned().collect()
 }
 
 /// Whether a channel of kind `a` keeps its state as kind `b`: the same kind, where an event

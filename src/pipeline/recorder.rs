@@ -8,12 +8,13 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::model::{Catalog, Record};
+use crate::model::{Catalog, Decision, Record};
 use crate::trace::{TraceError, TraceHeader, TraceWriter, WriterOptions};
 
 enum Message {
     Records(Arc<[Record]>),
     Catalog(Catalog),
+    Decision(Decision),
     Stop,
 }
 
@@ -46,6 +47,7 @@ impl Recorder {
                             counter.store(writer.records(), Ordering::Relaxed);
                         }
                         Ok(Message::Catalog(catalog)) => writer.append_catalog(&catalog)?,
+                        Ok(Message::Decision(decision)) => writer.append_decision(&decision)?,
                         Ok(Message::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
                         Err(mpsc::RecvTimeoutError::Timeout) => writer.flush()?,
                     }
@@ -81,6 +83,11 @@ impl Recorder {
     /// Queues a grown catalog, written before the records queued after it.
     pub fn send_catalog(&self, catalog: Catalog) -> bool {
         self.tx.send(Message::Catalog(catalog)).is_ok()
+    }
+
+    /// Queues a decision of the learning loop, written after the records queued before it.
+    pub fn send_decision(&self, decision: Decision) -> bool {
+        self.tx.send(Message::Decision(decision)).is_ok()
     }
 
     /// Writes everything queued, closes the file and returns how many records it holds.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::model::bench::BenchReport;
-use crate::model::{Catalog, ChannelId, ChannelInfo, LinkState, Value};
+use crate::model::{Catalog, ChannelId, ChannelInfo, Decision, LinkState, Value};
 use crate::scheduler::SchedulerStats;
 
 /// Everything the panes need, at one moment.
@@ -47,6 +47,50 @@ pub struct AnalysisSnapshot {
     pub scheduler: Option<SchedulerStats>,
     /// The latest meta-learning round per numeric channel (Motifs pane).
     pub meta: BTreeMap<ChannelId, MetaView>,
+    /// The learning loop per numeric channel (Learning pane, Patterns pane's learnt patterns).
+    pub learning: BTreeMap<ChannelId, LearningView>,
+    /// The learning loop's newest decisions (at most [`SNAPSHOT_DECISIONS`]), oldest first.
+    pub decisions: Vec<Decision>,
+    /// Decisions read from a replayed trace (the live run's), newest [`SNAPSHOT_DECISIONS`].
+    pub recorded_decisions: Vec<Decision>,
+}
+
+/// Decisions copied into each snapshot: a screenful and more; the log itself keeps
+/// `DECISION_LOG_CAPACITY`.
+pub const SNAPSHOT_DECISIONS: usize = 256;
+
+/// The learning loop of one channel (`engines::meta::learning`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LearningView {
+    pub rounds: u64,
+    /// Tuned embedding (None before the first profile) and the one in use (level 3 may have
+    /// backed off to the defaults).
+    pub e: Option<usize>,
+    pub tau: Option<usize>,
+    pub effective: (usize, usize),
+    /// Analysis window and re-analysis interval, in samples.
+    pub length: usize,
+    pub interval: u64,
+    pub nonlinear: Option<bool>,
+    /// Simplex ρ by E (index E − 1) and by forecast horizon (samples, ρ).
+    pub rho_by_e: Vec<f64>,
+    pub rho_by_horizon: Vec<(usize, f64)>,
+    /// Mean held-out ρ of the tuned embedding and of the defaults, over how many rounds.
+    pub judge: Option<(f64, f64, usize)>,
+    pub backed_off: bool,
+    pub learnt: Vec<LearntPatternView>,
+    /// How long the latest round's learning took (all three levels), milliseconds.
+    pub learning_ms: f64,
+}
+
+/// A pattern the loop learnt on a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearntPatternView {
+    pub name: String,
+    pub from: u64,
+    pub to: u64,
+    pub threshold: f64,
+    pub pinned: bool,
 }
 
 /// One meta-learning round on a channel's latest samples (see `pipeline::tracks::meta`): its motifs

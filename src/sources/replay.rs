@@ -221,6 +221,13 @@ impl Replay {
                     }
                     return Some(record);
                 }
+                Entry::Decision(decision) => {
+                    // In order with the records around it: the batch so far goes first.
+                    if !batch.is_empty() {
+                        events.push(SourceEvent::Records(std::mem::take(batch)));
+                    }
+                    events.push(SourceEvent::Decisions(vec![decision]));
+                }
                 Entry::Catalog(catalog) => {
                     if catalog.channels.len() > self.catalog.channels.len() {
                         if !batch.is_empty() {

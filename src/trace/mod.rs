@@ -10,7 +10,8 @@
 //! [u64 offset of the index frame]["MIDINDEX"]          the footer
 //! ```
 //!
-//! Frames after the header are [`TraceEntry`]s: records, and the whole catalog again whenever
+//! Frames after the header are [`TraceEntry`]s: records, the learning loop's decisions, and
+//! the whole catalog again whenever
 //! it grew while recording (a text input's field that appeared later), so every record has its
 //! channel described before it. A recording that finishes cleanly ends with a sparse
 //! [`TraceIndex`] (version 3), so a replay can seek and knows the trace's span without reading
@@ -71,6 +72,10 @@ pub enum TraceEntry {
     Catalog(Catalog),
     /// The footer's index: the last frame of a clean recording, followed by the trailer.
     Index(TraceIndex),
+    /// A decision of the learning loop, written when it was made, between the records it
+    /// followed. Added after the other variants, so traces written before it read unchanged
+    /// (a reader older than this variant stops at the first decision, as at damage).
+    Decision(crate::model::Decision),
 }
 
 /// A trace that cannot be read at all (its header is missing or damaged), or a write failure.

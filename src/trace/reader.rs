@@ -91,6 +91,8 @@ pub enum Entry {
     Record(Record),
     /// The catalog from here on (it is also kept in [`TraceReader::header`]).
     Catalog(Catalog),
+    /// A decision of the learning loop, where the live run made it.
+    Decision(crate::model::Decision),
 }
 
 /// Reads frames one at a time from anything readable: a file ([`TraceReader::open`]) or bytes
@@ -222,6 +224,7 @@ impl<R: BufRead> TraceReader<R> {
                     self.header.catalog = catalog.clone();
                     return Some(Entry::Catalog(catalog));
                 }
+                Ok(TraceEntry::Decision(decision)) => return Some(Entry::Decision(decision)),
                 Ok(TraceEntry::Index(index)) => {
                     self.stop = Some(self.finish_at_index(start));
                     self.index = Some(index);
@@ -364,6 +367,7 @@ impl<R: BufRead + Seek> TraceReader<R> {
                 ScanItem::Time(Err(reason)) => self.stop = Some(malformed(start, reason)),
                 ScanItem::Entry(TraceEntry::Catalog(catalog)) => self.header.catalog = catalog,
                 ScanItem::Entry(TraceEntry::Record(record)) => builder.record(start, record.t_ns),
+                ScanItem::Entry(TraceEntry::Decision(_)) => {}
                 ScanItem::Entry(TraceEntry::Index(index)) => {
                     self.stop = Some(self.finish_at_index(start));
                     self.index = Some(index);
@@ -382,7 +386,7 @@ impl<R: BufRead> Iterator for TraceReader<R> {
         loop {
             match self.next_entry()? {
                 Entry::Record(record) => return Some(record),
-                Entry::Catalog(_) => {}
+                Entry::Catalog(_) | Entry::Decision(_) => {}
             }
         }
     }

@@ -122,6 +122,12 @@ impl TraceWriter {
         self.write_frame(&TraceEntry::Catalog(catalog.clone()))
     }
 
+    /// Appends a decision of the learning loop (`TraceEntry::Decision`), after the records
+    /// appended before it.
+    pub fn append_decision(&mut self, decision: &crate::model::Decision) -> Result<(), TraceError> {
+        self.write_frame(&TraceEntry::Decision(decision.clone()))
+    }
+
     /// Records appended so far.
     pub fn records(&self) -> u64 {
         self.records

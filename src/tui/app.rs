@@ -34,18 +34,21 @@ pub enum Pane {
     Chaos,
     Patterns,
     Motifs,
+    /// The learning loop (takes turns with the Patterns and Motifs panes in the grid).
+    Learning,
     Ltl,
     Scheduler,
     Benchmarks,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 8] = [
+    pub const ALL: [Pane; 9] = [
         Pane::Streams,
         Pane::Phase,
         Pane::Chaos,
         Pane::Patterns,
         Pane::Motifs,
+        Pane::Learning,
         Pane::Ltl,
         Pane::Scheduler,
         Pane::Benchmarks,
@@ -59,6 +62,7 @@ impl Pane {
             Pane::Chaos => "Chaos",
             Pane::Patterns => "Patterns",
             Pane::Motifs => "Motifs",
+            Pane::Learning => "Learning",
             Pane::Ltl => "LTL",
             Pane::Scheduler => "Scheduler",
             Pane::Benchmarks => "Benchmarks",
@@ -144,6 +148,9 @@ pub struct App {
     capture_samples: usize,
     /// Why the last key did nothing, and when.
     message: Option<(String, Instant)>,
+    /// The learnt pattern `k` keeps and `x` drops (an index into the learnt patterns, taken
+    /// modulo their number).
+    learnt_selection: usize,
 }
 
 impl App {
@@ -155,6 +162,11 @@ impl App {
     pub fn with_capture_samples(mut self, samples: usize) -> Self {
         self.capture_samples = samples.max(MIN_PATTERN_SAMPLES);
         self
+    }
+
+    /// The learnt pattern `k` and `x` act on (modulo the number of learnt patterns).
+    pub fn learnt_selection(&self) -> usize {
+        self.learnt_selection
     }
 
     /// Samples the `a` key captures.
@@ -253,6 +265,24 @@ impl App {
                 return Some(Control::RunBenchmarks);
             }
             Action::RunBenchmarks => {}
+            Action::NextLearnt if matches!(self.focus, Pane::Patterns | Pane::Learning) => {
+                self.learnt_selection = self.learnt_selection.wrapping_add(1);
+            }
+            Action::PinLearnt | Action::DropLearnt
+                if matches!(self.focus, Pane::Patterns | Pane::Learning) =>
+            {
+                let learnt = crate::tui::panes::patterns::learnt_patterns(latest);
+                if learnt.is_empty() {
+                    return None;
+                }
+                let (_, p) = &learnt[self.learnt_selection % learnt.len()];
+                return Some(if action == Action::PinLearnt {
+                    Control::PinPattern(p.name.clone())
+                } else {
+                    Control::DropPattern(p.name.clone())
+                });
+            }
+            Action::NextLearnt | Action::PinLearnt | Action::DropLearnt => {}
             Action::CapturePattern => {
                 return self.capture_pattern(latest).map(Control::AddPattern);
             }
@@ -544,6 +574,7 @@ mod tests {
             Pane::Chaos,
             Pane::Patterns,
             Pane::Motifs,
+            Pane::Learning,
             Pane::Ltl,
             Pane::Scheduler,
             Pane::Benchmarks,
@@ -568,7 +599,7 @@ mod tests {
         app.apply(Action::FocusPrevious, &snap);
         assert_eq!(
             app.expanded(),
-            Some(Pane::Motifs),
+            Some(Pane::Learning),
             "expansion follows the focus"
         );
         app.apply(Action::Dismiss, &snap);

@@ -38,6 +38,10 @@ pub enum Control {
     AddPattern(PatternSpec),
     /// Start a quick benchmark run in the background (`bench --quick`), unless one is going.
     RunBenchmarks,
+    /// Keep (pin) this learnt pattern.
+    PinPattern(String),
+    /// Drop this learnt pattern.
+    DropPattern(String),
     /// The screen is closing; the pipeline should shut down.
     Quit,
 }

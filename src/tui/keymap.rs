@@ -30,6 +30,12 @@ pub enum Action {
     CapturePattern,
     /// On the Benchmarks pane: start a quick benchmark run in the background.
     RunBenchmarks,
+    /// On the Patterns or Learning pane: select the next learnt pattern.
+    NextLearnt,
+    /// Keep (pin) the selected learnt pattern: never retired, saved like a captured one.
+    PinLearnt,
+    /// Drop the selected learnt pattern.
+    DropLearnt,
     /// Only acted on while replaying a trace.
     Replay(ReplayCommand),
 }
@@ -137,6 +143,27 @@ pub const BINDINGS: &[Binding] = &[
         label: "a",
         action: Action::CapturePattern,
         help: "add as pattern",
+        section: Section::General,
+    },
+    Binding {
+        chords: &[key('l')],
+        label: "l",
+        action: Action::NextLearnt,
+        help: "next learnt",
+        section: Section::General,
+    },
+    Binding {
+        chords: &[key('k')],
+        label: "k",
+        action: Action::PinLearnt,
+        help: "keep learnt",
+        section: Section::General,
+    },
+    Binding {
+        chords: &[key('d')],
+        label: "d",
+        action: Action::DropLearnt,
+        help: "drop learnt",
         section: Section::General,
     },
     Binding {
@@ -317,6 +344,9 @@ mod tests {
         assert_eq!(plain(KeyCode::BackTab), Some(Action::FocusPrevious));
         assert_eq!(plain(KeyCode::Enter), Some(Action::ToggleExpand));
         assert_eq!(plain(KeyCode::Esc), Some(Action::Dismiss));
+        assert_eq!(char_key('l'), Some(Action::NextLearnt));
+        assert_eq!(char_key('k'), Some(Action::PinLearnt));
+        assert_eq!(char_key('d'), Some(Action::DropLearnt));
         assert_eq!(char_key('x'), None);
     }
 

@@ -58,6 +58,7 @@ pub struct PaneAreas {
     pub chaos: Option<Rect>,
     pub patterns: Option<Rect>,
     pub motifs: Option<Rect>,
+    pub learning: Option<Rect>,
     pub ltl: Option<Rect>,
     pub scheduler: Option<Rect>,
     pub benchmarks: Option<Rect>,
@@ -75,6 +76,7 @@ impl PaneAreas {
             chaos: None,
             patterns: None,
             motifs: None,
+            learning: None,
             ltl: None,
             scheduler: None,
             benchmarks: None,
@@ -90,6 +92,7 @@ impl PaneAreas {
             Pane::Chaos => &mut self.chaos,
             Pane::Patterns => &mut self.patterns,
             Pane::Motifs => &mut self.motifs,
+            Pane::Learning => &mut self.learning,
             Pane::Ltl => &mut self.ltl,
             Pane::Scheduler => &mut self.scheduler,
             Pane::Benchmarks => &mut self.benchmarks,
@@ -104,6 +107,7 @@ impl PaneAreas {
             Pane::Chaos => self.chaos,
             Pane::Patterns => self.patterns,
             Pane::Motifs => self.motifs,
+            Pane::Learning => self.learning,
             Pane::Ltl => self.ltl,
             Pane::Scheduler => self.scheduler,
             Pane::Benchmarks => self.benchmarks,
@@ -124,7 +128,7 @@ impl PaneAreas {
 pub fn takes_turns(pane: Pane) -> bool {
     matches!(
         pane,
-        Pane::Scheduler | Pane::Benchmarks | Pane::Patterns | Pane::Motifs
+        Pane::Scheduler | Pane::Benchmarks | Pane::Patterns | Pane::Motifs | Pane::Learning
     )
 }
 
@@ -171,6 +175,8 @@ pub fn screen_layout(
         areas.chaos = Some(chaos);
         if focus == Pane::Motifs {
             areas.motifs = Some(patterns);
+        } else if focus == Pane::Learning {
+            areas.learning = Some(patterns);
         } else {
             areas.patterns = Some(patterns);
         }

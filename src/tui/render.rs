@@ -55,6 +55,7 @@ pub fn render(frame: &mut Frame, app: &App, latest: &Snapshot, theme: &Theme) {
                     Pane::Chaos => panes::chaos::render,
                     Pane::Patterns => panes::patterns::render,
                     Pane::Motifs => panes::motifs::render,
+                    Pane::Learning => panes::learning::render,
                     Pane::Ltl => panes::ltl::render,
                     Pane::Scheduler => panes::scheduler::render,
                     Pane::Benchmarks => panes::benchmarks::render,
@@ -214,7 +215,7 @@ mod tests {
         for pane in Pane::ALL {
             assert_eq!(
                 text.contains(&format!("┌ {} ", pane.title())),
-                !matches!(pane, Pane::Benchmarks | Pane::Motifs),
+                !matches!(pane, Pane::Benchmarks | Pane::Motifs | Pane::Learning),
                 "{pane:?}:\n{text}"
             );
         }
@@ -230,10 +231,10 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("┌ Scheduler "), "{text}");
-        assert!(text.contains("8/8 · Tab ▸ Streams"), "{text}");
+        assert!(text.contains("9/9 · Tab ▸ Streams"), "{text}");
         app.apply(Action::FocusPrevious, &latest);
         let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
-        assert!(text.contains("7/8 · Tab ▸ Benchmarks"), "{text}");
+        assert!(text.contains("8/9 · Tab ▸ Benchmarks"), "{text}");
 
         // The Motifs pane takes the Patterns pane's slot while it has the focus.
         while app.focus() != Pane::Motifs {
@@ -242,10 +243,17 @@ mod tests {
         let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
         assert!(text.contains("┌ Motifs "), "{text}");
         assert!(!text.contains("┌ Patterns "), "{text}");
-        assert!(text.contains("5/8 · Tab ▸ LTL"), "{text}");
+        assert!(text.contains("5/9 · Tab ▸ Learning"), "{text}");
+        // So does the Learning pane.
+        app.apply(Action::FocusNext, &latest);
+        let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
+        assert!(text.contains("┌ Learning "), "{text}");
+        assert!(!text.contains("┌ Patterns "), "{text}");
+        assert!(text.contains("6/9 · Tab ▸ LTL"), "{text}");
+        app.apply(Action::FocusPrevious, &latest);
         app.apply(Action::FocusPrevious, &latest);
         let text = draw(160, 48, &app, &latest, Theme::NO_COLOR).to_string();
-        assert!(text.contains("4/8 · Tab ▸ Motifs"), "{text}");
+        assert!(text.contains("4/9 · Tab ▸ Motifs"), "{text}");
     }
 
     #[test]

@@ -607,6 +607,7 @@ fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
         formulas,
         scheduler: scheduler_stats(),
         meta: meta_views(channels),
+        ..AnalysisSnapshot::default()
     }
 }
 

@@ -177,6 +177,12 @@ async fn forward_controls(
             Control::AddPattern(pattern) => {
                 let _ = pipeline.send(PipelineCommand::AddPattern(pattern)).await;
             }
+            Control::PinPattern(name) => {
+                let _ = pipeline.send(PipelineCommand::PinPattern(name)).await;
+            }
+            Control::DropPattern(name) => {
+                let _ = pipeline.send(PipelineCommand::DropPattern(name)).await;
+            }
             Control::RunBenchmarks => {
                 let mut run = bench_run.lock().unwrap_or_else(PoisonError::into_inner);
                 let going = run

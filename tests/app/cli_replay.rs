@@ -134,3 +134,92 @@ fn the_sample_trace_replays_and_its_channels_are_what_their_generators_are() {
         meta("sine")
     );
 }
+
+/// `replay --headless` runs every analysis round that falls due, so its output (decisions,
+/// learnt patterns, matches, rounds) depends on the trace only: a run while two threads keep
+/// both cores busy prints exactly what an unloaded run prints. Each decision is one line of
+/// the contract, and `--all-matches` prints every match (at least the default's).
+#[test]
+fn replay_headless_is_deterministic_under_load_and_prints_decisions_and_learnt_patterns() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let config = tempfile::tempdir().unwrap();
+    let trace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample.midtrace");
+    let (ok, quiet, stderr) = replay_headless(config.path(), &[], &trace);
+    assert!(ok, "{stderr}");
+    let stop = Arc::new(AtomicBool::new(false));
+    let burners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 1u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                }
+                x
+            })
+        })
+        .collect();
+    let (ok, loaded, stderr) = replay_headless(config.path(), &[], &trace);
+    stop.store(true, Ordering::Relaxed);
+    for b in burners {
+        b.join().unwrap();
+    }
+    assert!(ok, "{stderr}");
+    assert_eq!(quiet, loaded, "the output differs under load");
+
+    let decisions: Vec<&str> = quiet
+        .lines()
+        .filter(|l| l.starts_with("decision "))
+        .collect();
+    assert!(!decisions.is_empty(), "{quiet}");
+    // decision CHANNEL @SAMPLE level N: WHAT FROM -> TO (WHY)
+    for line in &decisions {
+        let rest = line.strip_prefix("decision ").unwrap();
+        let (channel, rest) = rest.split_once(" @").expect(line);
+        let (sample, rest) = rest.split_once(" level ").expect(line);
+        let (level, rest) = rest.split_once(": ").expect(line);
+        assert!(!channel.is_empty(), "{line}");
+        assert!(sample.parse::<u64>().is_ok(), "{line}");
+        assert!(matches!(level, "1" | "2" | "3"), "{line}");
+        assert!(
+            rest.contains(" -> ") && rest.ends_with(')') && rest.contains(" ("),
+            "{line}"
+        );
+    }
+    // The sine gets its parameters (τ from its mutual information) and its class.
+    assert!(
+        decisions
+            .iter()
+            .any(|l| l.starts_with("decision sine @")
+                && l.contains("level 2: class unknown -> linear")),
+        "{quiet}"
+    );
+    // learnt pattern NAME from CHANNEL samples A..B threshold T
+    for line in quiet.lines().filter(|l| l.starts_with("learnt pattern ")) {
+        let words: Vec<&str> = line.split(' ').collect();
+        assert_eq!(words.len(), 9, "{line}");
+        assert_eq!(
+            (words[3], words[5], words[7]),
+            ("from", "samples", "threshold"),
+            "{line}"
+        );
+        assert!(words[2].starts_with(&format!("{}@", words[4])), "{line}");
+        let (a, b) = words[6].split_once("..").expect(line);
+        assert!(
+            a.parse::<u64>().unwrap() < b.parse::<u64>().unwrap(),
+            "{line}"
+        );
+        assert!(words[8].parse::<f64>().unwrap() > 0.0, "{line}");
+    }
+    let (ok, all, stderr) = replay_headless(config.path(), &["--all-matches"], &trace);
+    assert!(ok, "{stderr}");
+    let count = |s: &str| s.lines().filter(|l| l.starts_with("pattern ")).count();
+    assert!(count(&quiet) <= 64, "{quiet}");
+    assert!(count(&all) >= count(&quiet), "{all}");
+    // Every match the default prints is among all of them.
+    for line in quiet.lines().filter(|l| l.starts_with("pattern ")) {
+        assert!(all.lines().any(|l| l == line), "{line}");
+    }
+}

@@ -12,6 +12,7 @@ mod attractor_accuracy;
 mod attractor_ensemble;
 mod attractor_fixtures;
 mod edm_fixtures;
+mod learning_loop;
 #[cfg(feature = "headless")]
 mod ltl_check;
 mod ltl_fixtures;

@@ -207,8 +207,78 @@ fn bench_tuning(c: &mut Harness<'_>) {
     group.finish();
 }
 
+/// The learning loop's cost per round: a meta round as the pipeline runs it (`meta::analyse`:
+/// motif window, matrix profile, dynamics profile) against the same round followed by the
+/// learning loop (`meta::learn`: held-out scoring, parameter rules, skill by horizon, motif
+/// candidates, threshold learning for the four built-in patterns and the learnt ones), in the
+/// same run, on N = 1,024 samples of a noisy sine (period 50) with a bump every 300 samples.
+/// The learner is warmed by the rounds of the 4,096 samples before, as on a live channel.
+fn bench_learning(c: &mut Harness<'_>) {
+    use crate::engines::meta::learning::ChannelLearner;
+    use crate::pipeline::library::builtin_patterns;
+    use crate::pipeline::tracks::meta::{self, LearningContext, WindowTuner};
+
+    if !c.wants_group("learning") {
+        return;
+    }
+    let mut rng = Xorshift(11);
+    let stream: Vec<f64> = (0..5_120)
+        .map(|t| {
+            let bump = if t % 300 < 40 {
+                3.0 * (std::f64::consts::PI * (t % 300) as f64 / 39.0).sin()
+            } else {
+                0.0
+            };
+            (std::f64::consts::TAU * t as f64 / 50.0).sin() + 0.1 * (rng.unit() - 0.5) + bump
+        })
+        .collect();
+    let context = LearningContext {
+        given: builtin_patterns(),
+        chaos: None,
+    };
+    let mut learner = ChannelLearner::default();
+    let mut tuner = WindowTuner::default();
+    for at in (1_024..=4_096).step_by(256) {
+        let series = &stream[at - 1_024..at];
+        let outcome = meta::analyse(series, (at - 1_024) as u64, &mut tuner);
+        meta::learn(
+            &mut learner,
+            0,
+            "bench",
+            series,
+            (at - 1_024) as u64,
+            &outcome,
+            &context,
+            None,
+        );
+    }
+    let series = &stream[stream.len() - 1_024..];
+    let first = (stream.len() - 1_024) as u64;
+    let mut group = c.benchmark_group("learning");
+    group.sample_size(10);
+    group.bench_function("round/1024", |bench| {
+        bench.iter_batched(
+            || tuner,
+            |mut t| meta::analyse(black_box(series), first, &mut t),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("round_with_learning/1024", |bench| {
+        bench.iter_batched(
+            || (tuner, learner.clone()),
+            |(mut t, mut l)| {
+                let outcome = meta::analyse(black_box(series), first, &mut t);
+                meta::learn(&mut l, 0, "bench", series, first, &outcome, &context, None)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 /// Every benchmark of the suite.
 pub fn run(c: &mut Harness<'_>) {
+    bench_learning(c);
     bench_profile(c);
     bench_selection(c);
     bench_streaming(c);

@@ -30,6 +30,7 @@
 //! motif window) are the self-tuning side.
 
 pub mod edm;
+pub mod learning;
 pub mod motifs;
 pub mod profile;
 mod stats;

@@ -533,6 +533,16 @@ impl StreamingSearch {
         })
     }
 
+    /// Changes the match threshold from the next window on (a learnt threshold revised while
+    /// the search runs); a negative or NaN threshold is refused and changes nothing.
+    pub fn set_threshold(&mut self, threshold: f64) -> Result<(), TemporalError> {
+        if threshold.is_nan() || threshold < 0.0 {
+            return Err(TemporalError::InvalidThreshold(threshold));
+        }
+        self.raw_threshold = self.cost.raw_from_distance(threshold);
+        Ok(())
+    }
+
     /// The query's length.
     pub fn query_len(&self) -> usize {
         self.m

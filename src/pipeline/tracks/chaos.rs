@@ -118,6 +118,48 @@ impl ChaosTracks {
         );
     }
 
+    /// Analyses the channel's latest window on the calling thread when one is due, at this
+    /// exact sample count (`AnalysisConfig::every_round`: none skipped whatever the machine).
+    pub(super) fn analyse_inline_if_due(&self, channel: ChannelId, state: &ChannelState) {
+        let Some(track) = self.tracks.get(&channel) else {
+            return;
+        };
+        let total = state.samples_pushed;
+        let due = self.sliding.is_due(
+            total as usize,
+            track.lock().analysed_at.map(|at| at as usize),
+        );
+        if !due {
+            return;
+        }
+        track.lock().analysed_at = Some(total);
+        let window = state.recent(0, self.sliding.window);
+        let options = AnalysisOptions {
+            dt: self.periods.get(&channel).copied(),
+            ..AnalysisOptions::default()
+        };
+        let started = Instant::now();
+        let result = analyze(&window, &options);
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        record_chaos(
+            &mut track.lock(),
+            window.len(),
+            total,
+            result,
+            elapsed_ms,
+            options.dt.is_some(),
+        );
+    }
+
+    /// The channel's latest attractor analysis: its sample count, λ and D2 (for the learning
+    /// loop's stability rule).
+    pub(super) fn latest(&self, channel: ChannelId) -> Option<(u64, Option<f64>, Option<f64>)> {
+        let track = self.tracks.get(&channel)?;
+        let t = track.lock();
+        let view = t.view.as_ref().filter(|v| v.error.is_none())?;
+        Some((view.at_sample, view.lyapunov, view.correlation_dimension))
+    }
+
     /// The latest attractor analysis per numeric channel.
     pub(super) fn views(&self) -> BTreeMap<ChannelId, ChaosView> {
         self.tracks

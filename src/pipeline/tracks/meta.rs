@@ -29,11 +29,15 @@ use thiserror::Error;
 
 use super::{Track, TrackRunner};
 use crate::engines::attractor::choose_delay;
+use crate::engines::meta::learning::{ChannelLearner, GivenPattern, RoundInput, RoundLearning};
 use crate::engines::meta::tuning::{self, MAX_MOTIF_WINDOW_DENOMINATOR, MIN_PERIOD_STRENGTH};
-use crate::engines::meta::{self as engine, MIN_WINDOW, edm};
+use crate::engines::meta::{self as engine, MIN_WINDOW, MotifPair, edm};
 use crate::model::ChannelId;
 use crate::pipeline::channel::{ChannelState, RING_CAPACITY};
-use crate::pipeline::snapshot::{DiscordView, DynamicsView, MetaView, MotifView};
+use crate::pipeline::library::PatternSpec;
+use crate::pipeline::snapshot::{
+    DiscordView, DynamicsView, LearningView, LearntPatternView, MetaView, MotifView,
+};
 use crate::scheduler::{TaskClass, TaskLabel};
 
 /// New samples between two rounds on a channel. The same stride as the attractor analysis
@@ -110,9 +114,14 @@ pub const LIBRARY_VECTORS_PER_COEFFICIENT: usize = 10;
 /// Whether a channel that has had `total` samples, last analysed when it had `analysed_at`, is
 /// due for a round: every [`META_EVERY`] samples, the first time as soon as it has that many.
 pub fn is_due(total: u64, analysed_at: Option<u64>) -> bool {
+    is_due_every(total, analysed_at, META_EVERY)
+}
+
+/// [`is_due`] with the re-analysis interval the learning loop chose (level 2).
+pub fn is_due_every(total: u64, analysed_at: Option<u64>, interval: u64) -> bool {
     match analysed_at {
         None => total >= META_EVERY,
-        Some(at) => total >= at + META_EVERY,
+        Some(at) => total >= at + interval.max(1),
     }
 }
 
@@ -221,6 +230,73 @@ pub struct MetaTrack {
     pub rounds: u64,
     /// The latest round and when it finished.
     pub latest: Option<(MetaView, Instant)>,
+    /// The channel and its name (decisions carry them).
+    pub channel: ChannelId,
+    pub name: String,
+    /// The learning loop of the channel.
+    pub learner: ChannelLearner,
+    /// What rounds learnt that the engines have not applied yet (at most one per round; the
+    /// engines take them after each batch).
+    pub pending: Vec<RoundLearning>,
+    /// The sample count of the attractor analysis the learner last took λ and D2 from.
+    pub chaos_seen_at: Option<u64>,
+    /// Rounds run at fixed sample counts, without the clock (`AnalysisConfig::every_round`):
+    /// N is not tuned to the run time.
+    pub deterministic: bool,
+    /// How long the latest round's learning took, milliseconds.
+    pub learning_ms: f64,
+}
+
+/// What a round's learning needs from outside the channel's track.
+#[derive(Debug, Clone, Default)]
+pub struct LearningContext {
+    /// The patterns every channel is searched for.
+    pub given: Vec<PatternSpec>,
+    /// The channel's latest attractor analysis: its sample count, λ and D2.
+    pub chaos: Option<(u64, Option<f64>, Option<f64>)>,
+}
+
+impl MetaTrack {
+    /// The learning loop as the snapshot shows it.
+    pub fn learning_view(&self) -> LearningView {
+        let l = &self.learner;
+        LearningView {
+            rounds: l.rounds,
+            e: l.params.e,
+            tau: l.params.tau,
+            effective: l.effective_embedding(),
+            length: l.params.length,
+            interval: l.params.interval,
+            nonlinear: l.params.nonlinear,
+            rho_by_e: l.rho_by_e.clone(),
+            rho_by_horizon: l.rho_by_horizon.clone(),
+            judge: l.judge.means(),
+            backed_off: l.judge.backed_off,
+            learnt: l
+                .learnt
+                .iter()
+                .map(|p| LearntPatternView {
+                    name: p.name.clone(),
+                    from: p.from,
+                    to: p.to,
+                    threshold: p.threshold,
+                    pinned: p.pinned,
+                })
+                .collect(),
+            learning_ms: self.learning_ms,
+        }
+    }
+
+    /// The samples the next round analyses: the learning loop's window (level 2), and live
+    /// also no more than the run-time budget allows.
+    pub fn next_length(&self) -> usize {
+        let learnt = self.learner.params.length;
+        if self.deterministic {
+            learnt
+        } else {
+            learnt.min(self.length.length())
+        }
+    }
 }
 
 impl MetaTrack {
@@ -243,6 +319,10 @@ pub struct RoundOutcome {
     pub discords: Vec<DiscordView>,
     pub dynamics: Option<DynamicsView>,
     pub errors: Vec<String>,
+    /// The motif pairs in the series' own positions, and the whole dynamics profile, for the
+    /// learning loop.
+    pub pairs: Vec<MotifPair>,
+    pub profile: Option<edm::DynamicsProfile>,
 }
 
 /// The motif window this round's data propose (`tuning::motif_window`: the dominant period by
@@ -283,6 +363,7 @@ pub fn analyse(series: &[f64], first_sample: u64, tuner: &mut WindowTuner) -> Ro
     }
     match profile_dynamics(series) {
         Ok(profile) => {
+            outcome.profile = Some(profile.clone());
             outcome.dynamics = Some(DynamicsView {
                 e: profile.e,
                 tau: profile.tau,
@@ -369,6 +450,8 @@ pub fn analyse_motifs(series: &[f64], first_sample: u64, tuner: &mut WindowTuner
         discords: Vec::new(),
         dynamics: None,
         errors: Vec::new(),
+        pairs: Vec::new(),
+        profile: None,
     };
     if let Some(why) = unusable(series) {
         outcome.errors.push(why);
@@ -380,6 +463,7 @@ pub fn analyse_motifs(series: &[f64], first_sample: u64, tuner: &mut WindowTuner
     outcome.window = tuner.update(proposal).clamp(MIN_WINDOW, largest);
     match engine::discover(series, outcome.window, META_TOP) {
         Ok(found) => {
+            outcome.pairs = found.motifs.clone();
             outcome.motifs = found
                 .motifs
                 .iter()
@@ -413,7 +497,10 @@ pub fn record(
     finished: Instant,
 ) {
     track.rounds += 1;
-    let length = track.length.update(series.len(), run, META_RUN_BUDGET);
+    if !track.deterministic {
+        track.length.update(series.len(), run, META_RUN_BUDGET);
+    }
+    let length = track.next_length();
     let error = (!outcome.errors.is_empty()).then(|| outcome.errors.join("; "));
     let view = MetaView {
         rounds: track.rounds,
@@ -467,18 +554,55 @@ impl Drop for Running<'_> {
 /// The Low task: one round on `series`, the channel's last samples up to `at_sample`. The
 /// analysis runs without the lock, so a snapshot taken meanwhile shows the previous round
 /// instead of waiting.
-pub fn run_round(state: &Mutex<MetaTrack>, series: Vec<f64>, at_sample: u64) {
+pub fn run_round(
+    state: &Mutex<MetaTrack>,
+    series: Vec<f64>,
+    at_sample: u64,
+    context: &LearningContext,
+) {
     let started = Instant::now();
-    let mut tuner = {
+    let (mut tuner, mut learner, channel, name, chaos_seen_at) = {
         let mut track = state.lock();
         track.running = true;
-        track.window
+        (
+            track.window,
+            std::mem::take(&mut track.learner),
+            track.channel,
+            track.name.clone(),
+            track.chaos_seen_at,
+        )
     };
     let _running = Running(state);
     let first_sample = at_sample.saturating_sub(series.len() as u64);
     let outcome = analyse(&series, first_sample, &mut tuner);
     let run = started.elapsed();
+    // The learning loop, timed on its own (its cost per round is reported apart).
+    let learning_started = Instant::now();
+    let chaos = context
+        .chaos
+        .filter(|(at, _, _)| chaos_seen_at.is_none_or(|seen| *at > seen));
+    let learning = (outcome.errors.is_empty() || outcome.profile.is_some()).then(|| {
+        learn(
+            &mut learner,
+            channel,
+            &name,
+            &series,
+            first_sample,
+            &outcome,
+            context,
+            chaos,
+        )
+    });
+    let learning_ms = learning_started.elapsed().as_secs_f64() * 1e3;
     let mut track = state.lock();
+    track.learner = learner;
+    track.learning_ms = learning_ms;
+    if let Some((at, _, _)) = chaos {
+        track.chaos_seen_at = Some(at);
+    }
+    if let Some(learning) = learning {
+        track.pending.push(learning);
+    }
     track.window = tuner;
     record(
         &mut track,
@@ -490,6 +614,40 @@ pub fn run_round(state: &Mutex<MetaTrack>, series: Vec<f64>, at_sample: u64) {
     );
 }
 
+/// One round of the learning loop on a round's outcome (`engines::meta::learning`).
+#[allow(clippy::too_many_arguments)]
+pub fn learn(
+    learner: &mut ChannelLearner,
+    channel: ChannelId,
+    name: &str,
+    series: &[f64],
+    first_sample: u64,
+    outcome: &RoundOutcome,
+    context: &LearningContext,
+    chaos: Option<(u64, Option<f64>, Option<f64>)>,
+) -> RoundLearning {
+    let given: Vec<GivenPattern> = context
+        .given
+        .iter()
+        .map(|p| GivenPattern {
+            name: &p.name,
+            values: &p.values,
+        })
+        .collect();
+    learner.round(&RoundInput {
+        channel,
+        channel_name: name,
+        series,
+        first_sample,
+        window: outcome.window,
+        motifs: &outcome.pairs,
+        dynamics: outcome.profile.as_ref(),
+        given: &given,
+        lambda: chaos.and_then(|c| c.1),
+        d2: chaos.and_then(|c| c.2),
+    })
+}
+
 /// The meta-learning state of every numeric channel, and the rounds in flight.
 #[derive(Default)]
 pub(super) struct MetaTracks {
@@ -499,9 +657,78 @@ pub(super) struct MetaTracks {
 }
 
 impl MetaTracks {
-    pub(super) fn add_channel(&mut self, channel: ChannelId) {
+    pub(super) fn add_channel(&mut self, channel: ChannelId, name: &str, deterministic: bool) {
+        self.tracks.insert(
+            channel,
+            Track::new(MetaTrack {
+                channel,
+                name: name.to_owned(),
+                deterministic,
+                ..MetaTrack::default()
+            }),
+        );
+    }
+
+    /// Runs a due round on the calling thread, at this exact sample count (for
+    /// `AnalysisConfig::every_round`: no round is skipped or coalesced, whatever the machine).
+    /// True when one ran.
+    pub(super) fn run_inline_if_due(
+        &self,
+        channel: ChannelId,
+        state: &ChannelState,
+        context: impl FnOnce() -> LearningContext,
+    ) -> bool {
+        let Some(track) = self.tracks.get(&channel) else {
+            return false;
+        };
+        let total = state.samples_pushed;
+        let length = {
+            let mut t = track.lock();
+            let interval = t.learner.params.interval;
+            if !is_due_every(total, t.analysed_at, interval) {
+                return false;
+            }
+            t.analysed_at = Some(total);
+            t.next_length()
+        };
+        let series = state.recent(0, length);
+        run_round(&track.state, series, total, &context());
+        true
+    }
+
+    /// What the rounds learnt since the last call, by channel, in channel order.
+    pub(super) fn take_pending(&self) -> Vec<(ChannelId, RoundLearning)> {
+        let mut all = Vec::new();
+        for (id, track) in &self.tracks {
+            for learning in std::mem::take(&mut track.lock().pending) {
+                all.push((*id, learning));
+            }
+        }
+        all
+    }
+
+    /// The learning loop per numeric channel.
+    pub(super) fn learning_views(&self) -> BTreeMap<ChannelId, LearningView> {
         self.tracks
-            .insert(channel, Track::new(MetaTrack::default()));
+            .iter()
+            .map(|(id, track)| (*id, track.lock().learning_view()))
+            .collect()
+    }
+
+    /// Runs `f` on the learner of the channel that learnt `pattern`, if one did.
+    pub(super) fn with_learner_of<R>(
+        &self,
+        pattern: &str,
+        f: impl FnOnce(ChannelId, &str, &mut ChannelLearner) -> R,
+    ) -> Option<R> {
+        for (id, track) in &self.tracks {
+            let mut t = track.lock();
+            if t.learner.learnt.iter().any(|p| p.name == pattern) {
+                let name = t.name.clone();
+                return Some(f(*id, &name, &mut t.learner));
+            }
+        }
+        None
     }
 
     pub(super) fn remove(&mut self, channel: ChannelId) {
@@ -518,6 +745,7 @@ impl MetaTracks {
         runner: &TrackRunner,
         channel: ChannelId,
         state: &ChannelState,
+        context: impl FnOnce() -> LearningContext,
     ) -> bool {
         let Some(track) = self.tracks.get(&channel) else {
             return false;
@@ -525,23 +753,28 @@ impl MetaTracks {
         let total = state.samples_pushed;
         let (length, in_flight) = {
             let mut t = track.lock();
-            if !is_due(total, t.analysed_at) || t.running || track.queued.load(Ordering::Acquire) {
+            let interval = t.learner.params.interval;
+            if !is_due_every(total, t.analysed_at, interval)
+                || t.running
+                || track.queued.load(Ordering::Acquire)
+            {
                 return false;
             }
             let Some(in_flight) = InFlight::take(&self.in_flight) else {
                 return false;
             };
             t.analysed_at = Some(total);
-            (t.length.length(), in_flight)
+            (t.next_length(), in_flight)
         };
         let series = state.recent(0, length);
+        let context = context();
         let refused = runner.schedule(
             track,
             TaskClass::Low,
             TaskLabel::new("meta", channel),
             META_BUDGET,
             move |t: &Track<MetaTrack>| {
-                run_round(&t.state, series, total);
+                run_round(&t.state, series, total, &context);
                 drop(in_flight);
                 true
             },

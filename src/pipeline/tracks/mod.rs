@@ -30,13 +30,17 @@ use tokio::sync::Notify;
 
 use super::channel::ChannelState;
 use super::library::{PatternError, PatternSpec};
-use super::snapshot::{ChaosView, FormulaView, MetaView, PatternMatchView, RepetitionView};
+use super::snapshot::{
+    ChaosView, FormulaView, LearningView, MetaView, PatternMatchView, RepetitionView,
+};
 use crate::engines::ltl::LtlError;
+use crate::engines::meta::learning::DecisionLog;
 use crate::engines::temporal::TemporalError;
+use crate::model::Decision;
 use crate::model::{ChannelId, ChannelInfo, ChannelKind, Record};
 use crate::scheduler::{Scheduler, SubmitError, Task, TaskClass, TaskLabel};
 
-pub use patterns::{MATCH_DISTANCE_PER_SAMPLE, PATTERN_BAND_FRACTION};
+pub use patterns::{MATCH_DISTANCE_PER_SAMPLE, MATCH_HISTORY, PATTERN_BAND_FRACTION};
 
 /// What the engines run on: formulas for event channels, patterns for numeric channels.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +51,30 @@ pub struct AnalysisConfig {
     pub patterns: Vec<PatternSpec>,
     /// What the pattern and repetition searches do when they fall behind.
     pub backlog: Backlog,
+    /// Run every attractor and meta-learning round that falls due, on the pipeline's thread at
+    /// the exact sample count where it falls due, instead of as scheduler tasks that may be
+    /// coalesced under load; N is not tuned to the run time. The results (and the learning
+    /// loop's decisions) then depend only on the input: `replay --headless`.
+    pub every_round: bool,
+    /// Keep every pattern match instead of the newest [`patterns::MATCH_HISTORY`] per search
+    /// (`replay --headless --all-matches`; a trace is finite, so they are bounded by its length).
+    /// The decision log then keeps every decision too.
+    pub keep_all_matches: bool,
+}
+
+/// Patterns learnt in a run that the engines remember for `replay --headless` (the newest;
+/// learnt patterns are few, a handful per channel in an hour of the demo).
+pub const LEARNT_HISTORY: usize = 1024;
+
+/// A pattern the learning loop learnt, as `replay --headless` prints it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearntRecord {
+    pub name: String,
+    pub channel: ChannelId,
+    pub channel_name: String,
+    pub from: u64,
+    pub to: u64,
+    pub threshold: f64,
 }
 
 /// What a search does when its inbox is full (it holds [`patterns::INBOX_CAPACITY`]).
@@ -191,6 +219,13 @@ pub struct Engines {
     chaos: chaos::ChaosTracks,
     meta: meta::MetaTracks,
     names: BTreeMap<ChannelId, String>,
+    every_round: bool,
+    /// The learning loop's decisions in this run (bounded: `DECISION_LOG_CAPACITY`).
+    log: DecisionLog,
+    /// Decisions read from a replayed trace (the live run's), bounded alike.
+    recorded: DecisionLog,
+    /// Patterns learnt in this run, the newest [`LEARNT_HISTORY`].
+    learnt: std::collections::VecDeque<LearntRecord>,
 }
 
 impl Engines {
@@ -204,11 +239,23 @@ impl Engines {
                 task_done: Arc::new(Notify::new()),
             },
             ltl: ltl::LtlTracks::compile(&config.formulas)?,
-            patterns: patterns::PatternTracks::new(config.patterns, config.backlog)?,
+            patterns: patterns::PatternTracks::new(
+                config.patterns,
+                config.backlog,
+                config.keep_all_matches,
+            )?,
             repetition: repetition::RepetitionTracks::new(config.backlog),
             chaos: chaos::ChaosTracks::default(),
             meta: meta::MetaTracks::default(),
             names: BTreeMap::new(),
+            every_round: config.every_round,
+            log: if config.keep_all_matches {
+                DecisionLog::with_capacity(usize::MAX)
+            } else {
+                DecisionLog::default()
+            },
+            recorded: DecisionLog::default(),
+            learnt: std::collections::VecDeque::new(),
         })
     }
 
@@ -287,7 +334,7 @@ impl Engines {
                 ChannelKind::Event { fields } => self.ltl.add_channel(info, fields),
                 ChannelKind::Scalar | ChannelKind::Vector { .. } => {
                     self.chaos.add_channel(info);
-                    self.meta.add_channel(info.id);
+                    self.meta.add_channel(info.id, &info.name, self.every_round);
                     self.patterns.add_channel(info.id);
                 }
                 ChannelKind::Text => self.repetition.add_channel(info.id),
@@ -333,7 +380,177 @@ impl Engines {
     /// Analyses the channel's latest window when enough new samples have come (a Normal
     /// task with its own copy of the window, so the ring buffer keeps moving meanwhile).
     pub fn analyse_if_due(&mut self, channel: ChannelId, state: &ChannelState) {
-        self.chaos.analyse_if_due(&self.runner, channel, state);
+        if self.every_round {
+            self.chaos.analyse_inline_if_due(channel, state);
+        } else {
+            self.chaos.analyse_if_due(&self.runner, channel, state);
+        }
+    }
+
+    /// Whether rounds run inline at exact sample counts ([`AnalysisConfig::every_round`]).
+    pub fn every_round(&self) -> bool {
+        self.every_round
+    }
+
+    /// With [`AnalysisConfig::every_round`]: samples the channel may take before its next round
+    /// falls due (rounds fall due at multiples of the 256-sample stride), so that the pipeline
+    /// can stop there, run it and go on.
+    pub fn samples_to_next_round(state: &ChannelState) -> u64 {
+        let stride = meta::META_EVERY;
+        stride - state.samples_pushed % stride
+    }
+
+    /// With [`AnalysisConfig::every_round`]: runs the channel's due attractor and meta rounds
+    /// here and now, and applies what the learning loop decided; the decisions made.
+    pub fn run_due_inline(&mut self, channel: ChannelId, state: &ChannelState) -> Vec<Decision> {
+        self.chaos.analyse_inline_if_due(channel, state);
+        let (chaos, given) = (&self.chaos, &self.patterns);
+        let ran = self
+            .meta
+            .run_inline_if_due(channel, state, || meta::LearningContext {
+                given: given.given().to_vec(),
+                chaos: chaos.latest(channel),
+            });
+        if !ran {
+            return Vec::new();
+        }
+        self.apply_learning(|_| state.samples_pushed)
+    }
+
+    /// Applies what finished rounds learnt: learnt patterns join their channel's search (from
+    /// its next sample), retired ones leave it, thresholds change; the decisions go into the
+    /// log and are returned (for the recording). `samples_so_far` gives each channel's count.
+    pub fn apply_learning(&mut self, samples_so_far: impl Fn(ChannelId) -> u64) -> Vec<Decision> {
+        let mut decisions = Vec::new();
+        for (channel, learning) in self.meta.take_pending() {
+            let channel_name = self.names.get(&channel).cloned().unwrap_or_default();
+            for p in &learning.learnt {
+                let spec = PatternSpec {
+                    name: p.name.clone(),
+                    values: p.values.clone(),
+                };
+                self.patterns
+                    .add_learnt(channel, &spec, samples_so_far(channel), p.threshold);
+                if self.learnt.len() == LEARNT_HISTORY {
+                    self.learnt.pop_front();
+                }
+                self.learnt.push_back(LearntRecord {
+                    name: p.name.clone(),
+                    channel,
+                    channel_name: channel_name.clone(),
+                    from: p.from,
+                    to: p.to,
+                    threshold: p.threshold,
+                });
+            }
+            for name in &learning.retired {
+                self.patterns.retire(channel, name);
+            }
+            for (name, threshold) in &learning.thresholds {
+                self.patterns.set_threshold(channel, name, *threshold);
+            }
+            decisions.extend(learning.decisions);
+        }
+        if !decisions.is_empty() {
+            self.log.extend(decisions.iter().cloned());
+            self.runner.mark_changed();
+        }
+        decisions
+    }
+
+    /// The user keeps a learnt pattern: it is never retired. Its spec (to save like a captured
+    /// pattern) and the decision, when a channel learnt it.
+    pub fn pin_pattern(
+        &mut self,
+        name: &str,
+        samples_so_far: impl Fn(ChannelId) -> u64,
+    ) -> Option<(PatternSpec, Decision)> {
+        let (spec, decision) =
+            self.meta
+                .with_learner_of(name, |channel, channel_name, learner| {
+                    let p = learner.pin(name)?;
+                    Some((
+                        PatternSpec {
+                            name: p.name.clone(),
+                            values: p.values.clone(),
+                        },
+                        Decision {
+                            channel,
+                            channel_name: channel_name.to_owned(),
+                            sample: samples_so_far(channel),
+                            level: 1,
+                            what: format!("pattern {name}"),
+                            from: "learnt".into(),
+                            to: "pinned".into(),
+                            why: "kept by the user".into(),
+                        },
+                    ))
+                })??;
+        self.log.push(decision.clone());
+        self.runner.mark_changed();
+        Some((spec, decision))
+    }
+
+    /// The user drops a learnt pattern: its search stops. The decision, when a channel learnt it.
+    pub fn drop_pattern(
+        &mut self,
+        name: &str,
+        samples_so_far: impl Fn(ChannelId) -> u64,
+    ) -> Option<Decision> {
+        let (channel, decision) =
+            self.meta
+                .with_learner_of(name, |channel, channel_name, learner| {
+                    let p = learner.drop_pattern(name)?;
+                    Some((
+                        channel,
+                        Decision {
+                            channel,
+                            channel_name: channel_name.to_owned(),
+                            sample: samples_so_far(channel),
+                            level: 1,
+                            what: format!("pattern {}", p.name),
+                            from: if p.pinned { "pinned" } else { "learnt" }.into(),
+                            to: "dropped".into(),
+                            why: "dropped by the user".into(),
+                        },
+                    ))
+                })??;
+        self.patterns.retire(channel, name);
+        self.log.push(decision.clone());
+        self.runner.mark_changed();
+        Some(decision)
+    }
+
+    /// The learning loop's decisions in this run (the newest `DECISION_LOG_CAPACITY`).
+    pub fn decisions(&self) -> &DecisionLog {
+        &self.log
+    }
+
+    /// Decisions read from a replayed trace.
+    pub fn recorded_decisions(&self) -> &DecisionLog {
+        &self.recorded
+    }
+
+    /// Takes decisions read from a replayed trace (shown beside this run's own).
+    pub fn take_recorded(&mut self, decisions: Vec<Decision>) {
+        self.recorded.extend(decisions);
+        self.runner.mark_changed();
+    }
+
+    /// Patterns learnt in this run, in the order learnt (the newest [`LEARNT_HISTORY`]).
+    pub fn learnt_patterns(&self) -> impl Iterator<Item = &LearntRecord> {
+        self.learnt.iter()
+    }
+
+    /// The learning loop per numeric channel.
+    pub fn learning_views(&self) -> BTreeMap<ChannelId, LearningView> {
+        self.meta.learning_views()
+    }
+
+    /// Every pattern match kept, by channel, start and pattern (all of the run's with
+    /// [`AnalysisConfig::keep_all_matches`]).
+    pub fn all_matches(&self) -> Vec<PatternMatchView> {
+        self.patterns.all_matches(&self.names)
     }
 
     /// Submits a meta-learning round (a Low task with its own copy of the channel's last N
@@ -342,7 +559,15 @@ impl Engines {
     /// are (a due channel that finds no place goes at its next batch after one frees). True
     /// when a round was submitted.
     pub fn meta_if_due(&mut self, channel: ChannelId, state: &ChannelState) -> bool {
-        self.meta.submit_if_due(&self.runner, channel, state)
+        if self.every_round {
+            return false;
+        }
+        let (chaos, given) = (&self.chaos, &self.patterns);
+        self.meta
+            .submit_if_due(&self.runner, channel, state, || meta::LearningContext {
+                given: given.given().to_vec(),
+                chaos: chaos.latest(channel),
+            })
     }
 
     /// The latest meta-learning round per numeric channel, aged at `now`.

@@ -19,7 +19,7 @@ use crate::scheduler::{TaskClass, TaskLabel};
 pub(super) const PATTERN_BUDGET: Duration = Duration::from_millis(100);
 
 /// Matches and repetitions kept for the Patterns pane.
-pub(super) const MATCH_HISTORY: usize = 64;
+pub const MATCH_HISTORY: usize = 64;
 
 /// Most samples (or tokens) a search's inbox holds. When the searches fall this far behind
 /// (more channels and patterns than the cores can search), the oldest waiting samples are
@@ -50,6 +50,21 @@ struct PatternTrack {
     inbox: Arc<Mutex<Inbox>>,
     /// t_ns of the samples the search may still report as a match's end.
     times: VecDeque<u64>,
+    /// The match threshold in force (learnt, or the fixed default), kept for restarts.
+    threshold: f64,
+    /// Samples taken from the inbox so far, shed ones included: where the queued changes
+    /// ([`Inbox::changes`]) apply.
+    consumed: u64,
+    /// The search was retired: it takes no more samples.
+    stopped: bool,
+}
+
+/// A change to a running search, applied at an exact sample so that the matches do not
+/// depend on when the search task runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SearchChange {
+    Threshold(f64),
+    Stop,
 }
 
 /// What the pipeline and a search share, behind a lock of its own that neither holds for
@@ -65,6 +80,13 @@ struct Inbox {
     /// The latest matches, their start counted in the channel's samples, with the time stamp
     /// of their last sample and when they were found.
     found: VecDeque<(PatternMatch, u64, Instant)>,
+    /// Samples ever queued (shed ones included).
+    queued: u64,
+    /// Changes to apply before the sample of that queued count.
+    changes: VecDeque<(u64, SearchChange)>,
+    /// Keep every match instead of the newest [`MATCH_HISTORY`] (`replay --headless
+    /// --all-matches`: a finite trace, so the matches are bounded by its length).
+    keep_all: bool,
 }
 
 impl Inbox {
@@ -72,6 +94,7 @@ impl Inbox {
     /// [`INBOX_CAPACITY`].
     fn queue(&mut self, samples: &[(f64, u64)], backlog: Backlog) {
         self.samples.extend(samples.iter().copied());
+        self.queued += samples.len() as u64;
         let over = self.samples.len().saturating_sub(INBOX_CAPACITY);
         if over > 0 && backlog == Backlog::Shed {
             self.samples.drain(..over);
@@ -84,6 +107,10 @@ impl Inbox {
 /// A pattern's search on one channel, and its inbox.
 struct NamedPatternTrack {
     pattern: String,
+    /// Learnt by the learning loop (searched on its own channel only).
+    learnt: bool,
+    /// Retired or dropped: no more samples are queued.
+    retired: bool,
     track: Arc<Track<PatternTrack>>,
     inbox: Arc<Mutex<Inbox>>,
 }
@@ -92,23 +119,34 @@ struct NamedPatternTrack {
 pub(super) struct PatternTracks {
     patterns: Vec<PatternSpec>,
     backlog: Backlog,
+    keep_all: bool,
     tracks: BTreeMap<ChannelId, Vec<NamedPatternTrack>>,
 }
 
 impl PatternTracks {
     /// Checks that the search takes every pattern; an error names the pattern.
-    pub(super) fn new(patterns: Vec<PatternSpec>, backlog: Backlog) -> Result<Self, TrackError> {
+    pub(super) fn new(
+        patterns: Vec<PatternSpec>,
+        backlog: Backlog,
+        keep_all: bool,
+    ) -> Result<Self, TrackError> {
         for pattern in &patterns {
-            StreamingSearch::new(&pattern.values, search_config(pattern.values.len())).map_err(
-                |source| TrackError::Pattern {
-                    name: pattern.name.clone(),
-                    source,
-                },
-            )?;
+            StreamingSearch::new(
+                &pattern.values,
+                search_config(
+                    pattern.values.len(),
+                    MATCH_DISTANCE_PER_SAMPLE * pattern.values.len() as f64,
+                ),
+            )
+            .map_err(|source| TrackError::Pattern {
+                name: pattern.name.clone(),
+                source,
+            })?;
         }
         Ok(Self {
             patterns,
             backlog,
+            keep_all,
             tracks: BTreeMap::new(),
         })
     }
@@ -127,10 +165,21 @@ impl PatternTracks {
             return Err(TrackError::PatternNameTaken(pattern.name));
         }
         library::check_pattern(&pattern.values)?;
-        StreamingSearch::new(&pattern.values, search_config(pattern.values.len()))
-            .map_err(TrackError::PatternSearch)?;
+        StreamingSearch::new(
+            &pattern.values,
+            search_config(
+                pattern.values.len(),
+                MATCH_DISTANCE_PER_SAMPLE * pattern.values.len() as f64,
+            ),
+        )
+        .map_err(TrackError::PatternSearch)?;
         for (channel, tracks) in &mut self.tracks {
-            tracks.extend(pattern_track(&pattern, samples_so_far(*channel)));
+            tracks.extend(pattern_track(
+                &pattern,
+                samples_so_far(*channel),
+                self.keep_all,
+                None,
+            ));
         }
         self.patterns.push(pattern);
         Ok(())
@@ -141,9 +190,105 @@ impl PatternTracks {
         let tracks = self
             .patterns
             .iter()
-            .filter_map(|p| pattern_track(p, 0))
+            .filter_map(|p| pattern_track(p, 0, self.keep_all, None))
             .collect();
         self.tracks.insert(channel, tracks);
+    }
+
+    /// The patterns given to every channel (built-in, from files, captured).
+    pub(super) fn given(&self) -> &[PatternSpec] {
+        &self.patterns
+    }
+
+    /// Searches `channel` for a learnt pattern from its next sample on (`offset` samples so
+    /// far), at `threshold`. A name already searched on the channel is refused.
+    pub(super) fn add_learnt(
+        &mut self,
+        channel: ChannelId,
+        pattern: &PatternSpec,
+        offset: u64,
+        threshold: f64,
+    ) -> bool {
+        let Some(tracks) = self.tracks.get_mut(&channel) else {
+            return false;
+        };
+        if tracks.iter().any(|t| t.pattern == pattern.name) {
+            return false;
+        }
+        match pattern_track(pattern, offset, self.keep_all, Some(threshold)) {
+            Some(mut named) => {
+                named.learnt = true;
+                tracks.push(named);
+                // Retired searches beyond the bound go, oldest first (their matches with them).
+                let retired: Vec<usize> =
+                    (0..tracks.len()).filter(|&i| tracks[i].retired).collect();
+                if retired.len() > MAX_RETIRED_SEARCHES {
+                    tracks.remove(retired[0]);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Changes the threshold of `pattern` on `channel` from the next sample queued on.
+    pub(super) fn set_threshold(&self, channel: ChannelId, pattern: &str, threshold: f64) {
+        self.change(channel, pattern, SearchChange::Threshold(threshold));
+    }
+
+    /// Stops searching `channel` for `pattern` from the next sample on; its matches so far are
+    /// kept.
+    pub(super) fn retire(&mut self, channel: ChannelId, pattern: &str) {
+        self.change(channel, pattern, SearchChange::Stop);
+        if let Some(tracks) = self.tracks.get_mut(&channel) {
+            for t in tracks.iter_mut().filter(|t| t.pattern == pattern) {
+                t.retired = true;
+            }
+        }
+    }
+
+    fn change(&self, channel: ChannelId, pattern: &str, change: SearchChange) {
+        for named in self
+            .tracks
+            .get(&channel)
+            .into_iter()
+            .flatten()
+            .filter(|t| t.pattern == pattern && !t.retired)
+        {
+            let mut inbox = named.inbox.lock();
+            let at = inbox.queued;
+            inbox.changes.push_back((at, change));
+        }
+    }
+
+    /// Every match kept, in channel, start and pattern order (with `keep_all`, every match of
+    /// the run).
+    pub(super) fn all_matches(&self, names: &BTreeMap<ChannelId, String>) -> Vec<PatternMatchView> {
+        let mut all = Vec::new();
+        for (channel, tracks) in &self.tracks {
+            for named in tracks {
+                for (m, t_ns, _) in &named.inbox.lock().found {
+                    all.push(PatternMatchView {
+                        pattern: named.pattern.clone(),
+                        channel: *channel,
+                        channel_name: names.get(channel).cloned().unwrap_or_default(),
+                        distance: m.distance,
+                        start_sample: m.start,
+                        len: m.len,
+                        t_ns: *t_ns,
+                        age: Duration::ZERO,
+                    });
+                }
+            }
+        }
+        all.sort_by(|a, b| {
+            (&a.channel_name, a.start_sample, &a.pattern).cmp(&(
+                &b.channel_name,
+                b.start_sample,
+                &b.pattern,
+            ))
+        });
+        all
     }
 
     pub(super) fn remove(&mut self, channel: ChannelId) {
@@ -164,7 +309,7 @@ impl PatternTracks {
             .iter()
             .filter_map(|r| r.value.as_f64().map(|x| (x, r.t_ns)))
             .collect();
-        for named in tracks {
+        for named in tracks.iter().filter(|t| !t.retired) {
             named.inbox.lock().queue(&samples, self.backlog);
             schedule_search(runner, channel, named);
         }
@@ -272,31 +417,48 @@ impl PatternTracks {
     }
 }
 
-fn search_config(len: usize) -> SearchConfig {
-    SearchConfig::with_band_fraction(
-        len,
-        PATTERN_BAND_FRACTION,
-        MATCH_DISTANCE_PER_SAMPLE * len as f64,
-    )
+fn search_config(len: usize, threshold: f64) -> SearchConfig {
+    SearchConfig::with_band_fraction(len, PATTERN_BAND_FRACTION, threshold)
 }
 
 /// A search for `pattern` on one channel, named after the pattern (`None` if the search
 /// refuses it, which [`PatternTracks::new`] and [`PatternTracks::add`] rule out).
-fn pattern_track(pattern: &PatternSpec, offset: u64) -> Option<NamedPatternTrack> {
-    let search = StreamingSearch::new(&pattern.values, search_config(pattern.values.len())).ok()?;
-    let inbox = Arc::new(Mutex::new(Inbox::default()));
+fn pattern_track(
+    pattern: &PatternSpec,
+    offset: u64,
+    keep_all: bool,
+    threshold: Option<f64>,
+) -> Option<NamedPatternTrack> {
+    let threshold = threshold.unwrap_or(MATCH_DISTANCE_PER_SAMPLE * pattern.values.len() as f64);
+    let search = StreamingSearch::new(
+        &pattern.values,
+        search_config(pattern.values.len(), threshold),
+    )
+    .ok()?;
+    let inbox = Arc::new(Mutex::new(Inbox {
+        keep_all,
+        ..Inbox::default()
+    }));
     Some(NamedPatternTrack {
         pattern: pattern.name.clone(),
+        learnt: false,
+        retired: false,
         track: Track::new(PatternTrack {
             query: pattern.values.clone().into(),
             search,
             offset,
             inbox: inbox.clone(),
             times: VecDeque::new(),
+            threshold,
+            consumed: 0,
+            stopped: false,
         }),
         inbox,
     })
 }
+
+/// Retired learnt searches kept per channel with their matches; beyond it the oldest goes.
+pub(super) const MAX_RETIRED_SEARCHES: usize = 8;
 
 /// Schedules a search of the track's inbox, unless one is queued.
 fn schedule_search(runner: &TrackRunner, channel: ChannelId, named: &NamedPatternTrack) {
@@ -313,24 +475,47 @@ fn schedule_search(runner: &TrackRunner, channel: ChannelId, named: &NamedPatter
 fn search_patterns(track: &mut PatternTrack) -> bool {
     // Taken while the search's own lock is held, so two tasks of the track (one queued while
     // the other runs) cannot take batches out of order.
-    let (samples, skipped) = {
+    let (samples, skipped, mut changes, keep_all) = {
         let mut inbox = track.inbox.lock();
         (
             std::mem::take(&mut inbox.samples),
             std::mem::take(&mut inbox.skipped),
+            std::mem::take(&mut inbox.changes),
+            inbox.keep_all,
         )
     };
     if skipped > 0 {
         // After a gap: a fresh search, counting from the first sample after it.
-        if let Ok(search) = StreamingSearch::new(&track.query, search_config(track.query.len())) {
+        if let Ok(search) = StreamingSearch::new(
+            &track.query,
+            search_config(track.query.len(), track.threshold),
+        ) {
             track.offset += track.search.samples_seen() + skipped;
             track.search = search;
             track.times.clear();
         }
+        track.consumed += skipped;
     }
     let mut found = Vec::new();
     let keep = track.search.query_len() * 2;
     for (x, t_ns) in samples {
+        while let Some(&(at, change)) = changes.front()
+            && at <= track.consumed
+        {
+            changes.pop_front();
+            match change {
+                SearchChange::Threshold(t) => {
+                    if track.search.set_threshold(t).is_ok() {
+                        track.threshold = t;
+                    }
+                }
+                SearchChange::Stop => track.stopped = true,
+            }
+        }
+        track.consumed += 1;
+        if track.stopped {
+            continue;
+        }
         if track.times.len() == keep {
             track.times.pop_front();
         }
@@ -340,12 +525,16 @@ fn search_patterns(track: &mut PatternTrack) -> bool {
             found.push((m, t_ns, Instant::now()));
         }
     }
+    let mut inbox = track.inbox.lock();
+    // Changes past the last sample wait for the next ones, in front of any queued meanwhile.
+    while let Some(change) = changes.pop_back() {
+        inbox.changes.push_front(change);
+    }
     if found.is_empty() {
         return false;
     }
-    let mut inbox = track.inbox.lock();
     for m in found {
-        if inbox.found.len() == MATCH_HISTORY {
+        if !keep_all && inbox.found.len() == MATCH_HISTORY {
             inbox.found.pop_front();
         }
         inbox.found.push_back(m);
@@ -369,7 +558,7 @@ mod tests {
             name: "bump".into(),
             values: shape.clone(),
         };
-        let named = pattern_track(&spec, 0).unwrap();
+        let named = pattern_track(&spec, 0, false, None).unwrap();
         let mut track = Arc::try_unwrap(named.track)
             .ok()
             .unwrap()

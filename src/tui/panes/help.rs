@@ -109,10 +109,14 @@ fn arrange(area: Rect, theme: &Theme) -> Vec<Vec<Line<'static>>> {
         return packed;
     }
     let lines = lines(theme);
-    (2..=MAX_COLUMNS)
-        .map(|n| flow_lines(&lines, n))
+    // Without the blank lines between sections (the section titles still separate them), when
+    // the screen is too small for them: at the minimum size every key must stay visible.
+    let dense: Vec<Line<'static>> = lines.iter().filter(|l| l.width() > 0).cloned().collect();
+    [&lines, &dense]
+        .into_iter()
+        .flat_map(|lines| (2..=MAX_COLUMNS).map(|n| flow_lines(lines, n)))
         .find(|columns| fits(columns))
-        .unwrap_or_else(|| flow_lines(&lines, 2))
+        .unwrap_or_else(|| flow_lines(&dense, 2))
 }
 
 /// Draw the help overlay centred in `area`.

@@ -4,6 +4,7 @@ pub mod benchmarks;
 pub mod chaos;
 pub mod fleet;
 pub mod help;
+pub mod learning;
 pub mod ltl;
 pub mod motifs;
 pub mod patterns;

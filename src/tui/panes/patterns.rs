@@ -3,7 +3,9 @@
 //!
 //! On top, a sparkline of the focused channel's recent samples (the window the phase portrait
 //! draws) marks where the newest match on that channel lies, while it is still in the window,
-//! and otherwise reminds that `a` makes the latest samples a pattern.
+//! and otherwise reminds that `a` makes the latest samples a pattern. Under the matches, the
+//! patterns the learning loop learnt (`learnt` rows; `*` pinned, `▸` the one `k` keeps and `x`
+//! drops, `l` selects the next).
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
@@ -78,12 +80,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
             .min(inner.height / 3)
             .max(3)
     };
-    let [strip, matches, repetitions] = Layout::vertical([
+    let learnt = learnt_patterns(snapshot);
+    let learnt_rows = if learnt.is_empty() {
+        0
+    } else {
+        (learnt.len() as u16 + 1).min(inner.height / 4).max(2)
+    };
+    let [strip, matches, learnt_area, repetitions] = Layout::vertical([
         Constraint::Length(strip_rows),
         Constraint::Fill(1),
+        Constraint::Length(learnt_rows),
         Constraint::Length(repetition_rows),
     ])
     .areas(inner);
+    render_learnt(frame, learnt_area, &learnt, app.learnt_selection(), theme);
     if let Some(channel) = channel {
         render_strip(
             frame,
@@ -96,6 +106,57 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
     }
     render_matches(frame, matches, snapshot, highlighted, theme);
     render_repetitions(frame, repetitions, &analysis.repetitions, theme);
+}
+
+/// Every learnt pattern, with its channel's name, in channel order.
+pub(crate) fn learnt_patterns(
+    snapshot: &Snapshot,
+) -> Vec<(String, crate::pipeline::LearntPatternView)> {
+    let mut all = Vec::new();
+    for channel in &snapshot.channels {
+        if let Some(view) = snapshot.analysis.learning.get(&channel.info.id) {
+            for p in &view.learnt {
+                all.push((channel.info.name.clone(), p.clone()));
+            }
+        }
+    }
+    all
+}
+
+/// The learnt patterns, the selected one marked.
+fn render_learnt(
+    frame: &mut Frame,
+    area: Rect,
+    learnt: &[(String, crate::pipeline::LearntPatternView)],
+    selected: usize,
+    theme: &Theme,
+) {
+    if area.is_empty() {
+        return;
+    }
+    let selected = selected % learnt.len().max(1);
+    let mut lines = vec![Line::styled(
+        "learnt patterns (l select, k keep, d drop)",
+        theme.table_header(),
+    )];
+    for (i, (channel, p)) in learnt.iter().enumerate() {
+        let line = format!(
+            "{}{} {} on {channel}, samples {}..{}, threshold {:.3}{}",
+            if i == selected { "▸" } else { " " },
+            if p.pinned { "*" } else { " " },
+            p.name,
+            p.from,
+            p.to,
+            p.threshold,
+            if p.pinned { ", kept" } else { "" }
+        );
+        lines.push(if i == selected {
+            Line::styled(line, theme.highlight())
+        } else {
+            Line::raw(line)
+        });
+    }
+    frame.render_widget(ratatui::widgets::Paragraph::new(lines), area);
 }
 
 /// The newest match on `channel` when it lies inside the channel's recent samples.
