@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use midstream::cli::{
-    AnalysisArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric,
+    AnalysisArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric, OnVerdictArg,
     NatsArgs, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
 };
+use midstream::engines::ltl::OnVerdict;
 use midstream::headless;
 use midstream::headless::record::{RecordFrom, RecordOptions};
 use midstream::headless::serve::{ServeOptions, ServeSource};
@@ -79,7 +80,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 explain: args.explain,
                 trace: args.trace,
             };
-            Ok(headless::check::run(&opts, &mut stdout)?)
+            let continuous = headless::check::ContinuousOptions {
+                on_verdict: args.on_verdict.map(on_verdict),
+                predict_steps: args.predict,
+            };
+            Ok(headless::check::run_continuous(
+                &opts,
+                &continuous,
+                &mut stdout,
+            )?)
         }
         Some(Command::Analyze(args)) => {
             let opts = headless::analyze::AnalyzeOptions {
@@ -187,6 +196,16 @@ fn analysis_options(args: &AnalysisArgs) -> session::AnalysisOptions {
         formulas: args.formulas.clone(),
         patterns: args.patterns.clone(),
         config: args.config.clone(),
+        on_verdict: args.on_verdict.map(on_verdict),
+        predict: args.predict,
+        warn_at: args.warn_at,
+    }
+}
+
+fn on_verdict(arg: OnVerdictArg) -> OnVerdict {
+    match arg {
+        OnVerdictArg::Stop => OnVerdict::Stop,
+        OnVerdictArg::Restart => OnVerdict::Restart,
     }
 }
 

@@ -26,7 +26,7 @@ pub use snapshot::{
     FormulaView, MetaView, MotifView, Notice, PatternMatchView, RepetitionView, Snapshot,
     SourceStatus,
 };
-pub use tracks::{AnalysisConfig, Backlog, Engines, TrackError};
+pub use tracks::{AnalysisConfig, Backlog, DEFAULT_WARN_AT, Engines, LtlMonitoring, TrackError};
 
 use crate::model::bench::BenchReport;
 use crate::model::{Catalog, ChannelId, ChannelKind, Record};

@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use super::channel::ChannelState;
 use super::library::{PatternError, PatternSpec};
 use super::snapshot::{ChaosView, FormulaView, MetaView, PatternMatchView, RepetitionView};
-use crate::engines::ltl::LtlError;
+use crate::engines::ltl::{DEFAULT_HORIZON_STEPS, LtlError, OnVerdict};
 use crate::engines::temporal::TemporalError;
 use crate::model::{ChannelId, ChannelInfo, ChannelKind, Record};
 use crate::scheduler::{Scheduler, SubmitError, Task, TaskClass, TaskLabel};
@@ -47,6 +47,33 @@ pub struct AnalysisConfig {
     pub patterns: Vec<PatternSpec>,
     /// What the pattern and repetition searches do when they fall behind.
     pub backlog: Backlog,
+    /// What the LTL monitors do after a verdict, and their violation forecasts.
+    pub ltl: LtlMonitoring,
+}
+
+/// How the live LTL monitors run: continuously, with a violation forecast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LtlMonitoring {
+    /// After a verdict: restart on the next record (the default live) or stop.
+    pub on_verdict: OnVerdict,
+    /// Steps ahead of each monitor's violation forecast.
+    pub predict_steps: usize,
+    /// Forecast probability at which the LTL pane warns.
+    pub warn_at: f64,
+}
+
+/// The LTL pane's early warning when no threshold is given: a violation is more likely than
+/// not within the forecast's horizon.
+pub const DEFAULT_WARN_AT: f64 = 0.5;
+
+impl Default for LtlMonitoring {
+    fn default() -> Self {
+        LtlMonitoring {
+            on_verdict: OnVerdict::Restart,
+            predict_steps: DEFAULT_HORIZON_STEPS,
+            warn_at: DEFAULT_WARN_AT,
+        }
+    }
 }
 
 /// What a search does when its inbox is full (it holds [`patterns::INBOX_CAPACITY`]).
@@ -203,7 +230,7 @@ impl Engines {
                 rejected: AtomicU64::new(0),
                 task_done: Arc::new(Notify::new()),
             },
-            ltl: ltl::LtlTracks::compile(&config.formulas)?,
+            ltl: ltl::LtlTracks::compile(&config.formulas, config.ltl)?,
             patterns: patterns::PatternTracks::new(config.patterns, config.backlog)?,
             repetition: repetition::RepetitionTracks::new(config.backlog),
             chaos: chaos::ChaosTracks::default(),
