@@ -322,7 +322,10 @@ mod tests {
             (Some(OnVerdict::Stop), Some(25), Some(0.8))
         );
         let err = parse("on_verdict = \"again\"\n").unwrap_err().to_string();
-        assert!(err.contains("on_verdict") && err.contains("\"again\""), "{err}");
+        assert!(
+            err.contains("on_verdict") && err.contains("\"again\""),
+            "{err}"
+        );
         let err = parse("predict = 0\n").unwrap_err().to_string();
         assert!(err.contains("predict") && err.contains("got 0"), "{err}");
         let err = parse("warn_at = 1.5\n").unwrap_err().to_string();

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use midstream::cli::{
-    AnalysisArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric, OnVerdictArg,
-    NatsArgs, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
+    AnalysisArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs, InputArgs, Metric,
+    NatsArgs, OnVerdictArg, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, TrustArgs,
 };
 use midstream::engines::ltl::OnVerdict;
 use midstream::headless;

@@ -20,8 +20,8 @@ use crate::config::Config;
 use crate::engines::ltl::OnVerdict;
 use crate::model::{LinkState, SourceEvent};
 use crate::pipeline::{
-    self, AnalysisConfig, Backlog, Engines, LtlMonitoring, Pipeline, PipelineCommand, PublishOptions, Snapshot,
-    library,
+    self, AnalysisConfig, Backlog, Engines, LtlMonitoring, Pipeline, PipelineCommand,
+    PublishOptions, Snapshot, library,
 };
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::input::TextInput;

@@ -96,7 +96,10 @@ pub fn run_continuous(
         .map(|a| ContinuousMonitor::new(a, on_verdict, None))
         .collect();
     let mut forecasters: Vec<ViolationForecaster> = match continuous.predict_steps {
-        Some(k) => monitors.iter().map(|_| ViolationForecaster::new(k)).collect(),
+        Some(k) => monitors
+            .iter()
+            .map(|_| ViolationForecaster::new(k))
+            .collect(),
         None => Vec::new(),
     };
     let mut predictions: Vec<Vec<Option<f64>>> = vec![Vec::new(); forecasters.len()];
@@ -270,7 +273,10 @@ pub fn result_json(monitor: &Monitor, explain: bool) -> Value {
     Value::Object(object)
 }
 
-fn write_counts(out: &mut dyn std::io::Write, continuous: &ContinuousMonitor) -> std::io::Result<()> {
+fn write_counts(
+    out: &mut dyn std::io::Write,
+    continuous: &ContinuousMonitor,
+) -> std::io::Result<()> {
     let monitor = continuous.monitor();
     let atoms = monitor.automaton().atoms().atoms();
     for (i, (atom, counts)) in atoms.iter().zip(monitor.atom_counts()).enumerate() {

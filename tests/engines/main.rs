@@ -14,6 +14,7 @@ mod edm_fixtures;
 #[cfg(feature = "headless")]
 mod ltl_check;
 mod ltl_fixtures;
+mod ltl_predict;
 mod ltl_properties;
 mod meta_fixtures;
 mod meta_properties;

@@ -337,7 +337,10 @@ mod tests {
     fn phased(i: usize) -> State {
         record(&[
             ("p", FieldValue::Bool(i % 3 != 0)),
-            ("phase", FieldValue::Text(["a", "b", "c"][i % 3].to_string())),
+            (
+                "phase",
+                FieldValue::Text(["a", "b", "c"][i % 3].to_string()),
+            ),
         ])
     }
 

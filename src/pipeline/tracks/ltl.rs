@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Track, TrackError, TrackRunner};
 use super::LtlMonitoring;
+use super::{Track, TrackError, TrackRunner};
 use crate::engines::ltl::automaton::{Automaton, MonitorStatus};
 use crate::engines::ltl::continuous::ContinuousMonitor;
 use crate::engines::ltl::continuous::OnVerdict;
@@ -64,7 +64,10 @@ pub(super) struct LtlTracks {
 
 impl LtlTracks {
     /// Compiles the formulas; an error names the formula and the spot.
-    pub(super) fn compile(formulas: &[String], settings: LtlMonitoring) -> Result<Self, TrackError> {
+    pub(super) fn compile(
+        formulas: &[String],
+        settings: LtlMonitoring,
+    ) -> Result<Self, TrackError> {
         let compiled = formulas
             .iter()
             .map(|text| {

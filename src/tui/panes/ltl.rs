@@ -243,7 +243,10 @@ fn render_continuous(frame: &mut Frame, area: Rect, formula: &FormulaView, theme
             timeline_area,
         );
     }
-    frame.render_widget(Line::from(forecast).alignment(Alignment::Right), forecast_area);
+    frame.render_widget(
+        Line::from(forecast).alignment(Alignment::Right),
+        forecast_area,
+    );
 }
 
 /// Violations per cell over the latest steps (at most [`TIMELINE_STEPS`], split evenly into
