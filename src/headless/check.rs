@@ -79,12 +79,12 @@ pub fn run_continuous(
             "no formula to check: give at least one --formula".to_string(),
         ));
     }
-    if let Some(k) = continuous.predict_steps {
-        if !(1..=MAX_HORIZON_STEPS).contains(&k) {
-            return Err(HeadlessError::Invalid(format!(
-                "--predict {k}: the horizon must be between 1 and {MAX_HORIZON_STEPS} steps"
-            )));
-        }
+    if let Some(k) = continuous.predict_steps
+        && !(1..=MAX_HORIZON_STEPS).contains(&k)
+    {
+        return Err(HeadlessError::Invalid(format!(
+            "--predict {k}: the horizon must be between 1 and {MAX_HORIZON_STEPS} steps"
+        )));
     }
     let started = Instant::now();
     let automata = compile_all(&opts.formulas)?;

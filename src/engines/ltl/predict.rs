@@ -336,7 +336,7 @@ mod tests {
 
     fn phased(i: usize) -> State {
         record(&[
-            ("p", FieldValue::Bool(i % 3 != 0)),
+            ("p", FieldValue::Bool(!i.is_multiple_of(3))),
             (
                 "phase",
                 FieldValue::Text(["a", "b", "c"][i % 3].to_string()),

@@ -83,7 +83,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
             render_continuous(frame, Rect::new(inner.x, y, inner.width, 1), formula, theme);
             y += 1;
         }
-        if formula.status == FormulaStatus::Violated && !formula.violation_window.is_empty() {
+        // The records that broke the formula last: shown while it is violated and, when the
+        // monitor restarts, whenever it has been violated at least once.
+        if (formula.status == FormulaStatus::Violated || formula.violations > 0)
+            && !formula.violation_window.is_empty()
+        {
             let lines = if expanded {
                 formula.violation_window.clone()
             } else {
