@@ -54,6 +54,15 @@ pub struct AnalysisArgs {
     /// repeatable.
     #[arg(long = "pattern", value_name = "FILE")]
     pub patterns: Vec<PathBuf>,
+    /// After a verdict, a live monitor restarts on the next record (default) or stops.
+    #[arg(long, value_name = "ACTION")]
+    pub on_verdict: Option<OnVerdictArg>,
+    /// Steps ahead over which each monitor's chance of a violation is predicted (default 10).
+    #[arg(long, value_name = "K")]
+    pub predict: Option<usize>,
+    /// Early warning in the LTL pane when that chance reaches P, between 0 and 1 (default 0.5).
+    #[arg(long, value_name = "P")]
+    pub warn_at: Option<f64>,
     /// Configuration file (TOML: formulas, patterns, capture length); default:
     /// config.toml in the user's config directory, when it exists.
     #[arg(long, value_name = "FILE", env = "MIDSTREAM_CONFIG")]
@@ -380,6 +389,15 @@ pub struct ReplayArgs {
     pub analysis: AnalysisArgs,
 }
 
+/// What an LTL monitor does after a verdict (`--on-verdict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnVerdictArg {
+    /// The verdict is final.
+    Stop,
+    /// The monitor starts again on the next record.
+    Restart,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Metric {
     /// Minimum over warping paths of the sum of |a_i - b_j|.
@@ -443,6 +461,14 @@ pub struct CheckArgs {
     /// Print the compiled monitor.
     #[arg(long)]
     pub explain: bool,
+    /// After a verdict: stop (the verdict is final) or restart the monitor on the next record,
+    /// counting every violation and satisfaction (JSON: `violations`, `satisfactions`).
+    #[arg(long, value_name = "ACTION")]
+    pub on_verdict: Option<OnVerdictArg>,
+    /// Predict, after each step, the probability of a violation within the next K steps
+    /// (JSON: `predictions`).
+    #[arg(long, value_name = "K")]
+    pub predict: Option<usize>,
     /// Trace: one JSON object per line (`-` for stdin).
     pub trace: PathBuf,
 }

@@ -8,6 +8,9 @@
 //!
 //! ```toml
 //! formulas = ["G(latency_ms < 1000)"]
+//! on_verdict = "restart"            # or "stop": what a live monitor does after a verdict
+//! predict = 10                        # steps ahead of the violation forecast
+//! warn_at = 0.5                       # early warning at this forecast probability
 //! capture_samples = 64
 //! pattern_dir = "patterns"            # relative to this file
 //!
@@ -27,6 +30,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use thiserror::Error;
+
+use crate::engines::ltl::{MAX_HORIZON_STEPS, OnVerdict};
 
 use crate::pipeline::PatternSpec;
 use crate::pipeline::library;
@@ -76,6 +81,12 @@ pub struct Config {
     pub formulas: Vec<String>,
     /// Reference patterns besides the built-in ones and those given with `--pattern`.
     pub patterns: Vec<PatternSpec>,
+    /// What live LTL monitors do after a verdict (`None`: not set here).
+    pub on_verdict: Option<OnVerdict>,
+    /// Steps ahead of the LTL violation forecast (`None`: not set here).
+    pub predict: Option<usize>,
+    /// Forecast probability of the LTL pane's early warning (`None`: not set here).
+    pub warn_at: Option<f64>,
     /// Samples the `a` key captures from the focused channel.
     pub capture_samples: usize,
     /// Where captured patterns are saved, and loaded from at start (`None`: not saved).
@@ -88,6 +99,9 @@ impl Default for Config {
             source: None,
             formulas: Vec::new(),
             patterns: Vec::new(),
+            on_verdict: None,
+            predict: None,
+            warn_at: None,
             capture_samples: DEFAULT_CAPTURE_SAMPLES,
             pattern_dir: user_config_dir().map(|dir| dir.join(PATTERN_DIR)),
         }
@@ -100,6 +114,9 @@ impl Default for Config {
 struct RawConfig {
     #[serde(default)]
     formulas: Vec<String>,
+    on_verdict: Option<String>,
+    predict: Option<usize>,
+    warn_at: Option<f64>,
     capture_samples: Option<usize>,
     pattern_dir: Option<PathBuf>,
     #[serde(default, rename = "pattern")]
@@ -168,6 +185,19 @@ impl Config {
                 return Err(invalid(format!("formulas[{i}] is empty")));
             }
         }
+        let on_verdict = match &raw.on_verdict {
+            Some(text) => Some(
+                text.parse::<OnVerdict>()
+                    .map_err(|e| invalid(format!("on_verdict: {e}")))?,
+            ),
+            None => None,
+        };
+        if let Some(k) = raw.predict {
+            check_predict(k).map_err(|e| invalid(format!("predict: {e}")))?;
+        }
+        if let Some(p) = raw.warn_at {
+            check_warn_at(p).map_err(|e| invalid(format!("warn_at: {e}")))?;
+        }
         let mut patterns: Vec<PatternSpec> = Vec::new();
         for (i, p) in raw.patterns.into_iter().enumerate() {
             let what = format!("pattern {:?} ([[pattern]] number {})", p.name, i + 1);
@@ -206,6 +236,9 @@ impl Config {
             source: Some(path.to_owned()),
             formulas: raw.formulas,
             patterns,
+            on_verdict,
+            predict: raw.predict,
+            warn_at: raw.warn_at,
             capture_samples,
             pattern_dir,
         })
@@ -223,6 +256,28 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Checks a violation forecast's horizon (`predict`, `--predict`).
+pub fn check_predict(steps: usize) -> Result<(), String> {
+    if (1..=MAX_HORIZON_STEPS).contains(&steps) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the horizon must be between 1 and {MAX_HORIZON_STEPS} steps, got {steps}"
+        ))
+    }
+}
+
+/// Checks an early-warning threshold (`warn_at`, `--warn-at`): a probability.
+pub fn check_warn_at(probability: f64) -> Result<(), String> {
+    if probability > 0.0 && probability <= 1.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "the warning threshold is a probability above 0 and at most 1, got {probability}"
+        ))
     }
 }
 
@@ -257,6 +312,24 @@ mod tests {
         assert_eq!(config.patterns, defaults.patterns);
         assert_eq!(config.capture_samples, defaults.capture_samples);
         assert_eq!(config.pattern_dir, defaults.pattern_dir);
+    }
+
+    #[test]
+    fn monitoring_keys_are_read_and_checked() {
+        let config = parse("on_verdict = \"stop\"\npredict = 25\nwarn_at = 0.8\n").unwrap();
+        assert_eq!(
+            (config.on_verdict, config.predict, config.warn_at),
+            (Some(OnVerdict::Stop), Some(25), Some(0.8))
+        );
+        let err = parse("on_verdict = \"again\"\n").unwrap_err().to_string();
+        assert!(
+            err.contains("on_verdict") && err.contains("\"again\""),
+            "{err}"
+        );
+        let err = parse("predict = 0\n").unwrap_err().to_string();
+        assert!(err.contains("predict") && err.contains("got 0"), "{err}");
+        let err = parse("warn_at = 1.5\n").unwrap_err().to_string();
+        assert!(err.contains("warn_at") && err.contains("1.5"), "{err}");
     }
 
     #[test]

@@ -10,8 +10,10 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use midstream::cli::{
     AnalysisArgs, AnalyzerArgs, AttachArgs, BenchArgs, Cli, Command, CompareArgs, DemoArgs,
-    InputArgs, Metric, NatsArgs, OpenArgs, RecordArgs, ReplayArgs, ServeArgs, SseArgs, TrustArgs,
+    InputArgs, Metric, NatsArgs, OnVerdictArg, OpenArgs, RecordArgs, ReplayArgs, ServeArgs,
+    SseArgs, TrustArgs,
 };
+use midstream::engines::ltl::OnVerdict;
 use midstream::headless;
 use midstream::headless::record::{RecordFrom, RecordOptions};
 use midstream::headless::serve::{ServeOptions, ServeSource};
@@ -86,7 +88,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 explain: args.explain,
                 trace: args.trace,
             };
-            Ok(headless::check::run(&opts, &mut stdout)?)
+            let continuous = headless::check::ContinuousOptions {
+                on_verdict: args.on_verdict.map(on_verdict),
+                predict_steps: args.predict,
+            };
+            Ok(headless::check::run_continuous(
+                &opts,
+                &continuous,
+                &mut stdout,
+            )?)
         }
         Some(Command::Analyze(args)) => {
             let opts = headless::analyze::AnalyzeOptions {
@@ -194,6 +204,16 @@ fn analysis_options(args: &AnalysisArgs) -> session::AnalysisOptions {
         formulas: args.formulas.clone(),
         patterns: args.patterns.clone(),
         config: args.config.clone(),
+        on_verdict: args.on_verdict.map(on_verdict),
+        predict: args.predict,
+        warn_at: args.warn_at,
+    }
+}
+
+fn on_verdict(arg: OnVerdictArg) -> OnVerdict {
+    match arg {
+        OnVerdictArg::Stop => OnVerdict::Stop,
+        OnVerdictArg::Restart => OnVerdict::Restart,
     }
 }
 

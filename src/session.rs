@@ -17,10 +17,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::engines::ltl::OnVerdict;
 use crate::model::{LinkState, SourceEvent};
 use crate::pipeline::{
-    self, AnalysisConfig, Backlog, Engines, Pipeline, PipelineCommand, PublishOptions, Snapshot,
-    library,
+    self, AnalysisConfig, Backlog, Engines, LtlMonitoring, Pipeline, PipelineCommand,
+    PublishOptions, Snapshot, library,
 };
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sources::fleet::FleetWatch;
@@ -66,6 +67,10 @@ pub struct AnalysisOptions {
     pub patterns: Vec<PathBuf>,
     /// `--config`; `None`: the user's config directory's file, when it exists.
     pub config: Option<PathBuf>,
+    /// `--on-verdict`, `--predict` and `--warn-at`; `None`: the file's, else the defaults.
+    pub on_verdict: Option<OnVerdict>,
+    pub predict: Option<usize>,
+    pub warn_at: Option<f64>,
 }
 
 /// What the command line and the configuration file ask for.
@@ -108,10 +113,29 @@ pub fn settings(args: &AnalysisOptions, default_formulas: &[&str]) -> anyhow::Re
     if formulas.is_empty() {
         formulas = default_formulas.iter().map(|f| (*f).to_owned()).collect();
     }
+    if let Some(k) = args.predict {
+        crate::config::check_predict(k).map_err(|e| anyhow::anyhow!("--predict: {e}"))?;
+    }
+    if let Some(p) = args.warn_at {
+        crate::config::check_warn_at(p).map_err(|e| anyhow::anyhow!("--warn-at: {e}"))?;
+    }
+    let defaults = LtlMonitoring::default();
+    let ltl = LtlMonitoring {
+        on_verdict: args
+            .on_verdict
+            .or(config.on_verdict)
+            .unwrap_or(defaults.on_verdict),
+        predict_steps: args
+            .predict
+            .or(config.predict)
+            .unwrap_or(defaults.predict_steps),
+        warn_at: args.warn_at.or(config.warn_at).unwrap_or(defaults.warn_at),
+    };
     Ok(Settings {
         analysis: AnalysisConfig {
             formulas,
             patterns,
+            ltl,
             ..AnalysisConfig::default()
         },
         capture_samples: config.capture_samples,

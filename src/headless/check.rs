@@ -14,6 +14,9 @@
 //! per-formula keys sit in `results: [...]` and the top-level `verdict` is true when all hold.
 //! `--explain` adds each compiled monitor (plain: printed before the verdicts; JSON: an
 //! `explain` string per formula).
+//!
+//! `--on-verdict stop|restart` (default `stop`) and `--predict K` add the continuous and
+//! predictive keys to the JSON output; see [`run_continuous`].
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -24,7 +27,10 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use super::HeadlessError;
-use crate::engines::ltl::{Automaton, Monitor, MonitorStatus, State, compile, parse};
+use crate::engines::ltl::{
+    Automaton, ContinuousMonitor, MAX_HORIZON_STEPS, Monitor, MonitorStatus, OnVerdict, State,
+    ViolationForecaster, compile, parse,
+};
 use crate::model::FieldValue;
 use crate::sources::text::TextError;
 
@@ -38,21 +44,81 @@ pub struct CheckOptions {
     pub trace: PathBuf,
 }
 
+/// What `check` does after a verdict and whether it predicts (`--on-verdict`, `--predict`).
+/// The default, no flag given, is the output `check` always had.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContinuousOptions {
+    /// `--on-verdict`: `None` is stop, without the `violations` and `satisfactions` keys.
+    pub on_verdict: Option<OnVerdict>,
+    /// `--predict K`: print, per step, the probability of a violation within K steps.
+    pub predict_steps: Option<usize>,
+}
+
 /// Runs `check` and writes its output to `out`.
 pub fn run(opts: &CheckOptions, out: &mut dyn std::io::Write) -> Result<(), HeadlessError> {
+    run_continuous(opts, &ContinuousOptions::default(), out)
+}
+
+/// Runs `check` with `--on-verdict` and `--predict` (see [`ContinuousOptions`]).
+///
+/// With either flag, each formula's JSON object also has `on_verdict`, `violations` and
+/// `satisfactions` (the 0-based steps at which each run was decided so); with `--predict K`,
+/// `predict_steps` and `predictions` (one per step: the probability, after that step, that the
+/// running monitor is violated within the next K steps, or null until the model has data; see
+/// [`crate::engines::ltl::predict`]). With `restart`, `verdict` is true when no run was
+/// violated and the last run holds if the trace ends there, and `status` and `decided_at` are
+/// the last run's (`decided_at` in steps of the whole trace). With several formulas these keys
+/// sit in each object of `results`. The plain output stays one `true` or `false` per formula.
+pub fn run_continuous(
+    opts: &CheckOptions,
+    continuous: &ContinuousOptions,
+    out: &mut dyn std::io::Write,
+) -> Result<(), HeadlessError> {
     if opts.formulas.is_empty() {
         return Err(HeadlessError::Invalid(
             "no formula to check: give at least one --formula".to_string(),
         ));
     }
+    if let Some(k) = continuous.predict_steps
+        && !(1..=MAX_HORIZON_STEPS).contains(&k)
+    {
+        return Err(HeadlessError::Invalid(format!(
+            "--predict {k}: the horizon must be between 1 and {MAX_HORIZON_STEPS} steps"
+        )));
+    }
     let started = Instant::now();
     let automata = compile_all(&opts.formulas)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1e3;
-    let mut monitors: Vec<Monitor> = automata.iter().cloned().map(Monitor::new).collect();
+    let on_verdict = continuous.on_verdict.unwrap_or_default();
+    let mut monitors: Vec<ContinuousMonitor> = automata
+        .iter()
+        .cloned()
+        .map(|a| ContinuousMonitor::new(a, on_verdict, None))
+        .collect();
+    let mut forecasters: Vec<ViolationForecaster> = match continuous.predict_steps {
+        Some(k) => monitors
+            .iter()
+            .map(|_| ViolationForecaster::new(k))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut predictions: Vec<Vec<Option<f64>>> = vec![Vec::new(); forecasters.len()];
 
     let steps = read_trace(&opts.trace, |state| {
-        for monitor in &mut monitors {
-            monitor.step(state);
+        if forecasters.is_empty() {
+            for monitor in &mut monitors {
+                monitor.step(state);
+            }
+            return;
+        }
+        for ((monitor, forecaster), predicted) in monitors
+            .iter_mut()
+            .zip(&mut forecasters)
+            .zip(&mut predictions)
+        {
+            let (_, bits) = monitor.step_reporting_valuation(state);
+            forecaster.observe(state, bits);
+            predicted.push(forecaster.probability(monitor));
         }
     })?;
     if steps == 0 {
@@ -66,7 +132,24 @@ pub fn run(opts: &CheckOptions, out: &mut dyn std::io::Write) -> Result<(), Head
     if opts.json {
         let results: Vec<Value> = monitors
             .iter()
-            .map(|m| result_json(m, opts.explain))
+            .enumerate()
+            .map(|(i, m)| {
+                let mut object = continuous_result_json(m, opts.explain);
+                if let Value::Object(map) = &mut object {
+                    if continuous.on_verdict.is_some() || continuous.predict_steps.is_some() {
+                        map.insert("on_verdict".into(), json!(on_verdict.name()));
+                        map.insert("violations".into(), json!(m.violations().steps()));
+                        map.insert("satisfactions".into(), json!(m.satisfactions().steps()));
+                    }
+                    if let (Some(k), Some(predicted)) =
+                        (continuous.predict_steps, predictions.get(i))
+                    {
+                        map.insert("predict_steps".into(), json!(k));
+                        map.insert("predictions".into(), json!(predicted));
+                    }
+                }
+                object
+            })
             .collect();
         let line = if let [single] = results.as_slice() {
             let mut object = single.clone();
@@ -77,7 +160,7 @@ pub fn run(opts: &CheckOptions, out: &mut dyn std::io::Write) -> Result<(), Head
             }
             object
         } else {
-            let all = monitors.iter().all(holds);
+            let all = monitors.iter().all(continuous_holds);
             json!({
                 "verdict": all,
                 "steps": steps,
@@ -96,10 +179,33 @@ pub fn run(opts: &CheckOptions, out: &mut dyn std::io::Write) -> Result<(), Head
             }
         }
         for monitor in &monitors {
-            writeln!(out, "{}", holds(monitor))?;
+            writeln!(out, "{}", continuous_holds(monitor))?;
         }
     }
     Ok(())
+}
+
+/// The verdict printed for a formula: the LTLf verdict on the whole trace with `stop`; with
+/// `restart`, no run violated and the last run holds if the trace ends here.
+fn continuous_holds(monitor: &ContinuousMonitor) -> bool {
+    match monitor.on_verdict() {
+        OnVerdict::Stop => holds(monitor.monitor()),
+        OnVerdict::Restart => monitor.violations().count() == 0 && holds(monitor.monitor()),
+    }
+}
+
+/// [`result_json`] of a continuous monitor: `verdict` as [`continuous_holds`], `decided_at`
+/// in steps of the whole trace.
+fn continuous_result_json(monitor: &ContinuousMonitor, explain: bool) -> Value {
+    let mut object = result_json(monitor.monitor(), explain);
+    if let Value::Object(map) = &mut object {
+        map.insert("verdict".into(), json!(continuous_holds(monitor)));
+        map.insert(
+            "decided_at".into(),
+            json!(monitor.verdict().and_then(|v| v.decided_at)),
+        );
+    }
+    object
 }
 
 fn compile_all(formulas: &[String]) -> Result<Vec<Arc<Automaton>>, HeadlessError> {
@@ -167,7 +273,11 @@ pub fn result_json(monitor: &Monitor, explain: bool) -> Value {
     Value::Object(object)
 }
 
-fn write_counts(out: &mut dyn std::io::Write, monitor: &Monitor) -> std::io::Result<()> {
+fn write_counts(
+    out: &mut dyn std::io::Write,
+    continuous: &ContinuousMonitor,
+) -> std::io::Result<()> {
+    let monitor = continuous.monitor();
     let atoms = monitor.automaton().atoms().atoms();
     for (i, (atom, counts)) in atoms.iter().zip(monitor.atom_counts()).enumerate() {
         if counts.missing > 0 || counts.wrong_type > 0 {
@@ -178,7 +288,7 @@ fn write_counts(out: &mut dyn std::io::Write, monitor: &Monitor) -> std::io::Res
             )?;
         }
     }
-    if let Some(v) = monitor.verdict() {
+    if let Some(v) = continuous.verdict() {
         let decided = v
             .decided_at
             .map_or("not decided before the end".to_string(), |s| {
@@ -187,7 +297,7 @@ fn write_counts(out: &mut dyn std::io::Write, monitor: &Monitor) -> std::io::Res
         writeln!(
             out,
             "  after {} steps: {}, {decided}",
-            monitor.steps(),
+            continuous.steps(),
             v.status
         )?;
     }

@@ -26,7 +26,9 @@ pub use snapshot::{
     FormulaView, LearningView, LearntPatternView, MetaView, MotifView, Notice, PatternMatchView,
     RepetitionView, Snapshot, SourceStatus,
 };
-pub use tracks::{AnalysisConfig, Backlog, Engines, LearntRecord, TrackError};
+pub use tracks::{
+    AnalysisConfig, Backlog, DEFAULT_WARN_AT, Engines, LearntRecord, LtlMonitoring, TrackError,
+};
 
 use crate::model::bench::BenchReport;
 use crate::model::{Catalog, ChannelId, ChannelKind, Decision, Record};

@@ -259,8 +259,22 @@ pub struct FormulaView {
     /// Verdict-if-ended over the most recent steps, oldest first (the verdict strip);
     /// `None` while undecided.
     pub recent: Vec<Option<bool>>,
-    /// For a violation: the records (as text) in the window that broke it, oldest first.
+    /// For a violation: the records (as text) in the window that broke it, oldest first
+    /// (with restarts: the latest violation's).
     pub violation_window: Vec<String>,
+    /// The monitor starts again after each verdict (`--on-verdict restart`).
+    pub restarts: bool,
+    /// Violations and satisfactions counted since the channel appeared (exact).
+    pub violations: u64,
+    pub satisfactions: u64,
+    /// Steps of the latest violations, oldest first (at most 256: the timeline's).
+    pub violation_steps: Vec<u64>,
+    /// The probability that the running monitor is violated within the next
+    /// `predict_steps` records; `None` until the forecast has data.
+    pub prediction: Option<f64>,
+    pub predict_steps: usize,
+    /// The forecast at which the pane warns.
+    pub warn_at: f64,
     /// Atom evaluations on missing or wrongly typed fields (counted as false).
     pub missing_fields: u64,
 }

@@ -562,6 +562,13 @@ fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
             steps: 3_605,
             recent: strip(64, &|_| Some(true)),
             violation_window: Vec::new(),
+            restarts: true,
+            violations: 0,
+            satisfactions: 1_180,
+            violation_steps: Vec::new(),
+            prediction: Some(0.0),
+            predict_steps: 10,
+            warn_at: 0.5,
             missing_fields: 0,
         },
         FormulaView {
@@ -577,6 +584,16 @@ fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
                 "#1876 {error: false, latency_ms: 38.0, queue_depth: 7}".to_string(),
                 "#1877 {error: true, latency_ms: 81.0, queue_depth: 9}".to_string(),
             ],
+            restarts: true,
+            violations: 37,
+            satisfactions: 0,
+            violation_steps: (0..37u64)
+                .map(|i| 1_877 + i * i * 12 / 10)
+                .filter(|&s| s < 3_605)
+                .collect(),
+            prediction: Some(0.62),
+            predict_steps: 10,
+            warn_at: 0.5,
             missing_fields: 0,
         },
         FormulaView {
@@ -592,6 +609,13 @@ fn analysis(channels: &[ChannelSnapshot]) -> AnalysisSnapshot {
                 _ => Some(true),
             }),
             violation_window: Vec::new(),
+            restarts: true,
+            violations: 4,
+            satisfactions: 0,
+            violation_steps: vec![2_950, 3_100, 3_340, 3_512],
+            prediction: None,
+            predict_steps: 10,
+            warn_at: 0.5,
             missing_fields: 12,
         },
     ];

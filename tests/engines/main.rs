@@ -16,6 +16,7 @@ mod learning_loop;
 #[cfg(feature = "headless")]
 mod ltl_check;
 mod ltl_fixtures;
+mod ltl_predict;
 mod ltl_properties;
 mod meta_fixtures;
 mod meta_properties;

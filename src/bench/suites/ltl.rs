@@ -9,8 +9,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use crate::bench::harness::{BenchmarkId, Harness};
-use crate::engines::ltl::{Monitor, MonitorStatus, State, compile, parse, verify};
-use crate::model::FieldValue;
+use crate::engines::ltl::{
+    ContinuousMonitor, DEFAULT_HORIZON_STEPS, Monitor, MonitorStatus, OnVerdict, State,
+    ViolationForecaster, compile, parse, verify,
+};
+use crate::model::{FieldValue, Value};
+use crate::sources::events::ServiceEvents;
 use criterion::Throughput;
 
 /// A formula of exactly 200 characters mixing every operator and kind of atom.
@@ -238,8 +242,73 @@ fn bench_early_decision(c: &mut Harness<'_>) {
     group.finish();
 }
 
+/// The demo's `events` records (seed 1), as the live monitors see them.
+fn demo_events(len: usize) -> Vec<State> {
+    use rand::SeedableRng;
+    let mut events = ServiceEvents::new(rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    (0..len)
+        .filter_map(|_| match events.next_event().to_value() {
+            Value::Fields(fields) => Some(fields),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The cost of the violation forecast per record against the plain continuous monitor, in
+/// the same run: the monitor alone; with the model learning every record; and with a K = 10
+/// forecast after every record too (what `check --predict 10` does; the live pane forecasts
+/// once per batch). The model first learns from 20,000 records, so its size is the steady one.
+fn bench_predict(c: &mut Harness<'_>) {
+    if !c.wants_group("predict_step") {
+        return;
+    }
+    let mut group = c.benchmark_group("predict_step");
+    let text = "G(error -> F(!error & !retry))";
+    let automaton = Arc::new(compile(&parse(text).unwrap()).unwrap());
+    let warm = demo_events(21_000);
+    let (warm_up, states) = warm.split_at(20_000);
+    let mut monitor = ContinuousMonitor::new(Arc::clone(&automaton), OnVerdict::Restart, None);
+    let mut forecaster = ViolationForecaster::new(DEFAULT_HORIZON_STEPS);
+    for state in warm_up {
+        let (_, bits) = monitor.step_reporting_valuation(state);
+        forecaster.observe(state, bits);
+    }
+    group.throughput(Throughput::Elements(states.len() as u64));
+    group.bench_function("monitor_only", |b| {
+        let mut monitor = monitor.clone();
+        b.iter(|| {
+            for state in states {
+                black_box(monitor.step(black_box(state)));
+            }
+        })
+    });
+    group.bench_function("monitor_and_model", |b| {
+        let mut monitor = monitor.clone();
+        let mut forecaster = forecaster.clone();
+        b.iter(|| {
+            for state in states {
+                let (_, bits) = monitor.step_reporting_valuation(black_box(state));
+                forecaster.observe(state, bits);
+            }
+        })
+    });
+    group.bench_function("monitor_model_and_forecast_k10", |b| {
+        let mut monitor = monitor.clone();
+        let mut forecaster = forecaster.clone();
+        b.iter(|| {
+            for state in states {
+                let (_, bits) = monitor.step_reporting_valuation(black_box(state));
+                forecaster.observe(state, bits);
+                black_box(forecaster.probability(&monitor));
+            }
+        })
+    });
+    group.finish();
+}
+
 /// Every benchmark of the suite.
 pub fn run(c: &mut Harness<'_>) {
+    bench_predict(c);
     bench_parse(c);
     bench_compile(c);
     bench_steps(c);

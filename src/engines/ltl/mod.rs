@@ -21,10 +21,12 @@
 //! could follow, given what values a field can hold (`x > 5` and `x < 3` are never both true).
 
 pub mod automaton;
+pub mod continuous;
 pub mod monitor;
 pub(crate) mod nnf;
 pub mod parser;
 pub mod predicate;
+pub mod predict;
 pub mod semantics;
 pub mod syntax;
 
@@ -32,9 +34,13 @@ pub use automaton::{
     Automaton, CompileError, MAX_COMPILE_STEPS, MonitorStatus, StateClass, Transition, compile,
     compile_within,
 };
+pub use continuous::{
+    ContinuousMonitor, ContinuousVerdict, OnVerdict, RunState, UnknownOnVerdict, VerdictLog,
+};
 pub use monitor::{Monitor, MonitorVerdict, TraceVerdict, verify};
 pub use parser::{ParseError, parse};
 pub use predicate::{AtomCounts, AtomOutcome, AtomTable, State, evaluate_atom};
+pub use predict::{DEFAULT_HORIZON_STEPS, MAX_HORIZON_STEPS, ValuationModel, ViolationForecaster};
 pub use syntax::{Atom, AtomTest, CompareOp, Formula, Literal};
 
 /// What can go wrong between a formula's text and a verdict.

@@ -67,11 +67,33 @@ impl Monitor {
         self.counts.fill(AtomCounts::default());
     }
 
+    /// Back to the start of a new run on the same stream: like [`Monitor::reset`], but the
+    /// missing and mistyped field counts go on accumulating (they describe the stream, not
+    /// the run).
+    pub fn restart(&mut self) {
+        self.state = self.automaton.initial_state();
+        self.steps = 0;
+        self.last = None;
+        self.decided_at = None;
+    }
+
+    /// The automaton state the monitor is in (what the rest of the trace must satisfy).
+    pub fn state(&self) -> u32 {
+        self.state
+    }
+
     /// Reads the state at the next step.
     #[inline]
     pub fn step(&mut self, state: &State) -> MonitorVerdict {
+        self.step_reporting_valuation(state).0
+    }
+
+    /// Reads the state at the next step, also returning the atoms' values on it (bit `i` for
+    /// atom `i`), for callers that learn from them.
+    #[inline]
+    pub fn step_reporting_valuation(&mut self, state: &State) -> (MonitorVerdict, u64) {
         let bits = self.automaton.atoms().valuation(state, &mut self.counts);
-        self.step_valuation(bits)
+        (self.step_valuation(bits), bits)
     }
 
     /// Reads the next step given as the atoms' values (bit `i` for atom `i` of

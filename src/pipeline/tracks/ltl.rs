@@ -1,13 +1,19 @@
 //! LTLf monitors on event channels: one track per formula and channel, stepped by Critical
-//! tasks.
+//! tasks. Each monitor runs continuously ([`OnVerdict::Restart`] by default: it starts again
+//! on the record after a verdict) and forecasts its next violation from a model of the
+//! channel's records ([`ViolationForecaster`], bounded as its module says).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::LtlMonitoring;
 use super::{Track, TrackError, TrackRunner};
 use crate::engines::ltl::automaton::{Automaton, MonitorStatus};
+use crate::engines::ltl::continuous::ContinuousMonitor;
+use crate::engines::ltl::continuous::OnVerdict;
 use crate::engines::ltl::monitor::Monitor;
+use crate::engines::ltl::predict::ViolationForecaster;
 use crate::model::{ChannelId, ChannelInfo, Record, Value};
 use crate::pipeline::snapshot::{FormulaStatus, FormulaView};
 use crate::scheduler::{TaskClass, TaskLabel};
@@ -21,6 +27,10 @@ const VERDICT_HISTORY: usize = 120;
 /// Records kept per event channel to show the window that broke a formula.
 const VIOLATION_WINDOW: usize = 8;
 
+/// Steps of the latest violations (and satisfactions) kept per monitor for the pane's
+/// timeline; the counts themselves are exact however many there are.
+pub const VERDICT_STEPS_KEPT: usize = 256;
+
 /// A formula compiled once, shared by its monitors on every channel.
 struct CompiledFormula {
     text: String,
@@ -33,7 +43,10 @@ struct CompiledFormula {
 struct LtlTrack {
     formula: String,
     channel_name: String,
-    monitor: Monitor,
+    monitor: ContinuousMonitor,
+    forecaster: ViolationForecaster,
+    /// The forecast after the last record stepped.
+    prediction: Option<f64>,
     inbox: VecDeque<Arc<Record>>,
     recent: VecDeque<Option<bool>>,
     /// The last records stepped, shared with the inbox; formatted only when one breaks the
@@ -45,12 +58,16 @@ struct LtlTrack {
 /// The compiled formulas and their monitors on every event channel.
 pub(super) struct LtlTracks {
     compiled: Vec<CompiledFormula>,
+    settings: LtlMonitoring,
     tracks: BTreeMap<ChannelId, Vec<Arc<Track<LtlTrack>>>>,
 }
 
 impl LtlTracks {
     /// Compiles the formulas; an error names the formula and the spot.
-    pub(super) fn compile(formulas: &[String]) -> Result<Self, TrackError> {
+    pub(super) fn compile(
+        formulas: &[String],
+        settings: LtlMonitoring,
+    ) -> Result<Self, TrackError> {
         let compiled = formulas
             .iter()
             .map(|text| {
@@ -69,6 +86,7 @@ impl LtlTracks {
             .collect::<Result<_, TrackError>>()?;
         Ok(Self {
             compiled,
+            settings,
             tracks: BTreeMap::new(),
         })
     }
@@ -91,7 +109,13 @@ impl LtlTracks {
                 tracks.push(Track::new(LtlTrack {
                     formula: formula.text.clone(),
                     channel_name: info.name.clone(),
-                    monitor: Monitor::new(formula.automaton.clone()),
+                    monitor: ContinuousMonitor::new(
+                        formula.automaton.clone(),
+                        self.settings.on_verdict,
+                        Some(VERDICT_STEPS_KEPT),
+                    ),
+                    forecaster: ViolationForecaster::new(self.settings.predict_steps),
+                    prediction: None,
                     inbox: VecDeque::new(),
                     recent: VecDeque::new(),
                     window: VecDeque::new(),
@@ -136,6 +160,7 @@ impl LtlTracks {
             .map(|track| {
                 let track = track.lock();
                 let verdict = track.monitor.verdict();
+                let violations = track.monitor.violations();
                 FormulaView {
                     formula: track.formula.clone(),
                     channel_name: track.channel_name.clone(),
@@ -149,8 +174,16 @@ impl LtlTracks {
                     steps: track.monitor.steps(),
                     recent: track.recent.iter().copied().collect(),
                     violation_window: track.violation_window.clone(),
+                    restarts: track.monitor.on_verdict() == OnVerdict::Restart,
+                    violations: violations.count(),
+                    satisfactions: track.monitor.satisfactions().count(),
+                    violation_steps: violations.steps().iter().copied().collect(),
+                    prediction: track.prediction,
+                    predict_steps: self.settings.predict_steps,
+                    warn_at: self.settings.warn_at,
                     missing_fields: track
                         .monitor
+                        .monitor()
                         .atom_counts()
                         .iter()
                         .map(|c| c.missing + c.wrong_type)
@@ -161,19 +194,23 @@ impl LtlTracks {
     }
 }
 
-/// Steps the monitor over the inbox; always a change (the step count moves).
+/// Steps the monitor over the inbox, teaching the forecaster every record, then forecasts
+/// once (the pane shows the latest forecast only); always a change (the step count moves).
 fn step_ltl(track: &mut LtlTrack) -> bool {
+    let mut stepped = false;
     while let Some(record) = track.inbox.pop_front() {
         let Value::Fields(state) = &record.value else {
             continue;
         };
-        let before = track.monitor.is_decided();
-        let verdict = track.monitor.step(state);
+        let (continuous, bits) = track.monitor.step_reporting_valuation(state);
+        track.forecaster.observe(state, bits);
+        stepped = true;
+        let verdict = continuous.run;
         if track.window.len() == VIOLATION_WINDOW {
             track.window.pop_front();
         }
         track.window.push_back(Arc::clone(&record));
-        if !before && verdict.status == MonitorStatus::Violated {
+        if continuous.decided_now && verdict.status == MonitorStatus::Violated {
             track.violation_window = track
                 .window
                 .iter()
@@ -187,6 +224,9 @@ fn step_ltl(track: &mut LtlTrack) -> bool {
             MonitorStatus::Undecided => None,
             _ => Some(verdict.holds_if_ended),
         });
+    }
+    if stepped {
+        track.prediction = track.forecaster.probability(&track.monitor);
     }
     true
 }

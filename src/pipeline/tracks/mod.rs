@@ -33,7 +33,7 @@ use super::library::{PatternError, PatternSpec};
 use super::snapshot::{
     ChaosView, FormulaView, LearningView, MetaView, PatternMatchView, RepetitionView,
 };
-use crate::engines::ltl::LtlError;
+use crate::engines::ltl::{DEFAULT_HORIZON_STEPS, LtlError, OnVerdict};
 use crate::engines::meta::learning::DecisionLog;
 use crate::engines::temporal::TemporalError;
 use crate::model::Decision;
@@ -60,6 +60,33 @@ pub struct AnalysisConfig {
     /// (`replay --headless --all-matches`; a trace is finite, so they are bounded by its length).
     /// The decision log then keeps every decision too.
     pub keep_all_matches: bool,
+    /// What the LTL monitors do after a verdict, and their violation forecasts.
+    pub ltl: LtlMonitoring,
+}
+
+/// How the live LTL monitors run: continuously, with a violation forecast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LtlMonitoring {
+    /// After a verdict: restart on the next record (the default live) or stop.
+    pub on_verdict: OnVerdict,
+    /// Steps ahead of each monitor's violation forecast.
+    pub predict_steps: usize,
+    /// Forecast probability at which the LTL pane warns.
+    pub warn_at: f64,
+}
+
+/// The LTL pane's early warning when no threshold is given: a violation is more likely than
+/// not within the forecast's horizon.
+pub const DEFAULT_WARN_AT: f64 = 0.5;
+
+impl Default for LtlMonitoring {
+    fn default() -> Self {
+        LtlMonitoring {
+            on_verdict: OnVerdict::Restart,
+            predict_steps: DEFAULT_HORIZON_STEPS,
+            warn_at: DEFAULT_WARN_AT,
+        }
+    }
 }
 
 /// Patterns learnt in a run that the engines remember for `replay --headless` (the newest;
@@ -238,7 +265,7 @@ impl Engines {
                 rejected: AtomicU64::new(0),
                 task_done: Arc::new(Notify::new()),
             },
-            ltl: ltl::LtlTracks::compile(&config.formulas)?,
+            ltl: ltl::LtlTracks::compile(&config.formulas, config.ltl)?,
             patterns: patterns::PatternTracks::new(
                 config.patterns,
                 config.backlog,

@@ -1,14 +1,17 @@
 //! The LTL pane: one row per monitored formula — its live status (satisfied / violated /
 //! undecided, each with a symbol so it reads without colour), the formula and its channel, the
 //! verdict strip over recent steps, the step that decided it, the steps monitored and the
-//! atoms evaluated on missing fields. Under a violation, the records that broke it: on one
-//! line, or one record per line while the pane is expanded.
+//! atoms evaluated on missing fields; then the violations counted (the monitors restart after
+//! a verdict by default), their rate, a timeline of the latest ones and the forecast: the
+//! probability of a violation within the next K records, marked ⚠ as an early warning at
+//! `--warn-at`. Under a violation, the records that broke it: on one line, or one record per
+//! line while the pane is expanded.
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Block;
+use ratatui::widgets::{Block, Sparkline};
 
 use midstream_widgets::verdict_strip::{Verdict, VerdictLook, VerdictStrip};
 
@@ -26,27 +29,35 @@ const STATUS_WIDTH: u16 = 11;
 const GAP: u16 = 2;
 /// Indent of the violation window's lines under the formula.
 const WINDOW_INDENT: &str = "  ╰ ";
+/// Steps the violation timeline spans at most (the latest ones): each of its cells counts the
+/// violations in an equal share of them.
+const TIMELINE_STEPS: u64 = 2_000;
 
 /// Draw the LTL pane of `snapshot` (the displayed one).
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, theme: &Theme) {
     let focused = app.focus() == Pane::Ltl;
     let formulas = &snapshot.analysis.formulas;
     let count = |status| formulas.iter().filter(|f| f.status == status).count();
+    let warnings = formulas.iter().filter(|f| warns(f)).count();
+    let mut title = vec![
+        Span::styled(" LTL ", theme.title()),
+        Span::styled(
+            format!(
+                "· {} formulas: {} ✓ {} ✗ {} ? ",
+                formulas.len(),
+                count(FormulaStatus::Satisfied),
+                count(FormulaStatus::Violated),
+                count(FormulaStatus::Undecided)
+            ),
+            theme.muted(),
+        ),
+    ];
+    if warnings > 0 {
+        title.push(Span::styled(format!("⚠ {warnings} "), theme.warning()));
+    }
     let block = Block::bordered()
         .border_style(theme.border(focused))
-        .title(Line::from(vec![
-            Span::styled(" LTL ", theme.title()),
-            Span::styled(
-                format!(
-                    "· {} formulas: {} ✓ {} ✗ {} ? ",
-                    formulas.len(),
-                    count(FormulaStatus::Satisfied),
-                    count(FormulaStatus::Violated),
-                    count(FormulaStatus::Undecided)
-                ),
-                theme.muted(),
-            ),
-        ]));
+        .title(Line::from(title));
     if formulas.is_empty() {
         return note(
             frame,
@@ -68,7 +79,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
             break;
         }
         y = render_formula(frame, inner, y, formula, theme);
-        if formula.status == FormulaStatus::Violated && !formula.violation_window.is_empty() {
+        if y < inner.bottom() {
+            render_continuous(frame, Rect::new(inner.x, y, inner.width, 1), formula, theme);
+            y += 1;
+        }
+        // The records that broke the formula last: shown while it is violated and, when the
+        // monitor restarts, whenever it has been violated at least once.
+        if (formula.status == FormulaStatus::Violated || formula.violations > 0)
+            && !formula.violation_window.is_empty()
+        {
             let lines = if expanded {
                 formula.violation_window.clone()
             } else {
@@ -170,4 +189,81 @@ fn render_formula(
     frame.render_widget(strip, strip_area);
     frame.render_widget(figures.alignment(Alignment::Right), figures_area);
     y + 1
+}
+
+/// Whether the forecast has reached the early-warning threshold.
+fn warns(formula: &FormulaView) -> bool {
+    formula.prediction.is_some_and(|p| p >= formula.warn_at)
+}
+
+/// The third line of a formula: violations (count, rate per 1,000 steps), satisfactions, the
+/// timeline of the latest violations and the forecast.
+fn render_continuous(frame: &mut Frame, area: Rect, formula: &FormulaView, theme: &Theme) {
+    let rate = if formula.steps > 0 {
+        formula.violations as f64 * 1e3 / formula.steps as f64
+    } else {
+        0.0
+    };
+    let violations = Span::styled(
+        format!(
+            "✗ {} · {rate:.1}/1k steps · ✓ {}",
+            format::count(formula.violations),
+            format::count(formula.satisfactions)
+        ),
+        if formula.violations > 0 {
+            theme.error()
+        } else {
+            theme.muted()
+        },
+    );
+    let horizon = formula.predict_steps;
+    let forecast = match formula.prediction {
+        None => Span::styled(format!("P(✗ ≤{horizon}) learning"), theme.muted()),
+        Some(p) if warns(formula) => Span::styled(
+            format!("⚠ P(✗ ≤{horizon}) {:.0}%", p * 100.0),
+            theme.warning(),
+        ),
+        Some(p) => Span::styled(format!("P(✗ ≤{horizon}) {:.0}%", p * 100.0), theme.muted()),
+    };
+    let [_, counts_area, timeline_area, forecast_area] = Layout::horizontal([
+        Constraint::Length(STATUS_WIDTH),
+        Constraint::Length(violations.width() as u16),
+        Constraint::Fill(1),
+        Constraint::Length(forecast.width() as u16),
+    ])
+    .spacing(GAP)
+    .areas(area);
+    frame.render_widget(violations, counts_area);
+    if !formula.restarts && formula.violations == 0 {
+        // A stopped monitor has at most one violation: no timeline to draw.
+    } else if timeline_area.width > 0 {
+        let cells = timeline(formula, timeline_area.width as usize);
+        let max = cells.iter().copied().max().unwrap_or(0).max(1);
+        frame.render_widget(
+            Sparkline::default()
+                .data(&cells)
+                .max(max)
+                .style(theme.error()),
+            timeline_area,
+        );
+    }
+    frame.render_widget(
+        Line::from(forecast).alignment(Alignment::Right),
+        forecast_area,
+    );
+}
+
+/// Violations per cell over the latest steps (at most [`TIMELINE_STEPS`], split evenly into
+/// `cells`), oldest first.
+fn timeline(formula: &FormulaView, cells: usize) -> Vec<u64> {
+    let span = formula.steps.clamp(1, TIMELINE_STEPS);
+    let start = formula.steps.saturating_sub(span);
+    let mut counts = vec![0u64; cells];
+    for &step in &formula.violation_steps {
+        if step >= start && step < formula.steps {
+            let cell = ((step - start) * cells as u64 / span) as usize;
+            counts[cell.min(cells - 1)] += 1;
+        }
+    }
+    counts
 }

@@ -529,7 +529,7 @@ mod tests {
     #[test]
     fn ltl_pane_one_row_per_formula() {
         let snap = Arc::new(demo_snapshot(10));
-        let backend = draw_pane(90, 10, |f, area| {
+        let backend = draw_pane(90, 13, |f, area| {
             super::ltl::render(f, area, &App::new(), &snap, &Theme::COLOR);
         });
         insta::assert_snapshot!(backend);
@@ -541,6 +541,13 @@ mod tests {
             "decided @ 1,877",
             "12 missing",
             "╰ #1875",
+            // Violations counted, their rate per 1,000 steps, and the forecast.
+            "✗ 37 · 10.3/1k steps · ✓ 0",
+            "✗ 0 · 0.0/1k steps · ✓ 1,180",
+            "⚠ P(✗ ≤10) 62%",
+            "P(✗ ≤10) 0%",
+            "P(✗ ≤10) learning",
+            "⚠ 1 ",
         ] {
             assert!(text.contains(expected), "{expected}:\n{text}");
         }
@@ -557,8 +564,9 @@ mod tests {
         };
         assert_eq!(color_of("✓ satisfied"), Color::Green);
         assert_eq!(color_of("✗ violated"), Color::Red);
+        assert_eq!(color_of("⚠ P(✗"), Color::Magenta);
         // The same symbols and words without colour.
-        let plain = draw_pane(90, 10, |f, area| {
+        let plain = draw_pane(90, 13, |f, area| {
             super::ltl::render(f, area, &App::new(), &snap, &Theme::NO_COLOR);
         });
         assert!(!has_color(&plain));
@@ -573,7 +581,7 @@ mod tests {
             app.apply(Action::FocusNext, &snap);
         }
         app.apply(Action::ToggleExpand, &snap);
-        let backend = draw_pane(90, 14, |f, area| {
+        let backend = draw_pane(90, 17, |f, area| {
             super::ltl::render(f, area, &app, &snap, &Theme::COLOR);
         });
         insta::assert_snapshot!(backend);
