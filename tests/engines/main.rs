@@ -12,6 +12,8 @@ mod attractor_accuracy;
 mod attractor_ensemble;
 mod attractor_fixtures;
 mod edm_fixtures;
+// The meta track's learner drives it, which is part of the app.
+#[cfg(feature = "app")]
 mod learning_loop;
 #[cfg(feature = "headless")]
 mod ltl_check;
