@@ -207,6 +207,7 @@ fn analysis_options(args: &AnalysisArgs) -> session::AnalysisOptions {
         on_verdict: args.on_verdict.map(on_verdict),
         predict: args.predict,
         warn_at: args.warn_at,
+        default_on_verdict: None,
     }
 }
 
@@ -631,12 +632,17 @@ async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
 }
 
 fn replay_headless(args: &ReplayArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let mut analysis_args = analysis_options(&args.analysis);
+    // A headless replay reports on a finished trace, as `check` does: its monitors stop at the
+    // first verdict unless told otherwise, and its `formula …: false (violated, decided at step
+    // N …)` lines keep their meaning. The dashboard's monitors restart (issue 16).
+    analysis_args.default_on_verdict = Some(OnVerdict::Stop);
     let opts = headless::replay::ReplayOptions {
         file: args.file.clone(),
         speed: replay_speed(args, 0.0)?,
         stats: args.stats,
         all_matches: args.all_matches,
-        analysis: session::settings(&analysis_options(&args.analysis), &[])?.analysis,
+        analysis: session::settings(&analysis_args, &[])?.analysis,
     };
     headless::replay::run(&opts, out)?;
     Ok(())

@@ -71,6 +71,9 @@ pub struct AnalysisOptions {
     pub on_verdict: Option<OnVerdict>,
     pub predict: Option<usize>,
     pub warn_at: Option<f64>,
+    /// After a verdict when neither the flag nor the file says: `None` restarts, as the
+    /// dashboard's monitors do; `replay --headless` stops, as `check` does.
+    pub default_on_verdict: Option<OnVerdict>,
 }
 
 /// What the command line and the configuration file ask for.
@@ -124,6 +127,7 @@ pub fn settings(args: &AnalysisOptions, default_formulas: &[&str]) -> anyhow::Re
         on_verdict: args
             .on_verdict
             .or(config.on_verdict)
+            .or(args.default_on_verdict)
             .unwrap_or(defaults.on_verdict),
         predict_steps: args
             .predict
