@@ -5,8 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use midstream::engines::ltl::OnVerdict;
 use midstream::model::{Catalog, ChannelKind, FieldValue, Fields, Record, SourceEvent, Value};
-use midstream::pipeline::{AnalysisConfig, Engines, FormulaStatus, PatternSpec, Pipeline, library};
+use midstream::pipeline::{
+    AnalysisConfig, Engines, FormulaStatus, LtlMonitoring, PatternSpec, Pipeline, library,
+};
 use midstream::scheduler::{Scheduler, SchedulerConfig, TaskClass};
 
 use crate::common;
@@ -50,6 +53,12 @@ fn run_pipeline(
     let config = AnalysisConfig {
         formulas: formulas.iter().map(|f| f.to_string()).collect(),
         patterns,
+        // Verdicts on the whole trace, as `verify` gives them: the monitors stop at the first
+        // (restarting ones are tested in tests/engines/ltl_check.rs).
+        ltl: LtlMonitoring {
+            on_verdict: OnVerdict::Stop,
+            ..LtlMonitoring::default()
+        },
         ..AnalysisConfig::default()
     };
     let engines = Engines::new(scheduler.clone(), config).unwrap();

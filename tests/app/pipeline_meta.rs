@@ -136,15 +136,17 @@ fn check_periodic_round(view: &MetaView, fed: &[f64], name: &str) {
         "{name}: period {:?}",
         view.period
     );
-    // The last round ended at the last multiple of META_EVERY, and its samples are the
-    // channel's own, at the positions the view names.
-    let last_round = SAMPLES as u64 / meta::META_EVERY * meta::META_EVERY;
-    assert_eq!(view.end_sample(), last_round, "{name}");
-    assert_eq!(
-        view.rounds,
-        last_round / meta::META_EVERY,
-        "{name}: every round ran"
+    // Rounds fall on multiples of META_EVERY; the learning loop may lengthen the interval
+    // between them (at most MAX_INTERVAL) once the channel's skill is steady, so the last one
+    // ended within that of the end. Its samples are the channel's own, at the positions the
+    // view names.
+    let end = view.end_sample();
+    assert_eq!(end % meta::META_EVERY, 0, "{name}: round ended at {end}");
+    assert!(
+        SAMPLES as u64 - end < midstream::engines::meta::learning::params::MAX_INTERVAL,
+        "{name}: the last round ended at {end} of {SAMPLES}"
     );
+    assert!(view.rounds >= 1, "{name}");
     let first = view.first_sample as usize;
     assert_eq!(
         &fed[first..first + view.series.len()],
