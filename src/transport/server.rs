@@ -832,7 +832,8 @@ async fn produce_feed(mut feed: Feed, hub: Arc<Hub>, events: mpsc::Sender<Server
                 hub.grow(catalog);
             }
             None => {
-                // The publisher is gone: what is left in the urgent lane goes out first.
+                // The publisher is gone: what is left in the urgent lane goes out before the end
+                // (at most FEED_QUEUE batches, so within the broadcast capacity).
                 while let Ok(item) = feed.urgent.try_recv() {
                     match item {
                         FeedItem::Records(mut records) => publisher.push_all(&mut records),
