@@ -8,10 +8,11 @@
 //! announced bytes of the stream, never more than the stream had, the errors say how many bytes
 //! there were), whatever the chunking; `read_message` agrees with `read_frame` + `decode_body`;
 //! a decoded message encodes again to a frame no longer than the one read, which decodes to the
-//! same message.
+//! same message; the data streams' batch codec agrees with postcard on every body.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use midstream::transport::batch::{decode_batch, encode_batch_frame};
 use midstream::transport::framing::{
     FrameError, LENGTH_PREFIX_BYTES, decode_body, encode_frame, read_frame, read_message,
 };
@@ -77,6 +78,23 @@ fn decodes_as<T: Serialize + DeserializeOwned>(body: &[u8], max_len: usize, name
         .expect("a frame we encoded reads back")
         .expect("and is not the end of the stream");
     assert_eq!(encoding(&again), encoding(&value), "{name} round trip");
+}
+
+/// The data streams' own batch codec (`transport::batch`) reads every body exactly as
+/// postcard does, error text included, and writes postcard's bytes.
+fn batch_codec_agrees(body: &[u8], max_len: usize) {
+    let ours = decode_batch(body, "record batch");
+    let theirs = decode_body::<RecordBatch>(body, "record batch");
+    match (&ours, &theirs) {
+        (Ok(a), Ok(b)) => assert_eq!(encoding(a), encoding(b), "batch codec read differently"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!("batch codec gave {ours:?}, postcard {theirs:?}"),
+    }
+    if let Ok(batch) = theirs {
+        let a = encode_batch_frame(&batch, max_len, "record batch").map_err(|e| e.to_string());
+        let b = encode_frame(&batch, max_len, "record batch").map_err(|e| e.to_string());
+        assert_eq!(a, b, "batch codec wrote differently");
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -148,6 +166,7 @@ fuzz_target!(|data: &[u8]| {
         decodes_as::<ServerMessage>(&body, max_len, "Catalog");
         decodes_as::<DataStreamHeader>(&body, max_len, "stream header");
         decodes_as::<RecordBatch>(&body, max_len, "record batch");
+        batch_codec_agrees(&body, max_len);
     }
 
     // What the sessions call: `read_message` reads the same first frame and decodes it the same.

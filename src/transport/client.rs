@@ -20,7 +20,7 @@
 //! timeout is lost and reconnected like any other.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -28,12 +28,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::batch::decode_batch;
 use super::describe_connection_error;
 use super::framing::{FrameError, decode_body, read_frame, read_message, write_message};
 use super::protocol::{
     ClientMessage, CloseCode, DataStreamHeader, HANDSHAKE_TIMEOUT, MAX_BATCH_RECORDS, MAX_CHANNELS,
     MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES, PROTOCOL_VERSION, RecordBatch, STALL_AFTER,
-    ServerMessage, clip_reason, transport_config,
+    ServerMessage, clip_reason, transport_config, urgent,
 };
 use super::tls::{
     Fingerprint, ObservationSlot, TlsError, TofuStore, Trust, TrustFailure, client_crypto,
@@ -56,6 +57,9 @@ pub const WATCHDOG_INTERVAL: Duration = Duration::from_millis(200);
 /// Events buffered for a slow consumer before the readers wait (and QUIC flow control slows
 /// the server, which then drops batches for this client: the gaps show in `seq`).
 pub const EVENT_QUEUE: usize = 1024;
+/// Batches of [`urgent`] channels (events) buffered beside [`EVENT_QUEUE`], in a lane of their
+/// own that [`ClientHandle::recv`] reads first.
+pub const URGENT_QUEUE: usize = 64;
 
 /// Backoff between reconnection attempts: `initial · 2^(attempt − 1)`, at most `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,25 +239,104 @@ pub enum ClientError {
 }
 
 /// A running client. Dropping it closes the connection and stops the task.
+///
+/// Events come in two lanes. Everything but the records of [`urgent`] channels keeps its
+/// order in the first; those records (events) take a second, read first, so that an event
+/// does not wait behind [`EVENT_QUEUE`] batches of samples for a slow consumer: the server's
+/// stream priority then holds up to the consumer (issue 14). Records of different channels
+/// never had an order between them (they come on separate streams), so the lanes only have to
+/// keep an urgent batch behind the event that announced its channel: it is held until the
+/// consumer has taken its connection's `Connected` and a catalog that lists its channel.
 pub struct ClientHandle {
     events: mpsc::Receiver<TransportEvent>,
+    urgent: mpsc::Receiver<UrgentBatch>,
+    /// Urgent batches taken out of their lane before their channel was announced, in order.
+    /// At most [`URGENT_QUEUE`]: past that the lane is left to fill and its readers wait.
+    held: VecDeque<UrgentBatch>,
+    /// The connection whose `Connected` the consumer took last (1 for the first), and the
+    /// channels announced to it since.
+    connection: u64,
+    announced: HashSet<ChannelId>,
     task: JoinHandle<()>,
 }
+
+/// An urgent channel's batch and the connection it came on (1 for the first).
+type UrgentBatch = (u64, RecordBatch);
 
 impl ClientHandle {
     /// The next event; `None` once the client has stopped.
     pub async fn recv(&mut self) -> Option<TransportEvent> {
-        self.events.recv().await
+        loop {
+            if let Some(batch) = self.release() {
+                return Some(batch);
+            }
+            let room = self.held.len() < URGENT_QUEUE;
+            tokio::select! {
+                biased;
+                Some(batch) = self.urgent.recv(), if room => self.held.push_back(batch),
+                event = self.events.recv() => match event {
+                    Some(event) => return Some(self.taken(event)),
+                    // The client stopped: what it had received still goes out, in order.
+                    None => {
+                        while let Ok(batch) = self.urgent.try_recv() {
+                            self.held.push_back(batch);
+                        }
+                        return self
+                            .held
+                            .pop_front()
+                            .map(|(_, batch)| TransportEvent::Records(batch));
+                    }
+                },
+            }
+        }
     }
 
     /// The next event if one is ready.
     pub fn try_recv(&mut self) -> Result<TransportEvent, mpsc::error::TryRecvError> {
-        self.events.try_recv()
+        loop {
+            if let Some(batch) = self.release() {
+                return Ok(batch);
+            }
+            if self.held.len() >= URGENT_QUEUE {
+                break;
+            }
+            match self.urgent.try_recv() {
+                Ok(batch) => self.held.push_back(batch),
+                Err(_) => break,
+            }
+        }
+        self.events.try_recv().map(|e| self.taken(e))
     }
 
-    /// The event channel itself, for `select!` loops.
-    pub fn events(&mut self) -> &mut mpsc::Receiver<TransportEvent> {
-        &mut self.events
+    /// The first held batch the consumer may have now: one of an earlier connection, or of a
+    /// channel announced to this one. Batches of one channel leave in their order.
+    fn release(&mut self) -> Option<TransportEvent> {
+        let ready = |(connection, batch): &UrgentBatch| {
+            *connection < self.connection
+                || (*connection == self.connection
+                    && batch
+                        .first()
+                        .is_some_and(|r| self.announced.contains(&r.channel)))
+        };
+        let at = self.held.iter().position(ready)?;
+        self.held
+            .remove(at)
+            .map(|(_, batch)| TransportEvent::Records(batch))
+    }
+
+    /// Notes what an event from the ordered lane announces.
+    fn taken(&mut self, event: TransportEvent) -> TransportEvent {
+        match &event {
+            TransportEvent::Connected { catalog, .. } => {
+                self.connection += 1;
+                self.announced = catalog.channels.iter().map(|c| c.id).collect();
+            }
+            TransportEvent::CatalogUpdate(catalog) => {
+                self.announced.extend(catalog.channels.iter().map(|c| c.id));
+            }
+            _ => {}
+        }
+        event
     }
 }
 
@@ -278,6 +361,7 @@ pub fn connect(config: ClientConfig) -> Result<ClientHandle, ClientError> {
     let tofu_key = config.addr.trim().to_ascii_lowercase();
     let (quic, observation) = build_quic_config(&config.trust, tofu.as_ref(), &tofu_key)?;
     let (tx, rx) = mpsc::channel(config.event_queue.max(1));
+    let (urgent_tx, urgent) = mpsc::channel(URGENT_QUEUE);
     let state = ClientState {
         config,
         server_name,
@@ -286,9 +370,18 @@ pub fn connect(config: ClientConfig) -> Result<ClientHandle, ClientError> {
         tofu,
         tofu_key,
         continuity: Arc::default(),
+        urgent: urgent_tx,
+        connections: 0,
     };
     let task = tokio::spawn(run(state, tx));
-    Ok(ClientHandle { events: rx, task })
+    Ok(ClientHandle {
+        events: rx,
+        urgent,
+        held: VecDeque::new(),
+        connection: 0,
+        announced: HashSet::new(),
+        task,
+    })
 }
 
 fn check_address(addr: &str) -> Result<(), ClientError> {
@@ -331,6 +424,10 @@ struct ClientState {
     tofu_key: String,
     /// Each channel's numbering across this client's connections.
     continuity: Arc<Mutex<Continuity>>,
+    /// The lane of urgent channels' batches ([`ClientHandle`]).
+    urgent: mpsc::Sender<UrgentBatch>,
+    /// Connections that reached `Connected` so far.
+    connections: u64,
 }
 
 /// How one connection attempt or session ended.
@@ -559,6 +656,8 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
             .map(|c| (c.id, (c.name.clone(), c.kind.clone())))
             .collect(),
     ));
+    state.connections += 1;
+    let connection = state.connections;
     if tx
         .send(TransportEvent::Connected {
             catalog,
@@ -628,7 +727,11 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
                         kinds.clone(),
                         opened.clone(),
                         state.continuity.clone(),
-                        tx.clone(),
+                        Lane {
+                            events: tx.clone(),
+                            urgent: state.urgent.clone(),
+                            connection,
+                        },
                     ));
                 }
                 Err(e) => return connection_end(&addr, &e, true),
@@ -1000,13 +1103,21 @@ type Kinds = Arc<Mutex<HashMap<ChannelId, (String, ChannelKind)>>>;
 /// that adds it (the two travel on different streams, so either may arrive first).
 const NEW_CHANNEL_WAIT: Duration = Duration::from_secs(5);
 
+/// Where a data stream's batches go: the ordered lane, or for an [`urgent`] channel the urgent
+/// one, tagged with the connection ([`ClientHandle`]).
+struct Lane {
+    events: mpsc::Sender<TransportEvent>,
+    urgent: mpsc::Sender<UrgentBatch>,
+    connection: u64,
+}
+
 /// Reads one data stream: its header, then record batches, each checked and forwarded.
 async fn read_channel(
     mut recv: quinn::RecvStream,
     kinds: Kinds,
     opened: Arc<Mutex<HashSet<ChannelId>>>,
     continuity: Arc<Mutex<Continuity>>,
-    tx: mpsc::Sender<TransportEvent>,
+    lane: Lane,
 ) -> Result<(), ReadEnd> {
     let frame_end = |context: &str, e: FrameError| match e {
         FrameError::Io(e) => ReadEnd::StreamFailed(format!("{context}: {e}")),
@@ -1045,6 +1156,7 @@ async fn read_channel(
         }
     };
     let (name, kind) = (&name, &kind);
+    let is_urgent = urgent(kind);
     if !opened
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -1061,7 +1173,7 @@ async fn read_channel(
             Ok(false) => return Ok(()),
             Err(e) => return Err(frame_end(&format!("channel {name:?}"), e)),
         }
-        let mut batch: RecordBatch = decode_body(&body, "record batch")
+        let mut batch: RecordBatch = decode_batch(&body, "record batch")
             .map_err(|e| ReadEnd::Violation(format!("channel {name:?}: {e}")))?;
         if batch.is_empty() || batch.len() > MAX_BATCH_RECORDS {
             return Err(ReadEnd::Violation(format!(
@@ -1097,7 +1209,15 @@ async fn read_channel(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .renumber(name, &mut batch, first_batch, Instant::now());
-        if tx.send(TransportEvent::Records(batch)).await.is_err() {
+        let sent = if is_urgent {
+            lane.urgent.send((lane.connection, batch)).await.is_ok()
+        } else {
+            lane.events
+                .send(TransportEvent::Records(batch))
+                .await
+                .is_ok()
+        };
+        if !sent {
             return Err(ReadEnd::Stopped);
         }
     }

@@ -7,6 +7,7 @@
 //! - [`client`]: [`client::connect`] delivers [`client::TransportEvent`]s, reconnecting with
 //!   backoff.
 
+pub mod batch;
 pub mod client;
 pub mod framing;
 #[doc(hidden)]

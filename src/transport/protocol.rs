@@ -208,6 +208,15 @@ pub fn channel_priority(kind: &ChannelKind) -> i32 {
     }
 }
 
+/// Whether a channel's records travel in an urgent lane, ahead of the samples that queue on
+/// either side of the connection: those whose data streams are above the samples'
+/// ([`channel_priority`]: events). The publisher's feed, the server's backlog check and the
+/// client's event queue all split by it, so a saturating sample channel holds back only its own
+/// lane and the stream priority can count end to end (issue 14).
+pub fn urgent(kind: &ChannelKind) -> bool {
+    channel_priority(kind) > channel_priority(&ChannelKind::Scalar)
+}
+
 /// `reason` cut to at most [`MAX_REASON_BYTES`] bytes on a character boundary.
 pub fn clip_reason(reason: &str) -> &str {
     if reason.len() <= MAX_REASON_BYTES {

@@ -26,7 +26,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::protocol::{MAX_BATCH_RECORDS, MAX_CHANNELS, channel_priority};
+use super::protocol::{MAX_BATCH_RECORDS, MAX_CHANNELS, urgent};
 use super::server::{
     CertificateSource, Delivery, Feed, FeedItem, Server, ServerConfig, ServerError, ServerEvent,
     ServerInfo, ServerLimits, ShutdownHandle, TickPacer,
@@ -37,14 +37,6 @@ use crate::sources::RecordSource;
 /// Batches queued between a publisher and its server; a full queue holds the publisher back
 /// (with [`Delivery::Complete`], that is how the slowest client paces it).
 pub const FEED_QUEUE: usize = 64;
-
-/// Whether a channel's records take the feed's urgent lane: those whose data streams are above
-/// the samples' (`channel_priority`: events). A saturating sample channel then holds back only
-/// its own lane: an event does not wait behind [`FEED_QUEUE`] batches of samples before its
-/// stream's priority can count (issue 14: priorities measured end to end).
-fn urgent(kind: &ChannelKind) -> bool {
-    channel_priority(kind) > channel_priority(&ChannelKind::Scalar)
-}
 
 /// How to publish.
 #[derive(Debug, Clone)]

@@ -35,15 +35,16 @@ use super::describe_connection_error;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::framing::{FrameError, LENGTH_PREFIX_BYTES, encode_frame, read_message, write_message};
+use super::batch::encode_batch_frame;
+use super::framing::{FrameError, LENGTH_PREFIX_BYTES, read_message, write_message};
 use super::protocol::{
     ClientMessage, CloseCode, DEFAULT_CLIENT_FRAME_BYTES, DataStreamHeader, HANDSHAKE_TIMEOUT,
     MAX_BATCH_RECORDS, MAX_CHANNELS, MAX_CONTROL_FRAME_BYTES, MAX_DATA_FRAME_BYTES,
     MAX_TOKEN_BYTES, MIN_CLIENT_FRAME_BYTES, MIN_HANDSHAKE_TIMEOUT, PROTOCOL_VERSION,
-    ServerMessage, channel_priority, clip_reason, transport_config,
+    ServerMessage, channel_priority, clip_reason, transport_config, urgent,
 };
 use super::tls::{Fingerprint, ServerIdentity, TlsError, attach_command, server_crypto};
-use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, Record};
+use crate::model::{Catalog, ChannelId, ChannelInfo, Record};
 use crate::sources::RecordSource;
 
 /// Frames a channel's broadcast holds for its slowest writer (real-time pacing: at one frame
@@ -555,7 +556,7 @@ impl Hub {
         catalog
             .channels
             .iter()
-            .filter(|c| channel_priority(&c.kind) > channel_priority(&ChannelKind::Scalar))
+            .filter(|c| urgent(&c.kind))
             .filter_map(|c| feeds.get(&c.id).map(|f| f.len()))
             .max()
             .unwrap_or(0)
@@ -654,7 +655,7 @@ impl Publisher {
 
     /// Encodes and broadcasts `batch`, halving it while its frame is over the limit.
     fn send(&self, channel: ChannelId, batch: &[Record]) {
-        match encode_frame(&batch, MAX_DATA_FRAME_BYTES, "record batch") {
+        match encode_batch_frame(batch, MAX_DATA_FRAME_BYTES, "record batch") {
             Ok(frame) => {
                 // No receivers (every client left meanwhile) is not an error.
                 if let Some(feed) = self.hub.feeds.read().get(&channel) {
@@ -1476,6 +1477,7 @@ async fn stream_channel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ChannelKind;
 
     fn catalog() -> Catalog {
         Catalog {

@@ -139,3 +139,84 @@ async fn lanes_lose_nothing_and_announce_new_channels_first() {
     assert_eq!(sent, expected, "the test's own arithmetic");
     assert!(known.contains(&"alarms".to_owned()));
 }
+
+/// The client's side of the lanes: an event that reaches a consumer whose queue is full of
+/// samples is handed out before them, not after the whole queue (the stream priority would
+/// otherwise end at the client's door).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_overtakes_the_samples_queued_for_a_slow_consumer() {
+    const QUEUE: usize = 32;
+    let mut opts = PublisherOptions::new("127.0.0.1:0".parse().unwrap(), "lanes");
+    opts.delivery = Delivery::Complete;
+    let mut publisher = Publisher::bind_with(
+        opts,
+        catalog(
+            "lanes",
+            vec![
+                channel(0, "bulk", ChannelKind::Scalar),
+                channel(
+                    1,
+                    "events",
+                    ChannelKind::Event {
+                        fields: vec!["n".to_owned()],
+                    },
+                ),
+            ],
+        ),
+    )
+    .unwrap();
+    let info = publisher.info().clone();
+    let mut config = ClientConfig::new(info.addr.to_string(), Trust::Pin(info.fingerprint));
+    config.event_queue = QUEUE;
+    let mut client = connect(config).unwrap();
+    publisher.subscribed().await;
+    let (order, mut orders) = tokio::sync::mpsc::channel::<()>(1);
+    let producer = tokio::spawn(async move {
+        let mut bulk_seq = 0;
+        loop {
+            let records = (bulk_seq..bulk_seq + BULK_BATCH).map(bulk).collect();
+            bulk_seq += BULK_BATCH;
+            // The bulk lane soon stays full (nothing is read): the order cancels the wait for
+            // room (that batch is not sent), and the event goes out on its own lane.
+            tokio::select! {
+                sent = publisher.send_records(records) => {
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+                Some(()) = orders.recv() => {
+                    publisher.send_records(vec![event(1, 0)]).await.unwrap();
+                }
+            }
+        }
+    });
+    // Nothing read for a while: the client's queue fills with samples, then the event is sent
+    // and given time to arrive.
+    let connected = tokio::time::timeout(EVENT_TIMEOUT, client.recv())
+        .await
+        .unwrap();
+    assert!(matches!(connected, Some(TransportEvent::Connected { .. })));
+    tokio::time::sleep(SLOW_START).await;
+    order.send(()).await.unwrap();
+    tokio::time::sleep(2 * SLOW_START).await;
+
+    let mut samples_first = 0;
+    loop {
+        match tokio::time::timeout(EVENT_TIMEOUT, client.recv())
+            .await
+            .unwrap()
+        {
+            Some(TransportEvent::Records(batch)) if batch[0].channel == 1 => break,
+            Some(TransportEvent::Records(_)) => samples_first += 1,
+            Some(TransportEvent::Rtt(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    producer.abort();
+    // One queue hands out the QUEUE batches of samples it holds first, and those its blocked
+    // readers bring (measured: 36 with the client's lanes taken out); the lanes, the event.
+    assert!(
+        samples_first < QUEUE / 2,
+        "the event came after {samples_first} batches of samples"
+    );
+}
