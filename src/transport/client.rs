@@ -648,14 +648,13 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
         return closed_during_handshake(&addr, &conn).await;
     }
     let follows = subscribed.len() == catalog.channels.len();
-    let kinds: Kinds = Arc::new(Mutex::new(
+    let kinds = Kinds::new(
         catalog
             .channels
             .iter()
             .filter(|c| subscribed.contains(&c.id))
-            .map(|c| (c.id, (c.name.clone(), c.kind.clone())))
-            .collect(),
-    ));
+            .map(|c| (c.id, (c.name.clone(), c.kind.clone()))),
+    );
     state.connections += 1;
     let connection = state.connections;
     if tx
@@ -688,13 +687,7 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
                 Ok(None) => return Ok(()),
                 Ok(Some(ServerMessage::CatalogUpdate(catalog))) if follows => {
                     check_catalog(&catalog).map_err(ReadEnd::Violation)?;
-                    {
-                        let mut kinds =
-                            control_kinds.lock().unwrap_or_else(PoisonError::into_inner);
-                        for c in &catalog.channels {
-                            kinds.insert(c.id, (c.name.clone(), c.kind.clone()));
-                        }
-                    }
+                    control_kinds.extend(&catalog);
                     if control_tx
                         .send(TransportEvent::CatalogUpdate(catalog))
                         .await
@@ -1096,8 +1089,61 @@ pub(super) fn value_fits(kind: &ChannelKind, value: &Value) -> bool {
     }
 }
 
-/// The subscribed channels' names and kinds, by id (grown by catalog updates).
-type Kinds = Arc<Mutex<HashMap<ChannelId, (String, ChannelKind)>>>;
+/// The subscribed channels' names and kinds, by id, grown by catalog updates; a data stream
+/// that comes before the update announcing its channel waits for it ([`Kinds::wait_for`]).
+struct Kinds {
+    known: Mutex<HashMap<ChannelId, (String, ChannelKind)>>,
+    grown: tokio::sync::Notify,
+}
+
+impl Kinds {
+    fn new(channels: impl IntoIterator<Item = (ChannelId, (String, ChannelKind))>) -> Arc<Self> {
+        Arc::new(Self {
+            known: Mutex::new(channels.into_iter().collect()),
+            grown: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn get(&self, channel: ChannelId) -> Option<(String, ChannelKind)> {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&channel)
+            .cloned()
+    }
+
+    fn extend(&self, catalog: &Catalog) {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(
+                catalog
+                    .channels
+                    .iter()
+                    .map(|c| (c.id, (c.name.clone(), c.kind.clone()))),
+            );
+        self.grown.notify_waiters();
+    }
+
+    /// The channel's name and kind, waiting up to [`NEW_CHANNEL_WAIT`] for the catalog update
+    /// that adds it. Woken by the update itself: a stream that overtook its catalog update
+    /// (both are in flight at once) loses no more time than the update takes.
+    async fn wait_for(&self, channel: ChannelId) -> Option<(String, ChannelKind)> {
+        let deadline = tokio::time::Instant::now() + NEW_CHANNEL_WAIT;
+        loop {
+            let grown = self.grown.notified();
+            tokio::pin!(grown);
+            // Registered before the look-up, so an update between the two is not missed.
+            grown.as_mut().enable();
+            if let Some(known) = self.get(channel) {
+                return Some(known);
+            }
+            if tokio::time::timeout_at(deadline, grown).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
 
 /// How long a data stream of a channel not yet in the catalog waits for the catalog update
 /// that adds it (the two travel on different streams, so either may arrive first).
@@ -1114,7 +1160,7 @@ struct Lane {
 /// Reads one data stream: its header, then record batches, each checked and forwarded.
 async fn read_channel(
     mut recv: quinn::RecvStream,
-    kinds: Kinds,
+    kinds: Arc<Kinds>,
     opened: Arc<Mutex<HashSet<ChannelId>>>,
     continuity: Arc<Mutex<Continuity>>,
     lane: Lane,
@@ -1136,24 +1182,10 @@ async fn read_channel(
     let header: DataStreamHeader =
         decode_body(&body, "stream header").map_err(|e| ReadEnd::Violation(e.to_string()))?;
     let channel = header.channel;
-    let waited = tokio::time::Instant::now();
-    let (name, kind) = loop {
-        let known = kinds
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&channel)
-            .cloned();
-        match known {
-            Some(known) => break known,
-            None if waited.elapsed() < NEW_CHANNEL_WAIT => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            None => {
-                return Err(ReadEnd::Violation(format!(
-                    "data stream for channel id {channel}, which was not subscribed"
-                )));
-            }
-        }
+    let Some((name, kind)) = kinds.wait_for(channel).await else {
+        return Err(ReadEnd::Violation(format!(
+            "data stream for channel id {channel}, which was not subscribed"
+        )));
     };
     let (name, kind) = (&name, &kind);
     let is_urgent = urgent(kind);
@@ -1253,6 +1285,37 @@ mod tests {
         ] {
             assert!(check_address(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A data stream that overtook the catalog update announcing its channel is woken by the
+    /// update (in virtual time: exactly when it lands, where a 20 ms poll once waited), and
+    /// gives up on a channel nobody announces after NEW_CHANNEL_WAIT.
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_waits_for_the_update_that_announces_its_channel() {
+        let kinds = Kinds::new([(0, ("a".to_owned(), ChannelKind::Scalar))]);
+        assert_eq!(kinds.wait_for(0).await.unwrap().0, "a");
+        let start = tokio::time::Instant::now();
+        let update = kinds.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            update.extend(&Catalog {
+                source: "t".into(),
+                channels: vec![ChannelInfo {
+                    id: 7,
+                    name: "b".into(),
+                    kind: ChannelKind::Text,
+                    unit: None,
+                    period_s: None,
+                }],
+            });
+        });
+        assert_eq!(
+            kinds.wait_for(7).await,
+            Some(("b".into(), ChannelKind::Text))
+        );
+        assert_eq!(start.elapsed(), Duration::from_millis(3));
+        assert_eq!(kinds.wait_for(9).await, None);
+        assert_eq!(start.elapsed(), Duration::from_millis(3) + NEW_CHANNEL_WAIT);
     }
 
     #[test]
