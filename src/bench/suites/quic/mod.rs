@@ -19,6 +19,7 @@ use crate::model::{Record, Value};
 use crate::publish::{Publisher, PublisherOptions};
 use crate::sources::DemoSource;
 use crate::sources::input::{InputOptions, InputPath, TextInput};
+use crate::transport::batch::{decode_batch, encode_batch_frame};
 use crate::transport::client::{ClientConfig, TransportEvent, connect};
 use crate::transport::framing::{decode_body, encode_frame};
 use crate::transport::protocol::{MAX_BATCH_RECORDS, MAX_DATA_FRAME_BYTES, RecordBatch};
@@ -182,15 +183,23 @@ fn scalar_batch() -> RecordBatch {
         .collect()
 }
 
+/// The data streams' batch codec (`transport::batch`), and postcard through serde, which
+/// writes the same bytes, as its baseline in the same run.
 fn batch_codec(c: &mut Harness<'_>) {
     let batch = scalar_batch();
-    let frame = encode_frame(&batch, MAX_DATA_FRAME_BYTES, "batch").expect("encodes");
+    let frame = encode_batch_frame(&batch, MAX_DATA_FRAME_BYTES, "batch").expect("encodes");
     let mut group = c.benchmark_group("batch_codec");
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.bench_function("encode_1024_scalars", |b| {
-        b.iter(|| encode_frame(black_box(&batch), MAX_DATA_FRAME_BYTES, "batch"))
+        b.iter(|| encode_batch_frame(black_box(&batch), MAX_DATA_FRAME_BYTES, "batch"))
     });
     group.bench_function("decode_1024_scalars", |b| {
+        b.iter(|| decode_batch(black_box(&frame[4..]), "batch"))
+    });
+    group.bench_function("postcard/encode_1024_scalars", |b| {
+        b.iter(|| encode_frame(black_box(&batch), MAX_DATA_FRAME_BYTES, "batch"))
+    });
+    group.bench_function("postcard/decode_1024_scalars", |b| {
         b.iter(|| decode_body::<RecordBatch>(black_box(&frame[4..]), "batch"))
     });
     group.finish();
