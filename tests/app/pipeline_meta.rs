@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use midstream::model::{Catalog, ChannelKind, Record, SourceEvent, Value};
+use midstream::model::{Catalog, ChannelKind, Decision, Record, SourceEvent, Value};
 use midstream::pipeline::tracks::meta::{
     self, DEFAULT_LENGTH, LengthTuner, MAX_LENGTH, META_GROW_MARGIN, META_RUN_BUDGET, MIN_LENGTH,
 };
@@ -121,8 +121,35 @@ fn znorm_distance(a: &[f64], b: &[f64]) -> f64 {
         .sqrt()
 }
 
+/// The rounds a channel fed [`SAMPLES`] samples runs, and the sample its last one ends at:
+/// the first at [`meta::META_EVERY`], each next one the re-analysis interval later, that
+/// interval starting at its default and changed by the learning loop's `interval` decisions
+/// on the channel, each made by the round that ends at its sample.
+fn expected_rounds(decisions: &[Decision], channel: u32) -> (u64, u64) {
+    let mut interval = midstream::engines::meta::learning::params::DEFAULT_INTERVAL;
+    let (mut at, mut rounds, mut last) = (meta::META_EVERY, 0, 0);
+    while at <= SAMPLES as u64 {
+        rounds += 1;
+        last = at;
+        for d in decisions
+            .iter()
+            .filter(|d| d.channel == channel && d.what == "interval" && d.sample == at)
+        {
+            interval = d.to.parse().expect("an interval in samples");
+        }
+        at += interval;
+    }
+    (rounds, last)
+}
+
 /// Checks a periodic channel's round against the samples that were fed.
-fn check_periodic_round(view: &MetaView, fed: &[f64], name: &str) {
+fn check_periodic_round(
+    view: &MetaView,
+    fed: &[f64],
+    name: &str,
+    decisions: &[Decision],
+    channel: u32,
+) {
     assert_eq!(view.error, None, "{name}");
     // The window is the period (the autocorrelation peak of a noisy sine moves by a sample at
     // most), and the period is reported.
@@ -136,17 +163,22 @@ fn check_periodic_round(view: &MetaView, fed: &[f64], name: &str) {
         "{name}: period {:?}",
         view.period
     );
-    // Rounds fall on multiples of META_EVERY; the learning loop may lengthen the interval
-    // between them (at most MAX_INTERVAL) once the channel's skill is steady, so the last one
-    // ended within that of the end. Its samples are the channel's own, at the positions the
-    // view names.
-    let end = view.end_sample();
-    assert_eq!(end % meta::META_EVERY, 0, "{name}: round ended at {end}");
-    assert!(
-        SAMPLES as u64 - end < midstream::engines::meta::learning::params::MAX_INTERVAL,
-        "{name}: the last round ended at {end} of {SAMPLES}"
+    // Every round that fell due ran: one every META_EVERY samples until the learning loop
+    // lengthened the interval (after its quiet rounds), then one every learnt interval. Its
+    // samples are the channel's own, at the positions the view names.
+    let (rounds, last) = expected_rounds(decisions, channel);
+    assert_eq!(
+        (view.rounds, view.end_sample()),
+        (rounds, last),
+        "{name}: every round ran"
     );
-    assert!(view.rounds >= 1, "{name}");
+    // The interval did change in this run (so the count above is not the plain stride's).
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d.channel == channel && d.what == "interval"),
+        "{name}: no interval decision"
+    );
     let first = view.first_sample as usize;
     assert_eq!(
         &fed[first..first + view.series.len()],
@@ -215,8 +247,9 @@ fn a_periodic_channel_gets_its_period_as_motif_window_and_a_close_pair() {
     let (snapshot, scheduler) = run(&wave, &xy);
 
     let meta = &snapshot.analysis.meta;
-    check_periodic_round(&meta[&0], &wave, "wave");
-    check_periodic_round(&meta[&2], &x, "xy");
+    let decisions = &snapshot.analysis.decisions;
+    check_periodic_round(&meta[&0], &wave, "wave", decisions, 0);
+    check_periodic_round(&meta[&2], &x, "xy", decisions, 2);
     assert!(
         !meta.contains_key(&3),
         "a text channel has no meta-learning"
@@ -422,4 +455,125 @@ fn a_round_shed_from_the_queue_does_not_stop_later_rounds() {
     let view = meta.get(&0).expect("a round after the shed one");
     assert_eq!(view.end_sample(), 2 * meta::META_EVERY);
     assert_eq!(view.rounds, 1);
+}
+
+/// A chirp (amplitude 3) added every 300 samples to noise of standard deviation 0.3, from
+/// sample 137 on, over `n` samples; the copies' starts.
+fn chirp_in_noise(n: usize) -> (Vec<f64>, Vec<usize>) {
+    const LEN: usize = 60;
+    let mut noise = Noise(0x5eed_c41c);
+    let mut stream: Vec<f64> = (0..n).map(|_| 0.3 * noise.normal()).collect();
+    let copies: Vec<usize> = (137..n - LEN).step_by(300).collect();
+    for &at in &copies {
+        for k in 0..LEN {
+            let t = k as f64 / LEN as f64;
+            stream[at + k] += 3.0 * (2.0 * std::f64::consts::PI * (t + 3.0 * t * t)).sin();
+        }
+    }
+    (stream, copies)
+}
+
+/// The whole loop on a recorded trace: `replay --headless` learns the recurring chirp of a
+/// noisy channel (`learnt pattern shape@A from shape samples A..B threshold T`), and the
+/// pattern search then finds it at each later copy, and nowhere in the noise.
+#[test]
+fn replay_headless_learns_a_recurring_shape_and_finds_its_later_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shape.mtr");
+    let catalog = common::catalog::catalog("test", vec![channel(0, "shape", ChannelKind::Scalar)]);
+    let mut writer =
+        TraceWriter::create(&path, &trace_header(catalog), WriterOptions::default()).unwrap();
+    let (stream, copies) = chirp_in_noise(2000);
+    for (i, &x) in stream.iter().enumerate() {
+        writer
+            .append(&Record {
+                channel: 0,
+                seq: i as u64,
+                t_ns: i as u64 * 5_000_000,
+                value: Value::Scalar(x),
+            })
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    let (ok, stdout, stderr) = replay_headless(dir.path(), &["--all-matches"], &path);
+    assert!(ok, "{stderr}");
+    // learnt pattern NAME from CHANNEL samples A..B threshold T
+    let learnt: Vec<(String, u64, u64, f64)> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("learnt pattern "))
+        .map(|rest| {
+            let w: Vec<&str> = rest.split(' ').collect();
+            assert_eq!(
+                (w.len(), w[1], w[2], w[3], w[5]),
+                (7, "from", "shape", "samples", "threshold"),
+                "{rest}"
+            );
+            let (a, b) = w[4].split_once("..").unwrap();
+            (
+                w[0].to_owned(),
+                a.parse().unwrap(),
+                b.parse().unwrap(),
+                w[6].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!learnt.is_empty(), "nothing learnt:\n{stdout}");
+    for line in stdout.lines().filter(|l| l.contains("shape@")) {
+        eprintln!("{line}");
+    }
+    for (name, from, to, threshold) in &learnt {
+        assert_eq!(name, &format!("shape@{from}"), "{stdout}");
+        // Taken from one of the first two copies (the first round holds only one): it starts
+        // in the copy, and at most a quarter of it runs past the copy's end.
+        let copy = copies[..2]
+            .iter()
+            .position(|&c| c as u64 <= *from && *to <= c as u64 + 60 + (to - from) / 4)
+            .unwrap_or_else(|| panic!("{name} is not inside an early copy:\n{stdout}"));
+        assert!(
+            *threshold > 0.0 && *threshold < 0.25 * (to - from) as f64,
+            "{name} {threshold}"
+        );
+        let decision = format!("level 1: pattern {name} candidate -> learnt (");
+        let learnt_at: u64 = stdout
+            .lines()
+            .find(|l| l.starts_with("decision shape @") && l.contains(&decision))
+            .and_then(|l| {
+                l.strip_prefix("decision shape @")?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no decision for {name}:\n{stdout}"));
+        // pattern NAME on CHANNEL: samples S..E, distance D
+        let prefix = format!("pattern {name} on shape: samples ");
+        let found: Vec<u64> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .map(|r| r.split("..").next().unwrap().parse().unwrap())
+            .collect();
+        let offset = from - copies[copy] as u64;
+        // Every copy that starts after the round that learnt it is found, within the band (but
+        // the trace's last pattern lengths: the search reports a match once it has seen the
+        // samples after it, where a closer one could still start).
+        let len = to - from;
+        let later: Vec<u64> = copies
+            .iter()
+            .map(|&c| c as u64 + offset)
+            .filter(|&at| at >= learnt_at && at + 2 * len <= stream.len() as u64)
+            .collect();
+        assert!(later.len() >= 3, "{later:?}");
+        for want in &later {
+            assert!(
+                found.iter().any(|f| f.abs_diff(*want) <= 4),
+                "{name}: no match at {want}: {found:?}\n{stdout}"
+            );
+        }
+        for f in &found {
+            assert!(
+                copies.iter().any(|&c| f.abs_diff(c as u64 + offset) <= 4),
+                "{name}: a match at {f} away from the copies {later:?}"
+            );
+        }
+    }
 }

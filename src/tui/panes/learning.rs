@@ -85,7 +85,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
     log_lines.extend(
         own.iter()
             .skip(own.len().saturating_sub(own_rows))
-            .map(|d| decision_line(d, theme)),
+            .map(|d| decision_line(d, log.width, theme)),
     );
     if !recorded.is_empty() {
         log_lines.push(Line::styled(
@@ -97,7 +97,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, the
             recorded
                 .iter()
                 .skip(recorded.len().saturating_sub(rows))
-                .map(|d| decision_line(d, theme)),
+                .map(|d| decision_line(d, log.width, theme)),
         );
     }
     frame.render_widget(Paragraph::new(log_lines), log);
@@ -177,17 +177,55 @@ fn summary<'a>(v: &'a LearningView, theme: &Theme) -> Vec<Line<'a>> {
     lines
 }
 
-fn decision_line<'a>(d: &Decision, theme: &Theme) -> Line<'a> {
+/// One decision in `width` cells: the why is cut with an ellipsis when the line is longer, so
+/// each decision keeps its row and its closing parenthesis.
+fn decision_line<'a>(d: &Decision, width: u16, theme: &Theme) -> Line<'a> {
+    let head = format!("@{} L{} ", d.sample, d.level);
+    let change = format!("{} {} -> {} ", d.what, d.from, d.to);
+    let room = (width as usize).saturating_sub(head.chars().count() + change.chars().count());
+    let why = if d.why.chars().count() + 2 <= room {
+        format!("({})", d.why)
+    } else {
+        let kept: String = d.why.chars().take(room.saturating_sub(3)).collect();
+        format!("({}…)", kept.trim_end())
+    };
     Line::from(vec![
-        Span::styled(format!("@{} L{} ", d.sample, d.level), theme.muted()),
-        Span::raw(format!("{} {} -> {} ", d.what, d.from, d.to)),
-        Span::styled(format!("({})", d.why), theme.muted()),
+        Span::styled(head, theme.muted()),
+        Span::raw(change),
+        Span::styled(why, theme.muted()),
     ])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_why_is_cut_with_an_ellipsis_and_keeps_its_parenthesis() {
+        let d = Decision {
+            channel: 0,
+            channel_name: "x".into(),
+            sample: 512,
+            level: 2,
+            what: "E".into(),
+            from: "2".into(),
+            to: "4".into(),
+            why: "simplex rho 0.970 at E 4 vs 0.880 at E 2".into(),
+        };
+        let text = |w| {
+            decision_line(&d, w, &Theme::NO_COLOR)
+                .spans
+                .iter()
+                .map(|s| s.content.to_string())
+                .collect::<String>()
+        };
+        assert_eq!(
+            text(80),
+            "@512 L2 E 2 -> 4 (simplex rho 0.970 at E 4 vs 0.880 at E 2)"
+        );
+        assert_eq!(text(36), "@512 L2 E 2 -> 4 (simplex rho 0.97…)");
+        assert_eq!(text(36).chars().count(), 36);
+    }
 
     #[test]
     fn bars_scale_rho_to_eighths() {

@@ -806,6 +806,199 @@ mod tests {
         assert!(backend.to_string().contains("no scheduler"));
     }
 
+    /// The Learning pane's figures for `lorenz.x`, fixed (a drift on a chaotic flow: E and τ
+    /// moved, the window grew, a pattern learnt and pinned), and its decisions with one of
+    /// another channel's that the pane must leave out.
+    fn learning_snapshot() -> Snapshot {
+        use crate::model::Decision;
+        use crate::pipeline::{LearningView, LearntPatternView};
+        let mut snap = demo_snapshot(10);
+        let id = snap
+            .channels
+            .iter()
+            .find(|c| c.info.name == "lorenz.x")
+            .expect("lorenz.x in the demo")
+            .info
+            .id;
+        snap.analysis.learning.insert(
+            id,
+            LearningView {
+                rounds: 14,
+                e: Some(4),
+                tau: Some(12),
+                effective: (4, 12),
+                length: 2048,
+                interval: 512,
+                nonlinear: Some(true),
+                rho_by_e: vec![0.62, 0.88, 0.95, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.90],
+                rho_by_horizon: vec![
+                    (1, 0.99),
+                    (2, 0.98),
+                    (4, 0.96),
+                    (8, 0.90),
+                    (16, 0.74),
+                    (32, 0.41),
+                    (64, 0.08),
+                ],
+                judge: Some((0.962, 0.871, 8)),
+                backed_off: false,
+                learnt: vec![
+                    LearntPatternView {
+                        name: "lorenz.x@3328".into(),
+                        from: 3328,
+                        to: 3360,
+                        threshold: 5.247,
+                        pinned: true,
+                    },
+                    LearntPatternView {
+                        name: "lorenz.x@5120".into(),
+                        from: 5120,
+                        to: 5152,
+                        threshold: 6.012,
+                        pinned: false,
+                    },
+                ],
+                learning_ms: 3.4,
+            },
+        );
+        let decision =
+            |channel_name: &str, sample, level, what: &str, from: &str, to: &str, why: &str| {
+                Decision {
+                    channel: if channel_name == "lorenz.x" {
+                        id
+                    } else {
+                        id + 1
+                    },
+                    channel_name: channel_name.into(),
+                    sample,
+                    level,
+                    what: what.into(),
+                    from: from.into(),
+                    to: to.into(),
+                    why: why.into(),
+                }
+            };
+        snap.analysis.decisions = vec![
+            decision(
+                "lorenz.x",
+                256,
+                2,
+                "tau",
+                "default 1",
+                "12",
+                "first minimum of the mutual information at lag 12",
+            ),
+            decision(
+                "lorenz.x",
+                256,
+                2,
+                "class",
+                "unknown",
+                "nonlinear",
+                "S-map best theta 4 with rho 0.962",
+            ),
+            decision(
+                "sine",
+                256,
+                2,
+                "class",
+                "unknown",
+                "linear",
+                "S-map best theta 0.01 with rho 1.000",
+            ),
+            decision(
+                "lorenz.x",
+                1024,
+                2,
+                "E",
+                "2",
+                "4",
+                "simplex rho 0.970 at E 4 vs 0.880 at E 2",
+            ),
+            decision(
+                "lorenz.x",
+                3584,
+                1,
+                "pattern lorenz.x@3328",
+                "candidate",
+                "learnt",
+                "seen in 2 rounds, 2 members in one window, 3 sightings; threshold 5.247 = q95 3.498 of the DTW distances of 3 occurrences among 993 windows, +50%",
+            ),
+            decision(
+                "lorenz.x",
+                3840,
+                2,
+                "window",
+                "1024",
+                "2048",
+                "CV of lambda 0.41 over 3 windows > 0.30",
+            ),
+            decision(
+                "lorenz.x",
+                4096,
+                3,
+                "embedding rule",
+                "judging",
+                "kept",
+                "held-out rho 0.962 tuned vs 0.871 default over 8 rounds",
+            ),
+            decision(
+                "lorenz.x",
+                5376,
+                1,
+                "pattern lorenz.x@5120",
+                "candidate",
+                "learnt",
+                "seen in 2 rounds, 3 members in one window, 4 sightings; threshold 6.012 = q95 4.008 of the DTW distances of 4 occurrences among 1985 windows, +50%",
+            ),
+        ];
+        snap
+    }
+
+    #[test]
+    fn learning_pane_shows_the_choices_the_curves_the_score_and_the_decisions() {
+        let snap = Arc::new(learning_snapshot());
+        let app = focused_on("lorenz.x", &snap);
+        let backend = draw_pane(100, 18, |f, area| {
+            super::learning::render(f, area, &app, &snap, &Theme::COLOR);
+        });
+        insta::assert_snapshot!(backend);
+        let text = backend.to_string();
+        for expected in [
+            "E 4 τ 12",
+            "window 2048 · every 512 · class nonlinear",
+            "held-out ρ tuned 0.962 vs default 0.871 over 8 rounds · tuned in use",
+            "1:0.62 2:0.88",
+            "64:0.08",
+            "* lorenz.x@3328 samples 3328..3360 threshold 5.247",
+            "decisions (7)",
+            "@5376 L1 pattern lorenz.x@5120 candidate -> learnt",
+        ] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+        // The other channel's decision is not listed.
+        assert!(!text.contains("theta 0.01"), "{text}");
+        // Backed off: the verdict says so in the warning colour.
+        let mut backed = (*snap).clone();
+        if let Some(v) = backed.analysis.learning.values_mut().next() {
+            v.backed_off = true;
+        }
+        let backed = Arc::new(backed);
+        let plain = draw_pane(100, 18, |f, area| {
+            super::learning::render(
+                f,
+                area,
+                &focused_on("lorenz.x", &backed),
+                &backed,
+                &Theme::NO_COLOR,
+            );
+        });
+        assert!(
+            plain.to_string().contains("backed off to defaults"),
+            "{plain:?}"
+        );
+    }
+
     #[test]
     fn help_overlay() {
         let backend = draw_pane(70, 20, |f, area| {

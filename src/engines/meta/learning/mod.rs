@@ -225,11 +225,8 @@ impl ChannelLearner {
                     self.candidates.last_mut().expect("just pushed")
                 }
             };
-            if candidate.last_round != round {
-                candidate.rounds += 1;
-                candidate.last_round = round;
-            }
             candidate.members = candidate.members.max(members);
+            let mut new_place = false;
             for at in [a, b] {
                 if candidate
                     .sightings
@@ -240,7 +237,14 @@ impl ChannelLearner {
                         candidate.sightings.remove(1);
                     }
                     candidate.sightings.push(at);
+                    new_place = true;
                 }
+            }
+            // A round counts when it saw the shape somewhere new: the overlapping windows of
+            // consecutive rounds see the same pair again, which is no recurrence.
+            if new_place && candidate.last_round != round {
+                candidate.rounds += 1;
+                candidate.last_round = round;
             }
         }
         // Promotion.
@@ -285,15 +289,12 @@ impl ChannelLearner {
             }
             let distances = distances_to_stream(&c.values, series);
             let Some(t) = learn_threshold(c.values.len(), &distances) else {
+                // Fewer than two occurrences in this window within the same-shape bound: the
+                // shape does not recur closely enough here to learn its threshold. Checked
+                // again next round.
                 i += 1;
                 continue;
             };
-            if t.quantile > patterns::MAX_THRESHOLD_PER_SAMPLE * c.values.len() as f64 {
-                // No low tail: the shape does not recur closely in the stream (a chaotic
-                // map's near-returns), so it is no pattern. Checked again next round.
-                i += 1;
-                continue;
-            }
             let c = self.candidates.remove(i);
             let name = format!("{}@{}", input.channel_name, c.first_seen);
             let pattern = LearntPattern {
@@ -312,14 +313,13 @@ impl ChannelLearner {
                 "candidate".into(),
                 "learnt".into(),
                 format!(
-                    "seen in {} rounds, {} members in one window, {} sightings; threshold {:.3} = \
-                     q{:.0} of {} DTW distances",
+                    "seen in {} rounds, {} members in one window, {} sightings; threshold {:.3} \
+                     = {}",
                     c.rounds,
                     c.members,
                     c.sightings.len(),
                     t.threshold,
-                    patterns::THRESHOLD_QUANTILE * 100.0,
-                    t.distances
+                    threshold_why(&t)
                 ),
             );
             out.learnt.push(pattern.clone());
@@ -367,12 +367,7 @@ impl ChannelLearner {
                     format!("threshold {}", p.name),
                     format!("{:.3}", p.threshold),
                     format!("{:.3}", t.threshold),
-                    format!(
-                        "q{:.0} of {} DTW distances {:.3}",
-                        patterns::THRESHOLD_QUANTILE * 100.0,
-                        t.distances,
-                        t.quantile
-                    ),
+                    threshold_why(&t),
                 );
                 p.threshold = t.threshold;
                 out.thresholds.push((p.name.clone(), t.threshold));
@@ -399,12 +394,7 @@ impl ChannelLearner {
                     format!("threshold {}", g.name),
                     format!("{current:.3}"),
                     format!("{:.3}", t.threshold),
-                    format!(
-                        "q{:.0} of {} DTW distances {:.3}",
-                        patterns::THRESHOLD_QUANTILE * 100.0,
-                        t.distances,
-                        t.quantile
-                    ),
+                    threshold_why(&t),
                 );
                 self.given_thresholds.retain(|(n, _)| n != g.name);
                 self.given_thresholds.push((g.name.to_owned(), t.threshold));
@@ -448,6 +438,18 @@ fn matches_near(pattern: &[f64], series: &[f64], at: usize, m: usize) -> bool {
 /// is its duplicate only then (a longer or shorter one covers another stretch).
 fn comparable(a: usize, b: usize) -> bool {
     a.abs_diff(b) as f64 <= 0.2 * a.max(b) as f64
+}
+
+/// How a threshold was learnt, with its numbers (for a decision's why).
+fn threshold_why(t: &patterns::LearntThreshold) -> String {
+    format!(
+        "q{:.0} {:.3} of the DTW distances of {} occurrences among {} windows, +{:.0}%",
+        patterns::THRESHOLD_QUANTILE * 100.0,
+        t.quantile,
+        t.occurrences,
+        t.distances,
+        patterns::THRESHOLD_MARGIN * 100.0
+    )
 }
 
 /// Whether a threshold moves from `current` to `proposed` (more than [`THRESHOLD_REVISION`]).

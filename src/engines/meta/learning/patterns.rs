@@ -19,16 +19,22 @@
 //! its DTW distance (z-normalised, |a − b| cost, Sakoe–Chiba band of 10% — the search's own
 //! metric) to the pattern is at most the pattern's threshold. The rule: compute that distance
 //! from the pattern to the windows of the round's samples (every [`THRESHOLD_STRIDE_FRACTION`]
-//! of the pattern's length), and take the [`THRESHOLD_QUANTILE`] quantile — the distance that
-//! the closest 5% of the stream's windows reach. A shape that recurs makes a bimodal
-//! distribution (its copies close, everything else far), and its low quantile sits at the
-//! copies' distance, so the threshold accepts the copies and refuses the rest; on a stream
-//! where the shape is rarer, the quantile is high. It is clamped to
-//! `[MIN_THRESHOLD_PER_SAMPLE, MAX_THRESHOLD_PER_SAMPLE] × length`: the upper bound is the
-//! fixed bound used before thresholds were learnt, so a learnt threshold only ever tightens
-//! it to the stream's own level (a pattern absent from the stream keeps the old bound instead
-//! of matching whatever is least unlike it). A threshold is revised when the new quantile
-//! differs from it by more than [`THRESHOLD_REVISION`].
+//! of the pattern's length), keep the pattern's *occurrences* in them ([`occurrences`]: the
+//! best alignment of each copy, copies not overlapping, within the same-shape bound
+//! [`SAME_SHAPE_PER_SAMPLE`]), and take the [`THRESHOLD_QUANTILE`] quantile of their distances,
+//! widened by [`THRESHOLD_MARGIN`] — so the threshold sits just above the distances at which
+//! the stream's own copies of the shape come, and a later copy with the same noise matches. It
+//! is clamped to `[MIN_THRESHOLD_PER_SAMPLE, MAX_THRESHOLD_PER_SAMPLE] × length`: the upper
+//! bound is the fixed bound used before thresholds were learnt, so a learnt threshold only ever
+//! tightens it to the stream's own level. With fewer than [`MIN_OCCURRENCES`] occurrences
+//! there is no threshold to learn (the pattern keeps the one it has, and a candidate that does
+//! not recur closely — a chaotic map's near-return — is no pattern). A threshold is revised
+//! when the new one differs from it by more than [`THRESHOLD_REVISION`].
+//!
+//! Counting occurrences, not windows, is what lets a rare shape be learnt: a shape that returns
+//! every few hundred samples is close to the pattern at a few percent of the window offsets
+//! only, so a low quantile over *all* offsets (the rule before) lay in the noise, above the
+//! fixed bound, and the candidate was never promoted however often it recurred.
 
 use crate::engines::temporal::search::z_normalise;
 use crate::engines::temporal::{DtwCost, DtwOptions, dtw};
@@ -69,8 +75,20 @@ pub const MAX_LEARNT: usize = 8;
 /// pipeline's 256-sample stride, about 20 s at the demo's 200 samples/s.
 pub const RETIRE_AFTER_SAMPLES: u64 = 4096;
 
-/// The quantile of the pattern's distances to the stream that becomes its threshold.
-pub const THRESHOLD_QUANTILE: f64 = 0.05;
+/// The quantile of the distances of the pattern's occurrences in the stream that, widened by
+/// [`THRESHOLD_MARGIN`], becomes its threshold: nearly the farthest copy (with a handful of
+/// occurrences, the farthest one).
+pub const THRESHOLD_QUANTILE: f64 = 0.95;
+
+/// The threshold lies this fraction above the quantile. The DTW distance between two noisy
+/// copies of a shape is a sum over the pattern's samples, so it scatters by about
+/// CV(|noise difference|)/√m ≈ 0.75/√32 ≈ 13% at the default 32-sample motif window; 50% is
+/// three to four such deviations above the farthest copy seen, since a window holds only a
+/// handful of copies and their farthest says little about the tail.
+pub const THRESHOLD_MARGIN: f64 = 0.5;
+
+/// Occurrences needed to learn a threshold: the pattern's own place and one copy.
+pub const MIN_OCCURRENCES: usize = 2;
 
 /// Threshold bounds per pattern sample. The upper one is the fixed bound the search used
 /// before thresholds were learnt (`MATCH_DISTANCE_PER_SAMPLE`); the lower one keeps a
@@ -132,27 +150,54 @@ pub fn distances_to_stream(pattern: &[f64], series: &[f64]) -> Vec<(usize, f64)>
 pub struct LearntThreshold {
     /// In the search's units (DTW distance over the whole pattern).
     pub threshold: f64,
-    /// The unclamped quantile and how many distances it came from.
+    /// The quantile of the occurrences' distances (before the margin and the clamp), how many
+    /// occurrences it came from, and out of how many distances.
     pub quantile: f64,
+    pub occurrences: usize,
     pub distances: usize,
 }
 
+/// The pattern's occurrences among `distances` (from [`distances_to_stream`]): the windows
+/// within [`SAME_SHAPE_PER_SAMPLE`] per sample, best first, each at least a pattern length
+/// from those kept before it (the offsets around one copy are the same occurrence); in order
+/// of position.
+pub fn occurrences(pattern_len: usize, distances: &[(usize, f64)]) -> Vec<(usize, f64)> {
+    let bound = SAME_SHAPE_PER_SAMPLE * pattern_len as f64;
+    let mut close: Vec<(usize, f64)> = distances
+        .iter()
+        .copied()
+        .filter(|&(_, d)| d <= bound)
+        .collect();
+    close.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let mut kept: Vec<(usize, f64)> = Vec::new();
+    for (at, d) in close {
+        if kept.iter().all(|&(k, _)| k.abs_diff(at) >= pattern_len) {
+            kept.push((at, d));
+        }
+    }
+    kept.sort_by_key(|&(at, _)| at);
+    kept
+}
+
 /// The threshold rule of the module documentation, from the distances of the pattern to the
-/// stream; `None` without distances.
+/// stream; `None` with fewer than [`MIN_OCCURRENCES`] occurrences.
 pub fn learn_threshold(pattern_len: usize, distances: &[(usize, f64)]) -> Option<LearntThreshold> {
-    if distances.is_empty() {
+    let found = occurrences(pattern_len, distances);
+    if found.len() < MIN_OCCURRENCES {
         return None;
     }
-    let mut d: Vec<f64> = distances.iter().map(|&(_, d)| d).collect();
+    let mut d: Vec<f64> = found.iter().map(|&(_, d)| d).collect();
     d.sort_by(f64::total_cmp);
     // The nearest-rank quantile (the smallest value with at least q of the values at or below).
     let rank = ((THRESHOLD_QUANTILE * d.len() as f64).ceil() as usize).clamp(1, d.len());
     let quantile = d[rank - 1];
     let m = pattern_len as f64;
     Some(LearntThreshold {
-        threshold: quantile.clamp(MIN_THRESHOLD_PER_SAMPLE * m, MAX_THRESHOLD_PER_SAMPLE * m),
+        threshold: (quantile * (1.0 + THRESHOLD_MARGIN))
+            .clamp(MIN_THRESHOLD_PER_SAMPLE * m, MAX_THRESHOLD_PER_SAMPLE * m),
         quantile,
-        distances: d.len(),
+        occurrences: found.len(),
+        distances: distances.len(),
     })
 }
 
@@ -225,16 +270,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_threshold_is_the_low_quantile_clamped_to_the_former_bound() {
-        // 100 distances 1..=100 for a 50-sample pattern: the 5% quantile is 5, inside the
-        // clamp [1, 12.5].
-        let d: Vec<(usize, f64)> = (1..=100).map(|i| (i, i as f64)).collect();
-        let t = learn_threshold(50, &d).unwrap();
-        assert_eq!((t.quantile, t.threshold, t.distances), (5.0, 5.0, 100));
-        // All far: clamped to the former fixed bound 0.25 per sample.
-        let far: Vec<(usize, f64)> = (0..40).map(|i| (i, 30.0 + i as f64)).collect();
-        assert_eq!(learn_threshold(50, &far).unwrap().threshold, 12.5);
-        assert!(learn_threshold(50, &[]).is_none());
+    fn the_threshold_is_the_farthest_occurrence_widened_and_clamped() {
+        // A 40-sample pattern (same-shape bound 10): copies at 0 (itself), 100, 200 and 300 at
+        // distances 0, 4, 6, 5, their neighbouring offsets a little farther, the rest at 20+.
+        let mut d: Vec<(usize, f64)> = (0..400).map(|i| (i, 20.0 + (i % 7) as f64)).collect();
+        for (at, best) in [(0, 0.0), (100, 4.0), (200, 6.0), (300, 5.0)] {
+            for k in 0..5usize {
+                d[at + k] = (at + k, best + k as f64);
+            }
+        }
+        let found = occurrences(40, &d);
+        assert_eq!(found, vec![(0, 0.0), (100, 4.0), (200, 6.0), (300, 5.0)]);
+        let t = learn_threshold(40, &d).unwrap();
+        // q95 of 4 by nearest rank is the farthest, 6; × 1.5 = 9, inside [0.8, 10].
+        assert_eq!(
+            (t.quantile, t.threshold, t.occurrences, t.distances),
+            (6.0, 9.0, 4, 400)
+        );
+        // Occurrences at the bound: clamped to the former fixed bound 0.25 per sample.
+        let near: Vec<(usize, f64)> = vec![(0, 0.0), (50, 7.0)];
+        assert_eq!(learn_threshold(40, &near).unwrap().threshold, 10.0);
+        // Noiseless copies: the lower clamp.
+        let exact: Vec<(usize, f64)> = vec![(0, 0.0), (50, 0.0)];
+        assert_eq!(learn_threshold(40, &exact).unwrap().threshold, 0.8);
+        // One occurrence (the pattern's own place) or none: nothing to learn.
+        let far: Vec<(usize, f64)> = (0..40)
+            .map(|i| (i * 10, if i == 0 { 0.0 } else { 30.0 }))
+            .collect();
+        assert!(learn_threshold(40, &far).is_none());
+        assert!(learn_threshold(40, &[]).is_none());
     }
 
     #[test]
