@@ -14,8 +14,8 @@
 //!   the others [`LEASE_TTL`] after the last renewal, shared out by fair share.
 //! - Hand-over: a lease carries the stream sequence number and the sample count its holder
 //!   had reached at its last renewal. The new holder first reads the subject's messages after
-//!   that number up to where its own reading is, from the stream (JetStream direct get by
-//!   subject), then goes on with the live ones: the channel's samples stay complete and in
+//!   that number up to where its own reading is, from the stream (a consumer of the subject,
+//!   fetched in batches), then goes on with the live ones: the channel's samples stay complete and in
 //!   order across the hand-over. Messages the old holder analysed after its last renewal
 //!   (at most [`RENEW_EVERY`] of them) are analysed again by the new one. The engines' state
 //!   (attractor windows, monitors, pattern searches) does not travel: it starts again at the
