@@ -71,7 +71,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Attach(args)) => runtime()?.block_on(attach(&args)),
         Some(Command::Analyzer(args)) => {
             let opts = analyzer_options(&args)?;
-            runtime()?.block_on(headless::analyzer::run(&opts, &mut stdout))?;
+            // One thread for the NATS client and the loop that feeds the engines (which have
+            // threads of their own): a message reaches the pipeline without a wake-up of
+            // another thread (see headless::analyzer).
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?
+                .block_on(headless::analyzer::run(&opts, &mut stdout))?;
             Ok(())
         }
         Some(Command::Record(args)) => {

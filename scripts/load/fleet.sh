@@ -3,7 +3,10 @@
 # loopback port, N analyzers of one group, and examples/fleet_load publishing SUBJECTS subjects
 # (FIELDS numbers per JSON message, 0: one bare number) at RATE messages/s (0: as fast as it
 # can) for SECS seconds. Prints the publisher's line and each analyzer's status lines (read,
-# analysed msg/s and records/s, results latency). Everything runs on this machine.
+# analysed msg/s and records/s, results latency), and each analyzer's CPU seconds by thread
+# (the loop that reads NATS and feeds the pipeline, and the engines' `midstream-worker`s).
+# Everything runs on this machine. DRAIN (default 8) is how many seconds the analyzers get
+# after the publisher stops to finish what the stream holds.
 #
 #   scripts/load/fleet.sh N SUBJECTS FIELDS RATE SECS
 set -euo pipefail
@@ -39,9 +42,19 @@ for i in $(seq "$n"); do
 done
 sleep 2
 "$load" "$url" --subjects "$subjects" --fields "$fields" --rate "$rate" --seconds "$secs"
-# Let the analyzers finish what the stream holds, then their last status lines.
-sleep 8
+# Let the analyzers finish what the stream holds, then their CPU time and last status lines.
+drain=${DRAIN:-8}
+sleep "$drain"
+for i in $(seq "$n"); do
+  p=${pids[$((i - 1))]}
+  hz=$(getconf CLK_TCK)
+  echo "a$i cpu s by thread: $(for t in /proc/$p/task/*; do
+    comm=$(sed 's/^[0-9]* (\(.*\)) .*/\1/' "$t/stat")
+    set -- $(sed 's/^.*) //' "$t/stat")
+    echo "$comm ${12} ${13}"
+  done | awk -v hz="$hz" '{c[$1] += ($2 + $3) / hz} END {for (k in c) printf "%s %.1f, ", k, c[k]}')"
+done
 for i in $(seq "$n"); do
   echo "== a$i"
-  grep "^status" "$dir/a$i.out" | tail -n $(( (secs + 8) / 5 + 1 ))
+  grep "^status" "$dir/a$i.out" | tail -n $(( (secs + drain) / 5 + 1 ))
 done

@@ -14,8 +14,8 @@
 //!   the others [`LEASE_TTL`] after the last renewal, shared out by fair share.
 //! - Hand-over: a lease carries the stream sequence number and the sample count its holder
 //!   had reached at its last renewal. The new holder first reads the subject's messages after
-//!   that number up to where its own reading is, from the stream (JetStream direct get by
-//!   subject), then goes on with the live ones: the channel's samples stay complete and in
+//!   that number up to where its own reading is, from the stream (a consumer of the subject,
+//!   fetched in batches), then goes on with the live ones: the channel's samples stay complete and in
 //!   order across the hand-over. Messages the old holder analysed after its last renewal
 //!   (at most [`RENEW_EVERY`] of them) are analysed again by the new one. The engines' state
 //!   (attractor windows, monitors, pattern searches) does not travel: it starts again at the
@@ -62,6 +62,9 @@ const STATUS_EVERY: Duration = Duration::from_secs(5);
 
 /// Most messages taken from the stream before the records go to the pipeline.
 const READ_BATCH: usize = 1024;
+
+/// Messages asked for at once by a backfill.
+const BACKFILL_BATCH: usize = 1000;
 
 /// Most messages one hand-over backfills; beyond, the channel goes on from the live position
 /// and the rest counts as missed (the stream's retention bounds the gap anyway).
@@ -371,7 +374,10 @@ impl Analyzer {
         self.position = self.position.max(seq);
         self.counters.read += 1;
         let subject = message.subject.as_str();
-        if self.book.note_subject(subject, Instant::now()) {
+        // `first_seq` holds exactly the subjects the lease book knows: the book (an ordered
+        // map) and the clock are asked only for a subject's first message.
+        if !self.first_seq.contains_key(subject) && self.book.note_subject(subject, Instant::now())
+        {
             self.first_seq.insert(subject.to_owned(), seq);
         }
         if self.book.owns(subject) {
@@ -381,7 +387,13 @@ impl Analyzer {
 
     /// Parses one message of a held subject into records for the pipeline.
     fn analyse(&mut self, subject: &str, seq: u64, published_ns: i128, payload: &[u8]) {
-        let progress = self.progress.entry(subject.to_owned()).or_default();
+        if !self.progress.contains_key(subject) {
+            self.progress
+                .insert(subject.to_owned(), Progress::default());
+        }
+        let Some(progress) = self.progress.get_mut(subject) else {
+            return;
+        };
         if seq <= progress.seq {
             return; // already analysed (a backfill overlapping the live reading)
         }
@@ -530,8 +542,70 @@ impl Analyzer {
     }
 
     /// Reads `subject`'s messages from stream sequence `from` up to the live reading's
-    /// position, and analyses them; how many.
+    /// position, and analyses them; how many. They are fetched in batches through a consumer
+    /// of the subject made for the purpose (one request per [`BACKFILL_BATCH`] messages;
+    /// asking for each message by itself held the analyzer's loop for seconds when 100
+    /// subjects were claimed at once under load); without one, message by message.
     async fn backfill(&mut self, subject: &str, from: u64) -> u64 {
+        if from > self.position {
+            return 0;
+        }
+        let made = self
+            .stream
+            .create_consumer(pull::Config {
+                filter_subject: subject.to_owned(),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: from,
+                },
+                ack_policy: jetstream::consumer::AckPolicy::None,
+                inactive_threshold: Duration::from_secs(30),
+                ..pull::Config::default()
+            })
+            .await;
+        let Ok(consumer) = made else {
+            return self.backfill_one_by_one(subject, from).await;
+        };
+        let mut count = 0;
+        'batches: while count < BACKFILL_LIMIT {
+            let Ok(mut batch) = consumer
+                .fetch()
+                .max_messages(BACKFILL_BATCH)
+                .messages()
+                .await
+            else {
+                break;
+            };
+            let mut got = 0;
+            while let Some(Ok(message)) = batch.next().await {
+                got += 1;
+                let Ok(info) = message.info() else { continue };
+                let seq = info.stream_sequence;
+                if seq > self.position {
+                    break 'batches; // the live reading has it
+                }
+                let pending = info.pending;
+                let published_ns = info.published.unix_timestamp_nanos();
+                self.analyse(subject, seq, published_ns, &message.payload);
+                count += 1;
+                if self.out.len() >= READ_BATCH {
+                    self.flush();
+                }
+                if pending == 0 || count >= BACKFILL_LIMIT {
+                    break 'batches;
+                }
+            }
+            if got == 0 {
+                break;
+            }
+        }
+        let name = consumer.cached_info().name.clone();
+        let _ = self.stream.delete_consumer(&name).await;
+        self.counters.backfilled += count;
+        count
+    }
+
+    /// [`Analyzer::backfill`] by direct gets, one message each.
+    async fn backfill_one_by_one(&mut self, subject: &str, from: u64) -> u64 {
         let mut next = from;
         let mut count = 0;
         while next <= self.position && count < BACKFILL_LIMIT {

@@ -33,6 +33,42 @@ pub const INPUT_BATCH: usize = 4096;
 /// Shortest time between two [`InputReport`]s while problems keep coming.
 pub const REPORT_INTERVAL: Duration = Duration::from_millis(250);
 
+/// When a source hands on its [`InputReport`]: after it changed ([`ReportThrottle::changed`]),
+/// at most once per [`REPORT_INTERVAL`] while problems keep coming, and at once when asked
+/// (the input's end). Every source of the layer (text input, NATS, SSE) uses it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportThrottle {
+    dirty: bool,
+    last: Instant,
+}
+
+impl ReportThrottle {
+    /// Nothing to report yet; the interval counts from `now`.
+    pub fn new(now: Instant) -> Self {
+        Self {
+            dirty: false,
+            last: now,
+        }
+    }
+
+    /// The report changed since it was last handed on.
+    pub fn changed(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Whether to hand the report on now: it changed, and `now` is [`REPORT_INTERVAL`] or more
+    /// after the last one or `force`. A yes counts as handed on.
+    pub fn due(&mut self, force: bool, now: Instant) -> bool {
+        if self.dirty && (force || now.duration_since(self.last) >= REPORT_INTERVAL) {
+            self.dirty = false;
+            self.last = now;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Most channels a text source may have: its event channel, a text channel and the numeric
 /// fields. Each numeric channel keeps a ring of [`crate::pipeline::RING_CAPACITY`] samples in
 /// the pipeline (64 KiB), so 4,096 channels bound that part of memory at 256 MiB; the
@@ -212,8 +248,7 @@ impl TextInput {
             out: Vec::new(),
             problems: Vec::new(),
             report: InputReport::default(),
-            report_dirty: false,
-            last_report: Instant::now(),
+            throttle: ReportThrottle::new(Instant::now()),
             start: Instant::now(),
             data_lines: 0,
             not_utf8: 0,
@@ -349,8 +384,7 @@ struct Reading {
     out: Vec<Record>,
     problems: Vec<LineError>,
     report: InputReport,
-    report_dirty: bool,
-    last_report: Instant,
+    throttle: ReportThrottle,
     start: Instant,
     /// Lines that were not blank: what `--rate` paces.
     data_lines: u64,
@@ -445,7 +479,7 @@ impl Reading {
         self.report.bad_lines = stats.map_or(0, |s| s.bad_lines) + self.not_utf8;
         self.report.bad_cells = stats.map_or(0, |s| s.bad_cells);
         self.report.type_changes = stats.map_or(0, |s| s.type_changed());
-        self.report_dirty = true;
+        self.throttle.changed();
     }
 
     /// Hands on the parsed records, and the report when it changed (always at `last`).
@@ -456,11 +490,33 @@ impl Reading {
         if let Some(parser) = &self.parser {
             self.report.lines = parser.stats.lines + self.not_utf8;
         }
-        if self.report_dirty && (last || self.last_report.elapsed() >= REPORT_INTERVAL) {
-            self.report_dirty = false;
-            self.last_report = Instant::now();
+        if self.throttle.due(last, Instant::now()) {
             return sink(SourceEvent::Input(self.report.clone()));
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_report_goes_out_at_most_once_an_interval_unless_forced() {
+        let t0 = Instant::now();
+        let mut throttle = ReportThrottle::new(t0);
+        // Nothing changed: not even a forced report.
+        assert!(!throttle.due(true, t0 + REPORT_INTERVAL * 2));
+        throttle.changed();
+        assert!(!throttle.due(false, t0 + REPORT_INTERVAL / 2));
+        assert!(throttle.due(false, t0 + REPORT_INTERVAL));
+        // Handed on: not again until it changes.
+        assert!(!throttle.due(false, t0 + REPORT_INTERVAL * 3));
+        throttle.changed();
+        // Within an interval of the last one: held back, unless forced (the input's end).
+        let last = t0 + REPORT_INTERVAL;
+        assert!(!throttle.due(false, last + REPORT_INTERVAL / 4));
+        assert!(throttle.due(true, last + REPORT_INTERVAL / 4));
+        assert!(!throttle.due(true, last + REPORT_INTERVAL / 2));
     }
 }

@@ -24,7 +24,7 @@ use futures_util::stream::{BoxStream, SelectAll};
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
-use super::input::{MAX_INPUT_CHANNELS, REPORT_INTERVAL};
+use super::input::{MAX_INPUT_CHANNELS, REPORT_INTERVAL, ReportThrottle};
 use super::text::{MessageParser, MessageProblem, parse_time_s};
 use crate::model::{InputReport, LinkState, MAX_LISTED_PROBLEMS, Record, SourceEvent};
 
@@ -625,8 +625,7 @@ struct Reading {
     /// `out` up to here was parsed before the catalog last changed: hand it on first.
     problems: Vec<MessageProblem>,
     report: InputReport,
-    report_dirty: bool,
-    last_report: Instant,
+    throttle: ReportThrottle,
     start: Instant,
     echo_problems: bool,
     label: String,
@@ -647,8 +646,7 @@ impl Reading {
             out: Vec::new(),
             problems: Vec::new(),
             report: InputReport::default(),
-            report_dirty: false,
-            last_report: Instant::now(),
+            throttle: ReportThrottle::new(Instant::now()),
             start: Instant::now(),
             echo_problems: opts.echo_problems,
             label: opts.url.clone(),
@@ -667,7 +665,7 @@ impl Reading {
                 // The consumer's stream reports heartbeats missed while disconnected and
                 // failed pulls; it goes on by itself. Shown as the latest problem.
                 self.report.latest = Some(reason);
-                self.report_dirty = true;
+                self.throttle.changed();
                 return;
             }
         };
@@ -724,7 +722,7 @@ impl Reading {
             }
             self.report.bad_messages = self.parser.stats.bad_messages;
             self.report.type_changes = self.parser.stats.type_changes;
-            self.report_dirty = true;
+            self.throttle.changed();
         }
         self.problems = problems;
     }
@@ -746,9 +744,7 @@ impl Reading {
             return false;
         }
         self.report.lines = self.parser.stats.messages;
-        if self.report_dirty && (report_now || self.last_report.elapsed() >= REPORT_INTERVAL) {
-            self.report_dirty = false;
-            self.last_report = Instant::now();
+        if self.throttle.due(report_now, Instant::now()) {
             return events
                 .send(SourceEvent::Input(self.report.clone()))
                 .await

@@ -34,6 +34,8 @@ use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+use super::input::ReportThrottle;
+
 use crate::model::{
     Catalog, ChannelId, ChannelInfo, ChannelKind, FieldNames, FieldValue, Fields, InputReport,
     LinkState, MAX_LISTED_PROBLEMS, Record, SourceEvent, Value,
@@ -756,8 +758,7 @@ struct Reading {
     chat: ChatStream,
     out: Vec<Record>,
     report: InputReport,
-    report_dirty: bool,
-    last_report: Instant,
+    throttle: ReportThrottle,
     echo_problems: bool,
     label: String,
 }
@@ -768,8 +769,7 @@ impl Reading {
             chat: ChatStream::new(),
             out: Vec::new(),
             report: InputReport::default(),
-            report_dirty: false,
-            last_report: Instant::now(),
+            throttle: ReportThrottle::new(Instant::now()),
             echo_problems: opts.echo_problems,
             label: opts.label(),
         }
@@ -789,7 +789,7 @@ impl Reading {
         }
         if self.report.bad_messages != self.chat.stats.bad_messages {
             self.report.bad_messages = self.chat.stats.bad_messages;
-            self.report_dirty = true;
+            self.throttle.changed();
         }
     }
 
@@ -805,11 +805,7 @@ impl Reading {
             return false;
         }
         self.report.lines = self.chat.stats.events;
-        if self.report_dirty
-            && (last || self.last_report.elapsed() >= super::input::REPORT_INTERVAL)
-        {
-            self.report_dirty = false;
-            self.last_report = Instant::now();
+        if self.throttle.due(last, Instant::now()) {
             return events
                 .send(SourceEvent::Input(self.report.clone()))
                 .await
