@@ -14,7 +14,7 @@
 //! batch gets postcard's error, and the two can only ever agree (the tests and the
 //! `frame_decoder` fuzz target hold them to it).
 
-use super::framing::{FrameError, LENGTH_PREFIX_BYTES, decode_body};
+use super::framing::{FrameError, LENGTH_PREFIX_BYTES, decode_body, finish_frame};
 use super::protocol::RecordBatch;
 use crate::model::{Record, Value};
 
@@ -50,16 +50,7 @@ pub fn encode_batch_frame(
             }
         }
     }
-    let len = frame.len() - LENGTH_PREFIX_BYTES;
-    if len > max_len {
-        return Err(FrameError::TooLarge {
-            len: len as u64,
-            max: max_len,
-        });
-    }
-    // len ≤ max_len, and every limit in the protocol is far below u32::MAX.
-    frame[..LENGTH_PREFIX_BYTES].copy_from_slice(&(len as u32).to_le_bytes());
-    Ok(frame)
+    finish_frame(frame, max_len)
 }
 
 /// Decodes a frame body that must hold exactly one [`RecordBatch`]: the same result, value or

@@ -140,9 +140,15 @@ pub fn encode_frame<T: Serialize>(
     max_len: usize,
     message: &'static str,
 ) -> Result<Vec<u8>, FrameError> {
-    let mut frame = vec![0u8; LENGTH_PREFIX_BYTES];
-    frame = postcard::to_extend(value, frame)
+    let frame = vec![0u8; LENGTH_PREFIX_BYTES];
+    let frame = postcard::to_extend(value, frame)
         .map_err(|source| FrameError::Encode { message, source })?;
+    finish_frame(frame, max_len)
+}
+
+/// Fills in the length prefix of a frame whose body follows its first
+/// [`LENGTH_PREFIX_BYTES`] bytes, refusing a body over `max_len`.
+pub(super) fn finish_frame(mut frame: Vec<u8>, max_len: usize) -> Result<Vec<u8>, FrameError> {
     let len = frame.len() - LENGTH_PREFIX_BYTES;
     if len > max_len {
         return Err(FrameError::TooLarge {

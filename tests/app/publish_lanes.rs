@@ -42,14 +42,12 @@ fn event(channel: ChannelId, seq: u64) -> Record {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lanes_lose_nothing_and_announce_new_channels_first() {
-    let event_kind = || ChannelKind::Event {
-        fields: vec!["n".to_owned()],
-    };
+/// A publisher of a sample channel `bulk` (0) and an event channel `events` (1), delivering
+/// completely (held back for the slowest client, so nothing is skipped).
+fn bulk_and_events() -> Publisher {
     let mut opts = PublisherOptions::new("127.0.0.1:0".parse().unwrap(), "lanes");
     opts.delivery = Delivery::Complete;
-    let mut publisher = Publisher::bind_with(
+    Publisher::bind_with(
         opts,
         catalog(
             "lanes",
@@ -59,7 +57,18 @@ async fn lanes_lose_nothing_and_announce_new_channels_first() {
             ],
         ),
     )
-    .unwrap();
+    .unwrap()
+}
+
+fn event_kind() -> ChannelKind {
+    ChannelKind::Event {
+        fields: vec!["n".to_owned()],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lanes_lose_nothing_and_announce_new_channels_first() {
+    let mut publisher = bulk_and_events();
     let info = publisher.info().clone();
     // A client that reads slowly at first, with a short queue: the server's backlog and the
     // bulk lane fill up, so that a lane that ignored the order of catalog and records would
@@ -146,25 +155,7 @@ async fn lanes_lose_nothing_and_announce_new_channels_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_overtakes_the_samples_queued_for_a_slow_consumer() {
     const QUEUE: usize = 32;
-    let mut opts = PublisherOptions::new("127.0.0.1:0".parse().unwrap(), "lanes");
-    opts.delivery = Delivery::Complete;
-    let mut publisher = Publisher::bind_with(
-        opts,
-        catalog(
-            "lanes",
-            vec![
-                channel(0, "bulk", ChannelKind::Scalar),
-                channel(
-                    1,
-                    "events",
-                    ChannelKind::Event {
-                        fields: vec!["n".to_owned()],
-                    },
-                ),
-            ],
-        ),
-    )
-    .unwrap();
+    let mut publisher = bulk_and_events();
     let info = publisher.info().clone();
     let mut config = ClientConfig::new(info.addr.to_string(), Trust::Pin(info.fingerprint));
     config.event_queue = QUEUE;
