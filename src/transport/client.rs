@@ -276,16 +276,7 @@ impl ClientHandle {
                 Some(batch) = self.urgent.recv(), if room => self.held.push_back(batch),
                 event = self.events.recv() => match event {
                     Some(event) => return Some(self.taken(event)),
-                    // The client stopped: what it had received still goes out, in order.
-                    None => {
-                        while let Ok(batch) = self.urgent.try_recv() {
-                            self.held.push_back(batch);
-                        }
-                        return self
-                            .held
-                            .pop_front()
-                            .map(|(_, batch)| TransportEvent::Records(batch));
-                    }
+                    None => return self.leftover(),
                 },
             }
         }
@@ -305,7 +296,24 @@ impl ClientHandle {
                 Err(_) => break,
             }
         }
-        self.events.try_recv().map(|e| self.taken(e))
+        match self.events.try_recv() {
+            Ok(event) => Ok(self.taken(event)),
+            Err(mpsc::error::TryRecvError::Disconnected) => self
+                .leftover()
+                .ok_or(mpsc::error::TryRecvError::Disconnected),
+            Err(empty) => Err(empty),
+        }
+    }
+
+    /// Once the client has stopped: the urgent batches it had received, in order, whatever
+    /// was announced (nothing received is dropped).
+    fn leftover(&mut self) -> Option<TransportEvent> {
+        while let Ok(batch) = self.urgent.try_recv() {
+            self.held.push_back(batch);
+        }
+        self.held
+            .pop_front()
+            .map(|(_, batch)| TransportEvent::Records(batch))
     }
 
     /// The first held batch the consumer may have now: one of an earlier connection, or of a
@@ -1285,6 +1293,84 @@ mod tests {
         ] {
             assert!(check_address(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The lanes in the handle: an urgent batch waits for its connection's `Connected` and
+    /// the catalog that lists its channel, a batch of an earlier connection does not wait,
+    /// and what is held when the client stops still comes out, by `recv` and by `try_recv`.
+    #[tokio::test]
+    async fn urgent_batches_wait_for_their_announcement_and_outlive_the_client() {
+        let (events_tx, events) = mpsc::channel(8);
+        let (urgent_tx, urgent) = mpsc::channel(8);
+        let mut handle = ClientHandle {
+            events,
+            urgent,
+            held: VecDeque::new(),
+            connection: 0,
+            announced: HashSet::new(),
+            task: tokio::spawn(async {}),
+        };
+        let batch = |channel, seq| {
+            vec![Record {
+                channel,
+                seq,
+                t_ns: seq,
+                value: Value::Scalar(0.0),
+            }]
+        };
+        let catalog = |ids: &[ChannelId]| Catalog {
+            source: "t".into(),
+            channels: ids
+                .iter()
+                .map(|&id| ChannelInfo {
+                    id,
+                    name: format!("c{id}"),
+                    kind: ChannelKind::Event { fields: vec![] },
+                    unit: None,
+                    period_s: None,
+                })
+                .collect(),
+        };
+        let seq_of = |event: Option<TransportEvent>| match event {
+            Some(TransportEvent::Records(b)) => (b[0].channel, b[0].seq),
+            other => panic!("expected records, got {other:?}"),
+        };
+        urgent_tx.send((1, batch(5, 0))).await.unwrap();
+        urgent_tx.send((1, batch(7, 0))).await.unwrap();
+        events_tx
+            .send(TransportEvent::Connected {
+                catalog: catalog(&[5]),
+                remote: "127.0.0.1:9".parse().unwrap(),
+                fingerprint: Fingerprint([0; 32]),
+            })
+            .await
+            .unwrap();
+        events_tx
+            .send(TransportEvent::CatalogUpdate(catalog(&[5, 7])))
+            .await
+            .unwrap();
+        assert!(matches!(
+            handle.recv().await,
+            Some(TransportEvent::Connected { .. })
+        ));
+        assert_eq!(seq_of(handle.recv().await), (5, 0), "announced: out first");
+        assert!(matches!(
+            handle.recv().await,
+            Some(TransportEvent::CatalogUpdate(_))
+        ));
+        assert_eq!(seq_of(handle.recv().await), (7, 0), "after its update");
+        // A later connection's batch waits for that connection's Connected; the client then
+        // stops, and it still comes out.
+        urgent_tx.send((2, batch(5, 1))).await.unwrap();
+        urgent_tx.send((2, batch(5, 2))).await.unwrap();
+        assert!(matches!(
+            handle.try_recv(),
+            Err(mpsc::error::TryRecvError::Empty)
+        ));
+        drop((events_tx, urgent_tx));
+        assert_eq!(seq_of(handle.recv().await), (5, 1));
+        assert_eq!(seq_of(handle.try_recv().ok()), (5, 2));
+        assert!(handle.recv().await.is_none());
     }
 
     /// A data stream that overtook the catalog update announcing its channel is woken by the
