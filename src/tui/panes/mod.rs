@@ -689,7 +689,7 @@ mod tests {
             "✗ edit/levenshtein/large/1000",
             "41.0µs ≤ 30.0µs",
             "+9%",
-            "10.5 M/s ≥ 10.0 M/s",
+            "10.5 M/s ≥ 4.50 M/s",
             "−31%",
             "· edit/lcs/*/1000",
             "not run ≤ 20.0µs",
