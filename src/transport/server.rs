@@ -564,6 +564,14 @@ impl Hub {
     }
 }
 
+/// [`Publisher::held_back`]: whether some channel's slowest writer is [`FAST_HIGH_WATER`]
+/// frames behind (`any`), and some [`urgent`] channel's (`urgent`).
+#[derive(Debug, Default, Clone, Copy)]
+struct HeldBack {
+    any: bool,
+    urgent: bool,
+}
+
 /// Groups records by channel and broadcasts them as encoded batches.
 struct Publisher {
     hub: Arc<Hub>,
@@ -587,25 +595,26 @@ impl Publisher {
         }
     }
 
-    /// Whether the slowest writer of some channel (`urgent_only`: of some [`urgent`] channel)
-    /// is [`FAST_HIGH_WATER`] frames or more behind.
-    fn held_back(&mut self, urgent_only: bool) -> bool {
+    /// Which lanes a writer holds back: whether the slowest writer of some channel, and of
+    /// some [`urgent`] channel, is [`FAST_HIGH_WATER`] frames or more behind.
+    fn held_back(&mut self) -> HeldBack {
         {
             let feeds = self.hub.feeds.read();
             self.full
                 .retain(|c| feeds.get(c).is_some_and(|f| f.len() >= FAST_HIGH_WATER));
         }
-        if !urgent_only || self.full.is_empty() {
-            return !self.full.is_empty();
+        if self.full.is_empty() {
+            return HeldBack::default();
         }
         let catalog = self.hub.catalog.read().clone();
-        self.full.iter().any(|&id| {
+        let urgent = self.full.iter().any(|&id| {
             catalog
                 .channels
                 .iter()
                 .find(|c| c.id == id)
                 .is_some_and(|c| urgent(&c.kind))
-        })
+        });
+        HeldBack { any: true, urgent }
     }
 
     fn push_all(&mut self, records: &mut Vec<Record>) {
@@ -775,7 +784,7 @@ async fn produce(
             }
         }
         Pacing::AsFastAsPossible => loop {
-            while !hub.has_subscribers() || publisher.held_back(false) {
+            while !hub.has_subscribers() || publisher.held_back().any {
                 hub.progress.notified().await;
             }
             let mut ended = false;
@@ -809,10 +818,8 @@ async fn produce_feed(mut feed: Feed, hub: Arc<Hub>, events: mpsc::Sender<Server
         let (take_urgent, take_items) = if complete && !hub.has_subscribers() {
             (false, false)
         } else if complete {
-            (
-                urgent_open && !publisher.held_back(true),
-                !publisher.held_back(false),
-            )
+            let held = publisher.held_back();
+            (urgent_open && !held.urgent, !held.any)
         } else {
             (urgent_open, true)
         };
@@ -1590,21 +1597,20 @@ mod tests {
         for seq in 0..FAST_HIGH_WATER as u64 - 1 {
             publisher.send(1, &[record(1, seq)]);
         }
-        assert!(!publisher.held_back(false), "one frame short of the mark");
+        assert!(!publisher.held_back().any, "one frame short of the mark");
         publisher.send(1, &[record(1, 99)]);
-        assert!(publisher.held_back(false));
-        assert!(
-            !publisher.held_back(true),
-            "a sample channel holds back only its lane"
-        );
+        let held = publisher.held_back();
+        assert!(held.any);
+        assert!(!held.urgent, "a sample channel holds back only its lane");
         slow.try_recv().unwrap();
-        assert!(!publisher.held_back(false), "the writer took a frame");
+        assert!(!publisher.held_back().any, "the writer took a frame");
         for seq in 0..FAST_HIGH_WATER as u64 {
             publisher.send(2, &[record(2, seq)]);
         }
-        assert!(publisher.held_back(true) && publisher.held_back(false));
+        let held = publisher.held_back();
+        assert!(held.urgent && held.any);
         while alarms.try_recv().is_ok() {}
-        assert!(!publisher.held_back(true));
+        assert!(!publisher.held_back().urgent);
     }
 
     #[test]
