@@ -213,6 +213,7 @@ fn bench_tuning(c: &mut Harness<'_>) {
 /// candidates, threshold learning for the four built-in patterns and the learnt ones), in the
 /// same run, on N = 1,024 samples of a noisy sine (period 50) with a bump every 300 samples.
 /// The learner is warmed by the rounds of the 4,096 samples before, as on a live channel.
+/// `learn_only` times the learning loop alone on that round's outcome.
 fn bench_learning(c: &mut Harness<'_>) {
     use crate::engines::meta::learning::ChannelLearner;
     use crate::pipeline::library::builtin_patterns;
@@ -269,6 +270,27 @@ fn bench_learning(c: &mut Harness<'_>) {
             |(mut t, mut l)| {
                 let outcome = meta::analyse(black_box(series), first, &mut t);
                 meta::learn(&mut l, 0, "bench", series, first, &outcome, &context, None)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // The learning loop alone, on the round's outcome computed once: the two figures above
+    // differ by less than their intervals, so their difference cannot say what learning costs.
+    let outcome = meta::analyse(series, first, &mut tuner.clone());
+    group.bench_function("learn_only/1024", |bench| {
+        bench.iter_batched(
+            || learner.clone(),
+            |mut l| {
+                meta::learn(
+                    &mut l,
+                    0,
+                    "bench",
+                    black_box(series),
+                    first,
+                    &outcome,
+                    &context,
+                    None,
+                )
             },
             BatchSize::SmallInput,
         )
