@@ -31,25 +31,33 @@ pub fn encode_batch_frame(
     max_len: usize,
     message: &'static str,
 ) -> Result<Vec<u8>, FrameError> {
-    let mut frame = Vec::with_capacity(LENGTH_PREFIX_BYTES + 10 + batch.len() * 24);
-    frame.extend_from_slice(&[0; LENGTH_PREFIX_BYTES]);
-    put_varint(&mut frame, batch.len() as u64);
+    // The frame is sized for the longest scalar records up front and written through a
+    // cursor, so that a record costs no capacity check per byte; it is cut to length at the
+    // end (and around any other value, which postcard appends).
+    let mut frame = vec![0; LENGTH_PREFIX_BYTES + 10 + batch.len() * MAX_SCALAR_RECORD];
+    let mut at = put_varint(&mut frame, LENGTH_PREFIX_BYTES, batch.len() as u64);
     for record in batch {
-        frame.reserve(MAX_SCALAR_RECORD);
-        put_varint(&mut frame, u64::from(record.channel));
-        put_varint(&mut frame, record.seq);
-        put_varint(&mut frame, record.t_ns);
+        if frame.len() - at < MAX_SCALAR_RECORD {
+            frame.resize(at + MAX_SCALAR_RECORD, 0);
+        }
+        at = put_varint(&mut frame, at, u64::from(record.channel));
+        at = put_varint(&mut frame, at, record.seq);
+        at = put_varint(&mut frame, at, record.t_ns);
         match &record.value {
             Value::Scalar(x) => {
-                frame.push(SCALAR);
-                frame.extend_from_slice(&x.to_le_bytes());
+                frame[at] = SCALAR;
+                frame[at + 1..at + 9].copy_from_slice(&x.to_le_bytes());
+                at += 9;
             }
             other => {
+                frame.truncate(at);
                 frame = postcard::to_extend(other, frame)
                     .map_err(|source| FrameError::Encode { message, source })?;
+                at = frame.len();
             }
         }
     }
+    frame.truncate(at);
     finish_frame(frame, max_len)
 }
 
@@ -98,13 +106,16 @@ fn read_batch(body: &[u8]) -> Option<RecordBatch> {
     input.bytes.is_empty().then_some(batch)
 }
 
-/// Unsigned LEB128, as postcard writes every integer wider than a byte.
-fn put_varint(out: &mut Vec<u8>, mut x: u64) {
+/// Writes `x` at `at` as unsigned LEB128, as postcard writes every integer wider than a byte,
+/// and returns where it ends. `out` must have room for 10 bytes from `at`.
+fn put_varint(out: &mut [u8], mut at: usize, mut x: u64) -> usize {
     while x >= 0x80 {
-        out.push(x as u8 | 0x80);
+        out[at] = x as u8 | 0x80;
         x >>= 7;
+        at += 1;
     }
-    out.push(x as u8);
+    out[at] = x as u8;
+    at + 1
 }
 
 struct Input<'a> {
@@ -116,16 +127,16 @@ impl Input<'_> {
     /// postcard accepts it (its `try_take_varint_*`: a longer one, or a last byte with bits
     /// beyond the type, is refused; a padded one such as `80 00` is not).
     fn varint(&mut self, max_bytes: usize, bits: u32) -> Option<u64> {
+        let bytes = self.bytes;
         let mut out = 0u64;
-        for i in 0..max_bytes {
-            let (&byte, rest) = self.bytes.split_first()?;
-            self.bytes = rest;
+        for (i, &byte) in bytes.iter().take(max_bytes).enumerate() {
             out |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
                 let last_byte_max = (1u16 << (bits - 7 * (max_bytes as u32 - 1))) - 1;
                 if i == max_bytes - 1 && u16::from(byte) > last_byte_max {
                     return None;
                 }
+                self.bytes = &bytes[i + 1..];
                 return Some(out);
             }
         }
@@ -187,9 +198,9 @@ mod tests {
             u64::from(u32::MAX),
             u64::MAX,
         ] {
-            let mut ours = Vec::new();
-            put_varint(&mut ours, x);
-            assert_eq!(ours, postcard::to_allocvec(&x).unwrap(), "{x}");
+            let mut ours = [0; 10];
+            let end = put_varint(&mut ours, 0, x);
+            assert_eq!(ours[..end], postcard::to_allocvec(&x).unwrap(), "{x}");
         }
     }
 
