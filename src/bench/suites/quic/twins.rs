@@ -16,6 +16,8 @@
 //!   a time; p50 and p99 as figures. The protocol has no request/response message, so its
 //!   twin is the same exchange in its framing (length prefix + postcard, decoded and
 //!   re-encoded by the server).
+//! - `rtt_64b_current_thread`: the same exchange with client and server on one thread (a
+//!   current-thread runtime), which leaves out the wake-up of another thread at each hop.
 //! - `priority/{with,without}_priorities`: a 16-byte event's delivery time while a bulk
 //!   stream saturates the connection, with the event stream above the bulk one and with both
 //!   at the same priority; p99 as figures.
@@ -37,7 +39,7 @@ use crate::publish::{Publisher, PublisherOptions};
 use crate::transport::client::{ClientConfig, ClientHandle, TransportEvent, connect};
 use crate::transport::framing::{encode_frame, read_message};
 use crate::transport::protocol::{MAX_BATCH_RECORDS, MAX_DATA_FRAME_BYTES};
-use crate::transport::server::Delivery;
+use crate::transport::server::{Delivery, ServerEvent};
 use crate::transport::tls::Trust;
 
 /// Records per throughput iteration, whatever the number of channels.
@@ -133,7 +135,12 @@ pub fn run(c: &mut Harness<'_>) {
     handshake(c, &rt);
     first_record(c, &rt);
     stream_open(c, &rt);
-    rtt(c, &rt);
+    rtt(c, &rt, "rtt_64b");
+    let one_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rtt(c, &one_thread, "rtt_64b_current_thread");
     priority(c, &rt);
 }
 
@@ -336,11 +343,12 @@ impl RawFeed {
 fn handshake(c: &mut Harness<'_>, rt: &Runtime) {
     let mut group = c.benchmark_group("quic");
     if group.wants("midstream/handshake") {
-        let (publisher, _first) = rt.block_on(publisher_and_client(
+        let (mut publisher, _first) = rt.block_on(publisher_and_client(
             catalog(&[("x".into(), ChannelKind::Scalar)]),
             Delivery::Live,
         ));
         let info = publisher.info().clone();
+        let mut events = publisher.take_events().expect("the server's events");
         group.bench_function("midstream/handshake", |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
@@ -350,6 +358,9 @@ fn handshake(c: &mut Harness<'_>, rt: &Runtime) {
                         let client = connected(&info.addr.to_string(), info.fingerprint).await;
                         total += start.elapsed();
                         drop(client);
+                        // Off the clock, the server sees this client leave, so that its
+                        // teardown does not share the cores with the next handshake.
+                        left(&mut events).await;
                     }
                     total
                 })
@@ -367,10 +378,12 @@ fn handshake(c: &mut Harness<'_>, rt: &Runtime) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let start = Instant::now();
-                        let (endpoint, client, _server) =
+                        let (endpoint, client, server_side) =
                             server.connect().await.expect("raw connection");
                         total += start.elapsed();
                         client.close(0u32.into(), b"done");
+                        // Off the clock, as for Midstream: the server sees the close.
+                        let _ = tokio::time::timeout(STALL, server_side.closed()).await;
                         drop(endpoint);
                     }
                     total
@@ -379,6 +392,17 @@ fn handshake(c: &mut Harness<'_>, rt: &Runtime) {
         });
     }
     group.finish();
+}
+
+/// Waits until the server reports a client gone.
+async fn left(events: &mut mpsc::Receiver<ServerEvent>) {
+    loop {
+        match tokio::time::timeout(STALL, events.recv()).await {
+            Ok(Some(ServerEvent::ClientLeft { .. } | ServerEvent::ClientClosed { .. })) => return,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the server did not see a client leave"),
+        }
+    }
 }
 
 fn first_record(c: &mut Harness<'_>, rt: &Runtime) {
@@ -525,8 +549,8 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("histogram bounds")
 }
 
-fn rtt(c: &mut Harness<'_>, rt: &Runtime) {
-    for (ours, id) in twin_ids("rtt_64b") {
+fn rtt(c: &mut Harness<'_>, rt: &Runtime, name: &str) {
+    for (ours, id) in twin_ids(name) {
         let mut group = c.benchmark_group("quic");
         if !group.wants(id.as_str()) {
             continue;
