@@ -387,13 +387,12 @@ impl Analyzer {
 
     /// Parses one message of a held subject into records for the pipeline.
     fn analyse(&mut self, subject: &str, seq: u64, published_ns: i128, payload: &[u8]) {
+        // The subject's key is made once, at its first message, not a String per message.
         if !self.progress.contains_key(subject) {
             self.progress
                 .insert(subject.to_owned(), Progress::default());
         }
-        let Some(progress) = self.progress.get_mut(subject) else {
-            return;
-        };
+        let progress = self.progress.get_mut(subject).expect("inserted above");
         if seq <= progress.seq {
             return; // already analysed (a backfill overlapping the live reading)
         }
