@@ -203,6 +203,8 @@ struct Analyzer {
     /// Each catalog channel's subject.
     channel_subject: HashMap<ChannelId, String>,
     counters: Counters,
+    /// The pattern searches' shed samples at the last status line.
+    shed_before: u64,
 }
 
 /// Runs the analyzer until interrupted (SIGINT or SIGTERM: its leases are released, so the
@@ -283,6 +285,7 @@ pub async fn run(
         first_published_ns: None,
         channel_subject: HashMap::new(),
         counters: Counters::default(),
+        shed_before: 0,
     };
     analyzer.bucket.heartbeat(&id).await.map_err(invalid)?;
 
@@ -749,9 +752,15 @@ impl Analyzer {
             let i = ((latencies.len() - 1) as f64 * q).round() as usize;
             format!("{:.0}", latencies[i])
         };
+        // Samples the pattern searches shed because they fell behind (`Backlog::Shed`): those
+        // records were ingested, monitored and kept in the attractor windows, but the searches
+        // started again after the gap, so a match spanning it was not looked for.
+        let shed_total = self.pipeline.engines().map_or(0, |e| e.samples_shed());
+        let shed = shed_total.saturating_sub(self.shed_before);
+        self.shed_before = shed_total;
         writeln!(
             out,
-            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}",
+            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}, search shed {}",
             uptime.as_secs_f64(),
             self.book.owned_count(),
             self.first_seq.len(),
@@ -764,6 +773,7 @@ impl Analyzer {
             pct(0.5),
             pct(0.99),
             pct(1.0),
+            shed,
         )?;
         out.flush()?;
         Ok(())
