@@ -176,6 +176,9 @@ struct Counters {
     records: u64,
     backfilled: u64,
     results: u64,
+    /// Errors the stream's consumer gave instead of a message (missed heartbeats and the
+    /// like; the ordered consumer makes itself again after them).
+    consumer_errors: u64,
     /// Results latency samples (ms): a message's publication to the first result counting it.
     latencies_ms: Vec<f64>,
 }
@@ -287,7 +290,13 @@ pub async fn run(
         counters: Counters::default(),
         shed_before: 0,
     };
-    analyzer.bucket.heartbeat(&id).await.map_err(invalid)?;
+    // Retried like the set-up before it: in a cluster that has just made the bucket, its
+    // stream may not take writes yet ("no stream found for given subject"), and an analyzer
+    // that gave up here left its group one short for the rest of the run.
+    let bucket = analyzer.bucket.clone();
+    retry("the first heartbeat", || bucket.heartbeat(&id))
+        .await
+        .map_err(invalid)?;
 
     let mut plan_tick = tokio::time::interval(PLAN_EVERY);
     let mut renew_tick = tokio::time::interval(RENEW_EVERY);
@@ -369,7 +378,12 @@ impl Analyzer {
     fn take(&mut self, message: Result<jetstream::Message, impl std::fmt::Display>) {
         let message = match message {
             Ok(message) => message,
-            Err(_) => return, // heartbeats missed and the like: the ordered consumer recovers
+            Err(_) => {
+                // Heartbeats missed and the like: the ordered consumer recovers by itself; the
+                // status line counts them, so that a consumer that keeps failing is seen.
+                self.counters.consumer_errors += 1;
+                return;
+            }
         };
         let Ok(info) = message.info() else { return };
         let seq = info.stream_sequence;
@@ -760,7 +774,7 @@ impl Analyzer {
         self.shed_before = shed_total;
         writeln!(
             out,
-            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}, search shed {}",
+            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}, search shed {}, consumer errors {}",
             uptime.as_secs_f64(),
             self.book.owned_count(),
             self.first_seq.len(),
@@ -774,6 +788,7 @@ impl Analyzer {
             pct(0.99),
             pct(1.0),
             shed,
+            c.consumer_errors,
         )?;
         out.flush()?;
         Ok(())
