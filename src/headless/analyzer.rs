@@ -57,6 +57,12 @@ pub const RESULT_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the lease plan is made (claims of new and expired subjects, releases).
 const PLAN_EVERY: Duration = Duration::from_millis(250);
 
+/// How often the reading is looked at for a stall, and how long without a message from the
+/// stream's consumer, while the stream has messages after the last one read, counts as one:
+/// the consumer is then made again from the next sequence number.
+const STALL_CHECK: Duration = Duration::from_secs(2);
+const STALL_AFTER: Duration = Duration::from_secs(5);
+
 /// How often a status line is printed.
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 
@@ -179,6 +185,8 @@ struct Counters {
     /// Errors the stream's consumer gave instead of a message (missed heartbeats and the
     /// like; the ordered consumer makes itself again after them).
     consumer_errors: u64,
+    /// Times the consumer was made again after a stall.
+    consumer_remade: u64,
     /// Results latency samples (ms): a message's publication to the first result counting it.
     latencies_ms: Vec<f64>,
 }
@@ -234,21 +242,11 @@ pub async fn run(
             .await
             .map_err(invalid)?,
     );
-    let consumer = retry("the stream's consumer", || async {
-        stream
-            .create_consumer(pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::New,
-                ..pull::OrderedConfig::default()
-            })
-            .await
-            .map_err(|e| e.to_string())
+    let mut messages = retry("the stream's consumer", || {
+        ordered_consumer(&stream, DeliverPolicy::New)
     })
     .await
     .map_err(invalid)?;
-    let mut messages = consumer
-        .messages()
-        .await
-        .map_err(|e| invalid(format!("cannot read the stream: {e}")))?;
     writeln!(
         out,
         "analyzer {id}: group {}, stream {}, bucket {}, subjects {}, results {}.>",
@@ -302,7 +300,9 @@ pub async fn run(
     let mut renew_tick = tokio::time::interval(RENEW_EVERY);
     let mut results_tick = tokio::time::interval(RESULT_INTERVAL);
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
+    let mut stall_tick = tokio::time::interval(STALL_CHECK);
     for tick in [
+        &mut stall_tick,
         &mut plan_tick,
         &mut renew_tick,
         &mut results_tick,
@@ -320,6 +320,8 @@ pub async fn run(
     let mut terminate = signal(SignalKind::terminate()).map_err(HeadlessError::Output)?;
     let started = Instant::now();
     let mut last_status = Instant::now();
+    // Where the reading was at the last stall check, and since when.
+    let mut progress = (analyzer.position, Instant::now());
     loop {
         tokio::select! {
             biased;
@@ -336,6 +338,16 @@ pub async fn run(
             _ = status_tick.tick() => {
                 analyzer.status(out, last_status.elapsed(), started.elapsed())?;
                 last_status = Instant::now();
+            }
+            _ = stall_tick.tick() => {
+                if analyzer.position != progress.0 {
+                    progress = (analyzer.position, Instant::now());
+                } else if progress.1.elapsed() >= STALL_AFTER
+                    && let Some(remade) = analyzer.remake_stalled_consumer(out).await?
+                {
+                    messages = remade;
+                    progress.1 = Instant::now();
+                }
             }
             message = messages.next() => {
                 let Some(message) = message else {
@@ -371,6 +383,49 @@ impl Analyzer {
                 value,
                 revision,
             } => self.book.observe_lease(&subject, value, revision, now),
+        }
+    }
+
+    /// The stream's consumer made again from the message after the last one read, when the
+    /// stream holds messages after it (the ordered consumer makes itself again after missed
+    /// heartbeats, but after a cluster node's loss it was seen waiting for good: 90 s without
+    /// a message while the publisher went on). `None` when there is nothing to catch up or the
+    /// stream cannot be asked (the next check tries again).
+    async fn remake_stalled_consumer(
+        &mut self,
+        out: &mut (dyn Write + Send),
+    ) -> Result<Option<pull::Ordered>, HeadlessError> {
+        if self.position == 0 {
+            return Ok(None); // nothing read yet: a quiet stream, not a stalled consumer
+        }
+        let Ok(Ok(info)) = tokio::time::timeout(STALL_CHECK, self.stream.get_info()).await else {
+            return Ok(None);
+        };
+        let last = info.state.last_sequence;
+        if last <= self.position {
+            return Ok(None);
+        }
+        let from = self.position + 1;
+        let policy = DeliverPolicy::ByStartSequence {
+            start_sequence: from,
+        };
+        match ordered_consumer(&self.stream, policy).await {
+            Ok(messages) => {
+                self.counters.consumer_remade += 1;
+                writeln!(
+                    out,
+                    "the stream's consumer stalled at seq {} (the stream is at {last}): reading again from {from}",
+                    self.position
+                )?;
+                Ok(Some(messages))
+            }
+            Err(e) => {
+                writeln!(
+                    out,
+                    "the stream's consumer stalled; making it again failed: {e}"
+                )?;
+                Ok(None)
+            }
         }
     }
 
@@ -774,7 +829,7 @@ impl Analyzer {
         self.shed_before = shed_total;
         writeln!(
             out,
-            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}, search shed {}, consumer errors {}",
+            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}, search shed {}, consumer errors {}, remade {}",
             uptime.as_secs_f64(),
             self.book.owned_count(),
             self.first_seq.len(),
@@ -789,6 +844,7 @@ impl Analyzer {
             pct(1.0),
             shed,
             c.consumer_errors,
+            c.consumer_remade,
         )?;
         out.flush()?;
         Ok(())
@@ -807,6 +863,23 @@ fn owning_subject(channel: &str, subject_of_message: &str) -> String {
     // A channel made by an earlier message of another subject (catalogs grow one subject at
     // a time, so this is its name's subject part).
     channel.to_owned()
+}
+
+/// An ordered consumer of the whole stream from `policy`, and its messages.
+async fn ordered_consumer(
+    stream: &stream::Stream,
+    policy: DeliverPolicy,
+) -> Result<pull::Ordered, String> {
+    stream
+        .create_consumer(pull::OrderedConfig {
+            deliver_policy: policy,
+            ..pull::OrderedConfig::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .messages()
+        .await
+        .map_err(|e| format!("cannot read the stream: {e}"))
 }
 
 /// Connects with the options' credentials; the client reconnects by itself afterwards (to
