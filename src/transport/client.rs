@@ -735,7 +735,10 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
                         },
                     ));
                 }
-                Err(e) => return connection_end(&addr, &e, true),
+                Err(e) => {
+                    drain_readers(tasks).await;
+                    return connection_end(&addr, &e, true);
+                }
             },
             Some(joined) = tasks.join_next() => match joined {
                 Ok(Ok(())) => {}
@@ -749,6 +752,7 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
                 }
                 Ok(Err(ReadEnd::StreamFailed(reason))) => {
                     if let Some(e) = conn.close_reason() {
+                        drain_readers(tasks).await;
                         return connection_end(&addr, &e, true);
                     }
                     conn.close(CloseCode::ProtocolViolation.varint(), b"data stream failed");
@@ -774,9 +778,20 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
                     return SessionEnd::Stopped;
                 }
             }
-            e = conn.closed() => return connection_end(&addr, &e, true),
+            e = conn.closed() => {
+                drain_readers(tasks).await;
+                return connection_end(&addr, &e, true);
+            }
         }
     }
+}
+
+/// Once the connection has closed: lets every stream's reader hand over what had already
+/// arrived for it (quinn keeps it readable), until its stream's end or the connection's loss,
+/// so that a close right after the last records, such as a server shutting down as its stream
+/// ends, loses none of them. A reader can only wait here for room in the consumer's queue.
+async fn drain_readers(mut tasks: JoinSet<Result<(), ReadEnd>>) {
+    while tasks.join_next().await.is_some() {}
 }
 
 /// A change in a connection's silence, as [`SilenceWatch`] sees it.
