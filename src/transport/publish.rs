@@ -19,6 +19,10 @@
 //! Channels may be declared at any time: clients that subscribed to every channel get the new
 //! ones as they come. `serve --input` (a file or pipe) and the built-in generators (`serve`, the
 //! demo) are published through this same API.
+//!
+//! A publisher that is dropped instead of finished ends its stream the same way, and its server
+//! then shuts down once every client has the end of each of its streams (see [`Publisher`]):
+//! nothing sent is lost, and nothing is left running.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -28,8 +32,8 @@ use tokio::task::JoinHandle;
 
 use super::protocol::{MAX_BATCH_RECORDS, MAX_CHANNELS, urgent};
 use super::server::{
-    CertificateSource, Delivery, Feed, FeedItem, Server, ServerConfig, ServerError, ServerEvent,
-    ServerInfo, ServerLimits, ShutdownHandle, TickPacer,
+    CertificateSource, DRAIN_PATIENCE, Delivery, Drain, Feed, FeedItem, Server, ServerConfig,
+    ServerError, ServerEvent, ServerInfo, ServerLimits, ShutdownHandle, TickPacer,
 };
 use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, Record, Value};
 use crate::sources::RecordSource;
@@ -84,6 +88,13 @@ pub enum PublishError {
 }
 
 /// A bound server and the channels published on it.
+///
+/// [`Publisher::finish`] ends the stream and leaves the server accepting (and ending) clients
+/// until it is shut down. Dropping a publisher also ends the stream, and then shuts its server
+/// down once every subscribed client has been sent, and has acknowledged, the end of each of
+/// its streams (and so every record before it): at once when no client is subscribed or when
+/// it is dropped outside a tokio runtime, and at the latest when the delivery has stood still
+/// for [`DRAIN_PATIENCE`] (a client that has stopped reading).
 pub struct Publisher {
     catalog: Catalog,
     catalog_sent: bool,
@@ -100,6 +111,40 @@ pub struct Publisher {
     subscribed: watch::Receiver<bool>,
     events: Option<mpsc::Receiver<ServerEvent>>,
     server: JoinHandle<Result<(), ServerError>>,
+    /// Shuts the server down when the publisher is dropped rather than finished.
+    linger: Linger,
+}
+
+/// What a dropped [`Publisher`] leaves behind: a task that shuts its server down once the
+/// delivery is [done](Drain::is_done), or has stood still for [`DRAIN_PATIENCE`].
+struct Linger {
+    shutdown: ShutdownHandle,
+    drain: watch::Receiver<Drain>,
+    armed: bool,
+}
+
+impl Drop for Linger {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let shutdown = self.shutdown.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            shutdown.shutdown();
+            return;
+        };
+        let mut drain = self.drain.clone();
+        runtime.spawn(async move {
+            while !drain.borrow_and_update().is_done() {
+                match tokio::time::timeout(DRAIN_PATIENCE, drain.changed()).await {
+                    Ok(Ok(())) => {}
+                    // Stood still, or the server has stopped already.
+                    Ok(Err(_)) | Err(_) => break,
+                }
+            }
+            shutdown.shutdown_because("server shutting down: its stream has ended");
+        });
+    }
 }
 
 impl Publisher {
@@ -134,6 +179,11 @@ impl Publisher {
         let events = server.take_events();
         let subscribed = server.subscribed();
         let shutdown = server.shutdown_handle();
+        let linger = Linger {
+            shutdown: shutdown.clone(),
+            drain: server.drain(),
+            armed: true,
+        };
         let server = tokio::spawn(server.run());
         let seqs = vec![0; catalog.channels.len()];
         Ok(Publisher {
@@ -149,6 +199,7 @@ impl Publisher {
             subscribed,
             events,
             server,
+            linger,
         })
     }
 
@@ -292,7 +343,8 @@ impl Publisher {
 
     /// Ends the stream: clients see every stream finish after its last record. The server
     /// keeps accepting (and ending) clients until it is shut down; returns when it is.
-    pub async fn finish(self) {
+    pub async fn finish(mut self) {
+        self.linger.armed = false;
         drop(self.items);
         drop(self.urgent);
         let _ = self.server.await;

@@ -303,6 +303,29 @@ pub enum ServerError {
     Limits(String),
 }
 
+/// How far a server's delivery to its clients has come: how many data streams are open, and
+/// how many writes to them have been made. A stream is open from its client's subscription
+/// until its client has acknowledged all of it (or its connection is gone), or
+/// [`DRAIN_PATIENCE`] after it was finished at the source's end.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drain {
+    pub open_streams: usize,
+    pub writes: u64,
+}
+
+impl Drain {
+    /// No stream is open: every subscribed client has been sent, and has acknowledged, the end
+    /// of each of its streams, or there is none.
+    pub fn is_done(&self) -> bool {
+        self.open_streams == 0
+    }
+}
+
+/// Longest a draining delivery may stand still: after a data stream is finished, the wait for
+/// its client to acknowledge the rest of it; after a publisher is dropped, the wait for any
+/// change in its [`Drain`] (a client that has stopped reading).
+pub const DRAIN_PATIENCE: Duration = Duration::from_secs(30);
+
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     endpoint: quinn::Endpoint,
@@ -315,6 +338,7 @@ pub struct Server {
     events_rx: Option<mpsc::Receiver<ServerEvent>>,
     /// Becomes true when the first client subscribes.
     subscribed: watch::Sender<bool>,
+    drain: watch::Sender<Drain>,
 }
 
 /// Closes a running server's endpoint from elsewhere (Ctrl-C); [`Server::run`] then returns.
@@ -408,6 +432,7 @@ impl Server {
             events_tx,
             events_rx: Some(events_rx),
             subscribed: watch::channel(false).0,
+            drain: watch::channel(Drain::default()).0,
         };
         Ok((server, info))
     }
@@ -423,6 +448,11 @@ impl Server {
         self.subscribed.subscribe()
     }
 
+    /// How far the delivery has come, as it changes.
+    pub fn drain(&self) -> watch::Receiver<Drain> {
+        self.drain.subscribe()
+    }
+
     /// A handle that shuts the server down.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.endpoint.clone())
@@ -434,6 +464,7 @@ impl Server {
     pub async fn run(self) -> Result<(), ServerError> {
         let mut hub = Hub::new(self.source.catalog());
         hub.stream_priorities = self.stream_priorities;
+        hub.drain = self.drain;
         let hub = Arc::new(hub);
         let shared = Arc::new(Shared {
             subscribed: self.subscribed,
@@ -515,6 +546,8 @@ struct Hub {
     ended: AtomicBool,
     /// See [`ServerConfig::stream_priorities`].
     stream_priorities: bool,
+    /// The open data streams and their writes, for [`Server::drain`].
+    drain: watch::Sender<Drain>,
 }
 
 impl Hub {
@@ -531,6 +564,7 @@ impl Hub {
             progress: Notify::new(),
             ended: AtomicBool::new(false),
             stream_priorities: true,
+            drain: watch::channel(Drain::default()).0,
         }
     }
 
@@ -1391,7 +1425,7 @@ async fn open_streams(
             conn.clone(),
             frames,
             info,
-            shared.hub.clone(),
+            OpenStream::new(shared.hub.clone()),
             shared.events.clone(),
             remote,
         ));
@@ -1443,15 +1477,41 @@ pub(super) fn validate_subscription(
     Ok(infos)
 }
 
+/// Counts a data stream in [`Drain::open_streams`] while it lives: made when its writer is
+/// spawned (so a subscription counts before the writer first runs), dropped when it ends.
+struct OpenStream(Arc<Hub>);
+
+impl OpenStream {
+    fn new(hub: Arc<Hub>) -> Self {
+        hub.drain.send_modify(|d| d.open_streams += 1);
+        Self(hub)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.drain.send_modify(|d| d.open_streams -= 1);
+    }
+}
+
+/// Finishes `send` and waits until its client has acknowledged all of it, the connection is
+/// gone, or [`DRAIN_PATIENCE`] has passed.
+async fn finish_stream(mut send: quinn::SendStream) {
+    if send.finish().is_ok() {
+        let _ = tokio::time::timeout(DRAIN_PATIENCE, send.stopped()).await;
+    }
+}
+
 /// One client's data stream for one channel: header, then every broadcast frame.
 async fn stream_channel(
     conn: quinn::Connection,
     mut frames: broadcast::Receiver<Frame>,
     info: ChannelInfo,
-    hub: Arc<Hub>,
+    open: OpenStream,
     events: mpsc::Sender<ServerEvent>,
     remote: SocketAddr,
 ) {
+    let hub = &open.0;
     let Ok(mut send) = conn.open_uni().await else {
         return;
     };
@@ -1467,7 +1527,7 @@ async fn stream_channel(
         return;
     }
     if hub.ended.load(Ordering::SeqCst) {
-        let _ = send.finish();
+        finish_stream(send).await;
         return;
     }
     let lagged = |batches: u64| {
@@ -1504,9 +1564,10 @@ async fn stream_channel(
             }
             chunks.clear();
             hub.progress.notify_one();
+            hub.drain.send_modify(|d| d.writes += 1);
         }
         if finished {
-            let _ = send.finish();
+            finish_stream(send).await;
             return;
         }
     }

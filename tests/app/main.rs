@@ -22,6 +22,7 @@ mod pipeline_engines;
 mod pipeline_meta;
 mod pty_dashboard;
 mod publish_lanes;
+mod publisher_drop;
 mod quic_loopback;
 mod record_limits;
 mod server_admission;

@@ -478,9 +478,9 @@ fn first_record(c: &mut Harness<'_>, rt: &Runtime) {
                         }
                         total += start.elapsed();
                         drop(client);
-                        // Off the clock, the server is shut down: a dropped publisher's server
-                        // keeps accepting, and thousands of them left running slowed every
-                        // later connection (8 ms here instead of 2) and held gigabytes.
+                        // Off the clock, the server is shut down and waited for, so that no
+                        // iteration shares the cores with an earlier one's teardown (thousands
+                        // of servers left running once made this 8 ms instead of 2).
                         let publisher = sender.await.expect("publisher task");
                         shut_down(publisher).await;
                     }
