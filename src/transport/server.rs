@@ -650,11 +650,13 @@ impl Publisher {
         }
         let catalog = self.hub.catalog.read().clone();
         let urgent = self.full.iter().any(|&id| {
-            catalog
-                .channels
-                .iter()
-                .find(|c| c.id == id)
-                .is_some_and(|c| urgent(&c.kind))
+            // A channel's id is its index in a publisher's catalog; any other catalog is
+            // searched.
+            match catalog.channels.get(id as usize) {
+                Some(c) if c.id == id => Some(c),
+                _ => catalog.channels.iter().find(|c| c.id == id),
+            }
+            .is_some_and(|c| urgent(&c.kind))
         });
         HeldBack { any: true, urgent }
     }
