@@ -35,7 +35,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::{broadcast, mpsc};
 
 use super::raw::{RawServer, count_into, open_streams};
-use crate::bench::harness::Harness;
+use crate::bench::harness::{Group, Harness};
 use crate::model::{Catalog, ChannelId, ChannelInfo, ChannelKind, FieldValue, Record, Value};
 use crate::publish::{Publisher, PublisherOptions};
 use crate::transport::client::{ClientConfig, ClientHandle, TransportEvent, connect};
@@ -451,41 +451,37 @@ fn first_record(c: &mut Harness<'_>, rt: &Runtime) {
     if group.wants("midstream/first_record") {
         group.bench_function("midstream/first_record", |b| {
             iter_on_workers(b, rt, &mut Some(()), |(), iters| async move {
-                {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let mut opts = PublisherOptions::new(([127, 0, 0, 1], 0).into(), "bench");
-                        opts.delivery = Delivery::Complete;
-                        let mut publisher = Publisher::bind_with(
-                            opts,
-                            catalog(&[("x".into(), ChannelKind::Scalar)]),
-                        )
-                        .expect("publisher");
-                        let info = publisher.info().clone();
-                        let start = Instant::now();
-                        let sender = tokio::spawn(async move {
-                            publisher.subscribed().await;
-                            let _ = publisher.send_records(vec![scalar(0, 0)]).await;
-                            publisher
-                        });
-                        let mut client = connected(&info.addr.to_string(), info.fingerprint).await;
-                        loop {
-                            match tokio::time::timeout(STALL, client.recv()).await {
-                                Ok(Some(TransportEvent::Records(_))) => break,
-                                Ok(Some(_)) => {}
-                                _ => panic!("no first record"),
-                            }
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut opts = PublisherOptions::new(([127, 0, 0, 1], 0).into(), "bench");
+                    opts.delivery = Delivery::Complete;
+                    let mut publisher =
+                        Publisher::bind_with(opts, catalog(&[("x".into(), ChannelKind::Scalar)]))
+                            .expect("publisher");
+                    let info = publisher.info().clone();
+                    let start = Instant::now();
+                    let sender = tokio::spawn(async move {
+                        publisher.subscribed().await;
+                        let _ = publisher.send_records(vec![scalar(0, 0)]).await;
+                        publisher
+                    });
+                    let mut client = connected(&info.addr.to_string(), info.fingerprint).await;
+                    loop {
+                        match tokio::time::timeout(STALL, client.recv()).await {
+                            Ok(Some(TransportEvent::Records(_))) => break,
+                            Ok(Some(_)) => {}
+                            _ => panic!("no first record"),
                         }
-                        total += start.elapsed();
-                        drop(client);
-                        // Off the clock, the server is shut down and waited for, so that no
-                        // iteration shares the cores with an earlier one's teardown (thousands
-                        // of servers left running once made this 8 ms instead of 2).
-                        let publisher = sender.await.expect("publisher task");
-                        shut_down(publisher).await;
                     }
-                    ((), total)
+                    total += start.elapsed();
+                    drop(client);
+                    // Off the clock, the server is shut down and waited for, so that no
+                    // iteration shares the cores with an earlier one's teardown (thousands
+                    // of servers left running once made this 8 ms instead of 2).
+                    let publisher = sender.await.expect("publisher task");
+                    shut_down(publisher).await;
                 }
+                ((), total)
             })
         });
     }
@@ -497,23 +493,20 @@ fn first_record(c: &mut Harness<'_>, rt: &Runtime) {
         let record = [0x5au8; 25];
         group.bench_function("raw/first_record", |b| {
             iter_on_workers(b, rt, &mut server, move |mut server, iters| async move {
-                {
-                    let mut total = Duration::ZERO;
-                    let mut buf = [0u8; 25];
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        let (endpoint, client, conn) =
-                            server.connect().await.expect("raw connection");
-                        let mut send = conn.open_uni().await.expect("open");
-                        send.write_all(&record).await.expect("write");
-                        let mut recv = client.accept_uni().await.expect("accept");
-                        recv.read_exact(&mut buf).await.expect("read");
-                        total += start.elapsed();
-                        client.close(0u32.into(), b"done");
-                        drop(endpoint);
-                    }
-                    (server, total)
+                let mut total = Duration::ZERO;
+                let mut buf = [0u8; 25];
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let (endpoint, client, conn) = server.connect().await.expect("raw connection");
+                    let mut send = conn.open_uni().await.expect("open");
+                    send.write_all(&record).await.expect("write");
+                    let mut recv = client.accept_uni().await.expect("accept");
+                    recv.read_exact(&mut buf).await.expect("read");
+                    total += start.elapsed();
+                    client.close(0u32.into(), b"done");
+                    drop(endpoint);
                 }
+                (server, total)
             })
         });
     }
@@ -525,42 +518,40 @@ fn stream_open(c: &mut Harness<'_>, rt: &Runtime) {
     if group.wants("midstream/stream_open") {
         group.bench_function("midstream/stream_open", |b| {
             iter_on_workers(b, rt, &mut Some(()), |(), iters| async move {
-                {
-                    let mut total = Duration::ZERO;
-                    let mut done = 0;
-                    while done < iters {
-                        let (mut publisher, mut client) = publisher_and_client(
-                            catalog(&[("first".into(), ChannelKind::Scalar)]),
-                            Delivery::Complete,
-                        )
-                        .await;
-                        let batch = (iters - done).min(STREAM_OPEN_CHANNELS as u64);
-                        for k in 0..batch {
-                            let start = Instant::now();
-                            let id = publisher
-                                .scalar(&format!("c{done}_{k}"))
-                                .expect("new channel");
-                            publisher
-                                .send_records(vec![scalar(id, 0)])
-                                .await
-                                .expect("send");
-                            loop {
-                                match tokio::time::timeout(STALL, client.recv()).await {
-                                    Ok(Some(TransportEvent::Records(r))) if r[0].channel == id => {
-                                        break;
-                                    }
-                                    Ok(Some(_)) => {}
-                                    _ => panic!("no record on the new stream"),
+                let mut total = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let (mut publisher, mut client) = publisher_and_client(
+                        catalog(&[("first".into(), ChannelKind::Scalar)]),
+                        Delivery::Complete,
+                    )
+                    .await;
+                    let batch = (iters - done).min(STREAM_OPEN_CHANNELS as u64);
+                    for k in 0..batch {
+                        let start = Instant::now();
+                        let id = publisher
+                            .scalar(&format!("c{done}_{k}"))
+                            .expect("new channel");
+                        publisher
+                            .send_records(vec![scalar(id, 0)])
+                            .await
+                            .expect("send");
+                        loop {
+                            match tokio::time::timeout(STALL, client.recv()).await {
+                                Ok(Some(TransportEvent::Records(r))) if r[0].channel == id => {
+                                    break;
                                 }
+                                Ok(Some(_)) => {}
+                                _ => panic!("no record on the new stream"),
                             }
-                            total += start.elapsed();
                         }
-                        done += batch;
-                        drop(client);
-                        shut_down(publisher).await;
+                        total += start.elapsed();
                     }
-                    ((), total)
+                    done += batch;
+                    drop(client);
+                    shut_down(publisher).await;
                 }
+                ((), total)
             })
         });
     }
@@ -572,21 +563,19 @@ fn stream_open(c: &mut Harness<'_>, rt: &Runtime) {
         let record = [0x5au8; 25];
         group.bench_function("raw/stream_open", |b| {
             iter_on_workers(b, rt, &mut link, move |link, iters| async move {
-                {
-                    let (_, client, conn) = &link;
-                    let mut total = Duration::ZERO;
-                    let mut buf = [0u8; 25];
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        let mut send = conn.open_uni().await.expect("open");
-                        send.write_all(&record).await.expect("write");
-                        let mut recv = client.accept_uni().await.expect("accept");
-                        recv.read_exact(&mut buf).await.expect("read");
-                        total += start.elapsed();
-                        let _ = send.finish();
-                    }
-                    (link, total)
+                let (_, client, conn) = &link;
+                let mut total = Duration::ZERO;
+                let mut buf = [0u8; 25];
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let mut send = conn.open_uni().await.expect("open");
+                    send.write_all(&record).await.expect("write");
+                    let mut recv = client.accept_uni().await.expect("accept");
+                    recv.read_exact(&mut buf).await.expect("read");
+                    total += start.elapsed();
+                    let _ = send.finish();
                 }
+                (link, total)
             })
         });
     }
@@ -710,37 +699,11 @@ fn priority(c: &mut Harness<'_>, rt: &Runtime) {
                 continue;
             }
             let latencies = if ours {
-                let mut state = Some((rt.block_on(MidstreamSaturated::start(with)), histogram()));
-                group.bench_function(id.as_str(), |b| {
-                    iter_on_workers(
-                        b,
-                        rt,
-                        &mut state,
-                        |(mut link, mut latencies), iters| async move {
-                            let took = link.measure(iters, &mut latencies).await;
-                            ((link, latencies), took)
-                        },
-                    )
-                });
-                let (link, latencies) = state.expect("the link is back");
-                link.stop();
-                latencies
+                let link = rt.block_on(MidstreamSaturated::start(with));
+                saturated_latencies(&mut group, rt, &id, link)
             } else {
-                let mut state = Some((rt.block_on(RawSaturated::start(with)), histogram()));
-                group.bench_function(id.as_str(), |b| {
-                    iter_on_workers(
-                        b,
-                        rt,
-                        &mut state,
-                        |(mut link, mut latencies), iters| async move {
-                            let took = link.measure(iters, &mut latencies).await;
-                            ((link, latencies), took)
-                        },
-                    )
-                });
-                let (link, latencies) = state.expect("the link is back");
-                link.stop();
-                latencies
+                let link = rt.block_on(RawSaturated::start(with));
+                saturated_latencies(&mut group, rt, &id, link)
             };
             group.finish();
             // Criterion's own filter (under `cargo bench`) skips the benchmark after its set-up.
@@ -754,6 +717,44 @@ fn priority(c: &mut Harness<'_>, rt: &Runtime) {
             );
         }
     }
+}
+
+/// A bulk stream kept saturated beside an event stream: Midstream's or raw quinn's.
+trait Saturated: Send + 'static {
+    /// Sends `iters` events one at a time, each once the last has arrived, recording each
+    /// one's delivery time; their sum.
+    fn measure(
+        &mut self,
+        iters: u64,
+        latencies: &mut Histogram<u64>,
+    ) -> impl Future<Output = Duration> + Send;
+
+    /// Stops the bulk stream.
+    fn stop(&self);
+}
+
+/// Benchmark `id`: `link`'s events, timed on the runtime's workers; their delivery times.
+fn saturated_latencies(
+    group: &mut Group<'_, '_>,
+    rt: &Runtime,
+    id: &str,
+    link: impl Saturated,
+) -> Histogram<u64> {
+    let mut state = Some((link, histogram()));
+    group.bench_function(id, |b| {
+        iter_on_workers(
+            b,
+            rt,
+            &mut state,
+            |(mut link, mut latencies), iters| async move {
+                let took = link.measure(iters, &mut latencies).await;
+                ((link, latencies), took)
+            },
+        )
+    });
+    let (link, latencies) = state.expect("the link is back");
+    link.stop();
+    latencies
 }
 
 /// Raw quinn with a bulk stream written as fast as it goes and an event stream, at a higher
@@ -810,7 +811,9 @@ impl RawSaturated {
             _link: (endpoint, client, server),
         }
     }
+}
 
+impl Saturated for RawSaturated {
     async fn measure(&mut self, iters: u64, latencies: &mut Histogram<u64>) -> Duration {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
@@ -907,7 +910,9 @@ impl MidstreamSaturated {
             client,
         }
     }
+}
 
+impl Saturated for MidstreamSaturated {
     async fn measure(&mut self, iters: u64, latencies: &mut Histogram<u64>) -> Duration {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
