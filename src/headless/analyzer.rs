@@ -15,9 +15,12 @@
 //! - Hand-over: a lease carries the stream sequence number and the sample count its holder
 //!   had reached at its last renewal. The new holder first reads the subject's messages after
 //!   that number up to where its own reading is, from the stream (a consumer of the subject,
-//!   fetched in batches), then goes on with the live ones: the channel's samples stay complete and in
-//!   order across the hand-over. Messages the old holder analysed after its last renewal
-//!   (at most [`RENEW_EVERY`] of them) are analysed again by the new one. The engines' state
+//!   fetched in batches, a slice at a time between the loop's other work), then goes on with
+//!   the live ones, which it skips until then: the channel's samples stay complete and in
+//!   order across the hand-over. A batch that fails (a cluster electing a new leader after a
+//!   node's loss) is tried again from the last message analysed; the channel waits, it does
+//!   not skip. Messages the old holder analysed after its last renewal (at most
+//!   [`RENEW_EVERY`] of them) are analysed again by the new one. The engines' state
 //!   (attractor windows, monitors, pattern searches) does not travel: it starts again at the
 //!   new holder with the backfilled samples, so the first results after a hand-over come from
 //!   the samples since it. A subject never leased is read from its first message this
@@ -71,6 +74,20 @@ const READ_BATCH: usize = 1024;
 
 /// Messages asked for at once by a backfill.
 const BACKFILL_BATCH: usize = 1000;
+
+/// The longest any one JetStream request (a lease write, a consumer made, a batch fetched)
+/// may take before it counts as failed. Every request is awaited in the analyzer's one loop,
+/// so this bounds how long a server in trouble holds the loop: with async-nats's 5 s, a
+/// cluster that had just lost a node held it for 40 to 50 s (ten requests in a row timing
+/// out), the live reading stalled and the leases went unrenewed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long one turn of the loop spends catching up held subjects from the stream before it
+/// goes back to the live reading and the leases (at least one batch is read each time).
+const CATCH_UP_SLICE: Duration = Duration::from_millis(100);
+
+/// How long one plan may spend on claims and releases; the rest waits for the next plan.
+const PLAN_SLICE: Duration = Duration::from_millis(500);
 
 /// Most messages one hand-over backfills; beyond, the channel goes on from the live position
 /// and the rest counts as missed (the stream's retention bounds the gap anyway).
@@ -187,8 +204,47 @@ struct Counters {
     consumer_errors: u64,
     /// Times the consumer was made again after a stall.
     consumer_remade: u64,
+    /// Catch-up batches that failed (timed out, or the stream would not answer); each is
+    /// tried again from the last message analysed.
+    catch_up_failures: u64,
     /// Results latency samples (ms): a message's publication to the first result counting it.
     latencies_ms: Vec<f64>,
+}
+
+/// A held subject whose messages up to the live reading's position are still to be read from
+/// the stream: a claim's backfill, done a slice at a time between the loop's other work, and
+/// tried again from the last message analysed when a request fails. Until it is done the live
+/// reading skips the subject's messages (the catch-up reads them instead), so the subject's
+/// samples stay complete and in order however long the stream takes to answer.
+struct CatchUp {
+    /// The first stream sequence number to read (the previous holder's last, plus one).
+    from: u64,
+    /// The consumer of the subject reading from where the last batch ended; `None` before the
+    /// first batch and after a failed one (made again from the last message analysed).
+    consumer: Option<jetstream::consumer::PullConsumer>,
+    /// Messages the stream still holds for the consumer, as it last said: a batch that comes
+    /// back empty while this is above zero failed, it did not finish.
+    pending: u64,
+    /// Messages backfilled for this claim so far.
+    backfilled: u64,
+    /// Failed batches so far (the first is reported, the count when it is done).
+    failures: u64,
+    /// Not tried again before this after a failure (so a stream that refuses at once is not
+    /// asked in a busy loop).
+    retry_at: Instant,
+    /// The claim's line: from whom, at which sequence number.
+    holder: String,
+    claimed_seq: u64,
+}
+
+/// What one catch-up batch came to.
+enum Batch {
+    /// Read; more to come.
+    More,
+    /// Caught up with the live reading (or the limit reached).
+    Done,
+    /// The stream did not answer as it should; tried again later.
+    Failed(String),
 }
 
 /// The running analyzer's state.
@@ -209,6 +265,8 @@ struct Analyzer {
     first_seq: FxHashMap<String, u64>,
     /// The stream sequence number of the last message read from the consumer.
     position: u64,
+    /// Held subjects still catching up with the live reading.
+    catching_up: FxHashMap<String, CatchUp>,
     /// The first message's publication time (records are stamped from it).
     first_published_ns: Option<i128>,
     /// Each catalog channel's subject.
@@ -228,7 +286,8 @@ pub async fn run(
     let id = opts.analyzer_id();
     let invalid = |e: String| HeadlessError::Invalid(e);
     let client = connect(&opts.nats).await.map_err(invalid)?;
-    let context = jetstream::new(client.clone());
+    let mut context = jetstream::new(client.clone());
+    context.set_timeout(REQUEST_TIMEOUT);
     let stream = retry("the stream", || make_stream(&context, opts))
         .await
         .map_err(invalid)?;
@@ -283,6 +342,7 @@ pub async fn run(
         progress: FxHashMap::default(),
         first_seq: FxHashMap::default(),
         position: 0,
+        catching_up: FxHashMap::default(),
         first_published_ns: None,
         channel_subject: HashMap::new(),
         counters: Counters::default(),
@@ -363,6 +423,15 @@ pub async fn run(
                     taken += 1;
                 }
                 analyzer.flush();
+                // One batch of a hand-over's backfill between two of the live reading's, so
+                // that a busy stream does not hold the catch-up back.
+                if !analyzer.catching_up.is_empty() {
+                    analyzer.catch_up(Instant::now(), out).await?;
+                }
+            }
+            // The live reading is idle: the catch-up has the loop for a slice.
+            _ = std::future::ready(()), if analyzer.catch_up_due(Instant::now()) => {
+                analyzer.catch_up(Instant::now() + CATCH_UP_SLICE, out).await?;
             }
         }
     }
@@ -452,7 +521,9 @@ impl Analyzer {
         {
             self.first_seq.insert(subject.to_owned(), seq);
         }
-        if self.book.owns(subject) {
+        if self.book.owns(subject)
+            && (self.catching_up.is_empty() || !self.catching_up.contains_key(subject))
+        {
             self.analyse(subject, seq, published_ns, &message.payload);
         }
     }
@@ -540,11 +611,16 @@ impl Analyzer {
         Ok(())
     }
 
-    /// Claims and releases as the lease policy says; each claimed subject is backfilled from
-    /// the stream before the next live message.
+    /// Claims and releases as the lease policy says, for at most [`PLAN_SLICE`] (the rest
+    /// waits for the next plan). A claimed subject catches up from the stream (see
+    /// [`CatchUp`]) before its live messages are analysed again.
     async fn plan(&mut self, out: &mut (dyn Write + Send)) -> Result<(), HeadlessError> {
+        let deadline = Instant::now() + PLAN_SLICE;
         let actions = self.book.plan(Instant::now());
         for action in actions {
+            if Instant::now() >= deadline {
+                break;
+            }
             match action {
                 LeaseAction::Claim {
                     subject,
@@ -559,7 +635,7 @@ impl Analyzer {
                     };
                     let Ok(new_revision) = self.bucket.write(&subject, &value, revision).await
                     else {
-                        continue; // another was quicker: the watch will say who
+                        continue; // another was quicker (the watch will say who), or no answer
                     };
                     self.book
                         .wrote(&subject, value.clone(), new_revision, Instant::now());
@@ -572,23 +648,24 @@ impl Analyzer {
                         progress.seq = value.seq;
                     }
                     progress.messages = progress.messages.max(value.samples);
-                    let backfilled = self.backfill(&subject, from).await;
-                    self.flush();
-                    let holder = previous
-                        .as_ref()
-                        .map(|p| {
-                            if p.analyzer.is_empty() {
-                                "released".to_owned()
-                            } else {
-                                p.analyzer.clone()
-                            }
-                        })
-                        .unwrap_or_else(|| "nobody".to_owned());
-                    writeln!(
-                        out,
-                        "claimed {subject} from {holder} at seq {}, {backfilled} messages backfilled",
-                        value.seq
-                    )?;
+                    let holder = match &previous {
+                        None => "nobody".to_owned(),
+                        Some(p) if p.analyzer.is_empty() => "released".to_owned(),
+                        Some(p) => p.analyzer.clone(),
+                    };
+                    let job = CatchUp {
+                        from,
+                        consumer: None,
+                        pending: 0,
+                        backfilled: 0,
+                        failures: 0,
+                        retry_at: Instant::now(),
+                        holder,
+                        claimed_seq: value.seq,
+                    };
+                    if let Some(old) = self.catching_up.insert(subject, job) {
+                        self.drop_consumer(old.consumer);
+                    }
                 }
                 LeaseAction::Release { subject, revision } => {
                     let progress = self.progress.get(&subject).cloned().unwrap_or_default();
@@ -605,6 +682,9 @@ impl Analyzer {
                         Err(_) => self.book.lost(&subject),
                     }
                     self.progress.remove(&subject);
+                    if let Some(old) = self.catching_up.remove(&subject) {
+                        self.drop_consumer(old.consumer);
+                    }
                 }
             }
         }
@@ -612,94 +692,219 @@ impl Analyzer {
         Ok(())
     }
 
-    /// Reads `subject`'s messages from stream sequence `from` up to the live reading's
-    /// position, and analyses them; how many. They are fetched in batches through a consumer
-    /// of the subject made for the purpose (one request per [`BACKFILL_BATCH`] messages;
-    /// asking for each message by itself held the analyzer's loop for seconds when 100
-    /// subjects were claimed at once under load); without one, message by message.
-    async fn backfill(&mut self, subject: &str, from: u64) -> u64 {
-        if from > self.position {
-            return 0;
+    /// Whether a subject catching up may be read now.
+    fn catch_up_due(&self, now: Instant) -> bool {
+        self.catching_up.values().any(|job| job.retry_at <= now)
+    }
+
+    /// Reads held subjects' messages from the stream, batch by batch, until each has caught up
+    /// with the live reading's position or `deadline` has passed (at least one batch is read).
+    /// A subject that caught up prints its claim line, as it used to when the backfill was
+    /// done at the claim; one whose lease went meanwhile is dropped.
+    async fn catch_up(
+        &mut self,
+        deadline: Instant,
+        out: &mut (dyn Write + Send),
+    ) -> Result<(), HeadlessError> {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .catching_up
+            .iter()
+            .filter(|(_, job)| job.retry_at <= now)
+            .map(|(subject, _)| subject.clone())
+            .collect();
+        let mut first = true;
+        for subject in due {
+            let Some(mut job) = self.catching_up.remove(&subject) else {
+                continue;
+            };
+            if !self.book.owns(&subject) {
+                self.drop_consumer(job.consumer);
+                continue; // lost or taken over meanwhile: the renewal said so
+            }
+            let mut done = false;
+            while first || Instant::now() < deadline {
+                first = false;
+                match self.backfill_batch(&subject, &mut job).await {
+                    Batch::More => {}
+                    Batch::Done => {
+                        done = true;
+                        break;
+                    }
+                    Batch::Failed(why) => {
+                        job.failures += 1;
+                        self.counters.catch_up_failures += 1;
+                        self.drop_consumer(job.consumer.take());
+                        // 0.25 s, 0.5 s, 1 s, then every 2 s.
+                        let wait =
+                            Duration::from_millis(250 << job.failures.min(4).saturating_sub(1));
+                        job.retry_at = Instant::now() + wait.min(Duration::from_secs(2));
+                        if job.failures == 1 {
+                            writeln!(
+                                out,
+                                "catching up {subject} from seq {}: {why}; trying again",
+                                self.next_to_read(&subject, &job)
+                            )?;
+                        }
+                        break;
+                    }
+                }
+            }
+            self.flush();
+            if done {
+                self.drop_consumer(job.consumer.take());
+                let retried = match job.failures {
+                    0 => String::new(),
+                    n => format!(" ({n} failed batches tried again)"),
+                };
+                writeln!(
+                    out,
+                    "claimed {subject} from {} at seq {}, {} messages backfilled{retried}",
+                    job.holder, job.claimed_seq, job.backfilled
+                )?;
+            } else {
+                self.catching_up.insert(subject, job);
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
         }
-        let made = self
-            .stream
-            .create_consumer(pull::Config {
+        out.flush()?;
+        Ok(())
+    }
+
+    /// The stream sequence number a catch-up reads next: after the last message analysed.
+    fn next_to_read(&self, subject: &str, job: &CatchUp) -> u64 {
+        let analysed = self.progress.get(subject).map_or(0, |p| p.seq);
+        job.from.max(analysed + 1)
+    }
+
+    /// One batch of `subject`'s messages, from where its catch-up is, up to the live
+    /// reading's position, analysed. They are fetched through a consumer of the subject made
+    /// for the purpose (one request per [`BACKFILL_BATCH`] messages; asking for each message
+    /// by itself held the analyzer's loop for seconds when 100 subjects were claimed at once
+    /// under load); where no consumer can be made, by direct gets.
+    async fn backfill_batch(&mut self, subject: &str, job: &mut CatchUp) -> Batch {
+        let from = self.next_to_read(subject, job);
+        if from > self.position || job.backfilled >= BACKFILL_LIMIT {
+            return Batch::Done;
+        }
+        if job.consumer.is_none() {
+            let config = pull::Config {
                 filter_subject: subject.to_owned(),
                 deliver_policy: DeliverPolicy::ByStartSequence {
                     start_sequence: from,
                 },
                 ack_policy: jetstream::consumer::AckPolicy::None,
                 inactive_threshold: Duration::from_secs(30),
+                // One copy in memory, like the ordered consumer: a replicated one is a raft
+                // group of its own to make and remove for each hand-over, which a cluster
+                // short of CPU took longer than the request's timeout to do.
+                num_replicas: 1,
+                memory_storage: true,
                 ..pull::Config::default()
-            })
-            .await;
-        let Ok(consumer) = made else {
-            return self.backfill_one_by_one(subject, from).await;
-        };
-        let mut count = 0;
-        'batches: while count < BACKFILL_LIMIT {
-            let Ok(mut batch) = consumer
-                .fetch()
-                .max_messages(BACKFILL_BATCH)
-                .messages()
-                .await
-            else {
-                break;
             };
-            let mut got = 0;
-            while let Some(Ok(message)) = batch.next().await {
-                got += 1;
-                let Ok(info) = message.info() else { continue };
-                let seq = info.stream_sequence;
-                if seq > self.position {
-                    break 'batches; // the live reading has it
+            let made = tokio::time::timeout(REQUEST_TIMEOUT, self.stream.create_consumer(config));
+            match made.await {
+                Ok(Ok(consumer)) => {
+                    job.pending = consumer.cached_info().num_pending;
+                    job.consumer = Some(consumer);
                 }
-                let pending = info.pending;
-                let published_ns = info.published.unix_timestamp_nanos();
-                self.analyse(subject, seq, published_ns, &message.payload);
-                count += 1;
-                if self.out.len() >= READ_BATCH {
-                    self.flush();
+                Ok(Err(e)) if e.kind() == jetstream::stream::ConsumerErrorKind::TimedOut => {
+                    return Batch::Failed(format!("making a consumer of it: {e}"));
                 }
-                if pending == 0 || count >= BACKFILL_LIMIT {
-                    break 'batches;
-                }
-            }
-            if got == 0 {
-                break;
+                Err(_) => return Batch::Failed("making a consumer of it: timed out".to_owned()),
+                Ok(Err(_)) => return self.backfill_batch_by_direct_get(subject, job, from).await,
             }
         }
-        let name = consumer.cached_info().name.clone();
-        let _ = self.stream.delete_consumer(&name).await;
-        self.counters.backfilled += count;
-        count
+        let consumer = job.consumer.as_ref().expect("made above");
+        let fetch = consumer.fetch().max_messages(BACKFILL_BATCH).messages();
+        let mut batch = match tokio::time::timeout(REQUEST_TIMEOUT, fetch).await {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(e)) => return Batch::Failed(format!("fetching a batch: {e}")),
+            Err(_) => return Batch::Failed("fetching a batch: timed out".to_owned()),
+        };
+        let mut got = 0;
+        loop {
+            let message = match tokio::time::timeout(REQUEST_TIMEOUT, batch.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(message))) => message,
+                Ok(Some(Err(e))) => return Batch::Failed(format!("in a batch: {e}")),
+                Err(_) => return Batch::Failed("in a batch: timed out".to_owned()),
+            };
+            got += 1;
+            let Ok(info) = message.info() else { continue };
+            let seq = info.stream_sequence;
+            if seq > self.position {
+                return Batch::Done; // the live reading has it
+            }
+            job.pending = info.pending;
+            let published_ns = info.published.unix_timestamp_nanos();
+            self.analyse(subject, seq, published_ns, &message.payload);
+            job.backfilled += 1;
+            self.counters.backfilled += 1;
+            if self.out.len() >= READ_BATCH {
+                self.flush();
+            }
+            if info.pending == 0 || job.backfilled >= BACKFILL_LIMIT {
+                return Batch::Done;
+            }
+        }
+        match (got, job.pending) {
+            (0, 0) => Batch::Done,
+            (0, pending) => Batch::Failed(format!(
+                "an empty batch while the stream holds {pending} more"
+            )),
+            _ => Batch::More,
+        }
     }
 
-    /// [`Analyzer::backfill`] by direct gets, one message each.
-    async fn backfill_one_by_one(&mut self, subject: &str, from: u64) -> u64 {
+    /// [`Analyzer::backfill_batch`] by direct gets, one message each: for a stream on which
+    /// this analyzer may not make consumers.
+    async fn backfill_batch_by_direct_get(
+        &mut self,
+        subject: &str,
+        job: &mut CatchUp,
+        from: u64,
+    ) -> Batch {
         let mut next = from;
-        let mut count = 0;
-        while next <= self.position && count < BACKFILL_LIMIT {
-            let Ok(message) = self
-                .stream
-                .direct_get_next_for_subject(subject, Some(next))
-                .await
-            else {
-                break; // none left (or the stream has no direct get: live from here)
+        for _ in 0..BACKFILL_BATCH {
+            if next > self.position || job.backfilled >= BACKFILL_LIMIT {
+                return Batch::Done;
+            }
+            let get = self.stream.direct_get_next_for_subject(subject, Some(next));
+            let message = match tokio::time::timeout(REQUEST_TIMEOUT, get).await {
+                Err(_) => return Batch::Failed(format!("getting seq {next} directly: timed out")),
+                Ok(Ok(message)) => message,
+                Ok(Err(e)) if e.kind() == jetstream::stream::DirectGetErrorKind::NotFound => {
+                    return Batch::Done; // none left: live from here
+                }
+                Ok(Err(e)) => return Batch::Failed(format!("getting seq {next} directly: {e}")),
             };
             if message.sequence > self.position {
-                break;
+                return Batch::Done;
             }
             next = message.sequence + 1;
             let published_ns = message.time.unix_timestamp_nanos();
             self.analyse(subject, message.sequence, published_ns, &message.payload);
-            count += 1;
+            job.backfilled += 1;
+            self.counters.backfilled += 1;
             if self.out.len() >= READ_BATCH {
                 self.flush();
             }
         }
-        self.counters.backfilled += count;
-        count
+        Batch::More
+    }
+
+    /// Deletes a catch-up's consumer without waiting for the answer (the server removes it
+    /// by itself 30 s after its last use if the request is lost).
+    fn drop_consumer(&self, consumer: Option<jetstream::consumer::PullConsumer>) {
+        let Some(consumer) = consumer else { return };
+        let name = consumer.cached_info().name.clone();
+        let stream = self.stream.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, stream.delete_consumer(&name)).await;
+        });
     }
 
     /// Leases given up on the way out, so the others take the channels at once.
@@ -829,7 +1034,7 @@ impl Analyzer {
         self.shed_before = shed_total;
         writeln!(
             out,
-            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}, search shed {}, consumer errors {}, remade {}",
+            "status {:.0}s: {} subjects held of {} seen, {} members; read {:.0} msg/s, analysed {:.0} msg/s ({:.0} records/s), backfilled {}, results {}, latency ms p50 {} p99 {} max {}, search shed {}, consumer errors {}, remade {}, catching up {}, catch-up failures {}",
             uptime.as_secs_f64(),
             self.book.owned_count(),
             self.first_seq.len(),
@@ -845,6 +1050,8 @@ impl Analyzer {
             shed,
             c.consumer_errors,
             c.consumer_remade,
+            self.catching_up.len(),
+            c.catch_up_failures,
         )?;
         out.flush()?;
         Ok(())
@@ -870,16 +1077,21 @@ async fn ordered_consumer(
     stream: &stream::Stream,
     policy: DeliverPolicy,
 ) -> Result<pull::Ordered, String> {
-    stream
-        .create_consumer(pull::OrderedConfig {
-            deliver_policy: policy,
-            ..pull::OrderedConfig::default()
-        })
+    let made = async {
+        stream
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy: policy,
+                ..pull::OrderedConfig::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .messages()
+            .await
+            .map_err(|e| format!("cannot read the stream: {e}"))
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, made)
         .await
-        .map_err(|e| e.to_string())?
-        .messages()
-        .await
-        .map_err(|e| format!("cannot read the stream: {e}"))
+        .unwrap_or_else(|_| Err("making the stream's consumer: timed out".to_owned()))
 }
 
 /// Connects with the options' credentials; the client reconnects by itself afterwards (to
