@@ -682,37 +682,44 @@ async fn session(state: &mut ClientState, tx: &mpsc::Sender<TransportEvent>) -> 
     let control_kinds = kinds.clone();
     let control_tx = tx.clone();
     tasks.spawn(async move {
-        // After the catalog the server only sends catalog updates, to a client that took
-        // every channel.
-        loop {
-            match read_message::<ServerMessage, _>(
-                &mut control_recv,
-                MAX_CONTROL_FRAME_BYTES,
-                "control message",
-            )
-            .await
-            {
-                Ok(None) => return Ok(()),
-                Ok(Some(ServerMessage::CatalogUpdate(catalog))) if follows => {
-                    check_catalog(&catalog).map_err(ReadEnd::Violation)?;
-                    control_kinds.extend(&catalog);
-                    if control_tx
-                        .send(TransportEvent::CatalogUpdate(catalog))
-                        .await
-                        .is_err()
-                    {
-                        return Err(ReadEnd::Stopped);
+        let ended: Result<(), ReadEnd> = async {
+            // After the catalog the server only sends catalog updates, to a client that took
+            // every channel.
+            loop {
+                match read_message::<ServerMessage, _>(
+                    &mut control_recv,
+                    MAX_CONTROL_FRAME_BYTES,
+                    "control message",
+                )
+                .await
+                {
+                    Ok(None) => return Ok(()),
+                    Ok(Some(ServerMessage::CatalogUpdate(catalog))) if follows => {
+                        check_catalog(&catalog).map_err(ReadEnd::Violation)?;
+                        control_kinds.extend(&catalog);
+                        if control_tx
+                            .send(TransportEvent::CatalogUpdate(catalog))
+                            .await
+                            .is_err()
+                        {
+                            return Err(ReadEnd::Stopped);
+                        }
                     }
+                    Ok(Some(_)) => {
+                        return Err(ReadEnd::Violation(
+                            "unexpected control message after the catalog".to_owned(),
+                        ));
+                    }
+                    Err(FrameError::Io(e)) => return Err(ReadEnd::StreamFailed(e.to_string())),
+                    Err(e) => return Err(ReadEnd::Violation(format!("control stream: {e}"))),
                 }
-                Ok(Some(_)) => {
-                    return Err(ReadEnd::Violation(
-                        "unexpected control message after the catalog".to_owned(),
-                    ));
-                }
-                Err(FrameError::Io(e)) => return Err(ReadEnd::StreamFailed(e.to_string())),
-                Err(e) => return Err(ReadEnd::Violation(format!("control stream: {e}"))),
             }
         }
+        .await;
+        // Every update the stream carried is in `kinds` now: a data stream still waiting for
+        // its channel's announcement gives up at once rather than after NEW_CHANNEL_WAIT.
+        control_kinds.close();
+        ended
     });
     let mut rtt = tokio::time::interval(state.config.rtt_interval);
     rtt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -1117,6 +1124,9 @@ pub(super) fn value_fits(kind: &ChannelKind, value: &Value) -> bool {
 struct Kinds {
     known: Mutex<HashMap<ChannelId, (String, ChannelKind)>>,
     grown: tokio::sync::Notify,
+    /// The control stream has ended (every update it carried is in `known`): no channel is
+    /// announced any more.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Kinds {
@@ -1124,6 +1134,7 @@ impl Kinds {
         Arc::new(Self {
             known: Mutex::new(channels.into_iter().collect()),
             grown: tokio::sync::Notify::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -1148,18 +1159,32 @@ impl Kinds {
         self.grown.notify_waiters();
     }
 
+    /// No update will come any more (the control stream has ended, after the updates it held
+    /// were taken): the streams waiting for one give up at once.
+    fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.grown.notify_waiters();
+    }
+
     /// The channel's name and kind, waiting up to [`NEW_CHANNEL_WAIT`] for the catalog update
     /// that adds it. Woken by the update itself: a stream that overtook its catalog update
-    /// (both are in flight at once) loses no more time than the update takes.
+    /// (both are in flight at once) loses no more time than the update takes. `None` at once
+    /// once the control stream has ended: when the connection closes, a stream waiting here
+    /// held the client's `Disconnected` back by up to [`NEW_CHANNEL_WAIT`].
     async fn wait_for(&self, channel: ChannelId) -> Option<(String, ChannelKind)> {
         let deadline = tokio::time::Instant::now() + NEW_CHANNEL_WAIT;
         loop {
             let grown = self.grown.notified();
             tokio::pin!(grown);
-            // Registered before the look-up, so an update between the two is not missed.
+            // Registered before the look-ups, so an update or the close between them is not
+            // missed.
             grown.as_mut().enable();
             if let Some(known) = self.get(channel) {
                 return Some(known);
+            }
+            if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+                return None;
             }
             if tokio::time::timeout_at(deadline, grown).await.is_err() {
                 return None;
@@ -1417,6 +1442,26 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_millis(3));
         assert_eq!(kinds.wait_for(9).await, None);
         assert_eq!(start.elapsed(), Duration::from_millis(3) + NEW_CHANNEL_WAIT);
+    }
+
+    /// Once the control stream has ended no update can announce a channel: a stream already
+    /// waiting gives up when it ends, and one that asks later at once (a closed connection's
+    /// `Disconnected` waited up to NEW_CHANNEL_WAIT for such a stream); the channels known
+    /// before stay known.
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_waiting_for_an_announcement_gives_up_when_the_control_stream_ends() {
+        let kinds = Kinds::new([(0, ("a".to_owned(), ChannelKind::Scalar))]);
+        let start = tokio::time::Instant::now();
+        let closing = kinds.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(7)).await;
+            closing.close();
+        });
+        assert_eq!(kinds.wait_for(9).await, None);
+        assert_eq!(start.elapsed(), Duration::from_millis(7));
+        assert_eq!(kinds.wait_for(8).await, None);
+        assert_eq!(start.elapsed(), Duration::from_millis(7));
+        assert_eq!(kinds.wait_for(0).await.unwrap().0, "a");
     }
 
     #[test]
