@@ -42,7 +42,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("midstream-tui: {err:#}");
+            // Not `eprintln!`: with stderr gone it panicked, and the exit status was 101.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "midstream-tui: {err:#}");
             ExitCode::FAILURE
         }
     }

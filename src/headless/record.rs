@@ -47,7 +47,7 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
     let (source, label) = match &opts.from {
         RecordFrom::Remote { addr, trust, token } => {
             if trust.is_insecure() {
-                eprintln!(
+                elog!(
                     "WARNING: --insecure: the server's certificate is not verified; anyone on the path can impersonate it"
                 );
             }
@@ -105,12 +105,12 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
             }
             _ = progress.tick() => {
                 let received: u64 = snapshots.borrow().channels.iter().map(|c| c.received).sum();
-                eprintln!("{received} records received");
+                elog!("{received} records received");
             }
             () = sleep_or_forever(remaining) => break,
             () = session.source_ended() => break,
             signal = super::serve::stop_signal() => {
-                eprintln!("{signal}");
+                elog!("{signal}");
                 break;
             }
         }
@@ -128,7 +128,7 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
         start.elapsed().as_secs_f64()
     )?;
     if let Some(report) = status.input.as_ref().filter(|r| r.problems() > 0) {
-        eprintln!("the input had {}", report.summary());
+        elog!("the input had {}", report.summary());
     }
     if let Some(notice) = status.notice.as_ref().filter(|n| n.warning) {
         anyhow::bail!("{}", notice.text);
@@ -149,7 +149,7 @@ pub async fn run(opts: &RecordOptions, out: &mut (dyn Write + Send)) -> anyhow::
 fn log_change(before: &LinkState, link: &LinkState) {
     match (before, link) {
         (LinkState::Stalled { .. }, LinkState::Stalled { .. }) => {}
-        (LinkState::Stalled { silent_for, .. }, LinkState::Connected { remote }) => eprintln!(
+        (LinkState::Stalled { silent_for, .. }, LinkState::Connected { remote }) => elog!(
             "resumed: packets from {remote} again after {:.1} s of silence",
             silent_for.as_secs_f64()
         ),
@@ -159,23 +159,23 @@ fn log_change(before: &LinkState, link: &LinkState) {
 
 fn log_link(link: &LinkState) {
     match link {
-        LinkState::Connected { remote } => eprintln!("connected to {remote}"),
-        LinkState::Stalled { remote, silent_for } => eprintln!(
+        LinkState::Connected { remote } => elog!("connected to {remote}"),
+        LinkState::Stalled { remote, silent_for } => elog!(
             "STALLED: no packet from {remote} for {:.1} s (reconnecting after about {} s of silence)",
             silent_for.as_secs_f64(),
             IDLE_TIMEOUT.as_secs()
         ),
-        LinkState::Reading { input } => eprintln!("reading {input}"),
+        LinkState::Reading { input } => elog!("reading {input}"),
         LinkState::Reconnecting {
             reason,
             attempt,
             delay,
-        } if *attempt > 0 => eprintln!(
+        } if *attempt > 0 => elog!(
             "reconnecting in {:.1} s (attempt {attempt}): {reason}",
             delay.as_secs_f64()
         ),
-        LinkState::Reconnecting { reason, .. } => eprintln!("disconnected: {reason}"),
-        LinkState::Ended { reason } => eprintln!("{reason}"),
+        LinkState::Reconnecting { reason, .. } => elog!("disconnected: {reason}"),
+        LinkState::Ended { reason } => elog!("{reason}"),
         LinkState::Connecting | LinkState::Replay { .. } | LinkState::Failed { .. } => {}
     }
 }

@@ -114,7 +114,7 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
     }
     out.flush()?;
     let limits = &opts.limits;
-    eprintln!(
+    elog!(
         "limits: {} clients, {} per address; per client {} channels, messages of {} bytes",
         limits.max_clients,
         limits.max_clients_per_address,
@@ -131,15 +131,16 @@ pub async fn run(opts: &ServeOptions, out: &mut (dyn Write + Send)) -> anyhow::R
     let log = async {
         if let Some(events) = events.as_mut() {
             while let Some(event) = events.recv().await {
-                eprintln!("{}", describe(&event));
+                elog!("{}", describe(&event));
             }
         }
         std::future::pending::<()>().await
     };
     tokio::select! {
         signal = stop_signal() => {
-            eprintln!("{signal}: closing connections");
+            // The clients first: whatever becomes of the log, they are told why.
             shutdown.shutdown_because(&format!("server shutting down ({})", signal.name()));
+            elog!("{signal}: closing connections");
         }
         () = log => {}
     }
@@ -165,8 +166,8 @@ async fn publish_input(input: TextInput, mut publisher: Publisher) {
         return;
     };
     match end {
-        InputEnd::Ended => eprintln!("end of input {label}: every record was published"),
-        InputEnd::Failed(reason) => eprintln!("midstream-tui: {reason}"),
+        InputEnd::Ended => elog!("end of input {label}: every record was published"),
+        InputEnd::Failed(reason) => elog!("midstream-tui: {reason}"),
         InputEnd::Stopped => {}
     }
     publisher.finish().await;
@@ -183,15 +184,15 @@ async fn publish_sse(sse: SseSource, mut publisher: Publisher) {
             SourceEvent::Catalog(catalog) => publisher.set_catalog(catalog).await.is_ok(),
             SourceEvent::Records(records) => publisher.send_records(records).await.is_ok(),
             SourceEvent::Link(LinkState::Connected { remote }) => {
-                eprintln!("streaming from {remote}");
+                elog!("streaming from {remote}");
                 true
             }
             SourceEvent::Link(LinkState::Ended { reason }) => {
-                eprintln!("{reason}: every token was published");
+                elog!("{reason}: every token was published");
                 true
             }
             SourceEvent::Link(LinkState::Failed { reason }) => {
-                eprintln!("midstream-tui: {reason}");
+                elog!("midstream-tui: {reason}");
                 true
             }
             _ => true,

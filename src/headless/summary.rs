@@ -99,13 +99,13 @@ pub async fn run(
     session: crate::session::Session,
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
-    eprintln!(
+    elog!(
         "midstream-tui: stdout is not a terminal; printing a plain-text summary every {} s instead of drawing",
         SUMMARY_INTERVAL.as_secs()
     );
     tokio::select! {
         () = print_summaries(session.snapshots.clone(), SUMMARY_INTERVAL, out) => {}
-        signal = super::serve::stop_signal() => eprintln!("midstream-tui: {signal}"),
+        signal = super::serve::stop_signal() => elog!("midstream-tui: {signal}"),
     }
     if let Some(stats) = session.scheduler_stats() {
         super::replay::write_scheduler_stats(&stats, out)?;
@@ -140,12 +140,12 @@ pub async fn run(
 /// not use (counts and the first problems by line).
 pub fn report_problems(status: &crate::pipeline::SourceStatus) {
     if let Some(error) = &status.recording_error {
-        eprintln!("midstream-tui: recording stopped: {error}");
+        elog!("midstream-tui: recording stopped: {error}");
     }
     if let Some(report) = status.input.as_ref().filter(|r| r.problems() > 0) {
-        eprintln!("midstream-tui: the input had {}", report.summary());
+        elog!("midstream-tui: the input had {}", report.summary());
         for problem in &report.first {
-            eprintln!("  {problem}");
+            elog!("  {problem}");
         }
     }
 }

@@ -469,7 +469,7 @@ impl Reading {
             let text = problem.to_string();
             if self.report.first.len() < MAX_LISTED_PROBLEMS {
                 if opts.echo_problems {
-                    eprintln!("midstream-tui: {}: {text}", opts.path.label());
+                    elog!("midstream-tui: {}: {text}", opts.path.label());
                 }
                 self.report.first.push(text.clone());
             }

@@ -714,7 +714,7 @@ impl Reading {
                 let text = problem.to_string();
                 if self.report.first.len() < MAX_LISTED_PROBLEMS {
                     if self.echo_problems {
-                        eprintln!("midstream-tui: {}: {text}", self.label);
+                        elog!("midstream-tui: {}: {text}", self.label);
                     }
                     self.report.first.push(text.clone());
                 }

@@ -155,6 +155,84 @@ async fn serve_closes_every_connection_with_the_signal_as_reason_and_exits_0() {
     }
 }
 
+/// `serve 2>&1 | tee log` stopped with Ctrl-C, where `tee` goes first: serve's stderr is then a
+/// pipe without a reader. Its log lines are lost, but serve still serves, tells its client why
+/// it closes and exits 0 (`eprintln!` panicked on the first line: serve died at its start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_its_stderr_gone_still_serves_closes_with_the_reason_and_exits_0() {
+    let here = std::env::current_dir().expect("the current directory");
+    let mut served =
+        binary::serve_with_stderr_gone(&here, &["--generator", "lorenz", "--rate", "400"]);
+    let fingerprint: Fingerprint = served.pin.parse().unwrap();
+    let mut client = connect(ClientConfig::new(
+        served.addr.clone(),
+        Trust::Pin(fingerprint),
+    ))
+    .unwrap();
+    let mut records = 0;
+    while records < 100 {
+        match next_event(&mut client).await {
+            TransportEvent::Records(batch) => records += batch.len(),
+            TransportEvent::Connected { .. } | TransportEvent::Rtt(_) => {}
+            other => panic!("expected records, got {other:?}"),
+        }
+    }
+    served.signal(libc::SIGINT);
+    let reason = loop {
+        match next_event(&mut client).await {
+            TransportEvent::Disconnected { reason } => break reason,
+            TransportEvent::Records(_) | TransportEvent::Rtt(_) => {}
+            other => panic!("expected Disconnected, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        reason,
+        "the server closed the connection: server shutting down (SIGINT)"
+    );
+    let status = served.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "serve exited with {status}");
+}
+
+/// The same for `record`: with its stderr gone, Ctrl-C still ends the recording cleanly, with
+/// its summary on stdout and exit status 0 (it exited with 101, a panic, before).
+#[test]
+fn record_with_its_stderr_gone_ends_cleanly_on_sigint() {
+    let served = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("run.mtr");
+    let mut child = Command::new(BIN)
+        .args(["record", &served.addr, "--pin", &served.pin, "-o"])
+        .arg(&trace)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let start = Instant::now();
+    while std::fs::metadata(&trace).map_or(0, |m| m.len()) < 4096 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nothing recorded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a pid this test started and has not reaped yet.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "record exited with {}: {stdout}",
+        out.status
+    );
+    assert!(stdout.starts_with("recorded "), "{stdout}");
+    let home = tempfile::tempdir().unwrap();
+    let (ok, replayed, stderr) = binary::replay_headless(home.path(), &[], &trace);
+    assert!(ok, "{stderr}");
+    assert!(replayed.contains("recovery: clean end"), "{replayed}");
+}
+
 async fn next_event(client: &mut ClientHandle) -> TransportEvent {
     match tokio::time::timeout(Duration::from_secs(20), client.recv()).await {
         Ok(Some(event)) => event,

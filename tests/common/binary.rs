@@ -105,15 +105,39 @@ pub fn serve_on(dir: &Path, listen: &str, args: &[&str]) -> Served {
 
 /// [`serve_on`] with these environment variables set for the server.
 pub fn serve_with_env(dir: &Path, listen: &str, args: &[&str], env: &[(&str, &str)]) -> Served {
+    spawn_serve(dir, listen, args, env, false)
+}
+
+/// [`serve`] with its stderr a pipe whose reader has gone (closed before serve writes to it),
+/// as with `serve 2>&1 | tee log` when Ctrl-C stops `tee` first.
+pub fn serve_with_stderr_gone(dir: &Path, args: &[&str]) -> Served {
+    let served = spawn_serve(dir, "127.0.0.1:0", args, &[], true);
+    assert!(!served.pin.is_empty(), "serve prints the attach command");
+    served
+}
+
+fn spawn_serve(
+    dir: &Path,
+    listen: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stderr_gone: bool,
+) -> Served {
     let mut child = Command::new(BIN)
         .envs(env.iter().copied())
         .args(["serve", "--listen", listen])
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(if stderr_gone {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("start serve");
+    // The read end, dropped: serve's writes to stderr fail with a broken pipe from now on.
+    drop(child.stderr.take());
     let own_certificate = args.contains(&"--cert");
     let stdout = child.stdout.take().expect("serve's stdout");
     let mut lines = BufReader::new(stdout).lines();
