@@ -178,7 +178,7 @@ impl Counters {
 
 struct Shared {
     plan: FaultPlan,
-    forwarding: AtomicBool,
+    link: Mutex<Link>,
     closed: AtomicBool,
     to_server: Counters,
     to_client: Counters,
@@ -186,6 +186,16 @@ struct Shared {
     due: Condvar,
     /// Numbers the held datagrams in the order they came (ties of due times keep it).
     arrivals: AtomicU64,
+}
+
+/// Whether the relay forwards datagrams.
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    Up,
+    /// Until told to forward again.
+    Down,
+    /// Until this time, then up again.
+    DownUntil(Instant),
 }
 
 /// A datagram waiting in the scheduler.
@@ -233,7 +243,7 @@ impl Relay {
         let addr = front.local_addr().unwrap();
         let shared = Arc::new(Shared {
             plan,
-            forwarding: AtomicBool::new(true),
+            link: Mutex::new(Link::Up),
             closed: AtomicBool::new(false),
             to_server: Counters::default(),
             to_client: Counters::default(),
@@ -260,12 +270,19 @@ impl Relay {
 
     /// Drops every datagram, both ways, from now on (those already held are still sent).
     pub fn stop_forwarding(&self) {
-        self.shared.forwarding.store(false, Ordering::SeqCst);
+        self.shared.set_link(Link::Down);
+    }
+
+    /// Drops every datagram, both ways, for `silence` from now, then forwards again by itself:
+    /// the silence lasts as long whenever the caller's thread next runs.
+    pub fn stop_forwarding_for(&self, silence: Duration) {
+        self.shared
+            .set_link(Link::DownUntil(Instant::now() + silence));
     }
 
     /// Forwards again.
     pub fn resume_forwarding(&self) {
-        self.shared.forwarding.store(true, Ordering::SeqCst);
+        self.shared.set_link(Link::Up);
     }
 
     /// Datagrams dropped so far while not forwarding, both ways.
@@ -297,6 +314,18 @@ impl Drop for Relay {
 }
 
 impl Shared {
+    fn set_link(&self, link: Link) {
+        *self.link.lock().unwrap_or_else(PoisonError::into_inner) = link;
+    }
+
+    fn forwarding(&self) -> bool {
+        match *self.link.lock().unwrap_or_else(PoisonError::into_inner) {
+            Link::Up => true,
+            Link::Down => false,
+            Link::DownUntil(until) => Instant::now() >= until,
+        }
+    }
+
     fn counters(&self, direction: Direction) -> &Counters {
         match direction {
             Direction::ToServer => &self.to_server,
@@ -314,7 +343,7 @@ impl Shared {
         client: SocketAddr,
     ) {
         let counters = self.counters(direction);
-        if !self.forwarding.load(Ordering::SeqCst) {
+        if !self.forwarding() {
             counters.blocked.fetch_add(1, Ordering::SeqCst);
             return;
         }
@@ -416,7 +445,7 @@ fn relay_front(front: UdpSocket, upstream: SocketAddr, shared: &Arc<Shared>) {
         let Ok((n, client)) = front.recv_from(&mut buf) else {
             continue; // the poll timeout
         };
-        if !clients.contains_key(&client) && !shared.forwarding.load(Ordering::SeqCst) {
+        if !clients.contains_key(&client) && !shared.forwarding() {
             // Not even an upstream socket for a client that cannot get through.
             shared.to_server.blocked.fetch_add(1, Ordering::SeqCst);
             continue;
