@@ -26,11 +26,15 @@
 //!   the samples since it. A subject never leased is read from its first message this
 //!   analyzer saw.
 //!
+//! The log goes to the output given (stdout). When a line cannot be written there (a pipe
+//! whose reader has gone, as with `| head` or `| tee` stopped by Ctrl-C), the analyzer stops
+//! as on SIGINT, its leases released, and then reports the write's error.
+//!
 //! Each analyzer publishes, at most once a second per channel, a [`FleetResult`] as JSON on
 //! `PREFIX.<channel>` for every channel of the subjects it holds that has new samples.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull, stream};
@@ -282,6 +286,8 @@ pub async fn run(
     opts: &AnalyzerOptions,
     out: &mut (dyn Write + Send),
 ) -> Result<(), HeadlessError> {
+    let mut log = Log::new(out);
+    let out = &mut log;
     opts.check().map_err(HeadlessError::Invalid)?;
     let id = opts.analyzer_id();
     let invalid = |e: String| HeadlessError::Invalid(e);
@@ -434,12 +440,66 @@ pub async fn run(
                 analyzer.catch_up(Instant::now() + CATCH_UP_SLICE, out).await?;
             }
         }
+        if out.is_broken() {
+            break;
+        }
     }
     analyzer.release_all(out).await?;
     analyzer.publish_results().await;
     let _ = analyzer.client.flush().await;
     scheduler.shutdown();
-    Ok(())
+    match log.broken {
+        Some(e) => Err(HeadlessError::Output(e)),
+        None => Ok(()),
+    }
+}
+
+/// The analyzer's log. Once a write fails (other than by an interruption), the error is kept,
+/// what follows is dropped, and the loop stops at the end of its turn: the leases are released
+/// on the way out instead of being left to expire.
+struct Log<'a> {
+    out: &'a mut (dyn Write + Send),
+    broken: Option<io::Error>,
+}
+
+impl<'a> Log<'a> {
+    fn new(out: &'a mut (dyn Write + Send)) -> Self {
+        Self { out, broken: None }
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// Keeps the first error that is not an interruption (which `write_all` tries again).
+    fn kept<T>(&mut self, result: io::Result<T>, otherwise: T) -> io::Result<T> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                self.broken = Some(e);
+                Ok(otherwise)
+            }
+            ok => ok,
+        }
+    }
+}
+
+impl Write for Log<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.is_broken() {
+            return Ok(buf.len());
+        }
+        let result = self.out.write(buf);
+        self.kept(result, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.is_broken() {
+            return Ok(());
+        }
+        let result = self.out.flush();
+        self.kept(result, ())
+    }
 }
 
 impl Analyzer {
@@ -1178,5 +1238,52 @@ mod tests {
         assert_eq!(owning_subject("in.c07", "in.c07"), "in.c07");
         assert_eq!(owning_subject("in.c07.temp", "in.c07"), "in.c07");
         assert_eq!(owning_subject("in.c07_2", "in.c07"), "in.c07");
+    }
+
+    /// Takes `room` bytes, then fails with `error` (an interruption first, once, if asked).
+    struct Pipe {
+        taken: Vec<u8>,
+        room: usize,
+        error: io::ErrorKind,
+        interrupt_once: bool,
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if std::mem::take(&mut self.interrupt_once) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.room - self.taken.len());
+            if n == 0 {
+                return Err(self.error.into());
+            }
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_log_keeps_its_first_failure_and_drops_what_follows() {
+        let mut pipe = Pipe {
+            taken: Vec::new(),
+            room: 12,
+            error: io::ErrorKind::BrokenPipe,
+            interrupt_once: true,
+        };
+        let mut log = Log::new(&mut pipe);
+        // Interrupted once, then written.
+        writeln!(log, "claimed").unwrap();
+        assert!(!log.is_broken());
+        // Four bytes fit; the rest fails, and the failure is kept, not returned.
+        writeln!(log, "released in.c01").unwrap();
+        assert!(log.is_broken());
+        writeln!(log, "status").unwrap();
+        log.flush().unwrap();
+        let kept = log.broken.take().unwrap();
+        assert_eq!(kept.kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(pipe.taken, b"claimed\nrele");
     }
 }

@@ -618,6 +618,116 @@ fn analyzer_trusts_a_ca_file_for_tls() {
     );
 }
 
+/// An analyzer whose stdout has gone (`analyzer | head`, or `| tee` stopped by Ctrl-C) stops
+/// as on SIGINT: it releases its leases, so the next analyzer claims every channel "from
+/// released" at once (not from it, after the leases' expiry), and it exits with an error that
+/// names the failed write.
+#[test]
+fn an_analyzer_whose_stdout_has_gone_releases_its_leases_and_says_why() {
+    let server = NatsServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut a1 = binary::command(home.path())
+        .args([
+            "analyzer",
+            &server.url,
+            "--subject",
+            "in.>",
+            "--results",
+            "res",
+        ])
+        .args(["--group", "g", "--name", "a1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the analyzer starts");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut pipe = a1.stderr.take().expect("stderr");
+    let errors = stderr.clone();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        *errors.lock().unwrap() = text;
+    });
+    // Its stdout is read until it holds every channel, then closed.
+    let stdout = BufReader::new(a1.stdout.take().expect("stdout"));
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = lines.clone();
+    let reader = std::thread::spawn(move || {
+        let mut claimed = BTreeSet::new();
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            if let Some(subject) = line.strip_prefix("claimed ") {
+                claimed.insert(subject.split_whitespace().next().unwrap_or("").to_owned());
+            }
+            seen.lock().unwrap().push(line);
+            if claimed.len() == CHANNELS {
+                break;
+            }
+        }
+        // The pipe's read end is dropped here.
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let published: Published = Arc::default();
+    assert!(
+        wait_for(TIMEOUT, || lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("analyzer a1:"))),
+        "a1 did not start: {}",
+        stderr.lock().unwrap()
+    );
+    let publisher = runtime.spawn(publish(server.url.clone(), stop.clone(), published));
+    assert!(
+        wait_for(TIMEOUT, || reader.is_finished()),
+        "a1 did not claim every channel:\n{}",
+        lines.lock().unwrap().join("\n")
+    );
+    let closed = Instant::now();
+
+    // Its next line (the status line, every 5 s) fails: it stops.
+    let status = wait_exit(&mut a1);
+    let stopped_after = closed.elapsed();
+    assert!(!status.success(), "{status:?}");
+    assert!(
+        wait_for(Duration::from_secs(5), || stderr
+            .lock()
+            .unwrap()
+            .contains("cannot write output: Broken pipe")),
+        "{}",
+        stderr.lock().unwrap()
+    );
+
+    // Its leases were released: the next analyzer takes every channel from nobody.
+    let a2 = Analyzer::start(home.path(), &server.url, "a2", &[]);
+    let claims = |output: &str| {
+        output
+            .lines()
+            .filter(|l| l.starts_with("claimed "))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_for(TIMEOUT, || claims(&a2.output()).len() >= CHANNELS),
+        "{}",
+        a2.output()
+    );
+    let claims = claims(&a2.output());
+    assert!(
+        claims.iter().all(|l| l.contains(" from released at seq ")),
+        "{claims:#?}"
+    );
+    stop.store(true, Ordering::SeqCst);
+    runtime.block_on(publisher).expect("the publisher ends");
+    eprintln!("a1 stopped {stopped_after:?} after its stdout was closed");
+}
+
 /// Waits (up to [`TIMEOUT`]) for a process to exit.
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + TIMEOUT;
