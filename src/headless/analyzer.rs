@@ -81,9 +81,10 @@ const BACKFILL_BATCH: usize = 1000;
 
 /// The longest any one JetStream request (a lease write, a consumer made, a batch fetched)
 /// may take before it counts as failed. Every request is awaited in the analyzer's one loop,
-/// so this bounds how long a server in trouble holds the loop: with async-nats's 5 s, a
-/// cluster that had just lost a node held it for 40 to 50 s (ten requests in a row timing
-/// out), the live reading stalled and the leases went unrenewed.
+/// so this bounds how long a server in trouble holds the loop. With async-nats's own bounds
+/// (the JetStream context's 5 s; the client's 10 s, which making a consumer waited), a cluster
+/// that had just lost a node held it for 40 to 50 s (hand-overs' backfills of 10 s each, one
+/// after another), the live reading stalled and the leases went unrenewed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long one turn of the loop spends catching up held subjects from the stream before it
@@ -239,6 +240,9 @@ struct CatchUp {
     /// The claim's line: from whom, at which sequence number.
     holder: String,
     claimed_seq: u64,
+    /// Why the stream would not give this catch-up a consumer, when a batch's messages were
+    /// got one by one instead (the claim's line says so).
+    direct_get: Option<String>,
 }
 
 /// What one catch-up batch came to.
@@ -722,6 +726,7 @@ impl Analyzer {
                         retry_at: Instant::now(),
                         holder,
                         claimed_seq: value.seq,
+                        direct_get: None,
                     };
                     if let Some(old) = self.catching_up.insert(subject, job) {
                         self.drop_consumer(old.consumer);
@@ -767,17 +772,13 @@ impl Analyzer {
         out: &mut (dyn Write + Send),
     ) -> Result<(), HeadlessError> {
         let now = Instant::now();
-        let due: Vec<String> = self
+        let due: Vec<(String, CatchUp)> = self
             .catching_up
-            .iter()
-            .filter(|(_, job)| job.retry_at <= now)
-            .map(|(subject, _)| subject.clone())
+            .extract_if(|_, job| job.retry_at <= now)
             .collect();
+        let mut due = due.into_iter();
         let mut first = true;
-        for subject in due {
-            let Some(mut job) = self.catching_up.remove(&subject) else {
-                continue;
-            };
+        for (subject, mut job) in due.by_ref() {
             if !self.book.owns(&subject) {
                 self.drop_consumer(job.consumer);
                 continue; // lost or taken over meanwhile: the renewal said so
@@ -817,9 +818,13 @@ impl Analyzer {
                     0 => String::new(),
                     n => format!(" ({n} failed batches tried again)"),
                 };
+                let direct = match &job.direct_get {
+                    None => String::new(),
+                    Some(why) => format!(" by direct get (no consumer: {why})"),
+                };
                 writeln!(
                     out,
-                    "claimed {subject} from {} at seq {}, {} messages backfilled{retried}",
+                    "claimed {subject} from {} at seq {}, {} messages backfilled{direct}{retried}",
                     job.holder, job.claimed_seq, job.backfilled
                 )?;
             } else {
@@ -829,6 +834,8 @@ impl Analyzer {
                 break;
             }
         }
+        // Those the deadline left for the next call.
+        self.catching_up.extend(due);
         out.flush()?;
         Ok(())
     }
@@ -874,7 +881,10 @@ impl Analyzer {
                     return Batch::Failed(format!("making a consumer of it: {e}"));
                 }
                 Err(_) => return Batch::Failed("making a consumer of it: timed out".to_owned()),
-                Ok(Err(_)) => return self.backfill_batch_by_direct_get(subject, job, from).await,
+                Ok(Err(e)) => {
+                    job.direct_get = Some(e.to_string());
+                    return self.backfill_batch_by_direct_get(subject, job, from).await;
+                }
             }
         }
         let consumer = job.consumer.as_ref().expect("made above");
@@ -900,12 +910,7 @@ impl Analyzer {
             }
             job.pending = info.pending;
             let published_ns = info.published.unix_timestamp_nanos();
-            self.analyse(subject, seq, published_ns, &message.payload);
-            job.backfilled += 1;
-            self.counters.backfilled += 1;
-            if self.out.len() >= READ_BATCH {
-                self.flush();
-            }
+            self.backfill_one(subject, job, seq, published_ns, &message.payload);
             if info.pending == 0 || job.backfilled >= BACKFILL_LIMIT {
                 return Batch::Done;
             }
@@ -941,19 +946,33 @@ impl Analyzer {
                 }
                 Ok(Err(e)) => return Batch::Failed(format!("getting seq {next} directly: {e}")),
             };
-            if message.sequence > self.position {
+            let seq = message.sequence;
+            if seq > self.position {
                 return Batch::Done;
             }
-            next = message.sequence + 1;
+            next = seq + 1;
             let published_ns = message.time.unix_timestamp_nanos();
-            self.analyse(subject, message.sequence, published_ns, &message.payload);
-            job.backfilled += 1;
-            self.counters.backfilled += 1;
-            if self.out.len() >= READ_BATCH {
-                self.flush();
-            }
+            self.backfill_one(subject, job, seq, published_ns, &message.payload);
         }
         Batch::More
+    }
+
+    /// One message of a catch-up analysed and counted, the records flushed to the engines
+    /// every [`READ_BATCH`].
+    fn backfill_one(
+        &mut self,
+        subject: &str,
+        job: &mut CatchUp,
+        seq: u64,
+        published_ns: i128,
+        payload: &[u8],
+    ) {
+        self.analyse(subject, seq, published_ns, payload);
+        job.backfilled += 1;
+        self.counters.backfilled += 1;
+        if self.out.len() >= READ_BATCH {
+            self.flush();
+        }
     }
 
     /// Deletes a catch-up's consumer without waiting for the answer (the server removes it

@@ -728,6 +728,109 @@ fn an_analyzer_whose_stdout_has_gone_releases_its_leases_and_says_why() {
     eprintln!("a1 stopped {stopped_after:?} after its stdout was closed");
 }
 
+/// A stream that takes no more consumers (an operator's `max_consumers`, here 2: the two
+/// analyzers' own readings) still hands channels over complete: the new holder gets the
+/// subject's messages one by one by direct get, says so in its claim lines, and every channel's
+/// samples still count every message published on it.
+#[test]
+fn a_hand_over_on_a_stream_that_takes_no_more_consumers_backfills_by_direct_get() {
+    let server = NatsServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // The group's stream made beforehand, as an operator would, with room for two consumers.
+    runtime.block_on(async {
+        let client = async_nats::connect(&server.url).await.expect("connects");
+        jetstream::new(client)
+            .create_stream(jetstream::stream::Config {
+                name: "MIDSTREAM_g".to_owned(),
+                subjects: vec!["in.>".to_owned()],
+                max_consumers: 2,
+                allow_direct: true,
+                ..Default::default()
+            })
+            .await
+            .expect("the stream is made");
+    });
+    let a1 = Analyzer::start(home.path(), &server.url, "a1", &[]);
+    a1.wait_started();
+    let results = Arc::new(Mutex::new(Results::default()));
+    let published: Published = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    runtime.spawn(collect(server.url.clone(), results.clone()));
+    let publisher = runtime.spawn(publish(server.url.clone(), stop.clone(), published.clone()));
+    let claims = |output: &str| {
+        output
+            .lines()
+            .filter(|l| l.starts_with("claimed "))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_for(TIMEOUT, || claims(&a1.output()).len() == CHANNELS),
+        "{}",
+        a1.output()
+    );
+    // Two seconds of data on a1 alone, then a2: a1 releases half the channels to it.
+    std::thread::sleep(Duration::from_secs(2));
+    let a2 = Analyzer::start(home.path(), &server.url, "a2", &[]);
+    let logs = || format!("a1:\n{}\n\na2:\n{}", a1.output(), a2.output());
+    assert!(
+        wait_for(TIMEOUT, || claims(&a2.output()).len() >= CHANNELS / 2),
+        "a2 did not take its share\n{}",
+        logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::SeqCst);
+    runtime.block_on(publisher).expect("the publisher ends");
+
+    let handed_over = claims(&a2.output());
+    assert!(!handed_over.is_empty());
+    for line in &handed_over {
+        assert!(
+            line.contains(" from released at seq ")
+                && line.contains(" by direct get (no consumer: ")
+                && !line.contains(" 0 messages backfilled"),
+            "{line}\n{}",
+            logs()
+        );
+    }
+    // Complete across the hand-over: each channel's last result counts every message
+    // published on it.
+    let published = published.lock().unwrap().clone();
+    assert_eq!(published.len(), CHANNELS);
+    let caught_up = |results: &Results| {
+        let latest = results.latest();
+        published.iter().all(|(subject, seqs)| {
+            latest
+                .get(subject)
+                .is_some_and(|r| Some(&r.stream_seq) == seqs.last())
+        })
+    };
+    assert!(
+        wait_for(TIMEOUT, || caught_up(&results.lock().unwrap())),
+        "results did not reach the last messages\n{}",
+        logs()
+    );
+    let latest = results.lock().unwrap().latest();
+    let mut on_a2 = 0;
+    for (subject, seqs) in &published {
+        let result = &latest[subject];
+        on_a2 += usize::from(result.analyzer == "a2");
+        assert_eq!(
+            result.samples,
+            seqs.len() as u64,
+            "{subject} on {}",
+            result.analyzer
+        );
+    }
+    assert_eq!(on_a2, handed_over.len(), "{}", logs());
+    eprintln!("{}", handed_over.join("\n"));
+}
+
 /// Waits (up to [`TIMEOUT`]) for a process to exit.
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + TIMEOUT;
