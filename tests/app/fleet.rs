@@ -185,6 +185,38 @@ pub async fn collect(url: String, results: Arc<Mutex<Results>>) {
     }
 }
 
+/// What an analyzer's status line says, in part.
+#[derive(Debug)]
+struct Status {
+    held: usize,
+    seen: usize,
+    members: usize,
+    analysed_per_s: f64,
+}
+
+/// The last status line of an analyzer's output (`status 10s: 10 subjects held of 20 seen, 2
+/// members; read 1000 msg/s, analysed 500 msg/s (500 records/s), ...`).
+fn last_status(output: &str) -> Option<Status> {
+    let line = output.lines().rev().find(|l| l.starts_with("status "))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after = |word: &str| {
+        let i = words.iter().position(|w| *w == word)?;
+        words.get(i + 1).copied()
+    };
+    let before = |word: &str| {
+        let i = words
+            .iter()
+            .position(|w| w.trim_end_matches([',', ';']) == word)?;
+        words.get(i.checked_sub(1)?).copied()
+    };
+    Some(Status {
+        held: before("subjects")?.parse().ok()?,
+        seen: after("of")?.parse().ok()?,
+        members: before("members")?.parse().ok()?,
+        analysed_per_s: after("analysed")?.parse().ok()?,
+    })
+}
+
 /// Polls `condition` every 100 ms until it holds or `limit` passes; whether it held.
 pub fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -249,6 +281,18 @@ fn two_analyzers_split_the_channels_and_one_takes_all_when_the_other_is_killed()
             assert_eq!(analyzers.len(), 1, "{channel} on {analyzers:?}\n{}", logs());
         }
     }
+    // Their status lines (every 5 s) agree: 20 subjects seen, two members, the subjects
+    // split between them, and both analysing.
+    let agreed = || {
+        let (Some(s1), Some(s2)) = (last_status(&a1.output()), last_status(&a2.output())) else {
+            return false;
+        };
+        s1.held + s2.held == CHANNELS
+            && [s1, s2]
+                .iter()
+                .all(|s| s.seen == CHANNELS && s.members == 2 && s.analysed_per_s > 0.0)
+    };
+    assert!(wait_for(TIMEOUT, agreed), "{}", logs());
     let held_by_a1: BTreeSet<String> = results
         .lock()
         .unwrap()
