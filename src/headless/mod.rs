@@ -26,6 +26,7 @@ pub enum HeadlessError {
     Text(#[from] crate::sources::text::TextError),
     #[error("{0}")]
     Invalid(String),
-    #[error("cannot write output: {0}")]
+    /// The write's error is the source (`{:#}` prints it after the colon).
+    #[error("cannot write output")]
     Output(#[from] std::io::Error),
 }
