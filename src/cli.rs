@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::headless::analyzer::DEFAULT_BACKFILL_LIMIT;
+
 /// Live stream analysis in the terminal. With no subcommand, starts an embedded demo source on
 /// 127.0.0.1 and attaches the dashboard to it over QUIC.
 #[derive(Debug, Parser)]
@@ -330,6 +332,10 @@ pub struct AnalyzerArgs {
     /// For tls://: trust certificates signed by this PEM CA file (as `attach`'s --ca).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// Most messages a hand-over reads back from the stream; past it, the channel goes on from
+    /// the live position and the claim's line names the messages skipped.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BACKFILL_LIMIT)]
+    pub backfill_limit: u64,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 }

@@ -403,6 +403,7 @@ fn analyzer_options(args: &AnalyzerArgs) -> anyhow::Result<headless::analyzer::A
         group: args.group.clone(),
         name: args.name.clone(),
         replicas: args.replicas,
+        backfill_limit: args.backfill_limit,
         analysis: session::settings(&analysis_options(&args.analysis), &[])?.analysis,
     };
     opts.check().map_err(anyhow::Error::msg)?;

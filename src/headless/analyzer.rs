@@ -94,9 +94,10 @@ const CATCH_UP_SLICE: Duration = Duration::from_millis(100);
 /// How long one plan may spend on claims and releases; the rest waits for the next plan.
 const PLAN_SLICE: Duration = Duration::from_millis(500);
 
-/// Most messages one hand-over backfills; beyond, the channel goes on from the live position
-/// and the rest counts as missed (the stream's retention bounds the gap anyway).
-const BACKFILL_LIMIT: u64 = 200_000;
+/// Most messages one hand-over backfills unless told otherwise (`--backfill-limit`): beyond,
+/// the channel goes on from the live position and the claim's line names the stream sequence
+/// numbers skipped.
+pub const DEFAULT_BACKFILL_LIMIT: u64 = 200_000;
 
 /// How long the stream, the bucket and the consumer may take to be made (a cluster electing
 /// its JetStream leader after a start, a server still starting).
@@ -115,6 +116,8 @@ pub struct AnalyzerOptions {
     pub name: Option<String>,
     /// Copies of the stream and the lease bucket in a JetStream cluster.
     pub replicas: usize,
+    /// Most messages one hand-over reads back from the stream.
+    pub backfill_limit: u64,
     pub analysis: AnalysisConfig,
 }
 
@@ -258,6 +261,7 @@ enum Batch {
 /// The running analyzer's state.
 struct Analyzer {
     id: String,
+    backfill_limit: u64,
     results: String,
     book: LeaseBook,
     bucket: LeaseBucket,
@@ -340,6 +344,7 @@ pub async fn run(
     let label = format!("{} {}", opts.nats.url, opts.nats.subjects.join(" "));
     let mut analyzer = Analyzer {
         id: id.clone(),
+        backfill_limit: opts.backfill_limit,
         results: opts.results.clone(),
         book: LeaseBook::new(id.clone(), Instant::now()),
         bucket,
@@ -822,9 +827,20 @@ impl Analyzer {
                     None => String::new(),
                     Some(why) => format!(" by direct get (no consumer: {why})"),
                 };
+                let next = self.next_to_read(&subject, &job);
+                let skipped = if job.backfilled >= self.backfill_limit && next <= self.position {
+                    format!(
+                        "; the backfill limit ({}) reached: its messages from seq {next} to {} \
+                         skipped",
+                        self.backfill_limit, self.position
+                    )
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "claimed {subject} from {} at seq {}, {} messages backfilled{direct}{retried}",
+                    "claimed {subject} from {} at seq {}, {} messages backfilled{direct}{retried}\
+                     {skipped}",
                     job.holder, job.claimed_seq, job.backfilled
                 )?;
             } else {
@@ -853,7 +869,7 @@ impl Analyzer {
     /// under load); where no consumer can be made, by direct gets.
     async fn backfill_batch(&mut self, subject: &str, job: &mut CatchUp) -> Batch {
         let from = self.next_to_read(subject, job);
-        if from > self.position || job.backfilled >= BACKFILL_LIMIT {
+        if from > self.position || job.backfilled >= self.backfill_limit {
             return Batch::Done;
         }
         if job.consumer.is_none() {
@@ -911,7 +927,7 @@ impl Analyzer {
             job.pending = info.pending;
             let published_ns = info.published.unix_timestamp_nanos();
             self.backfill_one(subject, job, seq, published_ns, &message.payload);
-            if info.pending == 0 || job.backfilled >= BACKFILL_LIMIT {
+            if info.pending == 0 || job.backfilled >= self.backfill_limit {
                 return Batch::Done;
             }
         }
@@ -934,7 +950,7 @@ impl Analyzer {
     ) -> Batch {
         let mut next = from;
         for _ in 0..BACKFILL_BATCH {
-            if next > self.position || job.backfilled >= BACKFILL_LIMIT {
+            if next > self.position || job.backfilled >= self.backfill_limit {
                 return Batch::Done;
             }
             let get = self.stream.direct_get_next_for_subject(subject, Some(next));

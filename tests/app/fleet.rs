@@ -772,33 +772,41 @@ fn an_analyzer_whose_stdout_has_gone_releases_its_leases_and_says_why() {
     eprintln!("a1 stopped {stopped_after:?} after its stdout was closed");
 }
 
-/// A stream that takes no more consumers (an operator's `max_consumers`, here 2: the two
-/// analyzers' own readings) still hands channels over complete: the new holder gets the
-/// subject's messages one by one by direct get, says so in its claim lines, and every channel's
-/// samples still count every message published on it.
-#[test]
-fn a_hand_over_on_a_stream_that_takes_no_more_consumers_backfills_by_direct_get() {
-    let server = NatsServer::start();
+/// Two analyzers after a hand-over: `a1` held every channel, `a2` joined and took its share;
+/// the publisher has stopped and the results reached its last messages.
+struct Joined {
+    a1: Analyzer,
+    a2: Analyzer,
+    /// `a2`'s claim lines.
+    handed_over: Vec<String>,
+    published: BTreeMap<String, Vec<u64>>,
+    latest: BTreeMap<String, FleetResult>,
+}
+
+impl Joined {
+    fn logs(&self) -> String {
+        format!("a1:\n{}\n\na2:\n{}", self.a1.output(), self.a2.output())
+    }
+}
+
+/// The claim lines of an analyzer's output.
+fn claims(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter(|l| l.starts_with("claimed "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `a1` alone until it holds every channel, two seconds of data, then `a2` (with `a2_args`)
+/// joins and `a1` releases half the channels to it; two seconds more, and the publisher stops.
+fn a_second_analyzer_joins(server: &NatsServer, a2_args: &[&str]) -> Joined {
     let home = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    // The group's stream made beforehand, as an operator would, with room for two consumers.
-    runtime.block_on(async {
-        let client = async_nats::connect(&server.url).await.expect("connects");
-        jetstream::new(client)
-            .create_stream(jetstream::stream::Config {
-                name: "MIDSTREAM_g".to_owned(),
-                subjects: vec!["in.>".to_owned()],
-                max_consumers: 2,
-                allow_direct: true,
-                ..Default::default()
-            })
-            .await
-            .expect("the stream is made");
-    });
     let a1 = Analyzer::start(home.path(), &server.url, "a1", &[]);
     a1.wait_started();
     let results = Arc::new(Mutex::new(Results::default()));
@@ -806,21 +814,13 @@ fn a_hand_over_on_a_stream_that_takes_no_more_consumers_backfills_by_direct_get(
     let stop = Arc::new(AtomicBool::new(false));
     runtime.spawn(collect(server.url.clone(), results.clone()));
     let publisher = runtime.spawn(publish(server.url.clone(), stop.clone(), published.clone()));
-    let claims = |output: &str| {
-        output
-            .lines()
-            .filter(|l| l.starts_with("claimed "))
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
     assert!(
         wait_for(TIMEOUT, || claims(&a1.output()).len() == CHANNELS),
         "{}",
         a1.output()
     );
-    // Two seconds of data on a1 alone, then a2: a1 releases half the channels to it.
     std::thread::sleep(Duration::from_secs(2));
-    let a2 = Analyzer::start(home.path(), &server.url, "a2", &[]);
+    let a2 = Analyzer::start(home.path(), &server.url, "a2", a2_args);
     let logs = || format!("a1:\n{}\n\na2:\n{}", a1.output(), a2.output());
     assert!(
         wait_for(TIMEOUT, || claims(&a2.output()).len() >= CHANNELS / 2),
@@ -830,20 +830,6 @@ fn a_hand_over_on_a_stream_that_takes_no_more_consumers_backfills_by_direct_get(
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, Ordering::SeqCst);
     runtime.block_on(publisher).expect("the publisher ends");
-
-    let handed_over = claims(&a2.output());
-    assert!(!handed_over.is_empty());
-    for line in &handed_over {
-        assert!(
-            line.contains(" from released at seq ")
-                && line.contains(" by direct get (no consumer: ")
-                && !line.contains(" 0 messages backfilled"),
-            "{line}\n{}",
-            logs()
-        );
-    }
-    // Complete across the hand-over: each channel's last result counts every message
-    // published on it.
     let published = published.lock().unwrap().clone();
     assert_eq!(published.len(), CHANNELS);
     let caught_up = |results: &Results| {
@@ -860,9 +846,57 @@ fn a_hand_over_on_a_stream_that_takes_no_more_consumers_backfills_by_direct_get(
         logs()
     );
     let latest = results.lock().unwrap().latest();
+    let handed_over = claims(&a2.output());
+    assert!(!handed_over.is_empty());
+    Joined {
+        a1,
+        a2,
+        handed_over,
+        published,
+        latest,
+    }
+}
+
+/// A stream that takes no more consumers (an operator's `max_consumers`, here 2: the two
+/// analyzers' own readings) still hands channels over complete: the new holder gets the
+/// subject's messages one by one by direct get, says so in its claim lines, and every channel's
+/// samples still count every message published on it.
+#[test]
+fn a_hand_over_on_a_stream_that_takes_no_more_consumers_backfills_by_direct_get() {
+    let server = NatsServer::start();
+    // The group's stream made beforehand, as an operator would, with room for two consumers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect(&server.url).await.expect("connects");
+        jetstream::new(client)
+            .create_stream(jetstream::stream::Config {
+                name: "MIDSTREAM_g".to_owned(),
+                subjects: vec!["in.>".to_owned()],
+                max_consumers: 2,
+                allow_direct: true,
+                ..Default::default()
+            })
+            .await
+            .expect("the stream is made");
+    });
+    let joined = a_second_analyzer_joins(&server, &[]);
+    for line in &joined.handed_over {
+        assert!(
+            line.contains(" from released at seq ")
+                && line.contains(" by direct get (no consumer: ")
+                && !line.contains(" 0 messages backfilled"),
+            "{line}\n{}",
+            joined.logs()
+        );
+    }
+    // Complete across the hand-over: each channel's last result counts every message
+    // published on it.
     let mut on_a2 = 0;
-    for (subject, seqs) in &published {
-        let result = &latest[subject];
+    for (subject, seqs) in &joined.published {
+        let result = &joined.latest[subject];
         on_a2 += usize::from(result.analyzer == "a2");
         assert_eq!(
             result.samples,
@@ -871,8 +905,57 @@ fn a_hand_over_on_a_stream_that_takes_no_more_consumers_backfills_by_direct_get(
             result.analyzer
         );
     }
-    assert_eq!(on_a2, handed_over.len(), "{}", logs());
-    eprintln!("{}", handed_over.join("\n"));
+    assert_eq!(on_a2, joined.handed_over.len(), "{}", joined.logs());
+    eprintln!("{}", joined.handed_over.join("\n"));
+}
+
+/// `--backfill-limit N`: a hand-over reads back at most N messages of a subject; the claim's
+/// line names the stream sequence numbers it skipped, and the channel's samples lack exactly
+/// the messages published on it in that range.
+#[test]
+fn the_backfill_limit_bounds_a_hand_over_and_names_what_it_skipped() {
+    const LIMIT: u64 = 10;
+    let server = NatsServer::start();
+    let joined = a_second_analyzer_joins(&server, &["--backfill-limit", &LIMIT.to_string()]);
+    let mut skipped_somewhere = false;
+    for line in &joined.handed_over {
+        // claimed in.c12 from released at seq 3753, 10 messages backfilled; the backfill limit
+        // (10) reached: its messages from seq 3764 to 3999 skipped
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let subject = words[1];
+        let backfilled: u64 = words[words.iter().position(|w| *w == "messages").unwrap() - 1]
+            .parse()
+            .unwrap();
+        assert!(backfilled <= LIMIT, "{line}");
+        let skipped = line.find("; the backfill limit (10) reached: its messages from seq ");
+        let missing = match skipped {
+            None => 0,
+            Some(_) => {
+                skipped_somewhere = true;
+                assert_eq!(backfilled, LIMIT, "{line}");
+                let to = words.iter().position(|w| *w == "to").unwrap();
+                let first: u64 = words[to - 1].parse().unwrap();
+                let last: u64 = words[to + 1].parse().unwrap();
+                assert!(first <= last, "{line}");
+                joined.published[subject]
+                    .iter()
+                    .filter(|seq| (first..=last).contains(*seq))
+                    .count() as u64
+            }
+        };
+        let result = &joined.latest[subject];
+        assert_eq!(result.analyzer, "a2", "{line}");
+        assert_eq!(
+            result.samples,
+            joined.published[subject].len() as u64 - missing,
+            "{line}\n{}",
+            joined.logs()
+        );
+    }
+    // a2 joined two seconds into the data (50 messages a second a subject), so the messages
+    // since a1's last renewal are more than 10 on some subject.
+    assert!(skipped_somewhere, "{}", joined.logs());
+    eprintln!("{}", joined.handed_over.join("\n"));
 }
 
 /// Waits (up to [`TIMEOUT`]) for a process to exit.
