@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,24 +38,22 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    pub fn start(home: &std::path::Path, url: &str, name: &str, extra: &[&str]) -> Analyzer {
-        let mut child = binary::command(home)
-            .args([
-                "analyzer",
-                url,
-                "--subject",
-                "in.>",
-                "--results",
-                "res",
-                "--group",
-                "g",
-                "--name",
-                name,
-            ])
+    /// The tests' `analyzer` command (group `g`, subjects `in.>`, results `res`), its output
+    /// piped.
+    pub fn command(home: &std::path::Path, url: &str, name: &str, extra: &[&str]) -> Command {
+        let mut command = binary::command(home);
+        command
+            .args(["analyzer", url, "--subject", "in.>", "--results", "res"])
+            .args(["--group", "g", "--name", name])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    pub fn start(home: &std::path::Path, url: &str, name: &str, extra: &[&str]) -> Analyzer {
+        let mut child = Analyzer::command(home, url, name, extra)
             .spawn()
             .expect("the analyzer starts");
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -217,6 +215,46 @@ fn last_status(output: &str) -> Option<Status> {
     })
 }
 
+/// Stops the publisher, then waits until each channel's last result is of the last message
+/// published on it: what was published per subject, and the last results.
+fn stop_and_catch_up(
+    runtime: &tokio::runtime::Runtime,
+    stop: &AtomicBool,
+    publisher: tokio::task::JoinHandle<()>,
+    published: &Published,
+    results: &Mutex<Results>,
+    logs: impl Fn() -> String,
+) -> (BTreeMap<String, Vec<u64>>, BTreeMap<String, FleetResult>) {
+    stop.store(true, Ordering::SeqCst);
+    runtime.block_on(publisher).expect("the publisher ends");
+    let published = published.lock().unwrap().clone();
+    assert_eq!(published.len(), CHANNELS);
+    let caught_up = |results: &Results| {
+        let latest = results.latest();
+        published.iter().all(|(subject, seqs)| {
+            latest
+                .get(subject)
+                .is_some_and(|r| Some(&r.stream_seq) == seqs.last())
+        })
+    };
+    assert!(
+        wait_for(TIMEOUT, || caught_up(&results.lock().unwrap())),
+        "results did not reach the last messages\n{}",
+        logs()
+    );
+    let latest = results.lock().unwrap().latest();
+    (published, latest)
+}
+
+/// The tests' runtime for the publisher and the collector: two workers.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Polls `condition` every 100 ms until it holds or `limit` passes; whether it held.
 pub fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -235,11 +273,7 @@ pub fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
 fn two_analyzers_split_the_channels_and_one_takes_all_when_the_other_is_killed() {
     let server = NatsServer::start();
     let home = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let mut a1 = Analyzer::start(home.path(), &server.url, "a1", &[]);
     let mut a2 = Analyzer::start(home.path(), &server.url, "a2", &[]);
     a1.wait_started();
@@ -335,24 +369,10 @@ fn two_analyzers_split_the_channels_and_one_takes_all_when_the_other_is_killed()
 
     // 3. Complete and in order across the hand-over: once the publisher stops, each channel's
     // last result counts every message published on it, up to its last one.
-    stop.store(true, Ordering::SeqCst);
-    runtime.block_on(publisher).expect("the publisher ends");
-    let published = published.lock().unwrap().clone();
-    assert_eq!(published.len(), CHANNELS);
-    let caught_up = |results: &Results| {
-        let latest = results.latest();
-        published.iter().all(|(subject, seqs)| {
-            latest
-                .get(subject)
-                .is_some_and(|r| Some(&r.stream_seq) == seqs.last())
-        })
-    };
-    assert!(
-        wait_for(TIMEOUT, || caught_up(&results.lock().unwrap())),
-        "results did not reach the last messages\n{}",
-        a2.output()
-    );
-    let latest = results.lock().unwrap().latest();
+    let (published, latest) =
+        stop_and_catch_up(&runtime, &stop, publisher, &published, &results, || {
+            a2.output()
+        });
     for (subject, seqs) in &published {
         let result = &latest[subject];
         assert_eq!(result.analyzer, "a2");
@@ -415,11 +435,7 @@ fn attach_results_shows_the_fleet_in_a_terminal() {
 
     let server = NatsServer::start();
     let home = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let analyzer = Analyzer::start(home.path(), &server.url, "solo", &[]);
     analyzer.wait_started();
     let mut cmd = CommandBuilder::new(binary::BIN);
@@ -506,11 +522,7 @@ fn analyzers_survive_the_loss_of_a_cluster_node() {
 
     let mut cluster = NatsCluster::start();
     let home = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let replicas = ["--replicas", "3"];
     let a1 = Analyzer::start(home.path(), &cluster.urls[0], "a1", &replicas);
     let a2 = Analyzer::start(home.path(), &cluster.urls[0], "a2", &replicas);
@@ -670,24 +682,8 @@ fn analyzer_trusts_a_ca_file_for_tls() {
 fn an_analyzer_whose_stdout_has_gone_releases_its_leases_and_says_why() {
     let server = NatsServer::start();
     let home = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut a1 = binary::command(home.path())
-        .args([
-            "analyzer",
-            &server.url,
-            "--subject",
-            "in.>",
-            "--results",
-            "res",
-        ])
-        .args(["--group", "g", "--name", "a1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let runtime = runtime();
+    let mut a1 = Analyzer::command(home.path(), &server.url, "a1", &[])
         .spawn()
         .expect("the analyzer starts");
     let stderr = Arc::new(Mutex::new(String::new()));
@@ -750,13 +746,6 @@ fn an_analyzer_whose_stdout_has_gone_releases_its_leases_and_says_why() {
 
     // Its leases were released: the next analyzer takes every channel from nobody.
     let a2 = Analyzer::start(home.path(), &server.url, "a2", &[]);
-    let claims = |output: &str| {
-        output
-            .lines()
-            .filter(|l| l.starts_with("claimed "))
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
     assert!(
         wait_for(TIMEOUT, || claims(&a2.output()).len() >= CHANNELS),
         "{}",
@@ -802,11 +791,7 @@ fn claims(output: &str) -> Vec<String> {
 /// joins and `a1` releases half the channels to it; two seconds more, and the publisher stops.
 fn a_second_analyzer_joins(server: &NatsServer, a2_args: &[&str]) -> Joined {
     let home = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let a1 = Analyzer::start(home.path(), &server.url, "a1", &[]);
     a1.wait_started();
     let results = Arc::new(Mutex::new(Results::default()));
@@ -828,24 +813,8 @@ fn a_second_analyzer_joins(server: &NatsServer, a2_args: &[&str]) -> Joined {
         logs()
     );
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::SeqCst);
-    runtime.block_on(publisher).expect("the publisher ends");
-    let published = published.lock().unwrap().clone();
-    assert_eq!(published.len(), CHANNELS);
-    let caught_up = |results: &Results| {
-        let latest = results.latest();
-        published.iter().all(|(subject, seqs)| {
-            latest
-                .get(subject)
-                .is_some_and(|r| Some(&r.stream_seq) == seqs.last())
-        })
-    };
-    assert!(
-        wait_for(TIMEOUT, || caught_up(&results.lock().unwrap())),
-        "results did not reach the last messages\n{}",
-        logs()
-    );
-    let latest = results.lock().unwrap().latest();
+    let (published, latest) =
+        stop_and_catch_up(&runtime, &stop, publisher, &published, &results, logs);
     let handed_over = claims(&a2.output());
     assert!(!handed_over.is_empty());
     Joined {
