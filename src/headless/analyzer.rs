@@ -801,10 +801,9 @@ impl Analyzer {
                         job.failures += 1;
                         self.counters.catch_up_failures += 1;
                         self.drop_consumer(job.consumer.take());
-                        // 0.25 s, 0.5 s, 1 s, then every 2 s.
-                        let wait =
-                            Duration::from_millis(250 << job.failures.min(4).saturating_sub(1));
-                        job.retry_at = Instant::now() + wait.min(Duration::from_secs(2));
+                        // 0.25 s, 0.5 s, 1 s, then every 2 s (the shift stops at 3).
+                        let wait = Duration::from_millis(250 << (job.failures.min(4) - 1));
+                        job.retry_at = Instant::now() + wait;
                         if job.failures == 1 {
                             writeln!(
                                 out,

@@ -274,7 +274,7 @@ impl Relay {
     }
 
     /// Drops every datagram, both ways, for `silence` from now, then forwards again by itself:
-    /// the silence lasts as long whenever the caller's thread next runs.
+    /// the silence's length does not depend on when the caller's thread next runs.
     pub fn stop_forwarding_for(&self, silence: Duration) {
         self.shared
             .set_link(Link::DownUntil(Instant::now() + silence));
